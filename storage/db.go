@@ -1,0 +1,209 @@
+// Package storage is Custodian's only adapter to SQL databases. It implements the
+// store interfaces of the domain packages (oauth, customer, twofactor) and fosite's
+// storage interfaces on one type, Store, over sqlx with two dialects: PostgreSQL
+// (github.com/lib/pq) and embedded SQLite (modernc.org/sqlite).
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // PostgreSQL driver, registered as "postgres".
+	_ "modernc.org/sqlite" // SQLite driver, registered as "sqlite".
+)
+
+// Dialect names a supported SQL database.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives migration and maintenance logs. Defaults to a discarding logger.
+	Logger *slog.Logger
+	// RefreshGracePeriod is how long after a rotation the old refresh token may still be
+	// used by concurrent callers (several tabs, a retry after a lost response).
+	// Zero disables the grace window; a negative value selects the default of 10s.
+	RefreshGracePeriod time.Duration
+	// RefreshGraceMaxForks bounds how many extra token pairs one refresh token may mint
+	// inside the grace window. Zero selects the default of 20.
+	RefreshGraceMaxForks int
+}
+
+const (
+	defaultGracePeriod = 10 * time.Second
+	defaultGraceForks  = 20
+)
+
+// Store is the database. One Store implements every store interface of Custodian and
+// fosite's storage interfaces, including storage.Transactional: fosite must be handed
+// this very object so that it can run its flows in transactions.
+type Store struct {
+	db      *sqlx.DB
+	dialect Dialect
+	now     func() time.Time
+	log     *slog.Logger
+
+	graceperiod time.Duration
+	graceforks  int
+}
+
+// ParseURL splits a database URL into a dialect and a driver data source name.
+// Accepted forms: postgres://… or postgresql://… and sqlite:PATH (sqlite::memory: for
+// a private in-memory database, used by tests).
+func ParseURL(raw string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", fmt.Errorf("database URL: %w", err)
+		}
+		return Postgres, raw, nil
+	case strings.HasPrefix(raw, "sqlite:"):
+		path := strings.TrimPrefix(raw, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return "", "", errors.New("database URL: sqlite: needs a file path, e.g. sqlite:custodian.db")
+		}
+		return SQLite, sqliteDSN(path), nil
+	default:
+		return "", "", fmt.Errorf("database URL %q: want postgres://… or sqlite:PATH", redactURL(raw))
+	}
+}
+
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN with the pragmas Custodian
+// relies on: WAL so readers never block the writer, a busy timeout so writers queue
+// instead of failing, foreign keys, and immediate transactions so that a transaction
+// takes the write lock when it begins rather than failing when it first writes.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if path != ":memory:" {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	if path == ":memory:" {
+		return "file::memory:?" + q.Encode()
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// Open connects to the database named by rawURL and runs pending migrations.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	dialect, dsn, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open(string(dialect), dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
+	}
+	switch dialect {
+	case SQLite:
+		// One writer at a time is SQLite's nature; a small pool of connections keeps
+		// WAL readers concurrent. An in-memory database lives in one connection.
+		if strings.Contains(dsn, ":memory:") {
+			db.SetMaxOpenConns(1)
+		} else {
+			db.SetMaxOpenConns(8)
+		}
+	case Postgres:
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := newStore(db, dialect, opts)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactURL(rawURL), err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
+	s := &Store{
+		db:          db,
+		dialect:     dialect,
+		now:         opts.Now,
+		log:         opts.Logger,
+		graceperiod: opts.RefreshGracePeriod,
+		graceforks:  opts.RefreshGraceMaxForks,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.graceperiod < 0 {
+		s.graceperiod = defaultGracePeriod
+	}
+	if s.graceforks <= 0 {
+		s.graceforks = defaultGraceForks
+	}
+	return s
+}
+
+// Dialect reports which database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close releases the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.q(ctx).QueryRowxContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// clock returns the current time in the form stored: UTC, truncated to the microsecond
+// PostgreSQL keeps, so that values round-trip identically on both dialects.
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// ts normalises a caller's time the same way.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// nullTime converts an optional time for storage.
+func nullTime(t *time.Time) sql.NullTime {
+	if t == nil || t.IsZero() {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: ts(*t), Valid: true}
+}
+
+func timePtr(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time.UTC()
+	return &t
+}
