@@ -1,0 +1,150 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Administration of tenants, clients and keys, shared by the custodian command and the
+// /admin routes.
+
+// CreateTenant creates a tenant with the default settings and its first signing keys
+// (current and next).
+func (p *Provider) CreateTenant(ctx context.Context, name string) (*Tenant, error) {
+	if !ValidTenantName(name) {
+		return nil, fmt.Errorf("%w: tenant name %q must match %s", ErrInvalid, name, tenantName)
+	}
+	now := p.now().UTC()
+	t := &Tenant{Name: name, Settings: DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	if err := p.store.CreateTenant(ctx, t); err != nil {
+		return nil, err
+	}
+	if err := p.keys.Ensure(ctx, name, t.Settings.SigningAlg); err != nil {
+		return nil, fmt.Errorf("create keys of tenant %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// GetTenant returns a tenant.
+func (p *Provider) GetTenant(ctx context.Context, name string) (*Tenant, error) {
+	return p.store.GetTenant(ctx, name)
+}
+
+// ListTenants returns every tenant.
+func (p *Provider) ListTenants(ctx context.Context) ([]*Tenant, error) {
+	return p.store.ListTenants(ctx)
+}
+
+// UpdateTenantSettings applies KEY=VALUE changes by stable key; either all apply or
+// none does.
+func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*Tenant, error) {
+	t, err := p.store.GetTenant(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		if err := t.Settings.Set(k, set[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
+		return nil, err
+	}
+	return p.store.GetTenant(ctx, name)
+}
+
+// RotateKeys rotates a tenant's signing keys: next becomes current, current becomes
+// previous, and a new next key of the tenant's algorithm is created.
+func (p *Provider) RotateKeys(ctx context.Context, tenant string) error {
+	t, err := p.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	return p.keys.Rotate(ctx, tenant, t.Settings.SigningAlg)
+}
+
+// CreateClient stores a client. A confidential client gets the given secret (at least
+// MinSecretLength characters) or a generated one; the secret is returned once and only
+// its keyed hash is kept.
+func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (string, error) {
+	if _, err := p.store.GetTenant(ctx, c.Tenant); err != nil {
+		return "", err
+	}
+	if c.Public {
+		if secret != "" {
+			return "", fmt.Errorf("%w: a public client has no secret", ErrInvalid)
+		}
+	} else {
+		if secret == "" {
+			s, err := p.randomToken(32)
+			if err != nil {
+				return "", err
+			}
+			secret = s
+		}
+		if len(secret) < MinSecretLength {
+			return "", fmt.Errorf("%w: client secrets must be at least %d characters", ErrInvalid, MinSecretLength)
+		}
+		h, err := p.secretHash.Hash(ctx, []byte(secret))
+		if err != nil {
+			return "", err
+		}
+		c.SecretHash = h
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		if !c.Public {
+			c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+		}
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"openid", "profile", "email", "offline_access"}
+	}
+	if err := c.Validate(); err != nil {
+		return "", err
+	}
+	now := p.now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := p.store.CreateClient(ctx, c); err != nil {
+		return "", err
+	}
+	if c.Public {
+		return "", nil
+	}
+	return secret, nil
+}
+
+// GetClient returns a client of a tenant.
+func (p *Provider) GetClient(ctx context.Context, tenant, id string) (*Client, error) {
+	return p.store.GetTenantClient(ctx, tenant, id)
+}
+
+// AuthenticateClient checks a client's credentials the way the token endpoint does:
+// public clients by id alone, confidential ones by their secret in constant time.
+func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret string) (*Client, error) {
+	c, err := p.store.GetTenantClient(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Public {
+		return c, nil
+	}
+	if err := p.secretHash.Compare(ctx, c.SecretHash, []byte(secret)); err != nil {
+		return nil, fmt.Errorf("%w: client secret", ErrInvalidCredentials)
+	}
+	return c, nil
+}
+
+// Ping checks the database.
+func (p *Provider) Ping(ctx context.Context) error { return p.store.Ping(ctx) }

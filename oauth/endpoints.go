@@ -1,0 +1,196 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ory/fosite"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// discovery serves OpenID Connect Discovery 1.0 / RFC 8414 metadata of the tenant.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	t := TenantFromContext(r.Context())
+	iss := p.Issuer(t.Name)
+	grants := []string{}
+	for _, g := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword} {
+		if t.Settings.GrantAllowed(g) {
+			grants = append(grants, g)
+		}
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                        iss,
+		"authorization_endpoint":                        iss + "/auth",
+		"token_endpoint":                                iss + "/token",
+		"jwks_uri":                                      iss + "/jwks.json",
+		"userinfo_endpoint":                             iss + "/userinfo",
+		"introspection_endpoint":                        iss + "/introspect",
+		"revocation_endpoint":                           iss + "/revoke",
+		"end_session_endpoint":                          iss + "/logout",
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query", "form_post"},
+		"grant_types_supported":                         grants,
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{"ES256", "RS256"},
+		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
+		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "email", "name", "given_name", "family_name", "updated_at"},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"acr_values_supported":                          []string{"1", "2"},
+		"prompt_values_supported":                       []string{"none", "login", "consent"},
+		"claims_parameter_supported":                    false,
+		"request_parameter_supported":                   false,
+		"request_uri_parameter_supported":               false,
+	})
+}
+
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	t := TenantFromContext(r.Context())
+	set, err := p.keys.PublicKeys(r.Context(), t.Name)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "jwks", "tenant", t.Name, "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the keys could not be loaded")
+		return
+	}
+	// The next key is published before it signs, so caches of a few minutes are safe.
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, set)
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := TenantFromContext(ctx)
+	// The tenant's grant policy is checked before anything else runs, so a refused
+	// grant has no side effect (no password is checked, no code consumed).
+	if grant := r.PostFormValue("grant_type"); grant != "" && !t.Settings.GrantAllowed(grant) {
+		p.fosite.WriteAccessError(ctx, w, fosite.NewAccessRequest(nil),
+			fosite.ErrUnsupportedGrantType.WithHintf("The grant type %q is not enabled for this tenant.", grant))
+		return
+	}
+	sess := NewSession()
+	sess.Tenant = t.Name
+	ar, err := p.fosite.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.writeAccessError(w, r, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.writeAccessError(w, r, ar, err)
+		return
+	}
+	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// writeAccessError is the one place token-endpoint failures are shaped: a code used
+// twice concurrently surfaces from fosite as a server error, but it is the client's
+// invalid_grant.
+func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
+		p.log.ErrorContext(r.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)
+	}
+	p.fosite.WriteAccessError(r.Context(), w, ar, err)
+}
+
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ir, err := p.fosite.NewIntrospectionRequest(ctx, r, NewSession())
+	if err != nil {
+		p.fosite.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	p.fosite.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := p.fosite.NewRevocationRequest(ctx, r)
+	p.fosite.WriteRevocationResponse(ctx, w, err)
+}
+
+// bearerToken reads an RFC 6750 bearer token from the Authorization header or, for
+// form posts, the access_token field.
+func bearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return r.PostFormValue("access_token")
+	}
+	return ""
+}
+
+func writeBearerError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`", error_description="`+desc+`"`)
+	writeOAuthError(w, status, code, desc)
+}
+
+// userinfo serves the OpenID Connect claims of the token's customer.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tok := bearerToken(r)
+	if tok == "" {
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required")
+		return
+	}
+	info, err := p.ValidateAccessToken(ctx, tok)
+	if err != nil {
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is not valid")
+		return
+	}
+	if !containsScope(info.Scopes, "openid") {
+		writeBearerError(w, http.StatusForbidden, "insufficient_scope", "the token was not granted the openid scope")
+		return
+	}
+	id, err := strconv.ParseInt(info.Subject, 10, 64)
+	if info.Anonymous || err != nil || p.claims == nil {
+		writeBearerError(w, http.StatusForbidden, "insufficient_scope", "the token does not belong to a customer")
+		return
+	}
+	claims, err := p.claims.Claims(ctx, info.Tenant, id, info.Scopes)
+	if err != nil {
+		p.log.ErrorContext(ctx, "userinfo claims", "err", err)
+		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "the customer behind the token is gone")
+		return
+	}
+	claims["sub"] = info.Subject
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, claims)
+}
+
+func containsScope(scopes []string, s string) bool {
+	for _, v := range scopes {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,388 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ory/fosite"
+	fositestorage "github.com/ory/fosite/storage"
+)
+
+// Login failures the Authenticator reports. The customer package uses these same
+// values, so every entry point (login pages, password grant, ticket and login APIs)
+// reads one outcome.
+var (
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrAccountLocked      = errors.New("account locked")
+	ErrAccountInactive    = errors.New("account inactive")
+	ErrRateLimited        = errors.New("too many attempts")
+)
+
+// IssueRequest describes tokens the customer APIs mint for a shopper.
+type IssueRequest struct {
+	Client    *Client
+	Subject   string
+	Scopes    []string
+	SessionID string // empty: a fresh session id
+	Anonymous bool
+	AMR       []string
+	AccountID string
+	Lifespans Lifespans // zero: the tenant's defaults
+	Grant     string    // what the issuance is called in metrics and logs
+}
+
+// TokenSet is one issuance: the opaque tokens, the JWT access token and their expiries.
+type TokenSet struct {
+	AccessToken      string
+	JWTAccessToken   string
+	RefreshToken     string
+	TokenType        string
+	AccessExpiresAt  time.Time
+	RefreshExpiresAt time.Time
+	Scopes           []string
+	SessionID        string
+	Subject          string
+	RequestID        string
+}
+
+// IssueTokens mints an access token, a JWT access token and, when the client holds the
+// refresh_token grant, a refresh token, as one fosite token family in one transaction.
+// The ctx must carry the tenant.
+func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet, error) {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return nil, errors.New("issue tokens: no tenant in context")
+	}
+	if in.Lifespans != (Lifespans{}) {
+		ctx = WithLifespans(ctx, in.Lifespans)
+	}
+	sess := NewSession()
+	sess.Tenant = t.Name
+	sess.Subject = in.Subject
+	sess.SessionID = in.SessionID
+	if sess.SessionID == "" {
+		sess.SessionID = uuid.NewString()
+	}
+	sess.Anonymous = in.Anonymous
+	sess.AMR = in.AMR
+	sess.AccountID = in.AccountID
+	ar := fosite.NewAccessRequest(sess)
+	ar.Client = in.Client
+	ar.GrantTypes = fosite.Arguments{in.Grant}
+	ar.SetRequestedScopes(in.Scopes)
+	for _, s := range in.Scopes {
+		ar.GrantScope(s)
+	}
+	resp := fosite.NewAccessResponse()
+	if err := p.issue(ctx, ar, resp); err != nil {
+		return nil, err
+	}
+	if err := p.addExtras(ctx, ar, resp); err != nil {
+		return nil, err
+	}
+	return tokenSet(ar, resp), nil
+}
+
+// Refresh exchanges a refresh token through fosite's refresh handler, so the customer
+// APIs get exactly the token endpoint's rotation, grace window and reuse detection.
+// The client has been authenticated by the caller.
+func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*TokenSet, error) {
+	if l != (Lifespans{}) {
+		ctx = WithLifespans(ctx, l)
+	}
+	ar := fosite.NewAccessRequest(NewSession())
+	ar.Client = client
+	ar.GrantTypes = fosite.Arguments{GrantRefreshToken}
+	ar.Form.Set("grant_type", GrantRefreshToken)
+	ar.Form.Set("refresh_token", refreshToken)
+	handled := false
+	for _, h := range p.fconf.GetTokenEndpointHandlers(ctx) {
+		if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+			continue
+		}
+		err := h.HandleTokenEndpointRequest(ctx, ar)
+		if errors.Is(err, fosite.ErrUnknownRequest) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		handled = true
+	}
+	if !handled {
+		return nil, fosite.ErrUnsupportedGrantType
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return nil, err
+	}
+	return tokenSet(ar, resp), nil
+}
+
+func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *TokenSet {
+	sess, _ := ar.GetSession().(*Session)
+	ts := &TokenSet{
+		AccessToken:     resp.GetAccessToken(),
+		TokenType:       "Bearer",
+		Scopes:          ar.GetGrantedScopes(),
+		Subject:         ar.GetSession().GetSubject(),
+		RequestID:       ar.GetID(),
+		AccessExpiresAt: ar.GetSession().GetExpiresAt(fosite.AccessToken),
+	}
+	if sess != nil {
+		ts.SessionID = sess.SessionID
+	}
+	if rt, ok := resp.GetExtra("refresh_token").(string); ok {
+		ts.RefreshToken = rt
+		ts.RefreshExpiresAt = ar.GetSession().GetExpiresAt(fosite.RefreshToken)
+	}
+	if jat, ok := resp.GetExtra("jwt_access_token").(string); ok {
+		ts.JWTAccessToken = jat
+	}
+	return ts
+}
+
+// issue stores an access token and, when the client may refresh, a refresh token for
+// an access request whose scopes are granted and session filled in.
+func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	now := p.now().UTC()
+	atl := p.fconf.GetAccessTokenLifespan(ctx)
+	sess := ar.GetSession()
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(atl).Round(time.Second))
+	canRefresh := ar.GetClient().GetGrantTypes().Has(GrantRefreshToken)
+	if canRefresh {
+		sess.SetExpiresAt(fosite.RefreshToken, now.Add(p.fconf.GetRefreshTokenLifespan(ctx)).Round(time.Second))
+	}
+	access, accessSig, err := p.hmac.GenerateAccessToken(ctx, ar)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	var refresh, refreshSig string
+	if canRefresh {
+		if refresh, refreshSig, err = p.hmac.GenerateRefreshToken(ctx, ar); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	ctx, err = fositestorage.MaybeBeginTx(ctx, p.store)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = fositestorage.MaybeRollbackTx(ctx, p.store)
+		}
+	}()
+	stored := ar.Sanitize(nil)
+	if err = p.store.CreateAccessTokenSession(ctx, accessSig, stored); err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if canRefresh {
+		if err = p.store.CreateRefreshTokenSession(ctx, refreshSig, accessSig, stored); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	if err = fositestorage.MaybeCommitTx(ctx, p.store); err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	resp.SetAccessToken(access)
+	resp.SetTokenType("bearer")
+	resp.SetExpiresIn(atl)
+	resp.SetScopes(ar.GetGrantedScopes())
+	if canRefresh {
+		resp.SetExtra("refresh_token", refresh)
+	}
+	return nil
+}
+
+// directGrant implements Custodian's grants that issue tokens without a redirect: the
+// anonymous shopper grant and the resource-owner password grant of first-party clients.
+type directGrant struct {
+	p     *Provider
+	grant string
+}
+
+func (g *directGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(g.grant)
+}
+
+func (g *directGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return fosite.ErrServerError.WithDebug("no tenant in context")
+	}
+	client, ok := ar.GetClient().(*Client)
+	if !ok || !client.GetGrantTypes().Has(g.grant) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant %q.", g.grant)
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		if !g.p.fconf.GetScopeStrategy(ctx)(client.GetScopes(), s) {
+			return fosite.ErrInvalidScope.WithHintf("The client may not request scope %q.", s)
+		}
+		ar.GrantScope(s)
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	sess.Tenant = t.Name
+	sess.SessionID = uuid.NewString()
+	switch g.grant {
+	case GrantAnonymous:
+		sess.Subject = uuid.NewString()
+		sess.Anonymous = true
+	case GrantPassword:
+		if !client.FirstParty {
+			return fosite.ErrUnauthorizedClient.WithHint("Only first-party clients may use the password grant.")
+		}
+		form := ar.GetRequestForm()
+		if g.p.auth == nil {
+			return fosite.ErrServerError.WithDebug("no authenticator configured")
+		}
+		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, form.Get("username"), form.Get("password"))
+		if err != nil {
+			return loginGrantError(err)
+		}
+		sess.Subject = fmt.Sprint(pr.CustomerID)
+		sess.AMR = pr.AMR
+	}
+	return nil
+}
+
+// loginGrantError maps an Authenticator failure onto an RFC 6749 error without
+// telling an unknown account from a wrong password.
+func loginGrantError(err error) error {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
+	case errors.Is(err, ErrAccountLocked):
+		return fosite.ErrInvalidGrant.WithHint("The account is locked; try again later.")
+	case errors.Is(err, ErrAccountInactive):
+		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
+	case errors.Is(err, ErrRateLimited):
+		return fosite.ErrRequestForbidden.WithHint("Too many attempts; slow down.")
+	}
+	return fosite.ErrServerError.WithWrap(err)
+}
+
+func (g *directGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	return g.p.issue(ctx, ar, resp)
+}
+
+// responseExtras runs after every grant handler and adds to the token response the
+// RFC 9068 JWT access token (jwt_access_token) and the shopper session (session_id).
+type responseExtras struct{ p *Provider }
+
+// It never claims a request, so it cannot make an unknown grant look handled.
+func (e *responseExtras) CanHandleTokenEndpointRequest(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+func (e *responseExtras) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+func (e *responseExtras) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (e *responseExtras) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if resp.GetAccessToken() == "" {
+		return fosite.ErrUnknownRequest
+	}
+	return e.p.addExtras(ctx, ar, resp)
+}
+
+// accessClaims is the RFC 9068 profile of Custodian's JWT access tokens.
+type accessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	JTI       string   `json:"jti"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
+	Tenant    string   `json:"tenant"`
+	Anonymous bool     `json:"anonymous,omitempty"`
+	AccountID string   `json:"account_id,omitempty"`
+}
+
+func (p *Provider) addExtras(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return fosite.ErrServerError.WithDebug("no tenant in context")
+	}
+	now := p.now().UTC()
+	exp := ar.GetSession().GetExpiresAt(fosite.AccessToken)
+	if exp.IsZero() {
+		exp = now.Add(p.fconf.GetAccessTokenLifespan(ctx))
+	}
+	sig := p.hmac.AccessTokenSignature(ctx, resp.GetAccessToken())
+	c := accessClaims{
+		Issuer:    p.Issuer(t.Name),
+		Subject:   ar.GetSession().GetSubject(),
+		Audience:  ar.GetGrantedAudience(),
+		ClientID:  ar.GetClient().GetID(),
+		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
+		JTI:       JTIFromSignature(sig),
+		IssuedAt:  now.Unix(),
+		ExpiresAt: exp.Unix(),
+		Tenant:    t.Name,
+	}
+	if c.Subject == "" { // client_credentials: the client is the subject (RFC 9068 §2.2)
+		c.Subject = c.ClientID
+	}
+	if len(c.Audience) == 0 {
+		c.Audience = []string{p.Issuer(t.Name)}
+	}
+	if sess, ok := ar.GetSession().(*Session); ok {
+		c.SessionID = sess.SessionID
+		c.Anonymous = sess.Anonymous
+		c.AccountID = sess.AccountID
+		c.AMR = sess.AMR
+		c.ACR = acrFor(sess.AMR)
+		if sess.Claims != nil && !sess.Claims.AuthTime.IsZero() {
+			c.AuthTime = sess.Claims.AuthTime.Unix()
+		}
+		if sess.SessionID != "" {
+			resp.SetExtra("session_id", sess.SessionID)
+		}
+	}
+	signed, err := p.keys.Sign(ctx, t.Name, c, "at+jwt")
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug("sign JWT access token")
+	}
+	resp.SetExtra("jwt_access_token", signed)
+	if gt := ar.GetGrantTypes(); len(gt) > 0 {
+		p.onIssued(gt[0])
+	}
+	return nil
+}
+
+// acrFor names the assurance level of a sign-in: "1" for one factor, "2" when a
+// second factor was used (the values Custodian documents in discovery).
+func acrFor(amr []string) string {
+	switch {
+	case len(amr) == 0:
+		return ""
+	case slices.Contains(amr, "otp") || slices.Contains(amr, "mfa"):
+		return "2"
+	default:
+		return "1"
+	}
+}

@@ -1,0 +1,548 @@
+package oauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// The browser flow lives here as one piece: login → consent → redirect, and logout.
+
+const (
+	csrfCookie    = "custodian_csrf"
+	sessionCookie = "custodian_session"
+)
+
+type page struct {
+	Title      string
+	Tenant     string
+	ClientName string
+	Action     string
+	CSRF       string
+	Email      string
+	Error      string
+	Scopes     []string
+	Done       bool
+}
+
+// render writes an HTML page with headers that keep it out of caches and frames.
+func (p *Provider) render(w http.ResponseWriter, status int, name string, data page) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		p.log.Error("render page", "page", name, "err", err)
+	}
+}
+
+func (p *Provider) randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(p.rand, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// csrfToken returns the form token for this browser, setting the CSRF cookie when the
+// browser has none. The token is an HMAC of the cookie (double-submit, signed), so a
+// cross-site page can neither read nor forge it.
+func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant string) (string, error) {
+	var v string
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		v = c.Value
+	} else {
+		nv, err := p.randomToken(32)
+		if err != nil {
+			return "", err
+		}
+		v = nv
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/oauth2/" + tenant + "/",
+			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
+	}
+	return p.csrfFor(v, tenant), nil
+}
+
+func (p *Provider) csrfFor(cookie, tenant string) string {
+	m := hmac.New(sha256.New, p.csrfKey)
+	m.Write([]byte(tenant + "|" + cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (p *Provider) checkCSRF(r *http.Request, tenant string) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	want := p.csrfFor(c.Value, tenant)
+	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
+}
+
+func hashCookie(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+
+// browserSession returns the shopper signed in at this tenant in this browser, or nil.
+func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSession {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	bs, err := p.store.GetBrowserSession(r.Context(), tenant, hashCookie(c.Value))
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			p.log.ErrorContext(r.Context(), "load browser session", "err", err)
+		}
+		return nil
+	}
+	return bs
+}
+
+func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *Tenant, pr *Principal) (*BrowserSession, error) {
+	v, err := p.randomToken(32)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now().UTC()
+	bs := &BrowserSession{
+		IDHash:     hashCookie(v),
+		Tenant:     t.Name,
+		CustomerID: pr.CustomerID,
+		SessionID:  uuid.NewString(),
+		AMR:        pr.AMR,
+		AuthTime:   now.Truncate(time.Second),
+		ExpiresAt:  now.Add(time.Duration(t.Settings.SessionTTL)),
+		CreatedAt:  now,
+	}
+	// A sign-in replaces whatever session this browser had (session fixation).
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		_ = p.store.DeleteBrowserSession(r.Context(), t.Name, hashCookie(old.Value))
+	}
+	if err := p.store.CreateBrowserSession(r.Context(), bs); err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/oauth2/" + t.Name + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, Expires: bs.ExpiresAt})
+	return bs, nil
+}
+
+func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, tenant string) *BrowserSession {
+	bs := p.browserSession(r, tenant)
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		_ = p.store.DeleteBrowserSession(r.Context(), tenant, hashCookie(c.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/oauth2/" + tenant + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	return bs
+}
+
+// authorize is the authorization endpoint: it validates the request with fosite, signs
+// the shopper in (or reuses the browser session), asks third-party consent, and
+// redirects back with a code.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := TenantFromContext(ctx)
+	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	if !t.Settings.GrantAllowed(GrantAuthorizationCode) {
+		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("The authorization code grant is not enabled for this tenant."))
+		return
+	}
+	client, ok := ar.GetClient().(*Client)
+	if !ok {
+		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithDebug("unexpected client type"))
+		return
+	}
+	form := ar.GetRequestForm()
+	// fosite checks PKCE only when it builds the response; checking first spares the
+	// shopper a sign-in that would end in an error.
+	if err := checkPKCE(client, form); err != nil {
+		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	prompts := strings.Fields(form.Get("prompt"))
+	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(client), Action: r.URL.RequestURI()}
+
+	bs := p.browserSession(r, t.Name)
+	freshLogin := false
+	consented := false
+	if r.Method == http.MethodPost {
+		if !p.checkCSRF(r, t.Name) {
+			p.renderLogin(w, r, http.StatusForbidden, view, "This form has expired. Please try again.")
+			return
+		}
+		switch r.PostForm.Get("step") {
+		case "password":
+			view.Email = r.PostForm.Get("email")
+			pr, err := p.auth.AuthenticatePassword(ctx, t.Name, r.PostForm.Get("email"), r.PostForm.Get("password"))
+			if err != nil {
+				status, msg := loginPageError(err)
+				if status == http.StatusInternalServerError {
+					p.log.ErrorContext(ctx, "authenticate", "err", err)
+				}
+				p.renderLogin(w, r, status, view, msg)
+				return
+			}
+			if bs, err = p.startBrowserSession(w, r, t, pr); err != nil {
+				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+			freshLogin = true
+		case "consent":
+			if bs == nil {
+				p.renderLogin(w, r, http.StatusOK, view, "")
+				return
+			}
+			if r.PostForm.Get("consent") != "allow" {
+				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
+				return
+			}
+			consented = true
+		default:
+			p.renderLogin(w, r, http.StatusBadRequest, view, "The form was incomplete. Please try again.")
+			return
+		}
+	}
+
+	mustLogin := bs == nil
+	if !freshLogin && bs != nil {
+		if slices.Contains(prompts, "login") && !consented {
+			mustLogin = true
+		}
+		if ma, err := strconv.Atoi(form.Get("max_age")); err == nil && ma >= 0 && p.now().After(bs.AuthTime.Add(time.Duration(ma)*time.Second)) {
+			mustLogin = true
+		}
+	}
+	if mustLogin {
+		if slices.Contains(prompts, "none") {
+			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+			return
+		}
+		p.renderLogin(w, r, http.StatusOK, view, "")
+		return
+	}
+
+	if !consented && !client.FirstParty {
+		c, err := p.store.GetConsent(ctx, t.Name, bs.CustomerID, client.ID)
+		covered := err == nil && !slices.Contains(prompts, "consent") && coversScopes(c.Scopes, ar.GetRequestedScopes())
+		if !covered {
+			if slices.Contains(prompts, "none") {
+				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+				return
+			}
+			csrf, err := p.csrfToken(w, r, t.Name)
+			if err != nil {
+				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+			view.Title = "Allow access"
+			view.CSRF = csrf
+			view.Scopes = ar.GetRequestedScopes()
+			// The shopper has just signed in: the consent post must not ask again.
+			view.Action = withoutPrompt(r.URL, "login")
+			p.render(w, http.StatusOK, "consent.html", view)
+			return
+		}
+	}
+	if consented {
+		if err := p.store.SaveConsent(ctx, &Consent{Tenant: t.Name, CustomerID: bs.CustomerID, ClientID: client.ID,
+			Scopes: ar.GetRequestedScopes(), CreatedAt: p.now()}); err != nil {
+			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			return
+		}
+	}
+	p.finishAuthorize(w, r, ar, bs)
+}
+
+// checkPKCE requires S256 PKCE from public clients and refuses the plain method from
+// everyone.
+func checkPKCE(c *Client, form url.Values) error {
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && c.Public:
+		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method=S256.")
+	case challenge != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
+	}
+	return nil
+}
+
+func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, view page, msg string) {
+	csrf, err := p.csrfToken(w, r, view.Tenant)
+	if err != nil {
+		p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+		return
+	}
+	view.Title = "Sign in"
+	view.CSRF = csrf
+	view.Error = msg
+	p.render(w, status, "login.html", view)
+}
+
+// loginPageError turns an Authenticator failure into what the login page says. Unknown
+// e-mail and wrong password read the same.
+func loginPageError(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return http.StatusUnauthorized, "The e-mail address or password is wrong."
+	case errors.Is(err, ErrAccountLocked):
+		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later."
+	case errors.Is(err, ErrAccountInactive):
+		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail."
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
+	}
+	return http.StatusInternalServerError, "Signing in failed. Please try again later."
+}
+
+func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession) {
+	ctx := r.Context()
+	t := TenantFromContext(ctx)
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	sub := strconv.FormatInt(bs.CustomerID, 10)
+	extra := map[string]any{"sid": bs.SessionID}
+	if p.claims != nil {
+		claims, err := p.claims.Claims(ctx, t.Name, bs.CustomerID, ar.GetGrantedScopes())
+		if err != nil {
+			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			return
+		}
+		for k, v := range claims {
+			extra[k] = v
+		}
+	}
+	sess := NewSession()
+	sess.Tenant = t.Name
+	sess.Subject = sub
+	sess.SessionID = bs.SessionID
+	sess.AMR = bs.AMR
+	now := p.now().UTC()
+	sess.Claims = &jwt.IDTokenClaims{
+		Subject:                             sub,
+		AuthTime:                            bs.AuthTime,
+		RequestedAt:                         now.Truncate(time.Second),
+		AuthenticationMethodsReferences:     bs.AMR,
+		AuthenticationContextClassReference: acrFor(bs.AMR),
+		Extra:                               extra,
+	}
+	if sess.Claims.RequestedAt.Before(bs.AuthTime) {
+		sess.Claims.RequestedAt = bs.AuthTime
+	}
+	resp, err := p.fosite.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		p.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// writeAuthorizeError redirects errors to the client when fosite trusts the redirect
+// URI, and otherwise shows them on a page: never redirect to an unregistered URI.
+func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
+		p.log.ErrorContext(r.Context(), "authorize", "err", err, "debug", rfc.DebugField)
+	}
+	if ar != nil && ar.IsRedirectURIValid() {
+		p.fosite.WriteAuthorizeError(r.Context(), w, ar, err)
+		return
+	}
+	msg := "The sign-in request is not valid."
+	if errors.As(err, &rfc) {
+		msg = rfc.GetDescription()
+	}
+	p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: msg})
+}
+
+func clientName(c *Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+func coversScopes(granted, requested []string) bool {
+	for _, s := range requested {
+		if !slices.Contains(granted, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutPrompt returns the request URI with one prompt value removed.
+func withoutPrompt(u *url.URL, drop string) string {
+	q := u.Query()
+	var keep []string
+	for _, v := range strings.Fields(q.Get("prompt")) {
+		if v != drop {
+			keep = append(keep, v)
+		}
+	}
+	if len(keep) == 0 {
+		q.Del("prompt")
+	} else {
+		q.Set("prompt", strings.Join(keep, " "))
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.RequestURI()
+}
+
+// idTokenHint is what logout reads from an id_token_hint.
+type idTokenHint struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience audience `json:"aud"`
+	SID      string   `json:"sid"`
+}
+
+// audience reads the aud claim in either of its JSON forms.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = []string{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*a = l
+	return nil
+}
+
+// logout implements OpenID Connect RP-Initiated Logout. With a valid id_token_hint it
+// signs the shopper out at once; without one it asks first, so a cross-site link
+// cannot sign anyone out. The tokens of the ended session are revoked.
+func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := TenantFromContext(ctx)
+	if err := r.ParseForm(); err != nil {
+		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The sign-out request is malformed."})
+		return
+	}
+	var hint *idTokenHint
+	if raw := r.Form.Get("id_token_hint"); raw != "" {
+		var h idTokenHint
+		if _, err := p.keys.Verify(ctx, t.Name, raw, &h); err != nil || h.Issuer != p.Issuer(t.Name) {
+			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The id_token_hint is not valid."})
+			return
+		}
+		hint = &h
+	}
+	clientID := r.Form.Get("client_id")
+	if hint != nil && len(hint.Audience) > 0 {
+		if clientID != "" && !slices.Contains(hint.Audience, clientID) {
+			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "client_id does not match the id_token_hint."})
+			return
+		}
+		clientID = hint.Audience[0]
+	}
+	redirect := r.Form.Get("post_logout_redirect_uri")
+	if redirect != "" {
+		ok := false
+		if clientID != "" {
+			if c, err := p.store.GetTenantClient(ctx, t.Name, clientID); err == nil {
+				ok = slices.Contains(c.PostLogoutRedirectURIs, redirect)
+			}
+		}
+		if !ok {
+			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "post_logout_redirect_uri is not registered for this client."})
+			return
+		}
+	}
+	view := page{Title: "Sign out", Tenant: t.Name, Action: r.URL.RequestURI()}
+	if hint == nil {
+		if r.Method != http.MethodPost {
+			csrf, err := p.csrfToken(w, r, t.Name)
+			if err != nil {
+				p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+				return
+			}
+			view.CSRF = csrf
+			p.render(w, http.StatusOK, "logout.html", view)
+			return
+		}
+		if !p.checkCSRF(r, t.Name) {
+			p.render(w, http.StatusForbidden, "error.html", page{Title: "Error", Error: "This form has expired. Please try again."})
+			return
+		}
+	}
+	bs := p.endBrowserSession(w, r, t.Name)
+	sids := []string{}
+	if bs != nil {
+		sids = append(sids, bs.SessionID)
+	}
+	if hint != nil && hint.SID != "" && (bs == nil || hint.SID != bs.SessionID) {
+		sids = append(sids, hint.SID)
+	}
+	for _, sid := range sids {
+		if err := p.store.RevokeSession(ctx, t.Name, sid); err != nil {
+			p.log.ErrorContext(ctx, "revoke session on logout", "err", err)
+		}
+	}
+	p.recordEvent(ctx, EventLogout, bs, clientID)
+	if redirect != "" {
+		u, _ := url.Parse(redirect)
+		if st := r.Form.Get("state"); st != "" {
+			q := u.Query()
+			q.Set("state", st)
+			u.RawQuery = q.Encode()
+		}
+		http.Redirect(w, r, u.String(), http.StatusFound)
+		return
+	}
+	view.Done = true
+	p.render(w, http.StatusOK, "logout.html", view)
+}
+
+func (p *Provider) recordEvent(ctx context.Context, kind string, bs *BrowserSession, clientID string) {
+	t := TenantFromContext(ctx)
+	meta := RequestMetaFromContext(ctx)
+	e := &SecurityEvent{Tenant: t.Name, Kind: kind, ClientID: clientID, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: p.now()}
+	if bs != nil {
+		id := bs.CustomerID
+		e.CustomerID = &id
+		e.Subject = strconv.FormatInt(id, 10)
+		e.Detail = map[string]any{"session_id": bs.SessionID}
+	}
+	if err := p.store.RecordEvent(ctx, e); err != nil {
+		p.log.ErrorContext(ctx, "record security event", "kind", kind, "err", err)
+	}
+}

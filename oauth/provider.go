@@ -1,0 +1,287 @@
+// Package oauth is Custodian's OAuth 2.0 / OpenID Connect provider: fosite composed per
+// tenant, its endpoints, the login pages and the token issuance the customer APIs use.
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Store is everything the provider needs of the database. The same object is handed
+// to fosite, so it must implement fosite's Transactional itself.
+type Store interface {
+	fosite.Storage
+	oauth2.CoreStorage
+	oauth2.TokenRevocationStorage
+	openid.OpenIDConnectRequestStorage
+	pkce.PKCERequestStorage
+	fositestorage.Transactional
+	TenantStore
+	ClientStore
+	KeyStore
+	SessionStore
+	EventStore
+	TokenStore
+	Ping(ctx context.Context) error
+}
+
+// Principal is a customer the Authenticator vouched for.
+type Principal struct {
+	CustomerID int64
+	Email      string
+	AMR        []string
+}
+
+// Authenticator checks customers' credentials for the login pages and the password
+// grant; the customer package implements it (lockout, rate limits, audit).
+type Authenticator interface {
+	AuthenticatePassword(ctx context.Context, tenant, email, password string) (*Principal, error)
+}
+
+// ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the
+// UserInfo endpoint.
+type ClaimsSource interface {
+	Claims(ctx context.Context, tenant string, customerID int64, scopes []string) (map[string]any, error)
+}
+
+// Config configures a Provider.
+type Config struct {
+	PublicURL     string // base URL; issuers are PublicURL/oauth2/{tenant}
+	Secret        []byte // server secret; every key is derived from it
+	Store         Store
+	Authenticator Authenticator
+	Claims        ClaimsSource
+	Templates     *template.Template
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Rand          io.Reader
+	SecureCookies bool
+	OnTokenIssued func(grant string) // metrics hook
+}
+
+// Provider is the OAuth 2.0 / OpenID Connect provider of every tenant.
+type Provider struct {
+	publicURL  string
+	store      Store
+	auth       Authenticator
+	claims     ClaimsSource
+	keys       *Keyring
+	hmac       *oauth2.HMACSHAStrategy
+	fosite     fosite.OAuth2Provider
+	fconf      *tenantConfig
+	tmpl       *template.Template
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	secure     bool
+	csrfKey    []byte
+	onIssued   func(grant string)
+	secretHash SecretHasher
+}
+
+// NewProvider composes fosite and the handlers.
+func NewProvider(cfg Config) (*Provider, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, fmt.Errorf("%w: server secret must be at least 32 bytes", ErrInvalid)
+	}
+	p := &Provider{
+		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
+		store:      cfg.Store,
+		auth:       cfg.Authenticator,
+		claims:     cfg.Claims,
+		tmpl:       cfg.Templates,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		rand:       cfg.Rand,
+		secure:     cfg.SecureCookies || strings.HasPrefix(cfg.PublicURL, "https://"),
+		csrfKey:    DeriveKey(cfg.Secret, "custodian/csrf/v1"),
+		onIssued:   cfg.OnTokenIssued,
+		secretHash: SecretHasher{Key: DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	if p.onIssued == nil {
+		p.onIssued = func(string) {}
+	}
+	sealer, err := NewSealer(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	p.keys = NewKeyring(cfg.Store, sealer, p.now, p.rand)
+
+	p.fconf = &tenantConfig{
+		Config: &fosite.Config{
+			GlobalSecret:                   DeriveKey(cfg.Secret, "custodian/token-hmac/v1"),
+			ClientSecretsHasher:            p.secretHash,
+			EnforcePKCEForPublicClients:    true,
+			EnablePKCEPlainChallengeMethod: false,
+			// Refresh tokens go to every client that holds the refresh_token grant;
+			// storefronts should not need offline_access to stay signed in.
+			RefreshTokenScopes:         []string{},
+			ScopeStrategy:              fosite.ExactScopeStrategy,
+			AudienceMatchingStrategy:   fosite.DefaultAudienceMatchingStrategy,
+			TokenEntropy:               32,
+			MinParameterEntropy:        8,
+			SendDebugMessagesToClients: false,
+			RedirectSecureChecker:      secureRedirect,
+			AllowedPromptValues:        []string{"login", "none", "consent"},
+			JWTScopeClaimKey:           jwt.JWTScopeFieldString,
+		},
+		publicURL: p.publicURL,
+	}
+	p.hmac = compose.NewOAuth2HMACStrategy(p.fconf)
+	keyGetter := func(ctx context.Context) (any, error) {
+		t := TenantFromContext(ctx)
+		if t == nil {
+			return nil, fmt.Errorf("signing key: no tenant in context")
+		}
+		return p.keys.SigningKey(ctx, t.Name)
+	}
+	strategy := &compose.CommonStrategy{
+		CoreStrategy:               p.hmac,
+		OpenIDConnectTokenStrategy: compose.NewOpenIDConnectStrategy(keyGetter, p.fconf),
+		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
+	}
+	p.fosite = p.compose(strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	// Custodian's own grants, then the handler that adds jwt_access_token and
+	// session_id to every token response (it must run last).
+	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p, grant: GrantAnonymous})
+	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p, grant: GrantPassword})
+	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
+	return p, nil
+}
+
+// compose builds the fosite provider with exactly the given factories. fosite's
+// compose.Compose wants a concrete *fosite.Config; Custodian's configurator answers
+// per tenant, so the same loop is written here over it.
+func (p *Provider) compose(strategy any, factories ...compose.Factory) fosite.OAuth2Provider {
+	f := fosite.NewOAuth2Provider(p.store, p.fconf)
+	for _, factory := range factories {
+		h := factory(p.fconf, p.store, strategy)
+		if ah, ok := h.(fosite.AuthorizeEndpointHandler); ok {
+			p.fconf.AuthorizeEndpointHandlers.Append(ah)
+		}
+		if th, ok := h.(fosite.TokenEndpointHandler); ok {
+			p.fconf.TokenEndpointHandlers.Append(th)
+		}
+		if ti, ok := h.(fosite.TokenIntrospector); ok {
+			p.fconf.TokenIntrospectionHandlers.Append(ti)
+		}
+		if rh, ok := h.(fosite.RevocationHandler); ok {
+			p.fconf.RevocationHandlers.Append(rh)
+		}
+	}
+	return f
+}
+
+// secureRedirect allows https redirect URIs, loopback http ones (native apps and
+// local development) and private-use schemes of mobile apps (com.example.app:/cb).
+func secureRedirect(_ context.Context, u *url.URL) bool {
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		return isLoopback(u.Hostname())
+	default:
+		return strings.Contains(u.Scheme, ".")
+	}
+}
+
+// tenantConfig answers fosite's configuration questions for the tenant of the request.
+type tenantConfig struct {
+	*fosite.Config
+	publicURL string
+}
+
+type lifespanKey struct{}
+
+// Lifespans overrides the token lifetimes of one issuance (the ticket API lets
+// privileged clients ask for other lifetimes within the tenant's caps).
+type Lifespans struct {
+	Access  time.Duration
+	Refresh time.Duration
+}
+
+// WithLifespans returns a context that makes tokens issued under it use l.
+func WithLifespans(ctx context.Context, l Lifespans) context.Context {
+	return context.WithValue(ctx, lifespanKey{}, l)
+}
+
+func (c *tenantConfig) settings(ctx context.Context) Settings {
+	if t := TenantFromContext(ctx); t != nil {
+		return t.Settings
+	}
+	return DefaultSettings()
+}
+
+func (c *tenantConfig) GetAccessTokenLifespan(ctx context.Context) time.Duration {
+	if l, ok := ctx.Value(lifespanKey{}).(Lifespans); ok && l.Access > 0 {
+		return l.Access
+	}
+	return time.Duration(c.settings(ctx).AccessTTL)
+}
+
+func (c *tenantConfig) GetRefreshTokenLifespan(ctx context.Context) time.Duration {
+	if l, ok := ctx.Value(lifespanKey{}).(Lifespans); ok && l.Refresh > 0 {
+		return l.Refresh
+	}
+	return time.Duration(c.settings(ctx).RefreshTTL)
+}
+
+func (c *tenantConfig) GetIDTokenLifespan(ctx context.Context) time.Duration {
+	return time.Duration(c.settings(ctx).IDTokenTTL)
+}
+
+func (c *tenantConfig) GetAuthorizeCodeLifespan(ctx context.Context) time.Duration {
+	return time.Duration(c.settings(ctx).CodeTTL)
+}
+
+func (c *tenantConfig) issuer(ctx context.Context) string {
+	if t := TenantFromContext(ctx); t != nil {
+		return c.publicURL + "/oauth2/" + t.Name
+	}
+	return c.publicURL
+}
+
+func (c *tenantConfig) GetIDTokenIssuer(ctx context.Context) string     { return c.issuer(ctx) }
+func (c *tenantConfig) GetAccessTokenIssuer(ctx context.Context) string { return c.issuer(ctx) }
+func (c *tenantConfig) GetTokenURLs(ctx context.Context) []string {
+	return []string{c.issuer(ctx) + "/token"}
+}
+
+// Issuer returns the issuer URL of a tenant.
+func (p *Provider) Issuer(tenant string) string { return p.publicURL + "/oauth2/" + tenant }
+
+// Keys exposes the keyring (JWKS, signing and verification of Custodian's JWTs).
+func (p *Provider) Keys() *Keyring { return p.keys }

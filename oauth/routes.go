@@ -1,0 +1,47 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// TenantPattern is the route pattern of {tenant} (CONTRACT.md).
+const TenantPattern = `[a-z][a-z0-9-]{1,31}`
+
+// Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
+func (p *Provider) Register(r *mux.Router) {
+	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+TenantPattern+"}",
+		p.withTenant(http.HandlerFunc(p.discovery))).Methods(http.MethodGet).Name("oauth.metadata")
+
+	t := r.PathPrefix("/oauth2/{tenant:" + TenantPattern + "}").Subrouter()
+	t.Use(p.withTenant)
+	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
+	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
+	t.HandleFunc("/auth", p.authorize).Methods(http.MethodGet, http.MethodPost).Name("oauth.auth")
+	t.HandleFunc("/token", p.token).Methods(http.MethodPost).Name("oauth.token")
+	t.HandleFunc("/introspect", p.introspect).Methods(http.MethodPost).Name("oauth.introspect")
+	t.HandleFunc("/revoke", p.revoke).Methods(http.MethodPost).Name("oauth.revoke")
+	t.HandleFunc("/userinfo", p.userinfo).Methods(http.MethodGet, http.MethodPost).Name("oauth.userinfo")
+	t.HandleFunc("/logout", p.logout).Methods(http.MethodGet, http.MethodPost).Name("oauth.logout")
+}
+
+// withTenant loads the tenant named in the path into the request context; an unknown
+// tenant is a 404 in the OAuth error shape.
+func (p *Provider) withTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := mux.Vars(r)["tenant"]
+		t, err := p.store.GetTenant(r.Context(), name)
+		if errors.Is(err, ErrNotFound) {
+			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
+			return
+		}
+		if err != nil {
+			p.log.ErrorContext(r.Context(), "load tenant", "tenant", name, "err", err)
+			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithTenant(r.Context(), t)))
+	})
+}

@@ -1,0 +1,85 @@
+package oauth
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/hkdf"
+)
+
+// sealPurpose is the DeriveKey purpose of the key that seals private signing keys.
+const sealPurpose = "custodian/signing-key-seal/v1"
+
+// MinServerSecretLength is the shortest server secret NewSealer accepts.
+const MinServerSecretLength = 32
+
+// DeriveKey derives a 32-byte key for one purpose from the server secret with
+// HKDF-SHA256 (no salt, the purpose as info). The same secret and purpose always give
+// the same key; different purposes give independent keys, so a leak of one (say the
+// CSRF key) tells nothing about another or about the secret. Purposes are versioned
+// strings such as "custodian/csrf/v1".
+func DeriveKey(serverSecret []byte, purpose string) []byte {
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, serverSecret, nil, []byte(purpose)), key); err != nil {
+		// HKDF-SHA256 can produce 255*32 bytes; 32 cannot fail.
+		panic("oauth: hkdf: " + err.Error())
+	}
+	return key
+}
+
+// Sealer encrypts small secrets (the tenants' private signing keys) for storage with
+// AES-256-GCM under a key derived from the server secret. A sealed value is
+// nonce (12 bytes) || ciphertext || tag. The additional data binds a sealed value to
+// where it is stored, so it cannot be moved to another row.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer derives the sealing key from the server secret, which must be at least
+// MinServerSecretLength bytes.
+func NewSealer(serverSecret []byte) (*Sealer, error) {
+	if len(serverSecret) < MinServerSecretLength {
+		return nil, fmt.Errorf("%w: server secret must be at least %d bytes", ErrInvalid, MinServerSecretLength)
+	}
+	block, err := aes.NewCipher(DeriveKey(serverSecret, sealPurpose))
+	if err != nil {
+		return nil, fmt.Errorf("sealer: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("sealer: %w", err)
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal encrypts plaintext bound to aad under a fresh random nonce.
+func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	out := make([]byte, ns, ns+len(plaintext)+s.aead.Overhead())
+	if _, err := rand.Read(out); err != nil {
+		return nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	return s.aead.Seal(out, out, plaintext, aad), nil
+}
+
+// errOpen is deliberately vague: a wrong key, wrong aad and tampering look alike.
+var errOpen = errors.New("sealed value cannot be opened (tampered, moved, or sealed under another secret)")
+
+// Open decrypts a value made by Seal with the same aad. It fails, wrapping ErrInvalid,
+// when the value was tampered with, sealed with other aad, or under another secret.
+func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	if len(sealed) < ns+s.aead.Overhead() {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, errOpen)
+	}
+	plain, err := s.aead.Open(nil, sealed[:ns], sealed[ns:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, errOpen)
+	}
+	return plain, nil
+}

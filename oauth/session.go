@@ -1,0 +1,54 @@
+package oauth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"slices"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+)
+
+// Session is the fosite session of every token Custodian issues. It travels with the
+// token family and is stored (as JSON) with each token.
+type Session struct {
+	*openid.DefaultSession
+	// Tenant the tokens belong to.
+	Tenant string `json:"tenant"`
+	// SessionID is the shopper session (cart session) id: a fresh one for an anonymous
+	// shopper, carried over when the shopper signs in, kept across refreshes.
+	SessionID string `json:"session_id"`
+	// Anonymous marks tokens of anonymous shoppers.
+	Anonymous bool `json:"anonymous,omitempty"`
+	// AMR lists the authentication methods of the sign-in (RFC 8176), e.g. pwd, otp.
+	AMR []string `json:"amr,omitempty"`
+	// AccountID is the B2B account / legal entity the tokens are scoped to, if any.
+	AccountID string `json:"account_id,omitempty"`
+}
+
+// NewSession returns an empty session for fosite to hydrate.
+func NewSession() *Session {
+	return &Session{DefaultSession: openid.NewDefaultSession()}
+}
+
+// Clone implements fosite.Session with a deep copy.
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	if s.DefaultSession != nil {
+		c.DefaultSession = s.DefaultSession.Clone().(*openid.DefaultSession)
+	}
+	c.AMR = slices.Clone(s.AMR)
+	return &c
+}
+
+// JTIFromSignature derives the jti of the JWT access token minted beside an opaque
+// access token from that token's HMAC signature. The store keeps it with the opaque
+// token, so revoking either revokes both, and the JWT leaks nothing about the
+// opaque token.
+func JTIFromSignature(signature string) string {
+	sum := sha256.Sum256([]byte("custodian/jti/" + signature))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}

@@ -1,0 +1,317 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Domain sentinels of the oauth package. Stores wrap them with %w.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// tenantName is the pattern CONTRACT.md fixes for {tenant}.
+var tenantName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+
+// ValidTenantName reports whether name can be a tenant's name.
+func ValidTenantName(name string) bool { return tenantName.MatchString(name) }
+
+// Tenant is an issuer: its own keys, clients, customers and settings.
+type Tenant struct {
+	Name      string
+	Settings  Settings
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TenantStore persists tenants.
+type TenantStore interface {
+	CreateTenant(ctx context.Context, t *Tenant) error
+	GetTenant(ctx context.Context, name string) (*Tenant, error)
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// UpdateTenantSettings replaces the settings of a tenant.
+	UpdateTenantSettings(ctx context.Context, name string, s Settings) error
+}
+
+type tenantKey struct{}
+
+// WithTenant returns a context carrying the tenant every store and fosite call of a
+// request is scoped to.
+func WithTenant(ctx context.Context, t *Tenant) context.Context {
+	return context.WithValue(ctx, tenantKey{}, t)
+}
+
+// TenantFromContext returns the tenant of the request, or nil.
+func TenantFromContext(ctx context.Context) *Tenant {
+	t, _ := ctx.Value(tenantKey{}).(*Tenant)
+	return t
+}
+
+// Settings are a tenant's knobs. Each has a stable key (see SettingKeys) used by
+// `custodian tenant update NAME --set KEY=VALUE` and the admin API; the JSON form of
+// Settings is what the database keeps.
+type Settings struct {
+	AccessTTL     Duration `json:"tokens.access_ttl"`
+	RefreshTTL    Duration `json:"tokens.refresh_ttl"`
+	MaxAccessTTL  Duration `json:"tokens.max_access_ttl"`
+	MaxRefreshTTL Duration `json:"tokens.max_refresh_ttl"`
+	IDTokenTTL    Duration `json:"tokens.id_token_ttl"`
+	CodeTTL       Duration `json:"tokens.code_ttl"`
+	// RefreshGracePeriod is how long a rotated refresh token still works for concurrent
+	// callers. The grace window itself is enforced by the store.
+	SigningAlg    string   `json:"keys.alg"`
+	GrantTypes    []string `json:"grants.allowed"`
+	PasswordGrant bool     `json:"grants.password"`
+
+	LockoutThreshold int      `json:"lockout.threshold"`
+	LockoutDuration  Duration `json:"lockout.duration"`
+	SignupOptIn      bool     `json:"signup.optin"`
+
+	TwoFactorTriggers      []string `json:"twofactor.triggers"`
+	TwoFactorReverifyAfter Duration `json:"twofactor.reverify_after"`
+	TwoFactorB2BRequired   bool     `json:"twofactor.b2b_required"`
+
+	SocialAutoLink      bool `json:"social.autolink"`
+	SocialAutoProvision bool `json:"social.autoprovision"`
+
+	SessionTTL Duration `json:"session.ttl"`
+}
+
+// Grant type names.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantAnonymous         = "urn:custodian:grant-type:anonymous"
+	GrantPassword          = "password"
+)
+
+// DefaultSettings are the settings of a new tenant.
+func DefaultSettings() Settings {
+	return Settings{
+		AccessTTL:              Duration(time.Hour),
+		RefreshTTL:             Duration(30 * 24 * time.Hour),
+		MaxAccessTTL:           Duration(24 * time.Hour),
+		MaxRefreshTTL:          Duration(90 * 24 * time.Hour),
+		IDTokenTTL:             Duration(time.Hour),
+		CodeTTL:                Duration(5 * time.Minute),
+		SigningAlg:             "ES256",
+		GrantTypes:             []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous},
+		PasswordGrant:          false,
+		LockoutThreshold:       5,
+		LockoutDuration:        Duration(15 * time.Minute),
+		SignupOptIn:            false,
+		TwoFactorTriggers:      []string{"off"},
+		TwoFactorReverifyAfter: Duration(30 * 24 * time.Hour),
+		TwoFactorB2BRequired:   false,
+		SocialAutoLink:         true,
+		SocialAutoProvision:    true,
+		SessionTTL:             Duration(14 * 24 * time.Hour),
+	}
+}
+
+// GrantAllowed reports whether the tenant allows a grant type. The password grant
+// needs its own switch on top of being listed.
+func (s Settings) GrantAllowed(grant string) bool {
+	if grant == GrantPassword {
+		return s.PasswordGrant
+	}
+	return slices.Contains(s.GrantTypes, grant)
+}
+
+// setting describes one stable key.
+type setting struct {
+	doc string
+	set func(s *Settings, v string) error
+	get func(s *Settings) string
+}
+
+func durationSetting(doc string, field func(*Settings) *Duration) setting {
+	return setting{
+		doc: doc,
+		set: func(s *Settings, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive Go duration such as 15m or 720h, got %q", v)
+			}
+			*field(s) = Duration(d)
+			return nil
+		},
+		get: func(s *Settings) string { return time.Duration(*field(s)).String() },
+	}
+}
+
+func boolSetting(doc string, field func(*Settings) *bool) setting {
+	return setting{
+		doc: doc,
+		set: func(s *Settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*field(s) = b
+			return nil
+		},
+		get: func(s *Settings) string { return strconv.FormatBool(*field(s)) },
+	}
+}
+
+var settingKeys = map[string]setting{
+	"tokens.access_ttl":      durationSetting("lifetime of access tokens", func(s *Settings) *Duration { return &s.AccessTTL }),
+	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", func(s *Settings) *Duration { return &s.RefreshTTL }),
+	"tokens.max_access_ttl":  durationSetting("longest access-token lifetime a client may request", func(s *Settings) *Duration { return &s.MaxAccessTTL }),
+	"tokens.max_refresh_ttl": durationSetting("longest refresh-token lifetime a client may request", func(s *Settings) *Duration { return &s.MaxRefreshTTL }),
+	"tokens.id_token_ttl":    durationSetting("lifetime of ID tokens", func(s *Settings) *Duration { return &s.IDTokenTTL }),
+	"tokens.code_ttl":        durationSetting("lifetime of authorization codes", func(s *Settings) *Duration { return &s.CodeTTL }),
+	"session.ttl":            durationSetting("lifetime of a browser sign-in session of the login pages", func(s *Settings) *Duration { return &s.SessionTTL }),
+	"keys.alg": {
+		doc: "signing algorithm of new keys: ES256 or RS256 (takes effect at the next `keys rotate`)",
+		set: func(s *Settings, v string) error {
+			if v != "ES256" && v != "RS256" {
+				return fmt.Errorf("want ES256 or RS256, got %q", v)
+			}
+			s.SigningAlg = v
+			return nil
+		},
+		get: func(s *Settings) string { return s.SigningAlg },
+	},
+	"grants.allowed": {
+		doc: "comma list of grant types the tenant's clients may use",
+		set: func(s *Settings, v string) error {
+			var out []string
+			for _, g := range splitList(v) {
+				switch g {
+				case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword:
+					out = append(out, g)
+				default:
+					return fmt.Errorf("unknown grant type %q", g)
+				}
+			}
+			s.GrantTypes = out
+			return nil
+		},
+		get: func(s *Settings) string { return strings.Join(s.GrantTypes, ",") },
+	},
+	"grants.password": boolSetting("allow the resource-owner password grant for first-party clients", func(s *Settings) *bool { return &s.PasswordGrant }),
+	"lockout.threshold": {
+		doc: "failed passwords in a row that lock an account (0 disables lockout)",
+		set: func(s *Settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1000 {
+				return fmt.Errorf("want a whole number from 0 to 1000, got %q", v)
+			}
+			s.LockoutThreshold = n
+			return nil
+		},
+		get: func(s *Settings) string { return strconv.Itoa(s.LockoutThreshold) },
+	},
+	"lockout.duration": durationSetting("how long a locked account stays locked", func(s *Settings) *Duration { return &s.LockoutDuration }),
+	"signup.optin":     boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),
+	"twofactor.triggers": {
+		doc: "off, always, or a comma list of fingerprint, region",
+		set: func(s *Settings, v string) error {
+			list := splitList(v)
+			switch {
+			case len(list) == 1 && (list[0] == "off" || list[0] == "always"):
+			case len(list) > 0:
+				for _, t := range list {
+					if t != "fingerprint" && t != "region" {
+						return fmt.Errorf("want off, always, or a comma list of fingerprint, region; got %q", v)
+					}
+				}
+			default:
+				return fmt.Errorf("want off, always, or a comma list of fingerprint, region; got %q", v)
+			}
+			s.TwoFactorTriggers = list
+			return nil
+		},
+		get: func(s *Settings) string { return strings.Join(s.TwoFactorTriggers, ",") },
+	},
+	"twofactor.reverify_after": durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
+	"twofactor.b2b_required":   boolSetting("B2B accounts always need a second factor", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
+	"social.autolink":          boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
+	"social.autoprovision":     boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
+}
+
+// SettingKeys lists the stable setting keys, sorted, with a line of documentation each.
+func SettingKeys() [][2]string {
+	out := make([][2]string, 0, len(settingKeys))
+	for k, v := range settingKeys {
+		out = append(out, [2]string{k, v.doc})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// Set changes one setting by its stable key.
+func (s *Settings) Set(key, value string) error {
+	st, ok := settingKeys[key]
+	if !ok {
+		return fmt.Errorf("%w: unknown setting %q", ErrInvalid, key)
+	}
+	if err := st.set(s, strings.TrimSpace(value)); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, key, err)
+	}
+	return s.Validate()
+}
+
+// Get returns one setting by its stable key, formatted as Set accepts it.
+func (s *Settings) Get(key string) (string, bool) {
+	st, ok := settingKeys[key]
+	if !ok {
+		return "", false
+	}
+	return st.get(s), true
+}
+
+// Validate checks the relations between settings.
+func (s *Settings) Validate() error {
+	var errs []error
+	if s.AccessTTL > s.MaxAccessTTL {
+		errs = append(errs, fmt.Errorf("tokens.access_ttl (%s) is above tokens.max_access_ttl (%s)", s.AccessTTL, s.MaxAccessTTL))
+	}
+	if s.RefreshTTL > s.MaxRefreshTTL {
+		errs = append(errs, fmt.Errorf("tokens.refresh_ttl (%s) is above tokens.max_refresh_ttl (%s)", s.RefreshTTL, s.MaxRefreshTTL))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Duration is a time.Duration that reads and writes as a Go duration string in JSON.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
