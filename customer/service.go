@@ -1,0 +1,179 @@
+package customer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// Service is the customer domain: accounts, sign-in and the customer-facing APIs.
+type Service struct {
+	store  Store
+	hasher *PasswordHasher
+	now    func() time.Time
+	log    *slog.Logger
+	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
+	// same time as a wrong password.
+	dummyHash string
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  Store
+	Hasher *PasswordHasher // default: DefaultPasswordHasher
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// NewService builds the customer service.
+func NewService(cfg Config) (*Service, error) {
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, log: cfg.Logger}
+	if s.hasher == nil {
+		s.hasher = DefaultPasswordHasher()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	h, err := s.hasher.Hash("custodian-dummy-password")
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+var (
+	_ oauth.Authenticator = (*Service)(nil)
+	_ oauth.ClaimsSource  = (*Service)(nil)
+)
+
+// NewAccount is what creating an account takes.
+type NewAccount struct {
+	Email     string
+	Password  string
+	FirstName string
+	LastName  string
+	Active    bool
+	CreatedBy string
+}
+
+// Password policy bounds. The upper bound keeps argon2 work per request bounded.
+const (
+	MinPasswordLength = 8
+	MaxPasswordLength = 128
+)
+
+// ValidateEmail checks an e-mail address's syntax.
+func ValidateEmail(email string) error {
+	if len(email) > 254 {
+		return fmt.Errorf("%w: e-mail address is too long", ErrInvalid)
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || !strings.Contains(email, "@") {
+		return fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, email)
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password against the policy.
+func ValidatePassword(password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLength)
+	case n > MaxPasswordLength:
+		return fmt.Errorf("%w: password must have at most %d characters", ErrInvalid, MaxPasswordLength)
+	case strings.EqualFold(password, email):
+		return fmt.Errorf("%w: password must not be the e-mail address", ErrInvalid)
+	}
+	return nil
+}
+
+// CreateAccount creates an account with an argon2id password hash.
+func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccount) (*Account, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	if err := errors.Join(ValidateEmail(in.Email), ValidatePassword(in.Password, in.Email)); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := &Account{
+		Tenant: tenant, Email: in.Email, PasswordHash: hash, Active: in.Active,
+		FirstName: in.FirstName, LastName: in.LastName,
+		CreatedAt: now, CreatedBy: in.CreatedBy, UpdatedAt: now, UpdatedBy: in.CreatedBy,
+	}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AuthenticatePassword checks an e-mail and password. An unknown e-mail and a wrong
+// password both answer ErrInvalidCredentials after the same argon2id work; an inactive
+// account is only revealed to someone who knows its password.
+func (s *Service) AuthenticatePassword(ctx context.Context, tenant, email, password string) (*oauth.Principal, error) {
+	if len(password) > 4*MaxPasswordLength {
+		password = password[:4*MaxPasswordLength]
+	}
+	a, err := s.store.GetAccountByEmail(ctx, tenant, email)
+	if errors.Is(err, ErrNotFound) {
+		_, _ = s.hasher.Verify(s.dummyHash, password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	ok, err := s.hasher.Verify(a.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate customer %d: %w", a.ID, err)
+	}
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	if !a.Active {
+		return nil, ErrInactive
+	}
+	return &oauth.Principal{CustomerID: a.ID, Email: a.Email, AMR: []string{"pwd"}}, nil
+}
+
+// Claims returns the OpenID Connect claims of a customer for the granted scopes.
+func (s *Service) Claims(ctx context.Context, tenant string, id int64, scopes []string) (map[string]any, error) {
+	a, err := s.store.GetAccount(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	c := map[string]any{"sub": strconv.FormatInt(a.ID, 10)}
+	for _, sc := range scopes {
+		switch sc {
+		case "email":
+			c["email"] = a.Email
+		case "profile":
+			name := strings.TrimSpace(a.FirstName + " " + a.LastName)
+			if name != "" {
+				c["name"] = name
+			}
+			if a.FirstName != "" {
+				c["given_name"] = a.FirstName
+			}
+			if a.LastName != "" {
+				c["family_name"] = a.LastName
+			}
+			c["updated_at"] = a.UpdatedAt.Unix()
+		}
+	}
+	return c, nil
+}
