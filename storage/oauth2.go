@@ -1,0 +1,498 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// The Store is fosite's storage: every interface the composed handlers assert.
+var (
+	_ fosite.Storage                     = (*Store)(nil)
+	_ oauth2.CoreStorage                 = (*Store)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Store)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Store)(nil)
+	_ pkce.PKCERequestStorage            = (*Store)(nil)
+	_ oauth.TokenStore                   = (*Store)(nil)
+)
+
+// Kinds of rows in oauth2_tokens.
+const (
+	kindCode    = "code"
+	kindAccess  = "access"
+	kindRefresh = "refresh"
+	kindPKCE    = "pkce"
+	kindOIDC    = "oidc"
+)
+
+// storedRequest is the JSON form of a fosite.Requester. The client is stored by id and
+// loaded afresh, so a deleted or changed client takes effect on its tokens.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"requested_scope"`
+	GrantedScope      []string        `json:"granted_scope"`
+	RequestedAudience []string        `json:"requested_audience"`
+	GrantedAudience   []string        `json:"granted_audience"`
+	Form              url.Values      `json:"form"`
+	Session           json.RawMessage `json:"session"`
+}
+
+type tokenRow struct {
+	Kind            string         `db:"kind"`
+	Signature       string         `db:"signature"`
+	RequestID       string         `db:"request_id"`
+	Tenant          string         `db:"tenant"`
+	ClientID        string         `db:"client_id"`
+	Subject         string         `db:"subject"`
+	SessionID       string         `db:"session_id"`
+	JTI             sql.NullString `db:"jti"`
+	AccessSignature sql.NullString `db:"access_signature"`
+	RequestedAt     time.Time      `db:"requested_at"`
+	ExpiresAt       sql.NullTime   `db:"expires_at"`
+	Active          bool           `db:"active"`
+	Revoked         bool           `db:"revoked"`
+	RotatedAt       sql.NullTime   `db:"rotated_at"`
+	GraceForks      int            `db:"grace_forks"`
+	Request         string         `db:"request"`
+}
+
+// sensitiveForm lists form fields that never reach the database.
+var sensitiveForm = []string{"client_secret", "password", "code_verifier", "refresh_token", "code", "client_assertion"}
+
+func tenantOf(ctx context.Context) (string, error) {
+	t := oauth.TenantFromContext(ctx)
+	if t == nil {
+		return "", fmt.Errorf("no tenant in context: %w", fosite.ErrNotFound)
+	}
+	return t.Name, nil
+}
+
+func (s *Store) createToken(ctx context.Context, kind, signature, accessSignature string, req fosite.Requester, expType fosite.TokenType) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	form := url.Values{}
+	for k, v := range req.GetRequestForm() {
+		form[k] = v
+	}
+	for _, k := range sensitiveForm {
+		form.Del(k)
+	}
+	sess, err := json.Marshal(req.GetSession())
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	sr := storedRequest{
+		ID:                req.GetID(),
+		RequestedAt:       req.GetRequestedAt(),
+		ClientID:          req.GetClient().GetID(),
+		RequestedScope:    req.GetRequestedScopes(),
+		GrantedScope:      req.GetGrantedScopes(),
+		RequestedAudience: req.GetRequestedAudience(),
+		GrantedAudience:   req.GetGrantedAudience(),
+		Form:              form,
+		Session:           sess,
+	}
+	body, err := json.Marshal(sr)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	var subject, sessionID string
+	var expires *time.Time
+	if se := req.GetSession(); se != nil {
+		subject = se.GetSubject()
+		if exp := se.GetExpiresAt(expType); !exp.IsZero() {
+			expires = &exp
+		}
+		if cs, ok := se.(*oauth.Session); ok {
+			sessionID = cs.SessionID
+		}
+	}
+	var jti, accSig sql.NullString
+	if kind == kindAccess {
+		jti = sql.NullString{String: oauth.JTIFromSignature(signature), Valid: true}
+	}
+	if accessSignature != "" {
+		accSig = sql.NullString{String: accessSignature, Valid: true}
+	}
+	_, err = s.exec(ctx, `INSERT INTO oauth2_tokens
+		(kind, signature, request_id, tenant, client_id, subject, session_id, jti, access_signature,
+		 requested_at, expires_at, active, revoked, grace_forks, request)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+		kind, signature, req.GetID(), tenant, req.GetClient().GetID(), subject, sessionID, jti, accSig,
+		ts(req.GetRequestedAt()), nullTime(expires), true, false, string(body))
+	if errors.Is(err, errUnique) {
+		return fmt.Errorf("store %s token: %w", kind, fosite.ErrTokenClaim)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s token: %w", kind, err)
+	}
+	return nil
+}
+
+// getToken loads a row of the ctx tenant; rows of other tenants do not exist for it.
+func (s *Store) getToken(ctx context.Context, kind, signature string) (*tokenRow, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var row tokenRow
+	err = s.get(ctx, &row, `SELECT kind, signature, request_id, tenant, client_id, subject, session_id, jti,
+		access_signature, requested_at, expires_at, active, revoked, rotated_at, grace_forks, request
+		FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?`, kind, signature, tenant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s token: %w", kind, fosite.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s token: %w", kind, err)
+	}
+	return &row, nil
+}
+
+// hydrate rebuilds the fosite request of a row, decoding its session into session.
+func (s *Store) hydrate(ctx context.Context, row *tokenRow, session fosite.Session) (fosite.Requester, error) {
+	var sr storedRequest
+	if err := json.Unmarshal([]byte(row.Request), &sr); err != nil {
+		return nil, fmt.Errorf("decode stored request: %w", err)
+	}
+	if session != nil {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, fmt.Errorf("decode stored session: %w", err)
+		}
+	}
+	client, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, fmt.Errorf("client of stored request: %w", err)
+	}
+	req := &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            client,
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           session,
+	}
+	if req.Form == nil {
+		req.Form = url.Values{}
+	}
+	return req, nil
+}
+
+func (s *Store) deleteToken(ctx context.Context, kind, signature string) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `DELETE FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?`, kind, signature, tenant); err != nil {
+		return fmt.Errorf("delete %s token: %w", kind, err)
+	}
+	return nil
+}
+
+// revokeToken marks one token revoked, keeping the row so that a later presentation of
+// the same token is recognised (refresh reuse detection needs that).
+func (s *Store) revokeToken(ctx context.Context, kind, signature string) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, revoked = ?
+		WHERE kind = ? AND signature = ? AND tenant = ?`, false, true, kind, signature, tenant); err != nil {
+		return fmt.Errorf("revoke %s token: %w", kind, err)
+	}
+	return nil
+}
+
+// --- authorization codes
+
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createToken(ctx, kindCode, signature, "", req, fosite.AuthorizeCode)
+}
+
+// GetAuthorizeCodeSession returns the request of a code; for a used code it returns
+// the request too, with fosite.ErrInvalidatedAuthorizeCode, so that fosite revokes the
+// tokens the first exchange minted.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindCode, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.hydrate(ctx, row, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		s.recordTokenEvent(ctx, oauth.EventCodeReuse, row)
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used with one conditional update: of two
+// concurrent exchanges exactly one wins.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ? WHERE kind = ? AND signature = ? AND tenant = ? AND active = ?`,
+		false, kindCode, signature, tenant, true)
+	if err != nil {
+		return fmt.Errorf("invalidate code: %w", err)
+	}
+	if n == 0 {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return nil
+}
+
+// --- access tokens
+
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createToken(ctx, kindAccess, signature, "", req, fosite.AccessToken)
+}
+
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindAccess, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return nil, fmt.Errorf("access token revoked: %w", fosite.ErrInactiveToken)
+	}
+	return s.hydrate(ctx, row, session)
+}
+
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.revokeToken(ctx, kindAccess, signature)
+}
+
+// RevokeAccessToken revokes every access token of a token family (RFC 7009).
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.revokeFamily(ctx, kindAccess, requestID)
+}
+
+func (s *Store) revokeFamily(ctx context.Context, kind, requestID string) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, revoked = ? WHERE kind = ? AND request_id = ? AND tenant = ?`,
+		false, true, kind, requestID, tenant); err != nil {
+		return fmt.Errorf("revoke %s tokens of family: %w", kind, err)
+	}
+	return nil
+}
+
+// --- refresh tokens
+
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	return s.createToken(ctx, kindRefresh, signature, accessSignature, req, fosite.RefreshToken)
+}
+
+// GetRefreshTokenSession returns the request of a refresh token. A token that was
+// rotated moments ago (inside the grace period, with forks left) still counts as
+// active so that concurrent callers succeed; any other inactive token is a reuse:
+// it is recorded, and fosite.ErrInactiveToken makes fosite revoke the whole family.
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.hydrate(ctx, row, session)
+	if err != nil {
+		return nil, err
+	}
+	if row.Active || s.inGrace(row) {
+		return req, nil
+	}
+	s.recordTokenEvent(ctx, oauth.EventRefreshReuse, row)
+	return req, fosite.ErrInactiveToken
+}
+
+func (s *Store) inGrace(row *tokenRow) bool {
+	return !row.Revoked && row.RotatedAt.Valid && s.graceperiod > 0 &&
+		s.clock().Before(row.RotatedAt.Time.Add(s.graceperiod)) && row.GraceForks < s.graceforks
+}
+
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.revokeToken(ctx, kindRefresh, signature)
+}
+
+// RevokeRefreshToken revokes every refresh token of a family, grace forks included.
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.revokeFamily(ctx, kindRefresh, requestID)
+}
+
+// RotateRefreshToken retires a refresh token as it is exchanged. The first caller
+// rotates it (and revokes the access token minted with it); a concurrent caller
+// inside the grace period takes one of the bounded forks instead. Both are single
+// conditional updates, so the outcome does not depend on who read what first.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	n, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, rotated_at = ?
+		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?`,
+		false, now, kindRefresh, signature, tenant, true, false)
+	if err != nil {
+		return s.rotationErr(err)
+	}
+	if n == 1 {
+		if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?
+			WHERE kind = ? AND tenant = ? AND signature = (
+				SELECT access_signature FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?)`,
+			false, kindAccess, tenant, kindRefresh, signature, tenant); err != nil {
+			return s.rotationErr(err)
+		}
+		return nil
+	}
+	if s.graceperiod <= 0 {
+		return fmt.Errorf("rotate refresh token: %w", fosite.ErrInactiveToken)
+	}
+	n, err = s.exec(ctx, `UPDATE oauth2_tokens SET grace_forks = grace_forks + 1
+		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?
+		AND rotated_at > ? AND grace_forks < ?`,
+		kindRefresh, signature, tenant, false, false, now.Add(-s.graceperiod), s.graceforks)
+	if err != nil {
+		return s.rotationErr(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("rotate refresh token: grace exhausted: %w", fosite.ErrInactiveToken)
+	}
+	return nil
+}
+
+func (s *Store) rotationErr(err error) error {
+	if errors.Is(err, errConflict) {
+		return fmt.Errorf("rotate refresh token: %w: %w", fosite.ErrSerializationFailure, err)
+	}
+	return fmt.Errorf("rotate refresh token: %w", err)
+}
+
+// --- PKCE and OpenID Connect request state, keyed by the authorization code
+
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createToken(ctx, kindPKCE, signature, "", req, fosite.AuthorizeCode)
+}
+
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindPKCE, signature)
+	if err != nil {
+		return nil, err
+	}
+	return s.hydrate(ctx, row, session)
+}
+
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.deleteToken(ctx, kindPKCE, signature)
+}
+
+func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.createToken(ctx, kindOIDC, code, "", req, fosite.AuthorizeCode)
+}
+
+func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindOIDC, code)
+	if err != nil {
+		return nil, err
+	}
+	return s.hydrate(ctx, row, req.GetSession())
+}
+
+func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.deleteToken(ctx, kindOIDC, code)
+}
+
+// --- beyond fosite
+
+// RevokeSession revokes every token that carries a shopper session id.
+func (s *Store) RevokeSession(ctx context.Context, tenant, sessionID string) error {
+	if sessionID == "" {
+		return nil
+	}
+	if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, revoked = ?
+		WHERE tenant = ? AND session_id = ? AND kind IN (?, ?)`,
+		false, true, tenant, sessionID, kindAccess, kindRefresh); err != nil {
+		return fmt.Errorf("revoke session tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeSubject revokes every access and refresh token of a subject.
+func (s *Store) RevokeSubject(ctx context.Context, tenant, subject string) error {
+	if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, revoked = ?
+		WHERE tenant = ? AND subject = ? AND kind IN (?, ?)`,
+		false, true, tenant, subject, kindAccess, kindRefresh); err != nil {
+		return fmt.Errorf("revoke subject tokens: %w", err)
+	}
+	return nil
+}
+
+// AccessTokenByJTI reports whether the opaque access token behind a JWT access token is
+// still active and unexpired.
+func (s *Store) AccessTokenByJTI(ctx context.Context, tenant, jti string) (bool, error) {
+	var row struct {
+		Active    bool         `db:"active"`
+		ExpiresAt sql.NullTime `db:"expires_at"`
+	}
+	err := s.get(ctx, &row, `SELECT active, expires_at FROM oauth2_tokens WHERE jti = ? AND tenant = ? AND kind = ?`, jti, tenant, kindAccess)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up jti: %w", err)
+	}
+	if row.ExpiresAt.Valid && !s.clock().Before(row.ExpiresAt.Time) {
+		return false, nil
+	}
+	return row.Active, nil
+}
+
+// DeleteExpiredTokens removes tokens that expired before the cutoff; a maintenance
+// loop calls it. Refresh tokens are kept until their own expiry so reuse detection
+// keeps working for their whole life.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.exec(ctx, `DELETE FROM oauth2_tokens WHERE expires_at IS NOT NULL AND expires_at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired tokens: %w", err)
+	}
+	return n, nil
+}
+
+// recordTokenEvent writes a security event for a replayed code or refresh token.
+// Failing to record must not hide the replay, so the error is only logged.
+func (s *Store) recordTokenEvent(ctx context.Context, kind string, row *tokenRow) {
+	meta := oauth.RequestMetaFromContext(ctx)
+	err := s.RecordEvent(ctx, &oauth.SecurityEvent{
+		Tenant:    row.Tenant,
+		Kind:      kind,
+		ClientID:  row.ClientID,
+		Subject:   row.Subject,
+		IP:        meta.IP,
+		UserAgent: meta.UserAgent,
+		Detail:    map[string]any{"family": row.RequestID, "session_id": row.SessionID},
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "record security event", "kind", kind, "err", err)
+	}
+}
