@@ -1,0 +1,137 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/custodian-id/custodian/customer/notify"
+)
+
+var _ notify.Store = (*Store)(nil)
+
+type outboxRow struct {
+	ID            int64        `db:"id"`
+	Tenant        string       `db:"tenant"`
+	Kind          string       `db:"kind"`
+	Recipient     string       `db:"recipient"`
+	Subject       string       `db:"subject"`
+	Body          string       `db:"body"`
+	Data          string       `db:"data"`
+	Webhook       string       `db:"webhook"`
+	WebhookSecret string       `db:"webhook_secret"`
+	Attempts      int          `db:"attempts"`
+	NextAttemptAt sql.NullTime `db:"next_attempt_at"`
+	DeliveredAt   sql.NullTime `db:"delivered_at"`
+	LastError     string       `db:"last_error"`
+	CreatedAt     time.Time    `db:"created_at"`
+}
+
+// EnqueueMessage writes a message to the outbox in the transaction ctx carries.
+func (s *Store) EnqueueMessage(ctx context.Context, m *notify.Message) error {
+	data, err := json.Marshal(m.Data)
+	if err != nil {
+		return fmt.Errorf("encode message data: %w", err)
+	}
+	if m.Data == nil {
+		data = []byte("{}")
+	}
+	err = s.get(ctx, &m.ID, `INSERT INTO outbox (tenant, kind, recipient, subject, body, data, webhook, webhook_secret,
+		attempts, next_attempt_at, last_error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?) RETURNING id`,
+		m.Tenant, m.Kind, m.To, m.Subject, m.Body, string(data), m.Webhook, m.WebhookSecret,
+		ts(m.NextAttemptAt), ts(m.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert outbox message: %w", err)
+	}
+	return nil
+}
+
+// ClaimMessages leases due messages with one conditional update each: a row whose
+// next attempt another node moved in the meantime is skipped.
+func (s *Store) ClaimMessages(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*notify.Message, error) {
+	now = ts(now)
+	var rows []outboxRow
+	if err := s.sel(ctx, &rows, `SELECT id, tenant, kind, recipient, subject, body, data, webhook, webhook_secret,
+		attempts, next_attempt_at, delivered_at, last_error, created_at
+		FROM outbox WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`, now, limit); err != nil {
+		return nil, fmt.Errorf("select due messages: %w", err)
+	}
+	until := now.Add(lease)
+	var out []*notify.Message
+	for _, r := range rows {
+		n, err := s.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1
+			WHERE id = ? AND next_attempt_at = ? AND delivered_at IS NULL`, until, r.ID, r.NextAttemptAt.Time)
+		if err != nil {
+			return out, fmt.Errorf("lease message %d: %w", r.ID, err)
+		}
+		if n == 0 {
+			continue // another node took it
+		}
+		m := &notify.Message{ID: r.ID, Tenant: r.Tenant, Kind: r.Kind, To: r.Recipient, Subject: r.Subject,
+			Body: r.Body, Webhook: r.Webhook, WebhookSecret: r.WebhookSecret, Attempts: r.Attempts + 1,
+			NextAttemptAt: until, LastError: r.LastError, CreatedAt: r.CreatedAt}
+		if err := json.Unmarshal([]byte(r.Data), &m.Data); err != nil {
+			return out, fmt.Errorf("decode message %d data: %w", r.ID, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// MarkDelivered records a delivery and scrubs the message: bodies carry single-use
+// links that must not outlive their delivery in the database.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL, body = '', data = '{}',
+		webhook_secret = '', last_error = '' WHERE id = ?`, ts(at), id); err != nil {
+		return fmt.Errorf("mark message %d delivered: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed records a failed attempt; with no next attempt the message is dead and
+// scrubbed like a delivered one.
+func (s *Store) MarkFailed(ctx context.Context, id int64, next *time.Time, lastErr string) error {
+	var err error
+	if next == nil {
+		_, err = s.exec(ctx, `UPDATE outbox SET next_attempt_at = NULL, last_error = ?, body = '', data = '{}',
+			webhook_secret = '' WHERE id = ?`, lastErr, id)
+	} else {
+		_, err = s.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ts(*next), lastErr, id)
+	}
+	if err != nil {
+		return fmt.Errorf("mark message %d failed: %w", id, err)
+	}
+	return nil
+}
+
+// Hit counts one event in a fixed-window rate-limit bucket and returns the count in the
+// current window and when the window ends. One upsert: nodes share the counters.
+func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration) (int, time.Time, error) {
+	now := s.clock()
+	start := now.Truncate(window)
+	var row struct {
+		Hits        int       `db:"hits"`
+		WindowStart time.Time `db:"window_start"`
+	}
+	err := s.get(ctx, &row, `INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
+		ON CONFLICT (bucket) DO UPDATE SET
+			hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END,
+			window_start = excluded.window_start
+		RETURNING hits, window_start`, bucket, start)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("rate limit %s: %w", bucket, err)
+	}
+	return row.Hits, row.WindowStart.Add(window), nil
+}
+
+// DeleteStaleRateLimits removes buckets whose window ended before the cutoff.
+func (s *Store) DeleteStaleRateLimits(ctx context.Context, before time.Time) error {
+	if _, err := s.exec(ctx, `DELETE FROM rate_limits WHERE window_start < ?`, ts(before)); err != nil {
+		return fmt.Errorf("delete stale rate limits: %w", err)
+	}
+	return nil
+}
