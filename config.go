@@ -1,0 +1,104 @@
+// Package custodian is a customer identity server for commerce storefronts: an
+// OpenID Connect provider per tenant (built on fosite), the ticket API and the customer
+// login API. New builds a Server from a Config; Server.Handler serves it and
+// Server.Register mounts it on a host program's router.
+package custodian
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/custodian-id/custodian/storage"
+)
+
+// Secret is a configuration value that must never reach a log.
+type Secret string
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// String keeps fmt from printing the value too.
+func (Secret) String() string { return "REDACTED" }
+
+// Config is everything a Server needs. The library takes it as a plain struct; only
+// cmd/custodian reads flags and the environment.
+type Config struct {
+	// DatabaseURL is postgres://… or sqlite:PATH.
+	DatabaseURL string
+	// PublicURL is the externally visible base URL; issuers are PublicURL/oauth2/{tenant}.
+	PublicURL string
+	// Secret derives the keys that seal signing keys, hash client secrets and sign
+	// tokens and cookies. At least 32 bytes.
+	Secret Secret
+	// AdminToken guards /admin/…; empty disables the admin routes.
+	AdminToken Secret
+	// SMTPURL (smtp://[user:pass@]host:port or smtps://…) and MailFrom configure mail
+	// delivery; without SMTPURL mail is written to the log.
+	SMTPURL  Secret
+	MailFrom string
+
+	// RefreshGracePeriod is how long a rotated refresh token keeps working for
+	// concurrent callers (zero: the default of 10s; negative: no grace).
+	RefreshGracePeriod time.Duration
+	// RefreshGraceMaxForks bounds the token pairs one refresh token may mint inside the
+	// grace window (zero: the default of 20).
+	RefreshGraceMaxForks int
+	// MaxBodyBytes limits request bodies (zero: 64 KiB).
+	MaxBodyBytes int64
+	// SecureCookies forces the Secure attribute on cookies; it is on by default when
+	// PublicURL is https.
+	SecureCookies bool
+
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default: time.Now). Tests pin it.
+	Now func() time.Time
+	// Rand is the source of randomness (default: crypto/rand).
+	Rand io.Reader
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("database URL is required"))
+	} else if _, _, err := storage.ParseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PublicURL == "" {
+		errs = append(errs, errors.New("public URL is required"))
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q must be an absolute http(s) URL", c.PublicURL))
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("public URL %q must not have a query or fragment", c.PublicURL))
+	}
+	if len(c.Secret) < 32 {
+		errs = append(errs, errors.New("secret must be at least 32 bytes"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("admin token must be at least 16 characters"))
+	}
+	if c.SMTPURL != "" {
+		u, err := url.Parse(string(c.SMTPURL))
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			errs = append(errs, errors.New("SMTP URL must be smtp://[user:pass@]host:port or smtps://…"))
+		}
+		if c.MailFrom == "" {
+			errs = append(errs, errors.New("mail sender (CUSTODIAN_MAIL_FROM) is required with an SMTP URL"))
+		}
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("max body bytes must not be negative"))
+	}
+	if c.RefreshGraceMaxForks < 0 {
+		errs = append(errs, errors.New("refresh grace max forks must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) publicURL() string { return strings.TrimRight(c.PublicURL, "/") }

@@ -1,0 +1,48 @@
+package custodian
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// Handler returns Custodian's whole HTTP surface on its own router.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	s.Register(r)
+	return r
+}
+
+// Register mounts Custodian's routes on a host program's router. Mount it at the root
+// of a (sub)router whose external URL is Config.PublicURL.
+func (s *Server) Register(r *mux.Router) {
+	sub := r.NewRoute().Subrouter()
+	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware, s.limitBody)
+	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
+	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
+	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
+	s.OAuth.Register(sub)
+
+	if s.cfg.AdminToken == "" {
+		return // no credential, no admin surface
+	}
+	a := sub.PathPrefix("/admin").Subrouter()
+	a.Use(s.requireAdmin)
+	a.HandleFunc("/tenants", s.adminListTenants).Methods(http.MethodGet).Name("admin.tenants.list")
+	a.HandleFunc("/tenants", s.adminCreateTenant).Methods(http.MethodPost).Name("admin.tenants.create")
+	t := a.PathPrefix("/tenants/{tenant:" + oauth.TenantPattern + "}").Subrouter()
+	t.HandleFunc("", s.adminGetTenant).Methods(http.MethodGet).Name("admin.tenants.get")
+	t.HandleFunc("/settings", s.adminUpdateSettings).Methods(http.MethodPatch).Name("admin.tenants.settings")
+	t.HandleFunc("/keys/rotate", s.adminRotateKeys).Methods(http.MethodPost).Name("admin.keys.rotate")
+	t.HandleFunc("/clients", s.adminListClients).Methods(http.MethodGet).Name("admin.clients.list")
+	t.HandleFunc("/clients", s.adminCreateClient).Methods(http.MethodPost).Name("admin.clients.create")
+	t.HandleFunc("/clients/{client}", s.adminGetClient).Methods(http.MethodGet).Name("admin.clients.get")
+	t.HandleFunc("/clients/{client}", s.adminDeleteClient).Methods(http.MethodDelete).Name("admin.clients.delete")
+	t.HandleFunc("/customers", s.adminCreateCustomer).Methods(http.MethodPost).Name("admin.customers.create")
+	t.HandleFunc("/events", s.adminListEvents).Methods(http.MethodGet).Name("admin.events.list")
+}
+
+func tenantVar(r *http.Request) string { return mux.Vars(r)["tenant"] }
+func clientVar(r *http.Request) string { return mux.Vars(r)["client"] }

@@ -1,0 +1,143 @@
+package custodian
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/storage"
+	"github.com/custodian-id/custodian/templates"
+)
+
+// Server is a running Custodian: its database, its services and its HTTP surface.
+type Server struct {
+	OAuth     *oauth.Provider
+	Customers *customer.Service
+
+	store   *storage.Store
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New opens the database (running pending migrations) and builds every service. This
+// is the one place Custodian is wired together.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	grace := cfg.RefreshGracePeriod
+	switch {
+	case grace == 0:
+		grace = -1 // the store's default
+	case grace < 0:
+		grace = 0 // no grace
+	}
+	log := slog.New(requestIDHandler{inner: discardIfNil(cfg.Logger).Handler()})
+
+	store, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{
+		Now:                  cfg.Now,
+		Logger:               log,
+		RefreshGracePeriod:   grace,
+		RefreshGraceMaxForks: cfg.RefreshGraceMaxForks,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := templates.Parse()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	m := newMetrics()
+	customers, err := customer.NewService(customer.Config{Store: store, Now: cfg.Now, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	provider, err := oauth.NewProvider(oauth.Config{
+		PublicURL:     cfg.publicURL(),
+		Secret:        []byte(cfg.Secret),
+		Store:         store,
+		Authenticator: customers,
+		Claims:        customers,
+		Templates:     tmpl,
+		Logger:        log,
+		Now:           cfg.Now,
+		Rand:          cfg.Rand,
+		SecureCookies: cfg.SecureCookies,
+		OnTokenIssued: m.tokenIssued,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &Server{OAuth: provider, Customers: customers, store: store, cfg: cfg, log: log, metrics: m}, nil
+}
+
+func discardIfNil(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Close releases the database.
+func (s *Server) Close() error { return s.store.Close() }
+
+// Store exposes the database to the command (migrations) and tests.
+func (s *Server) Store() *storage.Store { return s.store }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.ErrorContext(ctx, "readiness check", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","database":"unreachable"}` + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `"}` + "\n"))
+}
+
+// RunMaintenance deletes expired tokens every interval until ctx ends. Any node may
+// run it; the deletes are idempotent.
+func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// Keep expired rows for a day so a late replay is still recognised as one.
+			n, err := s.store.DeleteExpiredTokens(ctx, s.cfg.Now().Add(-24*time.Hour))
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.ErrorContext(ctx, "delete expired tokens", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "deleted expired tokens", "count", n)
+			}
+		}
+	}
+}
