@@ -118,6 +118,11 @@ func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
 			bad = append(bad, err)
 		}
 	}
+	if len(bad) == 0 {
+		if err := scratch.Validate(); err != nil {
+			bad = append(bad, err)
+		}
+	}
 	if len(bad) > 0 {
 		s.adminFail(w, r, errors.Join(bad...))
 		return

@@ -55,6 +55,11 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 {
+		if err := t.Settings.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -103,9 +108,18 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 		c.SecretHash = h
 	}
 	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
-		if !c.Public {
-			c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+		// Browser clients get the code flow; a confidential client without redirect
+		// URIs is a backend and gets client credentials.
+		switch {
+		case len(c.RedirectURIs) > 0:
+			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+			if !c.Public {
+				c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+			}
+		case c.Public:
+			c.GrantTypes = []string{GrantAnonymous, GrantRefreshToken}
+		default:
+			c.GrantTypes = []string{GrantClientCredentials, GrantRefreshToken}
 		}
 	}
 	if len(c.Scopes) == 0 {

@@ -252,7 +252,8 @@ func SettingKeys() [][2]string {
 	return out
 }
 
-// Set changes one setting by its stable key.
+// Set changes one setting by its stable key. Relations between settings are checked
+// by Validate once every change is applied, so related keys can change together.
 func (s *Settings) Set(key, value string) error {
 	st, ok := settingKeys[key]
 	if !ok {
@@ -261,7 +262,7 @@ func (s *Settings) Set(key, value string) error {
 	if err := st.set(s, strings.TrimSpace(value)); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalid, key, err)
 	}
-	return s.Validate()
+	return nil
 }
 
 // Get returns one setting by its stable key, formatted as Set accepts it.
