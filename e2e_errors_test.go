@@ -16,11 +16,6 @@ import (
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
-type oauthErr struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
-
 func tokenRequest(t *testing.T, e *env, form url.Values, basic ...string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/token", strings.NewReader(form.Encode()))

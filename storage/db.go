@@ -199,11 +199,3 @@ func nullTime(t *time.Time) sql.NullTime {
 	}
 	return sql.NullTime{Time: ts(*t), Valid: true}
 }
-
-func timePtr(n sql.NullTime) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := n.Time.UTC()
-	return &t
-}

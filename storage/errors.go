@@ -12,7 +12,6 @@ import (
 // Driver errors are mapped by code, never by message, to these sentinels. Store methods
 // translate them further into the domain package's sentinel for the object at hand.
 var (
-	errNoRows   = sql.ErrNoRows
 	errUnique   = errors.New("storage: unique constraint violated")
 	errForeign  = errors.New("storage: foreign key constraint violated")
 	errConflict = errors.New("storage: concurrent update conflict")
