@@ -1,0 +1,27 @@
+# The two commands: `make run` and `make test`. See README.md.
+
+GO ?= go
+# staticcheck 2026.2.2; `go list -m -versions honnef.co/go/tools` lists newer ones.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# The PostgreSQL suites run when this is set (an empty value skips them); when it is
+# set and the server cannot be reached, they fail.
+CUSTODIAN_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: run test lint bench build
+
+run:
+	$(GO) run ./cmd/custodian serve --demo
+
+test:
+	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' $(GO) test -race -count=1 ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+build:
+	$(GO) build -trimpath -o bin/custodian ./cmd/custodian

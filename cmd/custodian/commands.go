@@ -1,0 +1,645 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/storage"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // bad command line or configuration
+)
+
+// cli is one invocation: its context, environment and output streams.
+type cli struct {
+	ctx    context.Context
+	env    func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is a (sub)command: either it runs, or it groups subcommands.
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, name string, args []string) int
+	sub     []command
+}
+
+var commands = []command{
+	{name: "serve", summary: "run the HTTP server", run: (*cli).serve},
+	{name: "migrate", summary: "apply pending database migrations", run: (*cli).migrate},
+	{name: "tenant", summary: "manage tenants", sub: []command{
+		{name: "create", summary: "create a tenant with default settings and signing keys", run: (*cli).tenantCreate},
+		{name: "update", summary: "change a tenant's settings", run: (*cli).tenantUpdate},
+		{name: "show", summary: "print a tenant's issuer and settings", run: (*cli).tenantShow},
+	}},
+	{name: "client", summary: "manage OAuth clients", sub: []command{
+		{name: "create", summary: "register an OAuth client of a tenant", run: (*cli).clientCreate},
+	}},
+	{name: "customer", summary: "manage customer accounts", sub: []command{
+		{name: "create", summary: "create an active customer account", run: (*cli).customerCreate},
+	}},
+	{name: "keys", summary: "manage signing keys", sub: []command{
+		{name: "rotate", summary: "rotate a tenant's signing keys (next becomes current)", run: (*cli).keysRotate},
+	}},
+}
+
+// run is the whole command: it parses args (without the program name), runs the
+// subcommand and returns the exit status.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, env: env, stdout: stdout, stderr: stderr}
+	return c.dispatch("custodian", commands, args)
+}
+
+func (c *cli) dispatch(prefix string, cmds []command, args []string) int {
+	if len(args) == 0 {
+		printCommands(c.stderr, prefix, cmds)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if args[0] == "help" && len(args) > 1 {
+			return c.dispatch(prefix, cmds, slices.Concat(args[1:], []string{"--help"}))
+		}
+		printCommands(c.stdout, prefix, cmds)
+		return exitOK
+	}
+	for _, cmd := range cmds {
+		if cmd.name != args[0] {
+			continue
+		}
+		name := prefix + " " + cmd.name
+		if cmd.sub != nil {
+			return c.dispatch(name, cmd.sub, args[1:])
+		}
+		return cmd.run(c, name, args[1:])
+	}
+	fmt.Fprintf(c.stderr, "%s: unknown command %q\n\n", prefix, args[0])
+	printCommands(c.stderr, prefix, cmds)
+	return exitUsage
+}
+
+func printCommands(w io.Writer, prefix string, cmds []command) {
+	fmt.Fprintf(w, "Usage: %s COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n", prefix)
+	var walk func(p string, cs []command)
+	walk = func(p string, cs []command) {
+		for _, cmd := range cs {
+			if cmd.sub != nil {
+				walk(strings.TrimSpace(p+" "+cmd.name), cmd.sub)
+				continue
+			}
+			fmt.Fprintf(w, "  %-18s %s\n", strings.TrimSpace(p+" "+cmd.name), cmd.summary)
+		}
+	}
+	walk("", cmds)
+	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for the flags of a command.\n", prefix)
+	if prefix == "custodian" {
+		fmt.Fprint(w, `
+Configuration: defaults, then the environment, then flags.
+  CUSTODIAN_DATABASE_URL  postgres://… or sqlite:PATH (default sqlite:custodian.db)
+  CUSTODIAN_ADDR          listen address (default 127.0.0.1:8080)
+  CUSTODIAN_PUBLIC_URL    external base URL (default http://{addr})
+  CUSTODIAN_SECRET        server secret, at least 32 bytes; required with PostgreSQL
+                          (with SQLite it is kept in a file beside the database)
+  CUSTODIAN_ADMIN_TOKEN   bearer credential of /admin/… (unset: admin API off)
+  CUSTODIAN_SMTP_URL      smtp://[user:pass@]host:port or smtps://… (unset: mail to the log)
+  CUSTODIAN_MAIL_FROM     sender of outgoing mail
+  CUSTODIAN_LOG_FORMAT    text or json (default text)
+  CUSTODIAN_LOG_LEVEL     debug, info, warn or error (default info)
+`)
+	}
+}
+
+// flagSet returns the flag set of a command, with its usage text.
+func (c *cli) flagSet(name, synopsis, summary string, more func(w io.Writer)) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parse reports errors itself
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s %s\n\n%s.\n\nFlags:\n", name, synopsis, summary)
+		printFlags(w, fs)
+		if more != nil {
+			fmt.Fprintln(w)
+			more(w)
+		}
+	}
+	return fs
+}
+
+// parse parses a command's arguments. Flags may come before, between and after the
+// positional arguments (`tenant create NAME --database URL`); after "--" everything
+// is positional. It wants exactly the named positional arguments. ok is false when
+// the command must end with status code: after --help or a usage error.
+func (c *cli) parse(fs *flag.FlagSet, args []string, positional ...string) (pos []string, code int, ok bool) {
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(c.stdout)
+			fs.Usage()
+			return nil, exitOK, false
+		}
+		if err != nil {
+			return nil, c.usageError(fs, err), false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch {
+	case len(pos) < len(positional):
+		return nil, c.usageError(fs, fmt.Errorf("missing %s", strings.Join(positional[len(pos):], " "))), false
+	case len(pos) > len(positional):
+		return nil, c.usageError(fs, fmt.Errorf("unexpected argument %q", pos[len(positional)])), false
+	}
+	return pos, exitOK, true
+}
+
+// printFlags is flag.PrintDefaults with the double dashes the documentation uses.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		head := "--" + f.Name
+		if arg != "" {
+			head += " " + arg
+		}
+		if f.DefValue != "" && f.DefValue != "false" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %s\n        %s\n", head, usage)
+	})
+}
+
+func (c *cli) usageError(fs *flag.FlagSet, err error) int {
+	fmt.Fprintf(c.stderr, "%s: %v\n\n", fs.Name(), err)
+	fs.SetOutput(c.stderr)
+	fs.Usage()
+	return exitUsage
+}
+
+// fail reports err as `custodian: …` and returns status code.
+func (c *cli) fail(code int, err error) int {
+	fmt.Fprintf(c.stderr, "custodian: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	return code
+}
+
+// failDomain reports an error of the library: invalid input is a usage error, the
+// rest (a missing tenant, a duplicate, the database) a runtime failure.
+func (c *cli) failDomain(err error) int {
+	if errors.Is(err, oauth.ErrInvalid) || errors.Is(err, customer.ErrInvalid) {
+		return c.fail(exitUsage, err)
+	}
+	return c.fail(exitFailure, err)
+}
+
+func (c *cli) configError(err error) int {
+	fmt.Fprintln(c.stderr, "custodian: invalid configuration:")
+	for _, e := range flatten(err) {
+		fmt.Fprintf(c.stderr, "  - %s\n", strings.ReplaceAll(e.Error(), "\n", "\n    "))
+	}
+	return exitUsage
+}
+
+// required reports the flags among names that were not given.
+func required(fs *flag.FlagSet, names ...string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var missing []string
+	for _, n := range names {
+		if !given[n] {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// config resolves and validates the configuration of a command that opens a Server,
+// and provides the server secret.
+func (c *cli) config(fs *flag.FlagSet, o *options, listens bool) (custodian.Config, *slog.Logger, int, bool) {
+	resolve(fs, o, c.env)
+	log := o.logger(c.stderr)
+	cfg := o.libraryConfig(log)
+	if err := o.validate(cfg, listens); err != nil {
+		return cfg, log, c.configError(err), false
+	}
+	if err := serverSecret(&cfg, log); err != nil {
+		return cfg, log, c.fail(exitFailure, err), false
+	}
+	return cfg, log, exitOK, true
+}
+
+// open builds the Server an administrative command works through.
+func (c *cli) open(fs *flag.FlagSet, o *options) (*custodian.Server, int, bool) {
+	cfg, _, code, ok := c.config(fs, o, false)
+	if !ok {
+		return nil, code, false
+	}
+	srv, err := custodian.New(c.ctx, cfg)
+	if err != nil {
+		return nil, c.fail(exitFailure, err), false
+	}
+	return srv, exitOK, true
+}
+
+// Timeouts of the HTTP server.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 15 * time.Second
+	maintenanceEvery  = 10 * time.Minute
+)
+
+func (c *cli) serve(name string, args []string) int {
+	fs := c.flagSet(name, "[--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--demo]",
+		"Serves Custodian's HTTP surface until SIGINT or SIGTERM, then shuts down gracefully", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "addr", "database", "public-url")
+	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	cfg, log, code, ok := c.config(fs, &o, true)
+	if !ok {
+		return code
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	defer ln.Close()
+	url := "http://" + ln.Addr().String()
+	if o.PublicURL == "" {
+		cfg.PublicURL = publicURLFor(ln.Addr().String()) // the real port when --addr had port 0
+	}
+
+	srv, err := custodian.New(c.ctx, cfg)
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	defer srv.Close()
+	if *demo {
+		d, err := srv.SeedDemo(c.ctx)
+		if err != nil {
+			return c.fail(exitFailure, err)
+		}
+		if err := d.Print(c.stdout, cfg.PublicURL); err != nil {
+			return c.fail(exitFailure, err)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	maint, stopMaint := context.WithCancel(c.ctx)
+	defer stopMaint()
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.RunMaintenance(maint, maintenanceEvery) })
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	fmt.Fprintf(c.stdout, "Custodian is listening on %s (public URL %s)\n", url, cfg.PublicURL)
+
+	select {
+	case err := <-served:
+		stopMaint()
+		wg.Wait()
+		return c.fail(exitFailure, fmt.Errorf("serve: %w", err))
+	case <-c.ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), shutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	stopMaint()
+	wg.Wait()
+	if err != nil {
+		return c.fail(exitFailure, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return c.fail(exitFailure, fmt.Errorf("serve: %w", err))
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func (c *cli) migrate(name string, args []string) int {
+	fs := c.flagSet(name, "[--database URL]",
+		"Applies pending database migrations (serve and the other commands also do at start)", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	resolve(fs, &o, c.env)
+	// Migrating needs neither the secret nor a public URL: only the database URL and
+	// the logging options are checked.
+	errs := o.problems(false, false)
+	if _, _, err := storage.ParseURL(o.Database); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c.configError(err)
+	}
+	log := o.logger(c.stderr)
+	st, err := storage.Open(c.ctx, o.Database, storage.Options{Logger: log})
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	defer st.Close()
+	v, err := st.MigrationVersion(c.ctx)
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	fmt.Fprintf(c.stdout, "database schema is at version %d\n", v)
+	return exitOK
+}
+
+func (c *cli) tenantCreate(name string, args []string) int {
+	fs := c.flagSet(name, "NAME [--database URL]",
+		"Creates a tenant with the default settings and its first signing keys; NAME matches "+oauth.TenantPattern, nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	pos, code, ok := c.parse(fs, args, "NAME")
+	if !ok {
+		return code
+	}
+	if !oauth.ValidTenantName(pos[0]) {
+		return c.usageError(fs, fmt.Errorf("tenant name %q must match %s", pos[0], oauth.TenantPattern))
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	t, err := srv.OAuth.CreateTenant(c.ctx, pos[0])
+	if err != nil {
+		return c.failDomain(err)
+	}
+	fmt.Fprintf(c.stdout, "created tenant %s\nissuer=%s\n", t.Name, srv.OAuth.Issuer(t.Name))
+	return exitOK
+}
+
+func (c *cli) tenantUpdate(name string, args []string) int {
+	fs := c.flagSet(name, "NAME --set KEY=VALUE... [--database URL]",
+		"Changes a tenant's settings; either every --set applies or none does", printSettingKeys)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	var sets stringList
+	fs.Var(&sets, "set", "`KEY=VALUE` of a setting (repeatable)")
+	pos, code, ok := c.parse(fs, args, "NAME")
+	if !ok {
+		return code
+	}
+	set := map[string]string{}
+	for _, kv := range sets {
+		k, v, found := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		switch {
+		case !found || k == "":
+			return c.usageError(fs, fmt.Errorf("--set %q: want KEY=VALUE", kv))
+		case hasKey(set, k):
+			return c.usageError(fs, fmt.Errorf("--set: %s given twice", k))
+		}
+		set[k] = v
+	}
+	if len(set) == 0 {
+		return c.usageError(fs, errors.New("nothing to change: give at least one --set KEY=VALUE"))
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	t, err := srv.OAuth.UpdateTenantSettings(c.ctx, pos[0], set)
+	if err != nil {
+		return c.failDomain(fmt.Errorf("tenant %s: %w", pos[0], err))
+	}
+	fmt.Fprintf(c.stdout, "updated tenant %s\n", t.Name)
+	for _, k := range maps(set) {
+		v, _ := t.Settings.Get(k)
+		fmt.Fprintf(c.stdout, "%s=%s\n", k, v)
+	}
+	return exitOK
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// maps returns the sorted keys of m.
+func maps(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func printSettingKeys(w io.Writer) {
+	fmt.Fprintln(w, "Settings (tenant show NAME prints the current values):")
+	for _, kv := range oauth.SettingKeys() {
+		fmt.Fprintf(w, "  %-26s %s\n", kv[0], kv[1])
+	}
+}
+
+func (c *cli) tenantShow(name string, args []string) int {
+	fs := c.flagSet(name, "NAME [--database URL]",
+		"Prints a tenant's issuer and every setting as KEY=VALUE, sorted by key", printSettingKeys)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	pos, code, ok := c.parse(fs, args, "NAME")
+	if !ok {
+		return code
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	t, err := srv.OAuth.GetTenant(c.ctx, pos[0])
+	if err != nil {
+		return c.failDomain(fmt.Errorf("tenant %s: %w", pos[0], err))
+	}
+	fmt.Fprintf(c.stdout, "issuer=%s\n", srv.OAuth.Issuer(t.Name))
+	for _, kv := range oauth.SettingKeys() {
+		v, _ := t.Settings.Get(kv[0])
+		fmt.Fprintf(c.stdout, "%s=%s\n", kv[0], v)
+	}
+	return exitOK
+}
+
+func (c *cli) clientCreate(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T --id ID (--secret S | --public) [--redirect-uri URI]...\n"+
+		"        [--post-logout-redirect-uri URI]... [--grant-type G]... [--scope S]... [--behavior B]...\n"+
+		"        [--first-party] [--name NAME] [--database URL]",
+		"Registers an OAuth client. A confidential client's secret is printed once (only its hash is kept);\n"+
+			"without --secret one is generated, which is better than a secret in the shell history", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	var (
+		cl                                                         oauth.Client
+		secret                                                     string
+		redirects, postLogout, grants, scopes, behaviors, audience stringList
+	)
+	fs.StringVar(&cl.Tenant, "tenant", "", "`tenant` of the client (required)")
+	fs.StringVar(&cl.ID, "id", "", "client `id` (required)")
+	fs.StringVar(&cl.Name, "name", "", "display `name`")
+	fs.StringVar(&secret, "secret", "", fmt.Sprintf("client `secret`, at least %d characters (default: generated)", oauth.MinSecretLength))
+	fs.BoolVar(&cl.Public, "public", false, "a public client (browser or native app) without a secret")
+	fs.BoolVar(&cl.FirstParty, "first-party", false, "a first-party client: no consent page; may use the password grant")
+	fs.Var(&redirects, "redirect-uri", "redirect `URI` (repeatable)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect `URI` (repeatable)")
+	fs.Var(&grants, "grant-type", "grant `type` (repeatable; default authorization_code, refresh_token and, for confidential clients,\n        client_credentials; authorization_code needs a --redirect-uri)")
+	fs.Var(&scopes, "scope", "allowed `scope`s, space-separated or repeated (default openid profile email offline_access)")
+	fs.Var(&behaviors, "behavior", "named `permission`, e.g. "+oauth.BehaviorConfigureTokenDurations+" (repeatable)")
+	fs.Var(&audience, "audience", "allowed `audience` (repeatable)")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant", "id"); err != nil {
+		return c.usageError(fs, err)
+	}
+	switch {
+	case cl.Public && secret != "":
+		return c.usageError(fs, errors.New("--secret and --public exclude each other"))
+	case secret != "" && len(secret) < oauth.MinSecretLength:
+		return c.usageError(fs, fmt.Errorf("--secret must be at least %d characters (omit it to have one generated)", oauth.MinSecretLength))
+	}
+	cl.RedirectURIs, cl.PostLogoutRedirectURIs, cl.GrantTypes = redirects, postLogout, grants
+	cl.Behaviors, cl.Audience = behaviors, audience
+	for _, s := range scopes {
+		cl.Scopes = append(cl.Scopes, strings.Fields(s)...)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	secret, err := srv.OAuth.CreateClient(c.ctx, &cl, secret)
+	if err != nil {
+		return c.failDomain(fmt.Errorf("client %s: %w", cl.ID, err))
+	}
+	fmt.Fprintf(c.stdout, "client_id=%s\n", cl.ID)
+	if !cl.Public {
+		fmt.Fprintf(c.stdout, "client_secret=%s\n", secret)
+		fmt.Fprintln(c.stderr, "custodian: the client secret is shown this once; only its hash is stored")
+	}
+	return exitOK
+}
+
+func (c *cli) customerCreate(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T --email E --password P [--first-name F] [--last-name L] [--database URL]",
+		"Creates an active customer account", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	var (
+		tenant string
+		in     = customer.NewAccount{Active: true, CreatedBy: "cli"}
+	)
+	fs.StringVar(&tenant, "tenant", "", "`tenant` of the customer (required)")
+	fs.StringVar(&in.Email, "email", "", "e-mail `address` (required)")
+	fs.StringVar(&in.Password, "password", "", fmt.Sprintf("`password`, %d to %d characters (required)", customer.MinPasswordLength, customer.MaxPasswordLength))
+	fs.StringVar(&in.FirstName, "first-name", "", "first `name`")
+	fs.StringVar(&in.LastName, "last-name", "", "last `name`")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant", "email", "password"); err != nil {
+		return c.usageError(fs, err)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	if _, err := srv.OAuth.GetTenant(c.ctx, tenant); err != nil {
+		return c.failDomain(fmt.Errorf("tenant %s: %w", tenant, err))
+	}
+	a, err := srv.Customers.CreateAccount(c.ctx, tenant, in)
+	if err != nil {
+		return c.failDomain(fmt.Errorf("customer %s: %w", in.Email, err))
+	}
+	fmt.Fprintf(c.stdout, "customer_id=%d\nemail=%s\n", a.ID, a.Email)
+	return exitOK
+}
+
+func (c *cli) keysRotate(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T [--database URL]",
+		"Rotates a tenant's signing keys: next becomes current, current becomes previous, and a new next key\n"+
+			"is created (of the algorithm in the tenant's keys.alg setting)", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	tenant := fs.String("tenant", "", "`tenant` whose keys rotate (required)")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant"); err != nil {
+		return c.usageError(fs, err)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	if err := srv.OAuth.RotateKeys(c.ctx, *tenant); err != nil {
+		return c.failDomain(fmt.Errorf("tenant %s: %w", *tenant, err))
+	}
+	fmt.Fprintf(c.stdout, "rotated the signing keys of tenant %s\n", *tenant)
+	return exitOK
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ", ")
+}
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/storage"
+)
+
+// options is the command's configuration: defaults, then the environment, then flags.
+// Secrets stay plain strings here and become custodian.Secret (which logs as REDACTED)
+// in the library's Config; options itself is never logged.
+type options struct {
+	Database   string
+	Addr       string
+	PublicURL  string // empty: http://{addr}
+	Secret     string
+	AdminToken string
+	SMTPURL    string
+	MailFrom   string
+	LogFormat  string
+	LogLevel   string
+}
+
+const (
+	defaultDatabase = "sqlite:custodian.db"
+	defaultAddr     = "127.0.0.1:8080"
+)
+
+func defaultOptions() options {
+	return options{Database: defaultDatabase, Addr: defaultAddr, LogFormat: "text", LogLevel: "info"}
+}
+
+// sources ties each option to its environment variable and, for some, its flag.
+var sources = []struct {
+	env   string
+	flag  string // "" when the option has no flag
+	field func(*options) *string
+}{
+	{"CUSTODIAN_DATABASE_URL", "database", func(o *options) *string { return &o.Database }},
+	{"CUSTODIAN_ADDR", "addr", func(o *options) *string { return &o.Addr }},
+	{"CUSTODIAN_PUBLIC_URL", "public-url", func(o *options) *string { return &o.PublicURL }},
+	{"CUSTODIAN_SECRET", "", func(o *options) *string { return &o.Secret }},
+	{"CUSTODIAN_ADMIN_TOKEN", "", func(o *options) *string { return &o.AdminToken }},
+	{"CUSTODIAN_SMTP_URL", "", func(o *options) *string { return &o.SMTPURL }},
+	{"CUSTODIAN_MAIL_FROM", "", func(o *options) *string { return &o.MailFrom }},
+	{"CUSTODIAN_LOG_FORMAT", "", func(o *options) *string { return &o.LogFormat }},
+	{"CUSTODIAN_LOG_LEVEL", "", func(o *options) *string { return &o.LogLevel }},
+}
+
+// configFlags registers the configuration flags a command takes (a subset of
+// database, addr, public-url) on fs, writing into o. The help text shows the
+// built-in defaults, never a value from the environment.
+func configFlags(fs *flag.FlagSet, o *options, names ...string) {
+	for _, n := range names {
+		switch n {
+		case "database":
+			fs.StringVar(&o.Database, n, defaultDatabase, "database `URL`: postgres://… or sqlite:PATH (env CUSTODIAN_DATABASE_URL)")
+		case "addr":
+			fs.StringVar(&o.Addr, n, defaultAddr, "listen `address` host:port; port 0 picks a free port (env CUSTODIAN_ADDR)")
+		case "public-url":
+			fs.StringVar(&o.PublicURL, n, "", "external base `URL`; issuers are URL/oauth2/{tenant} (env CUSTODIAN_PUBLIC_URL; default http://{addr})")
+		default:
+			panic("unknown configuration flag " + n)
+		}
+	}
+}
+
+// resolve applies the environment under the flags: after fs is parsed, every option
+// whose flag was not given on the command line takes its environment variable when
+// that is set. o must start from defaultOptions.
+func resolve(fs *flag.FlagSet, o *options, env func(string) string) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range sources {
+		if s.flag != "" && given[s.flag] {
+			continue
+		}
+		if v := env(s.env); v != "" {
+			*s.field(o) = v
+		}
+	}
+}
+
+// problems reports what is wrong with the options beyond what custodian.Config checks,
+// among them a missing secret with PostgreSQL.
+// listens: the command serves HTTP; needsSecret: it opens a Server.
+func (o *options) problems(listens, needsSecret bool) []error {
+	var errs []error
+	if listens {
+		if err := checkAddr(o.Addr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch o.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format (CUSTODIAN_LOG_FORMAT) %q: want text or json", o.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %q: want debug, info, warn or error", o.LogLevel))
+	}
+	if needsSecret && o.Secret == "" {
+		if d, _, err := storage.ParseURL(o.Database); err == nil && d == storage.Postgres {
+			errs = append(errs, errors.New("CUSTODIAN_SECRET is required with PostgreSQL (the same on every node)"))
+		}
+	}
+	return errs
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: want host:port, e.g. 127.0.0.1:8080", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("listen address %q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
+}
+
+// publicURLFor is the default public URL of a listen address: an unspecified host
+// (":8080", "0.0.0.0:8080", "[::]:8080") becomes the loopback address.
+func publicURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// logger builds the command's logger: slog to stderr, text or JSON. Invalid settings
+// fall back to the defaults (they are reported by problems).
+func (o *options) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	ho := &slog.HandlerOptions{Level: lvl}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// libraryConfig turns the options into the library's Config. The server secret is
+// left empty when it is to come from a secret file (see serverSecret).
+func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
+	public := o.PublicURL
+	if public == "" {
+		public = publicURLFor(o.Addr)
+	}
+	return custodian.Config{
+		DatabaseURL: o.Database,
+		PublicURL:   public,
+		Secret:      custodian.Secret(o.Secret),
+		AdminToken:  custodian.Secret(o.AdminToken),
+		SMTPURL:     custodian.Secret(o.SMTPURL),
+		MailFrom:    o.MailFrom,
+		Logger:      log,
+	}
+}
+
+// validate reports every problem of the options and of the library configuration
+// they make, at once. A secret that a SQLite secret file will provide is not a
+// problem; validate does not create that file.
+func (o *options) validate(cfg custodian.Config, listens bool) error {
+	errs := o.problems(listens, true)
+	if cfg.Secret == "" {
+		// SQLite: serverSecret provides one. PostgreSQL: problems reported it missing.
+		cfg.Secret = custodian.Secret(strings.Repeat("x", 64))
+	}
+	errs = append(errs, flatten(cfg.Validate())...)
+	return errors.Join(errs...)
+}
+
+// flatten returns the errors an errors.Join made, or err alone.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// secretFilePath is where the server secret of a file-backed SQLite database lives:
+// beside the database, PATH.secret. An in-memory database has none.
+func secretFilePath(databaseURL string) (string, bool) {
+	d, _, err := storage.ParseURL(databaseURL)
+	if err != nil || d != storage.SQLite {
+		return "", false
+	}
+	// The same reading of the URL as storage.ParseURL.
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
+	if path == ":memory:" {
+		return "", false
+	}
+	return path + ".secret", true
+}
+
+// secretBytes is the entropy of a generated server secret.
+const secretBytes = 48
+
+// serverSecret fills in cfg.Secret when the environment gave none: from the secret
+// file beside a SQLite database, creating it (mode 0600) on first use, or a secret
+// that lives as long as the process for an in-memory database. Only the file's path
+// is ever logged.
+func serverSecret(cfg *custodian.Config, log *slog.Logger) error {
+	if cfg.Secret != "" {
+		return nil
+	}
+	path, ok := secretFilePath(cfg.DatabaseURL)
+	if !ok {
+		if d, _, err := storage.ParseURL(cfg.DatabaseURL); err == nil && d == storage.SQLite {
+			cfg.Secret = custodian.Secret(newSecret())
+			log.Info("using a throwaway server secret for the in-memory database")
+			return nil
+		}
+		return errors.New("CUSTODIAN_SECRET is required")
+	}
+	secret, created, err := readOrCreateSecret(path)
+	if err != nil {
+		return err
+	}
+	switch fi, err := os.Stat(path); {
+	case created:
+		log.Info("created the server secret file; keep it with the database and back it up", "path", path)
+	case err == nil && fi.Mode().Perm()&0o077 != 0:
+		log.Warn("the server secret file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	default:
+		log.Debug("read the server secret file", "path", path)
+	}
+	cfg.Secret = custodian.Secret(secret)
+	return nil
+}
+
+func newSecret() string {
+	b := make([]byte, secretBytes)
+	_, _ = rand.Read(b) // never fails since Go 1.24
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// readOrCreateSecret returns the secret stored at path, first writing a new one there
+// when the file does not exist. The new secret is written to a temporary file that is
+// then hard-linked into place, so the file never exists half-written and two
+// processes starting at once agree on one secret.
+func readOrCreateSecret(path string) (secret string, created bool, err error) {
+	secret, err = readSecret(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return secret, false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*") // mode 0600
+	if err != nil {
+		return "", false, fmt.Errorf("create server secret file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	secret = newSecret()
+	_, err = tmp.WriteString(secret + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("write server secret file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		secret, err = readSecret(path) // another process was quicker
+		return secret, false, err
+	} else if err != nil {
+		return "", false, fmt.Errorf("create server secret file: %w", err)
+	}
+	return secret, true, nil
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", fmt.Errorf("read server secret file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < 32 {
+		return "", fmt.Errorf("server secret file %s holds fewer than 32 bytes; restore it or set CUSTODIAN_SECRET", path)
+	}
+	return secret, nil
+}
