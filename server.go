@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"
@@ -20,6 +21,7 @@ type Server struct {
 	OAuth     *oauth.Provider
 	Customers *customer.Service
 
+	outbox  *notify.Outbox
 	store   *storage.Store
 	cfg     Config
 	log     *slog.Logger
@@ -65,7 +67,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := newMetrics()
-	customers, err := customer.NewService(customer.Config{Store: store, Now: cfg.Now, Logger: log})
+	outbox, err := newOutbox(cfg, store, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Guard: store, Events: store, Outbox: outbox,
+		PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -87,7 +95,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	return &Server{OAuth: provider, Customers: customers, store: store, cfg: cfg, log: log, metrics: m}, nil
+	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
+}
+
+// newOutbox delivers mail through SMTP when configured and to the log otherwise.
+func newOutbox(cfg Config, store *storage.Store, log *slog.Logger) (*notify.Outbox, error) {
+	var mail notify.Sender = notify.LogSender{Log: log}
+	if cfg.SMTPURL != "" {
+		smtp, err := notify.NewSMTPSender(string(cfg.SMTPURL), cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		mail = smtp
+	}
+	return notify.New(notify.Config{Store: store, Mail: mail, Webhook: notify.WebhookSender{Now: cfg.Now}, Now: cfg.Now, Logger: log}), nil
+}
+
+// DeliverNotifications delivers the notifications that are due now; the worker of
+// RunMaintenance calls it every few seconds, tests call it to flush the outbox.
+func (s *Server) DeliverNotifications(ctx context.Context) (int, error) {
+	return s.outbox.DeliverDue(ctx)
 }
 
 func discardIfNil(l *slog.Logger) *slog.Logger {
@@ -121,9 +148,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `"}` + "\n"))
 }
 
-// RunMaintenance deletes expired tokens every interval until ctx ends. Any node may
-// run it; the deletes are idempotent.
+// RunMaintenance runs the background work of a node until ctx ends: the notification
+// outbox every two seconds, and the removal of expired tokens and stale rate-limit
+// counters every interval. Any number of nodes may run it at once.
 func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
+	go s.outbox.Run(ctx, 2*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -137,6 +166,9 @@ func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 				s.log.ErrorContext(ctx, "delete expired tokens", "err", err)
 			} else if n > 0 {
 				s.log.InfoContext(ctx, "deleted expired tokens", "count", n)
+			}
+			if err := s.store.DeleteStaleRateLimits(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.ErrorContext(ctx, "delete stale rate limits", "err", err)
 			}
 		}
 	}

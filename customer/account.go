@@ -4,6 +4,7 @@ package customer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -13,9 +14,10 @@ import (
 
 // Domain sentinels of the customer package.
 var (
-	ErrNotFound = errors.New("customer not found")
-	ErrConflict = errors.New("customer already exists")
-	ErrInvalid  = errors.New("invalid customer data")
+	ErrNotFound     = errors.New("customer not found")
+	ErrConflict     = errors.New("customer already exists")
+	ErrInvalid      = errors.New("invalid customer data")
+	ErrInvalidToken = errors.New("invalid or expired token")
 	// Login outcomes are the oauth package's, so the login pages, the token endpoint
 	// and the customer APIs read one value.
 	ErrInvalidCredentials = oauth.ErrInvalidCredentials
@@ -23,24 +25,119 @@ var (
 	ErrInactive           = oauth.ErrAccountInactive
 )
 
-// Account is a shopper's account in one tenant. Later issues add the profile, lockout
-// and two-factor state.
+// Account is a shopper's account in one tenant: one model behind the ticket API's
+// customerAccount and the login API's profile.
 type Account struct {
 	ID           int64
 	Tenant       string
 	Email        string
 	PasswordHash string
 	Active       bool
-	FirstName    string
-	LastName     string
-	CreatedAt    time.Time
-	CreatedBy    string
-	UpdatedAt    time.Time
-	UpdatedBy    string
+	OnHold       bool
+
+	UserName              string
+	Title                 string
+	FirstName             string
+	MiddleName            string
+	LastName              string
+	ContactEmail          string
+	ContactPhone          string
+	Company               string
+	PreferredLanguage     string
+	PreferredCurrency     string
+	PreferredSite         string
+	CompanyRegistrationID string
+	LocaleCode            string
+	AcceptsMarketing      bool
+	TaxExempt             bool
+	TaxID                 string
+	ExternalID            string
+	CustomerSet           string
+	HasExternalPassword   bool
+	MigrationRequired     bool
+	InitialPassword       bool
+	// Fields other systems own (segments, attributes, notes, commerce summary): stored
+	// and returned as given through the admin surface, never invented.
+	Attributes      json.RawMessage
+	Notes           json.RawMessage
+	Segments        json.RawMessage
+	CommerceSummary json.RawMessage
+	Version         int
+
+	FailedLogins       int
+	FirstFailedLoginAt *time.Time
+	LockedUntil        *time.Time
+	LastLockedAt       *time.Time
+	LastLoginAt        *time.Time
+	Last2FAAt          *time.Time
+
+	Memberships []Membership
+
+	CreatedAt time.Time
+	CreatedBy string
+	UpdatedAt time.Time
+	UpdatedBy string
+}
+
+// Membership is a B2B account (Kibo accountId) or legal entity (Emporix legalEntityId)
+// a customer belongs to.
+type Membership struct {
+	AccountID           string
+	Name                string
+	ContactAssignmentID string
+}
+
+// Locked reports whether the account is locked at now; locks run out by themselves.
+func (a *Account) Locked(now time.Time) bool {
+	return a.LockedUntil != nil && now.Before(*a.LockedUntil)
+}
+
+// AccountType is B2B for customers of a company, B2C otherwise.
+func (a *Account) AccountType() string {
+	if len(a.Memberships) > 0 || a.CompanyRegistrationID != "" {
+		return "B2B"
+	}
+	return "B2C"
 }
 
 // EmailKey is the form e-mail addresses are compared in: trimmed and lower-cased.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Address is one entry of a customer's address book.
+type Address struct {
+	ID             string
+	ContactName    string
+	CompanyName    string
+	Street         string
+	StreetNumber   string
+	StreetAppendix string
+	ExtraLine1     string
+	ExtraLine2     string
+	ExtraLine3     string
+	ExtraLine4     string
+	ZipCode        string
+	City           string
+	Country        string
+	State          string
+	ContactPhone   string
+	Tags           []string
+	IsDefault      bool
+}
+
+// OneTimeToken is a single-use token sent by mail; only its hash is stored.
+type OneTimeToken struct {
+	Hash       string
+	Tenant     string
+	CustomerID int64
+	Kind       string
+	Data       map[string]string
+	ExpiresAt  time.Time
+}
+
+// Kinds of one-time tokens.
+const (
+	TokenOptIn = "optin"
+)
 
 // Store persists accounts.
 type Store interface {
@@ -49,4 +146,18 @@ type Store interface {
 	GetAccountByEmail(ctx context.Context, tenant, email string) (*Account, error)
 	UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error
 	SetActive(ctx context.Context, tenant string, id int64, active bool) error
+	SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error
+
+	AddMembership(ctx context.Context, tenant string, id int64, m Membership) error
+	ListMemberships(ctx context.Context, tenant string, id int64) ([]Membership, error)
+	AddAddress(ctx context.Context, tenant string, customerID int64, a *Address) error
+
+	// CreateToken stores a one-time token; it replaces the customer's unused tokens of
+	// the same kind (a new request invalidates older ones).
+	CreateToken(ctx context.Context, t *OneTimeToken) error
+	// UseToken marks an unexpired, unused token used with one conditional update and
+	// returns it; ErrInvalidToken otherwise.
+	UseToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
+
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }

@@ -2,8 +2,10 @@ package customer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/mail"
 	"strconv"
@@ -11,15 +13,23 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/oauth"
 )
 
 // Service is the customer domain: accounts, sign-in and the customer-facing APIs.
 type Service struct {
-	store  Store
-	hasher *PasswordHasher
-	now    func() time.Time
-	log    *slog.Logger
+	store     Store
+	tenants   oauth.TenantStore
+	guard     GuardStore
+	events    oauth.EventStore
+	outbox    *notify.Outbox
+	hasher    *PasswordHasher
+	now       func() time.Time
+	rand      io.Reader
+	publicURL string
+	limits    Limits
+	log       *slog.Logger
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -27,15 +37,31 @@ type Service struct {
 
 // Config configures a Service.
 type Config struct {
-	Store  Store
-	Hasher *PasswordHasher // default: DefaultPasswordHasher
+	Store   Store
+	Tenants oauth.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
+	Guard   GuardStore        // lockout counters and rate limits
+	Events  oauth.EventStore  // audit trail
+	Outbox  *notify.Outbox    // mail: opt-in links, reset tokens, codes
+	Hasher  *PasswordHasher   // default: DefaultPasswordHasher
+	// PublicURL is the base of links in mails.
+	PublicURL string
+	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
+	Limits Limits
 	Now    func() time.Time
+	Rand   io.Reader
 	Logger *slog.Logger
 }
 
 // NewService builds the customer service.
 func NewService(cfg Config) (*Service, error) {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, tenants: cfg.Tenants, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
+		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger}
+	if s.limits == (Limits{}) {
+		s.limits = DefaultLimits()
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
 	if s.hasher == nil {
 		s.hasher = DefaultPasswordHasher()
 	}
@@ -122,30 +148,22 @@ func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccoun
 	return a, nil
 }
 
-// AuthenticatePassword checks an e-mail and password. An unknown e-mail and a wrong
-// password both answer ErrInvalidCredentials after the same argon2id work; an inactive
-// account is only revealed to someone who knows its password.
+// AuthenticatePassword implements oauth.Authenticator for the login pages and the
+// password grant: the same guarded Login as the customer APIs.
 func (s *Service) AuthenticatePassword(ctx context.Context, tenant, email, password string) (*oauth.Principal, error) {
-	if len(password) > 4*MaxPasswordLength {
-		password = password[:4*MaxPasswordLength]
+	t := oauth.TenantFromContext(ctx)
+	if t == nil || t.Name != tenant {
+		if s.tenants == nil {
+			return nil, fmt.Errorf("authenticate: tenant %q not in context", tenant)
+		}
+		var err error
+		if t, err = s.tenants.GetTenant(ctx, tenant); err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
 	}
-	a, err := s.store.GetAccountByEmail(ctx, tenant, email)
-	if errors.Is(err, ErrNotFound) {
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-		return nil, ErrInvalidCredentials
-	}
+	a, err := s.Login(ctx, t, email, password)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	ok, err := s.hasher.Verify(a.PasswordHash, password)
-	if err != nil {
-		return nil, fmt.Errorf("authenticate customer %d: %w", a.ID, err)
-	}
-	if !ok {
-		return nil, ErrInvalidCredentials
-	}
-	if !a.Active {
-		return nil, ErrInactive
+		return nil, err
 	}
 	return &oauth.Principal{CustomerID: a.ID, Email: a.Email, AMR: []string{"pwd"}}, nil
 }

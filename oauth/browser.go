@@ -50,4 +50,6 @@ type TokenStore interface {
 	// AccessTokenStatusByJTI reports whether the access token behind a JWT access token
 	// is still active (not revoked, not expired) and returns its session id.
 	AccessTokenByJTI(ctx context.Context, tenant, jti string) (active bool, err error)
+	// FamilyByJTI returns the token family (request id) of a JWT access token's opaque twin.
+	FamilyByJTI(ctx context.Context, tenant, jti string) (string, error)
 }

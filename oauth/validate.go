@@ -107,3 +107,38 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 		ExpiresAt: exp,
 	}, nil
 }
+
+// RevokeToken revokes the whole family of a token: an opaque access or refresh token
+// (found by its signature) or a JWT access token (found by its jti). It answers
+// ErrInvalidToken when the token is not one of the tenant's.
+func (p *Provider) RevokeToken(ctx context.Context, token string) error {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return errors.New("revoke token: no tenant in context")
+	}
+	family := ""
+	switch {
+	case strings.Count(token, ".") == 2:
+		var c accessClaims
+		if _, err := p.keys.Verify(ctx, t.Name, token, &c); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		f, err := p.store.FamilyByJTI(ctx, t.Name, c.JTI)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		family = f
+	default:
+		if ar, err := p.store.GetAccessTokenSession(ctx, p.hmac.AccessTokenSignature(ctx, token), NewSession()); err == nil {
+			family = ar.GetID()
+		} else if ar, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), NewSession()); ar != nil && (err == nil || errors.Is(err, fosite.ErrInactiveToken)) {
+			family = ar.GetID()
+		} else {
+			return fmt.Errorf("%w: unknown token", ErrInvalidToken)
+		}
+	}
+	if err := p.store.RevokeAccessToken(ctx, family); err != nil {
+		return err
+	}
+	return p.store.RevokeRefreshToken(ctx, family)
+}

@@ -468,6 +468,19 @@ func (s *Store) AccessTokenByJTI(ctx context.Context, tenant, jti string) (bool,
 	return row.Active, nil
 }
 
+// FamilyByJTI returns the token family of the opaque twin of a JWT access token.
+func (s *Store) FamilyByJTI(ctx context.Context, tenant, jti string) (string, error) {
+	var family string
+	err := s.get(ctx, &family, `SELECT request_id FROM oauth2_tokens WHERE jti = ? AND tenant = ? AND kind = ?`, jti, tenant, kindAccess)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("jti: %w", fosite.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up jti: %w", err)
+	}
+	return family, nil
+}
+
 // DeleteExpiredTokens removes tokens that expired before the cutoff; a maintenance
 // loop calls it. Refresh tokens are kept until their own expiry so reuse detection
 // keeps working for their whole life.

@@ -1,0 +1,362 @@
+package customer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// FieldError is one invalid field of a request.
+type FieldError struct {
+	Field   string
+	Type    string // missing, invalid, too_long
+	Message string
+}
+
+// ValidationError lists every invalid field of a request at once.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+type validator struct{ errs []FieldError }
+
+func (v *validator) add(field, typ, msg string) { v.errs = append(v.errs, FieldError{field, typ, msg}) }
+
+func (v *validator) maxLen(field, value string, n int) {
+	if utf8.RuneCountInString(value) > n {
+		v.add(field, "too_long", fmt.Sprintf("must have at most %d characters", n))
+	}
+}
+
+func (v *validator) err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.errs}
+}
+
+// SignupRequest is a new customer with profile, B2B block and first address.
+type SignupRequest struct {
+	Email    string
+	Password string
+	Details  SignupDetails
+	Address  *Address
+}
+
+// SignupDetails is the profile part of a signup.
+type SignupDetails struct {
+	Title, FirstName, MiddleName, LastName, ContactEmail, ContactPhone, Company string
+	PreferredLanguage, PreferredCurrency, PreferredSite                         string
+	B2B                                                                         *B2B
+}
+
+// B2B is the company part of a signup.
+type B2B struct {
+	CompanyRegistrationID string
+	LegalEntities         []Membership
+}
+
+// ValidateAddress checks an address; prefix names the field path in errors.
+func ValidateAddress(v *validator, prefix string, a *Address) {
+	if strings.TrimSpace(a.Street) == "" {
+		v.add(prefix+"street", "missing", "is required")
+	}
+	if strings.TrimSpace(a.ZipCode) == "" {
+		v.add(prefix+"zipCode", "missing", "is required")
+	}
+	if strings.TrimSpace(a.City) == "" {
+		v.add(prefix+"city", "missing", "is required")
+	}
+	if !validCountry(a.Country) {
+		v.add(prefix+"country", "invalid", "must be an ISO 3166-1 alpha-2 code such as DE")
+	}
+	for field, value := range map[string]string{"contactName": a.ContactName, "companyName": a.CompanyName, "street": a.Street,
+		"streetNumber": a.StreetNumber, "streetAppendix": a.StreetAppendix, "extraLine1": a.ExtraLine1, "extraLine2": a.ExtraLine2,
+		"extraLine3": a.ExtraLine3, "extraLine4": a.ExtraLine4, "zipCode": a.ZipCode, "city": a.City, "state": a.State,
+		"contactPhone": a.ContactPhone} {
+		v.maxLen(prefix+field, value, 255)
+	}
+	if len(a.Tags) > 20 {
+		v.add(prefix+"tags", "invalid", "at most 20 tags")
+	}
+	for _, t := range a.Tags {
+		if t == "" || len(t) > 64 {
+			v.add(prefix+"tags", "invalid", "tags must have 1 to 64 characters")
+			break
+		}
+	}
+}
+
+// Signup creates a customer with profile, B2B memberships and first address in one
+// transaction. With the tenant's double opt-in the account starts inactive and an
+// activation link is queued in the same transaction.
+func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest) (*Account, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	v := &validator{}
+	if in.Email == "" {
+		v.add("email", "missing", "is required")
+	} else if err := ValidateEmail(in.Email); err != nil {
+		v.add("email", "invalid", "is not a valid e-mail address")
+	}
+	if in.Password == "" {
+		v.add("password", "missing", "is required")
+	} else if err := ValidatePassword(in.Password, in.Email); err != nil {
+		v.add("password", "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	d := in.Details
+	if d.ContactEmail != "" && ValidateEmail(d.ContactEmail) != nil {
+		v.add("customerDetails.contactEmail", "invalid", "is not a valid e-mail address")
+	}
+	for field, value := range map[string]string{"title": d.Title, "firstName": d.FirstName, "middleName": d.MiddleName,
+		"lastName": d.LastName, "contactPhone": d.ContactPhone, "company": d.Company, "preferredLanguage": d.PreferredLanguage,
+		"preferredCurrency": d.PreferredCurrency, "preferredSite": d.PreferredSite} {
+		v.maxLen("customerDetails."+field, value, 255)
+	}
+	if d.B2B != nil {
+		for i, le := range d.B2B.LegalEntities {
+			if strings.TrimSpace(le.AccountID) == "" {
+				v.add(fmt.Sprintf("customerDetails.b2b.legalEntities[%d].id", i), "missing", "is required")
+			}
+		}
+	}
+	if in.Address != nil {
+		ValidateAddress(v, "customerAddress.", in.Address)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := &Account{
+		Tenant: t.Name, Email: in.Email, PasswordHash: hash, Active: !t.Settings.SignupOptIn,
+		Title: d.Title, FirstName: d.FirstName, MiddleName: d.MiddleName, LastName: d.LastName,
+		ContactEmail: d.ContactEmail, ContactPhone: d.ContactPhone, Company: d.Company,
+		PreferredLanguage: d.PreferredLanguage, PreferredCurrency: d.PreferredCurrency, PreferredSite: d.PreferredSite,
+		CreatedAt: now, CreatedBy: "signup", UpdatedAt: now, UpdatedBy: "signup",
+	}
+	if a.ContactEmail == "" {
+		a.ContactEmail = a.Email
+	}
+	if d.B2B != nil {
+		a.CompanyRegistrationID = d.B2B.CompanyRegistrationID
+	}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		if d.B2B != nil {
+			for _, le := range d.B2B.LegalEntities {
+				if err := s.store.AddMembership(ctx, t.Name, a.ID, le); err != nil {
+					return err
+				}
+				a.Memberships = append(a.Memberships, le)
+			}
+		}
+		if in.Address != nil {
+			addr := *in.Address
+			addr.IsDefault = true
+			if err := s.store.AddAddress(ctx, t.Name, a.ID, &addr); err != nil {
+				return err
+			}
+		}
+		if !a.Active {
+			return s.sendOptIn(ctx, t, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, t.Name, "customer.signup", &a.ID, map[string]any{"optin": !a.Active})
+	return a, nil
+}
+
+// newToken returns a random token and its stored hash.
+func (s *Service) newToken() (string, string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", "", fmt.Errorf("token: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	return tok, HashToken(tok), nil
+}
+
+// HashToken is how one-time tokens are stored.
+func HashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// OptInTTL is how long an activation link works.
+const OptInTTL = 48 * time.Hour
+
+// sendOptIn creates an activation token and queues its mail, in the caller's
+// transaction.
+func (s *Service) sendOptIn(ctx context.Context, t *oauth.Tenant, a *Account) error {
+	tok, hash, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateToken(ctx, &OneTimeToken{Hash: hash, Tenant: t.Name, CustomerID: a.ID, Kind: TokenOptIn,
+		ExpiresAt: s.now().UTC().Add(OptInTTL)}); err != nil {
+		return err
+	}
+	link := s.publicURL + "/customer/" + t.Name + "/signup/optin/" + url.PathEscape(tok)
+	if s.outbox == nil {
+		return errors.New("opt-in: no notification outbox configured")
+	}
+	return s.outbox.Enqueue(ctx, &notify.Message{
+		Tenant: t.Name, Kind: notify.KindSignupOptIn, To: a.Email,
+		Subject: "Activate your account",
+		Body: "Welcome! Activate your account with this link (valid for 48 hours):\n\n" + link +
+			"\n\nIf you did not sign up, ignore this message.",
+		Data: map[string]any{"token": tok, "link": link, "customerId": a.ID},
+	})
+}
+
+// ConfirmOptIn activates the account of an opt-in token; the token works once.
+func (s *Service) ConfirmOptIn(ctx context.Context, t *oauth.Tenant, token string) (*Account, error) {
+	var a *Account
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		ot, err := s.store.UseToken(ctx, t.Name, TokenOptIn, HashToken(token), s.now().UTC())
+		if err != nil {
+			return err
+		}
+		if err := s.store.SetActive(ctx, t.Name, ot.CustomerID, true); err != nil {
+			return err
+		}
+		a, err = s.Account(ctx, t.Name, ot.CustomerID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, t.Name, "customer.activated", &a.ID, nil)
+	return a, nil
+}
+
+// ResendOptIn queues a new activation link for an inactive account. It answers the
+// same whether or not the address has an account.
+func (s *Service) ResendOptIn(ctx context.Context, t *oauth.Tenant, email string) error {
+	meta := oauth.RequestMetaFromContext(ctx)
+	if err := s.allow(ctx, "optin:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+		return err
+	}
+	if err := s.allow(ctx, "optin:account:"+t.Name+":"+EmailKey(email), Limit{Max: 3, Window: time.Hour}); err != nil {
+		return err
+	}
+	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.Active {
+		return nil
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error { return s.sendOptIn(ctx, t, a) })
+}
+
+// Account returns an account with its memberships.
+func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Account, error) {
+	a, err := s.store.GetAccount(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Memberships, err = s.store.ListMemberships(ctx, tenant, id); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// IsMember reports whether a customer belongs to a B2B account / legal entity.
+func (s *Service) IsMember(ctx context.Context, tenant string, id int64, accountID string) (bool, error) {
+	ms, err := s.store.ListMemberships(ctx, tenant, id)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ms, func(m Membership) bool { return m.AccountID == accountID }), nil
+}
+
+// AddMembership makes a customer a member of a B2B account / legal entity.
+func (s *Service) AddMembership(ctx context.Context, tenant string, id int64, m Membership) error {
+	if strings.TrimSpace(m.AccountID) == "" {
+		return fmt.Errorf("%w: account id is required", ErrInvalid)
+	}
+	return s.store.AddMembership(ctx, tenant, id, m)
+}
+
+// SetStatus activates / deactivates and holds / releases an account (admin).
+func (s *Service) SetStatus(ctx context.Context, tenant string, id int64, active, onHold *bool) (*Account, error) {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if active != nil {
+			if err := s.store.SetActive(ctx, tenant, id, *active); err != nil {
+				return err
+			}
+		}
+		if onHold != nil {
+			if err := s.store.SetOnHold(ctx, tenant, id, *onHold); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Account(ctx, tenant, id)
+}
+
+// SetLock locks an account for the tenant's lockout duration, or unlocks it (admin).
+func (s *Service) SetLock(ctx context.Context, t *oauth.Tenant, id int64, locked bool) error {
+	if _, err := s.store.GetAccount(ctx, t.Name, id); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	var until *time.Time
+	kind := oauth.EventAccountUnlocked
+	if locked {
+		u := now.Add(time.Duration(t.Settings.LockoutDuration))
+		until = &u
+		kind = oauth.EventAccountLocked
+	}
+	if err := s.guard.SetLock(ctx, t.Name, id, until, now); err != nil {
+		return err
+	}
+	s.event(ctx, t.Name, kind, &id, map[string]any{"by": "admin"})
+	return nil
+}
+
+// LoginState returns an account's sign-in state (admin).
+func (s *Service) LoginState(ctx context.Context, t *oauth.Tenant, id int64) (LoginState, error) {
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return LoginState{}, err
+	}
+	return LoginStateOf(a, t.Settings.LockoutThreshold, s.now()), nil
+}

@@ -1,0 +1,319 @@
+package customer_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/storage"
+	"github.com/custodian-id/custodian/storage/storagetest"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	svc    *customer.Service
+	store  *storage.Store
+	tenant *oauth.Tenant
+	clock  *clock
+	smtp   *notifytest.SMTPServer
+	outbox *notify.Outbox
+}
+
+func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fixture {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	st := storagetest.Open(t, b, storage.Options{Now: clk.Now})
+	smtp := notifytest.StartSMTP(t)
+	sender, err := notify.NewSMTPSender(smtp.URL(), "shop@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := notify.New(notify.Config{Store: st, Mail: sender, Now: clk.Now})
+	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Guard: st, Events: st, Outbox: ob,
+		Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
+		Limits: limits, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &oauth.Tenant{Name: "shop", Settings: oauth.DefaultSettings()}
+	if err := st.CreateTenant(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{svc: svc, store: st, tenant: tn, clock: clk, smtp: smtp, outbox: ob}
+}
+
+func noLimits() customer.Limits {
+	return customer.Limits{PerIP: customer.Limit{Max: 1 << 20, Window: time.Minute}, PerAccount: customer.Limit{Max: 1 << 20, Window: time.Minute}}
+}
+
+func (f *fixture) account(t *testing.T, email, password string) *customer.Account {
+	t.Helper()
+	a, err := f.svc.CreateAccount(context.Background(), "shop", customer.NewAccount{Email: email, Password: password, Active: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestLockoutConcurrent: 20 parallel wrong passwords count exactly 20 and lock exactly
+// once; afterwards the right password says locked, and the lock runs out by itself.
+func TestLockoutConcurrent(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, noLimits())
+			ctx := context.Background()
+			a := f.account(t, "jane@example.com", "correct horse battery")
+			var wg sync.WaitGroup
+			errs := make(chan error, 20)
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "wrong password!")
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if !errors.Is(err, customer.ErrInvalidCredentials) {
+					t.Fatalf("wrong password answered %v", err)
+				}
+			}
+			st, err := f.svc.LoginState(ctx, f.tenant, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.FailedLoginAttemptCount != 20 || !st.IsLocked || st.LastLockedOn == nil || st.RemainingLoginAttempts != 0 {
+				t.Errorf("login state %+v", st)
+			}
+			evs, _ := f.store.ListEvents(ctx, "shop", &a.ID, 100)
+			locks := 0
+			for _, e := range evs {
+				if e.Kind == oauth.EventAccountLocked {
+					locks++
+				}
+			}
+			if locks != 1 {
+				t.Errorf("locked %d times, want once", locks)
+			}
+			if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); !errors.Is(err, customer.ErrLocked) {
+				t.Errorf("correct password while locked: %v", err)
+			}
+			// The lock runs out by itself (default 15 minutes); a success resets the count.
+			f.clock.Advance(16 * time.Minute)
+			if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); err != nil {
+				t.Fatalf("after the lock ran out: %v", err)
+			}
+			st, _ = f.svc.LoginState(ctx, f.tenant, a.ID)
+			if st.FailedLoginAttemptCount != 0 || st.IsLocked || st.LastLoginOn == nil || st.RemainingLoginAttempts != 5 {
+				t.Errorf("after success: %+v", st)
+			}
+		})
+	}
+}
+
+// TestLockoutRestartsAfterExpiry: after a lock runs out, the count starts again and the
+// threshold locks again.
+func TestLockoutRestartsAfterExpiry(t *testing.T) {
+	f := newFixture(t, storagetest.Backends(t)[0], noLimits())
+	ctx := context.Background()
+	a := f.account(t, "jane@example.com", "correct horse battery")
+	wrong := func(n int) {
+		for range n {
+			_, _ = f.svc.Login(ctx, f.tenant, "jane@example.com", "nope nope nope")
+		}
+	}
+	wrong(5)
+	if st, _ := f.svc.LoginState(ctx, f.tenant, a.ID); !st.IsLocked {
+		t.Fatal("not locked after 5 failures")
+	}
+	f.clock.Advance(16 * time.Minute)
+	wrong(1)
+	if st, _ := f.svc.LoginState(ctx, f.tenant, a.ID); st.IsLocked || st.FailedLoginAttemptCount != 1 {
+		t.Fatalf("count did not restart: %+v", st)
+	}
+	wrong(4)
+	if st, _ := f.svc.LoginState(ctx, f.tenant, a.ID); !st.IsLocked {
+		t.Errorf("not locked again: %+v", st)
+	}
+	// Admin unlock.
+	if err := f.svc.SetLock(ctx, f.tenant, a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); err != nil {
+		t.Errorf("after admin unlock: %v", err)
+	}
+}
+
+// TestNoEnumeration: an unknown e-mail and a wrong password read the same; a locked or
+// inactive account is only revealed with the right password.
+func TestNoEnumeration(t *testing.T) {
+	f := newFixture(t, storagetest.Backends(t)[0], noLimits())
+	ctx := context.Background()
+	a := f.account(t, "jane@example.com", "correct horse battery")
+	_, e1 := f.svc.Login(ctx, f.tenant, "nobody@example.com", "whatever123")
+	_, e2 := f.svc.Login(ctx, f.tenant, "jane@example.com", "whatever123")
+	if !errors.Is(e1, customer.ErrInvalidCredentials) || e1.Error() != e2.Error() {
+		t.Errorf("unknown e-mail %v vs wrong password %v", e1, e2)
+	}
+	if _, err := f.svc.SetStatus(ctx, "shop", a.ID, ptr(false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "whatever123"); !errors.Is(err, customer.ErrInvalidCredentials) {
+		t.Errorf("inactive account revealed without the password: %v", err)
+	}
+	if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); !errors.Is(err, customer.ErrInactive) {
+		t.Errorf("inactive account with the password: %v", err)
+	}
+	if _, err := f.svc.SetStatus(ctx, "shop", a.ID, ptr(true), ptr(true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); !errors.Is(err, customer.ErrInactive) {
+		t.Errorf("account on hold: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestRateLimits: past the per-account limit the answer is a RateLimitError with the
+// wait, whatever the password; the next window lets the shopper in again.
+func TestRateLimits(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, customer.Limits{PerIP: customer.Limit{Max: 100, Window: time.Minute}, PerAccount: customer.Limit{Max: 3, Window: time.Minute}})
+			ctx := oauth.WithRequestMeta(context.Background(), oauth.RequestMeta{IP: "127.0.0.1"})
+			f.account(t, "jane@example.com", "correct horse battery")
+			for range 3 {
+				if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery")
+			var rl *customer.RateLimitError
+			if !errors.As(err, &rl) || !errors.Is(err, customer.ErrRateLimited) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute {
+				t.Fatalf("over the limit: %v", err)
+			}
+			f.clock.Advance(time.Minute)
+			if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); err != nil {
+				t.Errorf("next window: %v", err)
+			}
+		})
+	}
+}
+
+var optinLink = regexp.MustCompile(`https://id\.example/customer/shop/signup/optin/([A-Za-z0-9_-]+)`)
+
+// TestSignupOptIn: with double opt-in the account starts inactive, the link arrives by
+// mail through the outbox, works once, and a resend replaces the old link.
+func TestSignupOptIn(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, noLimits())
+			ctx := context.Background()
+			f.tenant.Settings.SignupOptIn = true
+			a, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "new@example.com", Password: "password123",
+				Details: customer.SignupDetails{FirstName: "John", LastName: "Doe",
+					B2B: &customer.B2B{CompanyRegistrationID: "123-456-789", LegalEntities: []customer.Membership{{AccountID: "le-1", Name: "ABC", ContactAssignmentID: "91033918"}}}},
+				Address: &customer.Address{Street: "Platz der Republik", StreetNumber: "1", ZipCode: "11011", City: "Berlin", Country: "DE", Tags: []string{"BILLING"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Active || a.AccountType() != "B2B" {
+				t.Errorf("new opt-in account: active %v type %s", a.Active, a.AccountType())
+			}
+			if ok, _ := f.svc.IsMember(ctx, "shop", a.ID, "le-1"); !ok {
+				t.Errorf("legal entity not stored")
+			}
+			if _, err := f.svc.Login(ctx, f.tenant, "new@example.com", "password123"); !errors.Is(err, customer.ErrInactive) {
+				t.Errorf("login before opt-in: %v", err)
+			}
+			if n, err := f.outbox.DeliverDue(ctx); n != 1 || err != nil {
+				t.Fatalf("delivered %d: %v", n, err)
+			}
+			first := optinLink.FindStringSubmatch(f.smtp.WaitFor(t, "new@example.com", 5*time.Second).Body)
+			if first == nil {
+				t.Fatal("no opt-in link in the mail")
+			}
+			// A resend invalidates the first link.
+			if err := f.svc.ResendOptIn(ctx, f.tenant, "new@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.ResendOptIn(ctx, f.tenant, "unknown@example.com"); err != nil {
+				t.Errorf("resend for an unknown address: %v", err)
+			}
+			_, _ = f.outbox.DeliverDue(ctx)
+			var second []string
+			for _, m := range f.smtp.Messages() {
+				if s := optinLink.FindStringSubmatch(m.Body); s != nil && s[1] != first[1] {
+					second = s
+				}
+			}
+			if second == nil {
+				t.Fatal("no second link")
+			}
+			if _, err := f.svc.ConfirmOptIn(ctx, f.tenant, first[1]); !errors.Is(err, customer.ErrInvalidToken) {
+				t.Errorf("superseded link: %v", err)
+			}
+			got, err := f.svc.ConfirmOptIn(ctx, f.tenant, second[1])
+			if err != nil || !got.Active {
+				t.Fatalf("confirm: %v %+v", err, got)
+			}
+			if _, err := f.svc.ConfirmOptIn(ctx, f.tenant, second[1]); !errors.Is(err, customer.ErrInvalidToken) {
+				t.Errorf("link used twice: %v", err)
+			}
+			if _, err := f.svc.Login(ctx, f.tenant, "new@example.com", "password123"); err != nil {
+				t.Errorf("login after opt-in: %v", err)
+			}
+		})
+	}
+}
+
+func TestSignupValidation(t *testing.T) {
+	f := newFixture(t, storagetest.Backends(t)[0], noLimits())
+	ctx := context.Background()
+	_, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "not-an-email", Password: "short",
+		Details: customer.SignupDetails{ContactEmail: "also bad"},
+		Address: &customer.Address{Country: "Germany"}})
+	var ve *customer.ValidationError
+	if !errors.As(err, &ve) || !errors.Is(err, customer.ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+	want := map[string]bool{"email": true, "password": true, "customerDetails.contactEmail": true, "customerAddress.country": true,
+		"customerAddress.street": true, "customerAddress.zipCode": true, "customerAddress.city": true}
+	for _, fe := range ve.Fields {
+		delete(want, fe.Field)
+	}
+	if len(want) != 0 {
+		t.Errorf("fields not reported: %v (got %+v)", want, ve.Fields)
+	}
+	if _, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "a@example.com", Password: "password123"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "A@example.com", Password: "password123"}); !errors.Is(err, customer.ErrConflict) {
+		t.Errorf("duplicate: %v", err)
+	}
+}

@@ -1,0 +1,199 @@
+package customer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// LoginState is an account's sign-in record, as the admin surface shows it.
+type LoginState struct {
+	FailedLoginAttemptCount   int        `json:"failedLoginAttemptCount"`
+	RemainingLoginAttempts    int        `json:"remainingLoginAttempts"`
+	FirstFailedLoginAttemptOn *time.Time `json:"firstFailedLoginAttemptOn"`
+	LastLockedOn              *time.Time `json:"lastLockedOn"`
+	LockedUntil               *time.Time `json:"lockedUntil"`
+	LastLoginOn               *time.Time `json:"lastLoginOn"`
+	IsLocked                  bool       `json:"isLocked"`
+}
+
+// FailureOutcome is what one failed password did to an account.
+type FailureOutcome struct {
+	Count       int
+	LockedUntil *time.Time
+	JustLocked  bool
+}
+
+// GuardStore is the store side of the door: failed-login counting and rate limits,
+// each a single statement so that nodes and concurrent requests agree.
+type GuardStore interface {
+	// RecordFailedLogin counts a failed password with one conditional update and locks
+	// the account for lockFor when the count reaches threshold (a lock that has run out
+	// restarts the count). threshold 0 counts without locking.
+	RecordFailedLogin(ctx context.Context, tenant string, id int64, now time.Time, threshold int, lockFor time.Duration) (FailureOutcome, error)
+	// RecordSuccessfulLogin resets the count and stamps the login time.
+	RecordSuccessfulLogin(ctx context.Context, tenant string, id int64, now time.Time) error
+	// SetLock locks an account until a time, or unlocks it (nil), resetting the count.
+	SetLock(ctx context.Context, tenant string, id int64, until *time.Time, now time.Time) error
+	// Hit counts an event in a fixed-window bucket and returns the count in the current
+	// window and the window's end.
+	Hit(ctx context.Context, bucket string, window time.Duration) (int, time.Time, error)
+}
+
+// RateLimitError is ErrRateLimited with the time to wait.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many attempts; retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Is(target error) bool { return target == oauth.ErrRateLimited }
+
+// ErrRateLimited is the oauth package's sentinel, shared by every entry point.
+var ErrRateLimited = oauth.ErrRateLimited
+
+// Limit is one rate limit: at most Max events per Window.
+type Limit struct {
+	Max    int
+	Window time.Duration
+}
+
+// Limits of the credential endpoints. Per client IP they stop spraying; per account
+// they stop guessing one shopper's password from many addresses.
+type Limits struct {
+	PerIP      Limit
+	PerAccount Limit
+}
+
+// DefaultLimits are the limits of a Service whose Config names none.
+func DefaultLimits() Limits {
+	return Limits{PerIP: Limit{Max: 60, Window: time.Minute}, PerAccount: Limit{Max: 10, Window: time.Minute}}
+}
+
+// allow counts one attempt against a bucket and fails with a RateLimitError when the
+// bucket is over its limit.
+func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
+	if s.guard == nil || l.Max <= 0 {
+		return nil
+	}
+	n, end, err := s.guard.Hit(ctx, bucket, l.Window)
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	if n > l.Max {
+		return &RateLimitError{RetryAfter: max(end.Sub(s.now()), time.Second)}
+	}
+	return nil
+}
+
+// Login checks an e-mail and password for a tenant, guarding the door: rate limits per
+// client IP and per account, failed-password counting with automatic lockout, and the
+// audit trail. An unknown e-mail and a wrong password answer ErrInvalidCredentials after
+// the same argon2id work; a locked or inactive account is only revealed to someone who
+// knows its password.
+func (s *Service) Login(ctx context.Context, t *oauth.Tenant, email, password string) (*Account, error) {
+	meta := oauth.RequestMetaFromContext(ctx)
+	key := EmailKey(email)
+	if err := errors.Join(
+		s.allow(ctx, "login:ip:"+t.Name+":"+meta.IP, s.limits.PerIP),
+		s.allow(ctx, "login:account:"+t.Name+":"+key, s.limits.PerAccount),
+	); err != nil {
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
+			return nil, rl
+		}
+		return nil, err
+	}
+	if len(password) > 4*MaxPasswordLength {
+		password = password[:4*MaxPasswordLength]
+	}
+	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
+	if errors.Is(err, ErrNotFound) {
+		_, _ = s.hasher.Verify(s.dummyHash, password)
+		s.event(ctx, t.Name, oauth.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	ok, err := s.hasher.Verify(a.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("login customer %d: %w", a.ID, err)
+	}
+	now := s.now().UTC()
+	if !ok {
+		out, err := s.guard.RecordFailedLogin(ctx, t.Name, a.ID, now, t.Settings.LockoutThreshold, time.Duration(t.Settings.LockoutDuration))
+		if err != nil {
+			return nil, fmt.Errorf("record failed login: %w", err)
+		}
+		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "wrong_password", "count": out.Count})
+		if out.JustLocked {
+			s.event(ctx, t.Name, oauth.EventAccountLocked, &a.ID, map[string]any{"until": out.LockedUntil})
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "locked"})
+		return nil, ErrLocked
+	}
+	if !a.Active || a.OnHold {
+		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
+		return nil, ErrInactive
+	}
+	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
+		return nil, fmt.Errorf("record login: %w", err)
+	}
+	a.LastLoginAt = &now
+	a.FailedLogins = 0
+	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, nil)
+	return a, nil
+}
+
+// LoginStateOf derives the admin view of an account's sign-in state.
+func LoginStateOf(a *Account, threshold int, now time.Time) LoginState {
+	st := LoginState{
+		FailedLoginAttemptCount:   a.FailedLogins,
+		FirstFailedLoginAttemptOn: a.FirstFailedLoginAt,
+		LastLockedOn:              a.LastLockedAt,
+		LastLoginOn:               a.LastLoginAt,
+		IsLocked:                  a.LockedUntil != nil && now.Before(*a.LockedUntil),
+	}
+	if st.IsLocked {
+		st.LockedUntil = a.LockedUntil
+	}
+	if threshold > 0 && !st.IsLocked {
+		st.RemainingLoginAttempts = max(threshold-a.FailedLogins, 0)
+	}
+	return st
+}
+
+// event records a security event; failing to record is logged, never fatal to the
+// request.
+func (s *Service) event(ctx context.Context, tenant, kind string, customerID *int64, detail map[string]any) {
+	if s.events == nil {
+		return
+	}
+	meta := oauth.RequestMetaFromContext(ctx)
+	e := &oauth.SecurityEvent{Tenant: tenant, Kind: kind, CustomerID: customerID, IP: meta.IP, UserAgent: meta.UserAgent,
+		Detail: detail, CreatedAt: s.now().UTC()}
+	if customerID != nil {
+		e.Subject = fmt.Sprint(*customerID)
+	}
+	if c, ok := ctx.Value(clientKey{}).(string); ok {
+		e.ClientID = c
+	}
+	if err := s.events.RecordEvent(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "record security event", "kind", kind, "err", err)
+	}
+}
+
+type clientKey struct{}
+
+// withClient notes the calling client for the audit trail.
+func withClient(ctx context.Context, clientID string) context.Context {
+	return context.WithValue(ctx, clientKey{}, clientID)
+}
