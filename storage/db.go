@@ -135,7 +135,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := newStore(db, dialect, opts)
-	if err := db.PingContext(ctx); err != nil {
+	if err := s.ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactURL(rawURL), err)
 	}
@@ -144,6 +144,22 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ping checks the connection. A new SQLite connection switches the file to WAL, which
+// answers SQLITE_BUSY at once (no busy handler) while another process or store does the
+// same; it is retried for a few seconds.
+func (s *Store) ping(ctx context.Context) error {
+	err := s.db.PingContext(ctx)
+	for attempt := 0; err != nil && s.dialect == SQLite && errors.Is(s.mapErr(err), errConflict) && attempt < 50; attempt++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		err = s.db.PingContext(ctx)
+	}
+	return err
 }
 
 func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
