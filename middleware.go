@@ -179,8 +179,11 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 func writeTooLarge(w http.ResponseWriter, r *http.Request) {
 	const msg = "request body too large"
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/admin/"):
+	case strings.HasPrefix(r.URL.Path, "/admin/"), strings.HasPrefix(r.URL.Path, "/customer"):
 		writeAdminError(w, http.StatusRequestEntityTooLarge, "bad_request", msg)
+	case strings.HasPrefix(r.URL.Path, "/api/commerce/"):
+		writeAdminJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errorCode": "MISSING_OR_INVALID_PARAMETER",
+			"message": msg, "applicationName": "Customer"})
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)

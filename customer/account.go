@@ -124,6 +124,16 @@ type Address struct {
 	IsDefault      bool
 }
 
+// ExternalFields are the account fields other systems own (segmentation, CRM notes,
+// order statistics, custom attributes), set through the admin surface. Each is JSON:
+// attributes, notes and segments arrays, commerceSummary an object.
+type ExternalFields struct {
+	Attributes      json.RawMessage
+	Notes           json.RawMessage
+	Segments        json.RawMessage
+	CommerceSummary json.RawMessage
+}
+
 // OneTimeToken is a single-use token sent by mail; only its hash is stored.
 type OneTimeToken struct {
 	Hash       string
@@ -151,6 +161,9 @@ type Store interface {
 	AddMembership(ctx context.Context, tenant string, id int64, m Membership) error
 	ListMemberships(ctx context.Context, tenant string, id int64) ([]Membership, error)
 	AddAddress(ctx context.Context, tenant string, customerID int64, a *Address) error
+
+	// UpdateExternalFields replaces the fields other systems own (nil leaves one as is).
+	UpdateExternalFields(ctx context.Context, tenant string, id int64, f ExternalFields) error
 
 	// CreateToken stores a one-time token; it replaces the customer's unused tokens of
 	// the same kind (a new request invalidates older ones).

@@ -1,15 +1,18 @@
 package customer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -108,8 +111,9 @@ func ValidateAddress(v *validator, prefix string, a *Address) {
 	}
 }
 
-// Signup creates a customer with profile, B2B memberships and first address in one
-// transaction. With the tenant's double opt-in the account starts inactive and an
+// Signup creates a customer with profile and first address in one transaction. Legal
+// entities named in a signup are not trusted: membership of a B2B account grants
+// tokens scoped to it, so only the admin surface assigns memberships. With the tenant's double opt-in the account starts inactive and an
 // activation link is queued in the same transaction.
 func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest) (*Account, error) {
 	in.Email = strings.TrimSpace(in.Email)
@@ -168,14 +172,6 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 		if err := s.store.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		if d.B2B != nil {
-			for _, le := range d.B2B.LegalEntities {
-				if err := s.store.AddMembership(ctx, t.Name, a.ID, le); err != nil {
-					return err
-				}
-				a.Memberships = append(a.Memberships, le)
-			}
-		}
 		if in.Address != nil {
 			addr := *in.Address
 			addr.IsDefault = true
@@ -226,10 +222,7 @@ func (s *Service) sendOptIn(ctx context.Context, t *oauth.Tenant, a *Account) er
 		return err
 	}
 	link := s.publicURL + "/customer/" + t.Name + "/signup/optin/" + url.PathEscape(tok)
-	if s.outbox == nil {
-		return errors.New("opt-in: no notification outbox configured")
-	}
-	return s.outbox.Enqueue(ctx, &notify.Message{
+	return s.notify(ctx, t, &notify.Message{
 		Tenant: t.Name, Kind: notify.KindSignupOptIn, To: a.Email,
 		Subject: "Activate your account",
 		Body: "Welcome! Activate your account with this link (valid for 48 hours):\n\n" + link +
@@ -329,7 +322,24 @@ func (s *Service) SetStatus(ctx context.Context, tenant string, id int64, active
 	if err != nil {
 		return nil, err
 	}
+	// An account that can no longer sign in keeps no live tokens either.
+	if (active != nil && !*active) || (onHold != nil && *onHold) {
+		if err := s.revokeAll(ctx, tenant, id); err != nil {
+			return nil, err
+		}
+	}
 	return s.Account(ctx, tenant, id)
+}
+
+// revokeAll ends every token and browser session of a customer.
+func (s *Service) revokeAll(ctx context.Context, tenant string, id int64) error {
+	if s.tokens == nil {
+		return errors.New("revoke tokens: no token store configured")
+	}
+	if err := s.tokens.RevokeSubject(ctx, tenant, strconv.FormatInt(id, 10)); err != nil {
+		return err
+	}
+	return s.tokens.DeleteCustomerBrowserSessions(ctx, tenant, id)
 }
 
 // SetLock locks an account for the tenant's lockout duration, or unlocks it (admin).
@@ -359,4 +369,44 @@ func (s *Service) LoginState(ctx context.Context, t *oauth.Tenant, id int64) (Lo
 		return LoginState{}, err
 	}
 	return LoginStateOf(a, t.Settings.LockoutThreshold, s.now()), nil
+}
+
+// UpdateExternalFields replaces the admin-owned fields of an account after checking
+// their JSON shape.
+func (s *Service) UpdateExternalFields(ctx context.Context, tenant string, id int64, f ExternalFields) (*Account, error) {
+	v := &validator{}
+	for name, raw := range map[string]json.RawMessage{"attributes": f.Attributes, "notes": f.Notes, "segments": f.Segments} {
+		if raw != nil && !jsonIs(raw, '[') {
+			v.add(name, "invalid", "must be a JSON array")
+		}
+	}
+	if f.CommerceSummary != nil && !jsonIs(f.CommerceSummary, '{') {
+		v.add("commerceSummary", "invalid", "must be a JSON object")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := s.store.UpdateExternalFields(ctx, tenant, id, f); err != nil {
+		return nil, err
+	}
+	return s.Account(ctx, tenant, id)
+}
+
+// jsonIs reports whether raw is valid JSON starting with the given delimiter.
+func jsonIs(raw json.RawMessage, open byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == open && json.Valid(t)
+}
+
+// notify queues a message in the caller's transaction, by the tenant's webhook when it
+// has one and by e-mail otherwise.
+func (s *Service) notify(ctx context.Context, t *oauth.Tenant, m *notify.Message) error {
+	if s.outbox == nil {
+		return errors.New("notify: no outbox configured")
+	}
+	m.Tenant = t.Name
+	if t.Settings.WebhookURL != "" {
+		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, t.Settings.WebhookSecret
+	}
+	return s.outbox.Enqueue(ctx, m)
 }

@@ -3,6 +3,9 @@ package customer_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"sync"
 	"testing"
@@ -51,8 +54,8 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := notify.New(notify.Config{Store: st, Mail: sender, Now: clk.Now})
-	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Guard: st, Events: st, Outbox: ob,
+	ob := notify.New(notify.Config{Store: st, Mail: sender, Webhook: notify.WebhookSender{Now: clk.Now}, Now: clk.Now})
+	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Tokens: st, Guard: st, Events: st, Outbox: ob,
 		Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
 		Limits: limits, Now: clk.Now})
 	if err != nil {
@@ -245,8 +248,9 @@ func TestSignupOptIn(t *testing.T) {
 			if a.Active || a.AccountType() != "B2B" {
 				t.Errorf("new opt-in account: active %v type %s", a.Active, a.AccountType())
 			}
-			if ok, _ := f.svc.IsMember(ctx, "shop", a.ID, "le-1"); !ok {
-				t.Errorf("legal entity not stored")
+			// A signup cannot make itself a member of a B2B account.
+			if ok, _ := f.svc.IsMember(ctx, "shop", a.ID, "le-1"); ok {
+				t.Errorf("signup claimed a legal entity")
 			}
 			if _, err := f.svc.Login(ctx, f.tenant, "new@example.com", "password123"); !errors.Is(err, customer.ErrInactive) {
 				t.Errorf("login before opt-in: %v", err)
@@ -315,5 +319,38 @@ func TestSignupValidation(t *testing.T) {
 	}
 	if _, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "A@example.com", Password: "password123"}); !errors.Is(err, customer.ErrConflict) {
 		t.Errorf("duplicate: %v", err)
+	}
+}
+
+// TestWebhookChannel: a tenant with a webhook gets its notifications as signed posts.
+func TestWebhookChannel(t *testing.T) {
+	const secret = "tenant-webhook-secret-0123456789-abcdef"
+	got := make(chan *http.Request, 1)
+	bodies := make(chan []byte, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer hook.Close()
+	f := newFixture(t, storagetest.Backends(t)[0], noLimits())
+	ctx := context.Background()
+	for k, v := range map[string]string{"signup.optin": "true", "notify.webhook_url": hook.URL, "notify.webhook_secret": secret} {
+		if err := f.tenant.Settings.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "hook@example.com", Password: "password123"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.outbox.DeliverDue(ctx); n != 1 || err != nil {
+		t.Fatalf("delivered %d: %v", n, err)
+	}
+	r, body := <-got, <-bodies
+	if r.Header.Get("X-Custodian-Signature") != notify.Sign(secret, f.clock.Now(), body) || r.Header.Get("X-Custodian-Event") != notify.KindSignupOptIn {
+		t.Errorf("webhook headers %v", r.Header)
+	}
+	if !optinLink.Match(body) || len(f.smtp.Messages()) != 0 {
+		t.Errorf("webhook body %s, mails %d", body, len(f.smtp.Messages()))
 	}
 }

@@ -21,6 +21,7 @@ import (
 type Service struct {
 	store     Store
 	tenants   oauth.TenantStore
+	tokens    TokenRevoker
 	guard     GuardStore
 	events    oauth.EventStore
 	outbox    *notify.Outbox
@@ -39,6 +40,7 @@ type Service struct {
 type Config struct {
 	Store   Store
 	Tenants oauth.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
+	Tokens  TokenRevoker      // ends a customer's tokens and browser sessions
 	Guard   GuardStore        // lockout counters and rate limits
 	Events  oauth.EventStore  // audit trail
 	Outbox  *notify.Outbox    // mail: opt-in links, reset tokens, codes
@@ -54,7 +56,7 @@ type Config struct {
 
 // NewService builds the customer service.
 func NewService(cfg Config) (*Service, error) {
-	s := &Service{store: cfg.Store, tenants: cfg.Tenants, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
+	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger}
 	if s.limits == (Limits{}) {
 		s.limits = DefaultLimits()
@@ -77,6 +79,12 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.dummyHash = h
 	return s, nil
+}
+
+// TokenRevoker ends every token and browser session of a customer.
+type TokenRevoker interface {
+	RevokeSubject(ctx context.Context, tenant, subject string) error
+	DeleteCustomerBrowserSessions(ctx context.Context, tenant string, customerID int64) error
 }
 
 var (

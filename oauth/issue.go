@@ -100,6 +100,7 @@ func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken str
 	ar.GrantTypes = fosite.Arguments{GrantRefreshToken}
 	ar.Form.Set("grant_type", GrantRefreshToken)
 	ar.Form.Set("refresh_token", refreshToken)
+	ctx = context.WithValue(ctx, fosite.AccessRequestContextKey, ar)
 	handled := false
 	for _, h := range p.fconf.GetTokenEndpointHandlers(ctx) {
 		if !h.CanHandleTokenEndpointRequest(ctx, ar) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,6 +266,33 @@ func (c *tenantConfig) GetIDTokenLifespan(ctx context.Context) time.Duration {
 
 func (c *tenantConfig) GetAuthorizeCodeLifespan(ctx context.Context) time.Duration {
 	return time.Duration(c.settings(ctx).CodeTTL)
+}
+
+// CustomerScopes are the permissions of a shopper's own tokens in the customer APIs: the
+// seed's customer role, so storefront code written for it sees the same scope list.
+// Custodian grants them itself; they are not requested by clients.
+var CustomerScopes = []string{
+	"approval.approval_manage_own", "approval.approval_read_own", "coupon.coupon_redeem",
+	"customer.consent_manage", "customer.consent_view", "customer.customer_manage_own",
+	"customer.customer_read_own", "customer.customerprofile_edit", "customer.customerprofile_view",
+	"customermanagement.legalentity_read_own", "customersegment.segment_read_own",
+	"iam.assignment_create_own", "iam.assignment_delete_own", "iam.group_read_own", "iam.scope_read_own",
+	"iam.user_read_own", "order.history_view", "order.order_readascustomer", "order.order_updateascustomer",
+	"quote.quote_manage_own", "quote.quote_read_own", "returns.returns_manage_own", "returns.returns_read_own",
+}
+
+// GetScopeStrategy matches scopes exactly; a refresh also keeps the customer scopes
+// Custodian granted itself, so a token of the customer APIs refreshes at every endpoint
+// whatever scopes its client is registered for. fosite puts the access request in ctx.
+func (c *tenantConfig) GetScopeStrategy(ctx context.Context) fosite.ScopeStrategy {
+	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
+		return refreshScopeStrategy
+	}
+	return fosite.ExactScopeStrategy
+}
+
+func refreshScopeStrategy(haystack []string, needle string) bool {
+	return fosite.ExactScopeStrategy(haystack, needle) || slices.Contains(CustomerScopes, needle)
 }
 
 func (c *tenantConfig) issuer(ctx context.Context) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -84,6 +85,11 @@ type Settings struct {
 	SocialAutoProvision bool `json:"social.autoprovision"`
 
 	SessionTTL Duration `json:"session.ttl"`
+
+	// WebhookURL, when set, receives the tenant's notifications as signed JSON posts
+	// instead of Custodian's e-mail; WebhookSecret signs them.
+	WebhookURL    string `json:"notify.webhook_url,omitempty"`
+	WebhookSecret string `json:"notify.webhook_secret,omitempty"`
 }
 
 // Grant type names.
@@ -239,7 +245,39 @@ var settingKeys = map[string]setting{
 	"twofactor.reverify_after": durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
 	"twofactor.b2b_required":   boolSetting("B2B accounts always need a second factor", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
 	"social.autolink":          boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
-	"social.autoprovision":     boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
+	"notify.webhook_url": {
+		doc: "deliver notifications as signed JSON posts to this URL instead of by e-mail (empty: e-mail)",
+		set: func(s *Settings, v string) error {
+			if v == "" {
+				s.WebhookURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+				return fmt.Errorf("want an https URL (http only for loopback), got %q", v)
+			}
+			s.WebhookURL = v
+			return nil
+		},
+		get: func(s *Settings) string { return s.WebhookURL },
+	},
+	"notify.webhook_secret": {
+		doc: "HMAC-SHA256 key of the webhook signature (at least 32 characters; shown as REDACTED)",
+		set: func(s *Settings, v string) error {
+			if v != "" && len(v) < 32 {
+				return errors.New("want at least 32 characters")
+			}
+			s.WebhookSecret = v
+			return nil
+		},
+		get: func(s *Settings) string {
+			if s.WebhookSecret == "" {
+				return ""
+			}
+			return "REDACTED"
+		},
+	},
+	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
 }
 
 // SettingKeys lists the stable setting keys, sorted, with a line of documentation each.
@@ -279,6 +317,9 @@ func (s *Settings) Validate() error {
 	var errs []error
 	if s.AccessTTL > s.MaxAccessTTL {
 		errs = append(errs, fmt.Errorf("tokens.access_ttl (%s) is above tokens.max_access_ttl (%s)", s.AccessTTL, s.MaxAccessTTL))
+	}
+	if s.WebhookURL != "" && s.WebhookSecret == "" {
+		errs = append(errs, errors.New("notify.webhook_url needs notify.webhook_secret"))
 	}
 	if s.RefreshTTL > s.MaxRefreshTTL {
 		errs = append(errs, fmt.Errorf("tokens.refresh_ttl (%s) is above tokens.max_refresh_ttl (%s)", s.RefreshTTL, s.MaxRefreshTTL))

@@ -142,3 +142,13 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 	}
 	return p.store.RevokeRefreshToken(ctx, family)
 }
+
+// IsAnonymousRefreshToken reports whether a live refresh token belongs to an anonymous
+// shopper, without rotating it. Unknown or used tokens answer an error.
+func (p *Provider) IsAnonymousRefreshToken(ctx context.Context, token string) (bool, error) {
+	sess := NewSession()
+	if _, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return sess.Anonymous, nil
+}

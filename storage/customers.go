@@ -181,6 +181,28 @@ func (s *Store) updateAccount(ctx context.Context, tenant string, id int64, set 
 	return nil
 }
 
+// UpdateExternalFields replaces the admin-owned JSON fields that are set.
+func (s *Store) UpdateExternalFields(ctx context.Context, tenant string, id int64, f customer.ExternalFields) error {
+	set, args := "", []any{}
+	for _, c := range []struct {
+		col string
+		raw json.RawMessage
+	}{{"attributes", f.Attributes}, {"notes", f.Notes}, {"segments", f.Segments}, {"commerce_summary", f.CommerceSummary}} {
+		if c.raw != nil {
+			if set != "" {
+				set += ", "
+			}
+			set += c.col + " = ?"
+			args = append(args, string(c.raw))
+		}
+	}
+	if set == "" {
+		_, err := s.GetAccount(ctx, tenant, id)
+		return err
+	}
+	return s.updateAccount(ctx, tenant, id, set, args...)
+}
+
 // AddMembership adds (or renames) a customer's B2B membership.
 func (s *Store) AddMembership(ctx context.Context, tenant string, id int64, m customer.Membership) error {
 	_, err := s.exec(ctx, `INSERT INTO customer_memberships (tenant, customer_id, account_id, name, contact_assignment_id, created_at)
