@@ -45,6 +45,16 @@ func writeAdminError(w http.ResponseWriter, status int, typ, msg string) {
 
 // adminFail is the one place admin failures are mapped to HTTP.
 func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *customer.ValidationError
+	if errors.As(err, &ve) {
+		details := make([]map[string]string, 0, len(ve.Fields))
+		for _, f := range ve.Fields {
+			details = append(details, map[string]string{"field": f.Field, "type": f.Type, "message": f.Message})
+		}
+		writeAdminJSON(w, http.StatusBadRequest, map[string]any{"status": http.StatusBadRequest, "type": "bad_request",
+			"message": "the request has invalid fields", "details": details})
+		return
+	}
 	switch {
 	case errors.Is(err, oauth.ErrNotFound), errors.Is(err, customer.ErrNotFound):
 		writeAdminError(w, http.StatusNotFound, "resource_not_found", err.Error())
@@ -288,4 +298,129 @@ func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeAdminJSON(w, http.StatusOK, nonNil(evs))
+}
+
+// customerView is the admin view of an account: profile summary, sign-in state,
+// memberships and the fields other systems own.
+type customerView struct {
+	ID              int64               `json:"id"`
+	EmailAddress    string              `json:"emailAddress"`
+	FirstName       string              `json:"firstName"`
+	LastName        string              `json:"lastName"`
+	IsActive        bool                `json:"isActive"`
+	OnHold          bool                `json:"onHold"`
+	AccountType     string              `json:"accountType"`
+	LoginState      customer.LoginState `json:"loginState"`
+	Memberships     []membershipView    `json:"memberships"`
+	Attributes      json.RawMessage     `json:"attributes"`
+	Notes           json.RawMessage     `json:"notes"`
+	Segments        json.RawMessage     `json:"segments"`
+	CommerceSummary json.RawMessage     `json:"commerceSummary"`
+	Version         int                 `json:"version"`
+}
+
+type membershipView struct {
+	AccountID           string `json:"accountId"`
+	Name                string `json:"name,omitempty"`
+	ContactAssignmentID string `json:"contactAssignmentId,omitempty"`
+}
+
+func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *oauth.Tenant, id int64) {
+	a, err := s.Customers.Account(r.Context(), t.Name, id)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	v := customerView{ID: a.ID, EmailAddress: a.Email, FirstName: a.FirstName, LastName: a.LastName, IsActive: a.Active,
+		OnHold: a.OnHold, AccountType: a.AccountType(), LoginState: customer.LoginStateOf(a, t.Settings.LockoutThreshold, s.cfg.Now()),
+		Memberships: []membershipView{}, Attributes: a.Attributes, Notes: a.Notes, Segments: a.Segments,
+		CommerceSummary: a.CommerceSummary, Version: a.Version}
+	for _, m := range a.Memberships {
+		v.Memberships = append(v.Memberships, membershipView{AccountID: m.AccountID, Name: m.Name, ContactAssignmentID: m.ContactAssignmentID})
+	}
+	writeAdminJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request) *oauth.Tenant {
+	t, err := s.OAuth.GetTenant(r.Context(), tenantVar(r))
+	if err != nil {
+		s.adminFail(w, r, err)
+		return nil
+	}
+	return t
+}
+
+func (s *Server) adminGetCustomer(w http.ResponseWriter, r *http.Request) {
+	if t := s.adminTenant(w, r); t != nil {
+		s.writeCustomer(w, r, t, customerVar(r))
+	}
+}
+
+// adminPatchCustomer sets the admin-owned fields and the account status.
+func (s *Server) adminPatchCustomer(w http.ResponseWriter, r *http.Request) {
+	t := s.adminTenant(w, r)
+	if t == nil {
+		return
+	}
+	var in struct {
+		Attributes      json.RawMessage `json:"attributes"`
+		Notes           json.RawMessage `json:"notes"`
+		Segments        json.RawMessage `json:"segments"`
+		CommerceSummary json.RawMessage `json:"commerceSummary"`
+		Active          *bool           `json:"isActive"`
+		OnHold          *bool           `json:"onHold"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	id := customerVar(r)
+	if _, err := s.Customers.UpdateExternalFields(r.Context(), t.Name, id, customer.ExternalFields{
+		Attributes: in.Attributes, Notes: in.Notes, Segments: in.Segments, CommerceSummary: in.CommerceSummary}); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if in.Active != nil || in.OnHold != nil {
+		if _, err := s.Customers.SetStatus(r.Context(), t.Name, id, in.Active, in.OnHold); err != nil {
+			s.adminFail(w, r, err)
+			return
+		}
+	}
+	s.writeCustomer(w, r, t, id)
+}
+
+// adminLockCustomer locks (POST) or unlocks (DELETE) an account.
+func (s *Server) adminLockCustomer(w http.ResponseWriter, r *http.Request) {
+	t := s.adminTenant(w, r)
+	if t == nil {
+		return
+	}
+	if err := s.Customers.SetLock(r.Context(), t, customerVar(r), r.Method == http.MethodPost); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	s.writeCustomer(w, r, t, customerVar(r))
+}
+
+func (s *Server) adminAddMembership(w http.ResponseWriter, r *http.Request) {
+	t := s.adminTenant(w, r)
+	if t == nil {
+		return
+	}
+	var in membershipView
+	if err := decodeJSON(r, &in); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	id := customerVar(r)
+	if _, err := s.Customers.Account(r.Context(), t.Name, id); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if err := s.Customers.AddMembership(r.Context(), t.Name, id, customer.Membership{AccountID: in.AccountID, Name: in.Name,
+		ContactAssignmentID: in.ContactAssignmentID}); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	s.writeCustomer(w, r, t, id)
 }

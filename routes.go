@@ -2,6 +2,7 @@ package custodian
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -24,6 +25,7 @@ func (s *Server) Register(r *mux.Router) {
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
 	s.OAuth.Register(sub)
+	s.api.Register(sub, s.requireAdmin)
 
 	if s.cfg.AdminToken == "" {
 		return // no credential, no admin surface
@@ -41,8 +43,18 @@ func (s *Server) Register(r *mux.Router) {
 	t.HandleFunc("/clients/{client}", s.adminGetClient).Methods(http.MethodGet).Name("admin.clients.get")
 	t.HandleFunc("/clients/{client}", s.adminDeleteClient).Methods(http.MethodDelete).Name("admin.clients.delete")
 	t.HandleFunc("/customers", s.adminCreateCustomer).Methods(http.MethodPost).Name("admin.customers.create")
+	t.HandleFunc("/customers/{customer:[0-9]+}", s.adminGetCustomer).Methods(http.MethodGet).Name("admin.customers.get")
+	t.HandleFunc("/customers/{customer:[0-9]+}", s.adminPatchCustomer).Methods(http.MethodPatch).Name("admin.customers.patch")
+	t.HandleFunc("/customers/{customer:[0-9]+}/lock", s.adminLockCustomer).Methods(http.MethodPost, http.MethodDelete).Name("admin.customers.lock")
+	t.HandleFunc("/customers/{customer:[0-9]+}/memberships", s.adminAddMembership).Methods(http.MethodPost).Name("admin.customers.memberships")
 	t.HandleFunc("/events", s.adminListEvents).Methods(http.MethodGet).Name("admin.events.list")
 }
 
 func tenantVar(r *http.Request) string { return mux.Vars(r)["tenant"] }
 func clientVar(r *http.Request) string { return mux.Vars(r)["client"] }
+
+// customerVar is the numeric customer id of the path (the route pattern admits digits only).
+func customerVar(r *http.Request) int64 {
+	id, _ := strconv.ParseInt(mux.Vars(r)["customer"], 10, 64)
+	return id
+}

@@ -21,6 +21,7 @@ type Server struct {
 	OAuth     *oauth.Provider
 	Customers *customer.Service
 
+	api     *customer.API
 	outbox  *notify.Outbox
 	store   *storage.Store
 	cfg     Config
@@ -72,7 +73,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Guard: store, Events: store, Outbox: outbox,
+	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
 		PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		store.Close()
@@ -95,7 +96,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
+	api := customer.NewAPI(customers, provider, log, cfg.Now)
+	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // newOutbox delivers mail through SMTP when configured and to the log otherwise.

@@ -1,0 +1,29 @@
+package customer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// API serves the two customer-facing dialects: the ticket API (modelled on Kibo's
+// Customer Authentication Tickets) and the customer login API (modelled on Emporix's
+// customer-managed authentication). Both are views of the same fosite tokens.
+type API struct {
+	svc   *Service
+	oauth *oauth.Provider
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewAPI builds the HTTP side of the customer package.
+func NewAPI(svc *Service, provider *oauth.Provider, log *slog.Logger, now func() time.Time) *API {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &API{svc: svc, oauth: provider, log: log, now: now}
+}

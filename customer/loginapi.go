@@ -1,0 +1,888 @@
+package customer
+
+// The customer login API (CONTRACT.md §3, modelled on the customer management tutorial
+// seed): anonymous shopper tokens, signup with double opt-in, password login, refresh,
+// validation, logout and the admin status switch. Paths and JSON field names are the
+// seed's, including its mix of camelCase (sessionId, initialPassword, legalEntityId)
+// and snake_case (session_id, refresh_token_expires_in).
+//
+// Decisions this file makes:
+//
+//   - Anonymous tokens go to public clients of the tenant that hold the anonymous grant
+//     (the tenant must allow it too); confidential clients use the token endpoint.
+//   - Signup, login and the opt-in confirmation are called with the storefront's
+//     anonymous token. A customer's tokens are issued to that token's client and keep
+//     its session id, so a cart tied to the session survives the sign-in.
+//   - Customer tokens carry oauth.CustomerScopes, which a refresh keeps at any of the
+//     three endpoints whatever scopes the client is registered for.
+//   - refreshauthtoken finds the client by HTTP Basic credentials (any client), by
+//     client_id or by a Bearer token of the client (public clients only).
+//   - A refresh with another legalEntityId (of which the customer is a member) mints a
+//     new token family bound to it and revokes the one just refreshed.
+//   - The opt-in confirmation answers with the login response when it comes with the
+//     storefront's anonymous token (or client_id); a bare link click only activates the
+//     account and answers 204. An unknown, used or expired opt-in token is a 400.
+//   - validateauthtoken accepts customer tokens only (an anonymous token is a 401), and
+//     so does it for a customer that is no longer active.
+//   - logout answers 204 for tokens it does not know, as RFC 7009 revocation does.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// loginScopes are the permissions a customer's tokens carry in the customer login API
+// (oauth.CustomerScopes); validateauthtoken answers them followed by "tenant={tenant}".
+var loginScopes = oauth.CustomerScopes
+
+// loginGrant names the customer login API's issuance in metrics and logs.
+const loginGrant = "customer_login"
+
+// loginMaxBody bounds request bodies when the host router sets no limit of its own.
+const loginMaxBody = 64 << 10
+
+// anonymousTokenView is the seed's anonymous token.
+type anonymousTokenView struct {
+	AccessToken           string `json:"access_token"`
+	TokenType             string `json:"token_type"`
+	ExpiresIn             int64  `json:"expires_in"`
+	RefreshToken          string `json:"refresh_token,omitempty"`
+	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
+	SessionID             string `json:"sessionId"`
+	Scope                 string `json:"scope"`
+}
+
+// loginTokenView is the seed's login response.
+type loginTokenView struct {
+	AccessToken           string `json:"access_token"`
+	SaaSToken             string `json:"saas_token"`
+	ExpiresIn             int64  `json:"expires_in"`
+	RefreshToken          string `json:"refresh_token,omitempty"`
+	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
+	TokenType             string `json:"token_type"`
+	SessionID             string `json:"session_id"`
+	InitialPassword       bool   `json:"initialPassword"`
+}
+
+// validateTokenView is the seed's validateauthtoken response.
+type validateTokenView struct {
+	TokenType     string `json:"token_type"`
+	ExpiresIn     int64  `json:"expires_in"`
+	Scope         string `json:"scope"`
+	SessionID     string `json:"sessionId"`
+	Email         string `json:"email"`
+	LegalEntityID string `json:"legalEntityId,omitempty"`
+}
+
+// saasClaims are the claims of the saas_token, a JWT (typ "JWT") signed with the
+// tenant's current key and verifiable against its JWKS. It lives as long as the access
+// token it came with and is not checked against the token store: logout does not
+// reach it.
+type saasClaims struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	Email     string `json:"email"`
+	Tenant    string `json:"tenant"`
+	SessionID string `json:"sid,omitempty"`
+	AccountID string `json:"account_id,omitempty"`
+	IssuedAt  int64  `json:"iat"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// anonLogin issues an anonymous shopper token:
+// GET /customerlogin/auth/anonymous/login?tenant=&client_id=.
+func (a *API) anonLogin(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	t, ctx, err := a.loginTenant(r, q.Get("tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if !t.Settings.GrantAllowed(oauth.GrantAnonymous) || !slices.Contains(client.GrantTypes, oauth.GrantAnonymous) {
+		a.loginFail(w, r, &loginError{status: http.StatusForbidden, typ: typeForbidden,
+			message: "the client may not request anonymous tokens"})
+		return
+	}
+	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
+		Grant: oauth.GrantAnonymous})
+	if err != nil {
+		a.loginFail(w, r, fmt.Errorf("issue anonymous token: %w", err))
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
+}
+
+// anonRefresh refreshes an anonymous token; the session id stays:
+// GET /customerlogin/auth/anonymous/refresh?tenant=&refresh_token=&client_id=.
+func (a *API) anonRefresh(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	t, ctx, err := a.loginTenant(r, q.Get("tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	rt := q.Get("refresh_token")
+	if rt == "" {
+		a.loginFail(w, r, missingParam("refresh_token"))
+		return
+	}
+	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	// A customer's refresh token belongs to refreshauthtoken: refuse it before it is
+	// rotated, so the misdirected call costs the shopper nothing.
+	if anon, err := a.oauth.IsAnonymousRefreshToken(ctx, rt); err == nil && !anon {
+		a.loginFail(w, r, fmt.Errorf("%w: not an anonymous refresh token", oauth.ErrInvalidToken))
+		return
+	}
+	ts, err := a.oauth.Refresh(ctx, client, rt, oauth.Lifespans{})
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
+}
+
+// signupBody is the seed's signup request.
+type signupBody struct {
+	Email           string             `json:"email"`
+	Password        string             `json:"password"`
+	CustomerDetails *signupDetailsBody `json:"customerDetails"`
+	CustomerAddress *signupAddressBody `json:"customerAddress"`
+}
+
+type signupDetailsBody struct {
+	Title             string         `json:"title"`
+	FirstName         string         `json:"firstName"`
+	MiddleName        string         `json:"middleName"`
+	LastName          string         `json:"lastName"`
+	ContactEmail      string         `json:"contactEmail"`
+	ContactPhone      string         `json:"contactPhone"`
+	Company           string         `json:"company"`
+	PreferredLanguage string         `json:"preferredLanguage"`
+	PreferredCurrency string         `json:"preferredCurrency"`
+	PreferredSite     string         `json:"preferredSite"`
+	B2B               *signupB2BBody `json:"b2b"`
+}
+
+type signupB2BBody struct {
+	CompanyRegistrationID string              `json:"companyRegistrationId"`
+	LegalEntities         []signupLegalEntity `json:"legalEntities"`
+}
+
+type signupLegalEntity struct {
+	ID                  string `json:"id"`
+	Name                string `json:"name"`
+	ContactAssignmentID string `json:"contactAssignmentId"`
+}
+
+type signupAddressBody struct {
+	ContactName    string   `json:"contactName"`
+	CompanyName    string   `json:"companyName"`
+	Street         string   `json:"street"`
+	StreetNumber   string   `json:"streetNumber"`
+	StreetAppendix string   `json:"streetAppendix"`
+	ExtraLine1     string   `json:"extraLine1"`
+	ExtraLine2     string   `json:"extraLine2"`
+	ExtraLine3     string   `json:"extraLine3"`
+	ExtraLine4     string   `json:"extraLine4"`
+	ZipCode        string   `json:"zipCode"`
+	City           string   `json:"city"`
+	Country        string   `json:"country"`
+	State          string   `json:"state"`
+	ContactPhone   string   `json:"contactPhone"`
+	Tags           []string `json:"tags"`
+}
+
+func (b *signupBody) request() SignupRequest {
+	in := SignupRequest{Email: b.Email, Password: b.Password}
+	if d := b.CustomerDetails; d != nil {
+		in.Details = SignupDetails{Title: d.Title, FirstName: d.FirstName, MiddleName: d.MiddleName, LastName: d.LastName,
+			ContactEmail: d.ContactEmail, ContactPhone: d.ContactPhone, Company: d.Company,
+			PreferredLanguage: d.PreferredLanguage, PreferredCurrency: d.PreferredCurrency, PreferredSite: d.PreferredSite}
+		if d.B2B != nil {
+			b2b := &B2B{CompanyRegistrationID: d.B2B.CompanyRegistrationID}
+			for _, le := range d.B2B.LegalEntities {
+				b2b.LegalEntities = append(b2b.LegalEntities, Membership{AccountID: le.ID, Name: le.Name,
+					ContactAssignmentID: le.ContactAssignmentID})
+			}
+			in.Details.B2B = b2b
+		}
+	}
+	if ad := b.CustomerAddress; ad != nil {
+		in.Address = &Address{ContactName: ad.ContactName, CompanyName: ad.CompanyName, Street: ad.Street,
+			StreetNumber: ad.StreetNumber, StreetAppendix: ad.StreetAppendix, ExtraLine1: ad.ExtraLine1,
+			ExtraLine2: ad.ExtraLine2, ExtraLine3: ad.ExtraLine3, ExtraLine4: ad.ExtraLine4, ZipCode: ad.ZipCode,
+			City: ad.City, Country: ad.Country, State: ad.State, ContactPhone: ad.ContactPhone, Tags: ad.Tags}
+	}
+	return in
+}
+
+// signup creates a customer: POST /customer/{tenant}/signup → 201 {id}. With the
+// tenant's double opt-in the account starts inactive and an activation mail is sent.
+func (a *API) signup(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if _, err := a.anonymousCaller(ctx, r); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in signupBody
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	acc, err := a.svc.Signup(ctx, t, in.request())
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusCreated, map[string]string{"id": strconv.FormatInt(acc.ID, 10)})
+}
+
+// optinConfirm activates an account with the token of its activation mail:
+// GET /customer/{tenant}/signup/optin/{token}.
+func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	// Who gets the tokens is settled before the single-use token is spent.
+	var client *oauth.Client
+	sessionID := ""
+	switch {
+	case loginBearer(r) != "":
+		anon, err := a.anonymousCaller(ctx, r)
+		if err != nil {
+			a.loginFail(w, r, err)
+			return
+		}
+		if client, err = a.tokenClient(ctx, t.Name, anon.ClientID); err != nil {
+			a.loginFail(w, r, err)
+			return
+		}
+		sessionID = anon.SessionID
+	case r.URL.Query().Get("client_id") != "":
+		if client, err = a.storefrontClient(ctx, t.Name, r.URL.Query().Get("client_id")); err != nil {
+			a.loginFail(w, r, err)
+			return
+		}
+	}
+	acc, err := a.svc.ConfirmOptIn(ctx, t, pathVar(r, "token"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if client == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if !acc.Active || acc.OnHold {
+		a.loginFail(w, r, ErrInactive)
+		return
+	}
+	// The link proves the e-mail address, not the password: no "pwd" in the AMR.
+	a.writeCustomerTokens(ctx, w, r, t, client, acc, sessionID, "", nil)
+}
+
+// optinResend queues a new activation mail: POST /customer/{tenant}/signup/optin/refresh_token
+// {email} → 202, whether or not the address has an account waiting for activation.
+func (a *API) optinResend(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(in.Email) == "" {
+		a.loginFail(w, r, missingParam("email"))
+		return
+	}
+	if err := a.svc.ResendOptIn(ctx, t, strings.TrimSpace(in.Email)); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// passwordLoginBody is the seed's login request. fingerprint and region feed the
+// second-factor triggers.
+type passwordLoginBody struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	Fingerprint string `json:"fingerprint"`
+	Region      string `json:"region"`
+}
+
+// login signs a customer in with the storefront's anonymous token:
+// POST /customer/{tenant}/login[?legalEntityId=].
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	anon, err := a.anonymousCaller(ctx, r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in passwordLoginBody
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	v := &validator{}
+	if strings.TrimSpace(in.Email) == "" {
+		v.add("email", "missing", "is required")
+	}
+	if in.Password == "" {
+		v.add("password", "missing", "is required")
+	}
+	v.maxLen("fingerprint", in.Fingerprint, 512)
+	v.maxLen("region", in.Region, 64)
+	if err := v.err(); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	acc, err := a.svc.Login(ctx, t, strings.TrimSpace(in.Email), in.Password)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	legal := r.URL.Query().Get("legalEntityId")
+	if legal != "" {
+		ok, err := a.svc.IsMember(ctx, t.Name, acc.ID, legal)
+		if err != nil {
+			a.loginFail(w, r, err)
+			return
+		}
+		if !ok {
+			a.loginFail(w, r, notMember())
+			return
+		}
+	}
+	a.writeCustomerTokens(ctx, w, r, t, client, acc, anon.SessionID, legal, []string{"pwd"})
+}
+
+// refreshAuth refreshes a customer's tokens:
+// GET /customer/{tenant}/refreshauthtoken?refreshToken=&legalEntityId=.
+func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	rt := q.Get("refreshToken")
+	if rt == "" {
+		a.loginFail(w, r, missingParam("refreshToken"))
+		return
+	}
+	client, err := a.refreshingClient(ctx, r, t.Name)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	ts, err := a.oauth.Refresh(ctx, client, rt, oauth.Lifespans{})
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	info, err := a.oauth.ValidateAccessToken(ctx, ts.AccessToken)
+	if err != nil {
+		a.loginFail(w, r, fmt.Errorf("read refreshed token: %w", err))
+		return
+	}
+	if info.Anonymous {
+		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
+		return
+	}
+	// From here on a failure leaves no live tokens behind: the old refresh token is
+	// spent, so the family just minted is revoked.
+	fail := func(err error) {
+		a.revokeQuietly(ctx, ts.AccessToken)
+		a.loginFail(w, r, err)
+	}
+	id, err := strconv.ParseInt(info.Subject, 10, 64)
+	if err != nil {
+		fail(tokenRequired("not a customer's token", nil))
+		return
+	}
+	acc, err := a.svc.Account(ctx, t.Name, id)
+	if errors.Is(err, ErrNotFound) {
+		fail(tokenRequired("the customer no longer exists", nil))
+		return
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !acc.Active || acc.OnHold {
+		fail(ErrInactive)
+		return
+	}
+	legal := info.AccountID
+	if want := q.Get("legalEntityId"); want != "" && want != info.AccountID {
+		if !slices.ContainsFunc(acc.Memberships, func(m Membership) bool { return m.AccountID == want }) {
+			fail(notMember())
+			return
+		}
+		// The legal entity is part of the token family: another one is a new family,
+		// and the one just refreshed goes.
+		next, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: info.Subject, Scopes: info.Scopes,
+			SessionID: info.SessionID, AMR: info.AMR, AccountID: want, Grant: loginGrant})
+		if err != nil {
+			fail(fmt.Errorf("issue tokens for legal entity: %w", err))
+			return
+		}
+		a.revokeQuietly(ctx, ts.AccessToken)
+		ts, legal = next, want
+	}
+	view, err := a.loginView(ctx, t, acc, ts, legal)
+	if err != nil {
+		fail(err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, view)
+}
+
+// validateAuth describes the customer token of the request:
+// GET /customer/{tenant}/validateauthtoken with Authorization: Bearer.
+func (a *API) validateAuth(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	info, err := a.bearerInfo(ctx, r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	id, perr := strconv.ParseInt(info.Subject, 10, 64)
+	if info.Anonymous || perr != nil {
+		a.loginFail(w, r, tokenRequired("not a customer's token", nil))
+		return
+	}
+	acc, err := a.svc.Account(ctx, t.Name, id)
+	if errors.Is(err, ErrNotFound) {
+		a.loginFail(w, r, tokenRequired("the customer no longer exists", nil))
+		return
+	}
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if !acc.Active || acc.OnHold {
+		a.loginFail(w, r, tokenRequired("the customer is not active", nil))
+		return
+	}
+	legal := info.AccountID
+	if legal == "" && len(acc.Memberships) == 1 {
+		legal = acc.Memberships[0].AccountID
+	}
+	writeLoginJSON(w, http.StatusOK, validateTokenView{
+		TokenType:     "Bearer",
+		ExpiresIn:     secondsUntil(info.ExpiresAt, a.now()),
+		Scope:         scopeString(info.Scopes, t.Name),
+		SessionID:     info.SessionID,
+		Email:         acc.Email,
+		LegalEntityID: legal,
+	})
+}
+
+// logout revokes a token and its whole family:
+// GET /customer/{tenant}/logout?accessToken= (or the Bearer token) → 204.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	_, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	tok := r.URL.Query().Get("accessToken")
+	if tok == "" {
+		tok = loginBearer(r)
+	}
+	if tok == "" {
+		a.loginFail(w, r, missingParam("accessToken"))
+		return
+	}
+	// As RFC 7009 revocation: a token that is unknown, expired or already revoked is
+	// not an error, so logging out twice is harmless.
+	if err := a.oauth.RevokeToken(ctx, tok); err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+		a.loginFail(w, r, fmt.Errorf("logout: %w", err))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// statusView is the answer of the admin status switch.
+type statusView struct {
+	ID             string `json:"id"`
+	CustomerNumber string `json:"customerNumber"`
+	Email          string `json:"email"`
+	Active         bool   `json:"active"`
+	OnHold         bool   `json:"onHold"`
+}
+
+// adminSetStatus activates / deactivates and holds / releases a customer:
+// PATCH /customer/{tenant}/customers/{customerNumber} {active?, onHold?} (admin only;
+// routes.go guards it).
+func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(pathVar(r, "customerNumber"), 10, 64)
+	if err != nil || id <= 0 {
+		a.loginFail(w, r, ErrNotFound)
+		return
+	}
+	var in struct {
+		Active *bool `json:"active"`
+		OnHold *bool `json:"onHold"`
+	}
+	if err := decodeLoginJSON(w, r, &in, "application/json", "application/merge-patch+json"); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if in.Active == nil && in.OnHold == nil {
+		a.loginFail(w, r, badRequest("nothing to change: set active or onHold",
+			FieldError{Field: "active", Type: "missing", Message: "active or onHold is required"},
+			FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"}))
+		return
+	}
+	acc, err := a.svc.SetStatus(ctx, t.Name, id, in.Active, in.OnHold)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	n := strconv.FormatInt(acc.ID, 10)
+	writeLoginJSON(w, http.StatusOK, statusView{ID: n, CustomerNumber: n, Email: acc.Email, Active: acc.Active, OnHold: acc.OnHold})
+}
+
+// writeCustomerTokens issues a customer's tokens to client and answers the login
+// response. ctx carries the tenant.
+func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *oauth.Tenant, client *oauth.Client,
+	acc *Account, sessionID, legalEntity string, amr []string) {
+	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: strconv.FormatInt(acc.ID, 10),
+		Scopes: slices.Clone(loginScopes), SessionID: sessionID, AMR: amr, AccountID: legalEntity, Grant: loginGrant})
+	if err != nil {
+		a.loginFail(w, r, fmt.Errorf("issue customer tokens: %w", err))
+		return
+	}
+	view, err := a.loginView(ctx, t, acc, ts, legalEntity)
+	if err != nil {
+		a.revokeQuietly(ctx, ts.AccessToken)
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, view)
+}
+
+// loginView is the login response of an issuance, with its saas_token.
+func (a *API) loginView(ctx context.Context, t *oauth.Tenant, acc *Account, ts *oauth.TokenSet, legalEntity string) (loginTokenView, error) {
+	now := a.now()
+	saas, err := a.oauth.Keys().Sign(ctx, t.Name, saasClaims{
+		Issuer:    a.oauth.Issuer(t.Name),
+		Subject:   strconv.FormatInt(acc.ID, 10),
+		Email:     acc.Email,
+		Tenant:    t.Name,
+		SessionID: ts.SessionID,
+		AccountID: legalEntity,
+		IssuedAt:  now.Unix(),
+		ExpiresAt: ts.AccessExpiresAt.Unix(),
+	}, "JWT")
+	if err != nil {
+		return loginTokenView{}, fmt.Errorf("sign saas token: %w", err)
+	}
+	return loginTokenView{
+		AccessToken:           ts.AccessToken,
+		SaaSToken:             saas,
+		ExpiresIn:             secondsUntil(ts.AccessExpiresAt, now),
+		RefreshToken:          ts.RefreshToken,
+		RefreshTokenExpiresIn: secondsUntil(ts.RefreshExpiresAt, now),
+		TokenType:             "Bearer",
+		SessionID:             ts.SessionID,
+		InitialPassword:       acc.InitialPassword,
+	}, nil
+}
+
+func (a *API) anonymousView(t *oauth.Tenant, ts *oauth.TokenSet) anonymousTokenView {
+	now := a.now()
+	return anonymousTokenView{
+		AccessToken:           ts.AccessToken,
+		TokenType:             "Bearer",
+		ExpiresIn:             secondsUntil(ts.AccessExpiresAt, now),
+		RefreshToken:          ts.RefreshToken,
+		RefreshTokenExpiresIn: secondsUntil(ts.RefreshExpiresAt, now),
+		SessionID:             ts.SessionID,
+		Scope:                 scopeString(ts.Scopes, t.Name),
+	}
+}
+
+// loginTenant loads the tenant a request names and returns a context carrying it.
+func (a *API) loginTenant(r *http.Request, name string) (*oauth.Tenant, context.Context, error) {
+	if name == "" {
+		return nil, nil, missingParam("tenant")
+	}
+	unknown := &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "unknown tenant"}
+	if !oauth.ValidTenantName(name) {
+		return nil, nil, unknown
+	}
+	t, err := a.oauth.GetTenant(r.Context(), name)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, nil, unknown
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load tenant %q: %w", name, err)
+	}
+	return t, oauth.WithTenant(r.Context(), t), nil
+}
+
+// loginBearer returns the request's bearer token, or "".
+func loginBearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// bearerInfo validates the request's bearer access token.
+func (a *API) bearerInfo(ctx context.Context, r *http.Request) (*oauth.AccessInfo, error) {
+	tok := loginBearer(r)
+	if tok == "" {
+		return nil, tokenRequired("an access token is required (Authorization: Bearer)", nil)
+	}
+	info, err := a.oauth.ValidateAccessToken(ctx, tok)
+	if errors.Is(err, oauth.ErrInvalidToken) {
+		return nil, tokenRequired("invalid or expired access token", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("validate access token: %w", err)
+	}
+	return info, nil
+}
+
+// anonymousCaller requires the storefront's anonymous token.
+func (a *API) anonymousCaller(ctx context.Context, r *http.Request) (*oauth.AccessInfo, error) {
+	info, err := a.bearerInfo(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Anonymous {
+		return nil, tokenRequired("this call needs the storefront's anonymous access token", nil)
+	}
+	return info, nil
+}
+
+// tokenClient returns the client a valid token was issued to.
+func (a *API) tokenClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
+	c, err := a.oauth.GetClient(ctx, tenant, id)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, tokenRequired("the token's client no longer exists", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client: %w", err)
+	}
+	return c, nil
+}
+
+// storefrontClient returns a public client named by client_id. Public clients have no
+// secret to show, so naming one is all a storefront can do; confidential clients
+// authenticate (refreshauthtoken) or use the token endpoint.
+func (a *API) storefrontClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
+	if id == "" {
+		return nil, missingParam("client_id")
+	}
+	c, err := a.oauth.GetClient(ctx, tenant, id)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "unknown client", cause: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client: %w", err)
+	}
+	if !c.Public {
+		return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized,
+			message: "the client is confidential and must authenticate with its credentials"}
+	}
+	return c, nil
+}
+
+// refreshingClient finds the client of a refresh: HTTP Basic credentials of any
+// client, else a public client named by client_id or by the Bearer token it holds.
+// fosite then checks that the refresh token was issued to it.
+func (a *API) refreshingClient(ctx context.Context, r *http.Request, tenant string) (*oauth.Client, error) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		c, err := a.oauth.AuthenticateClient(ctx, tenant, id, secret)
+		if errors.Is(err, oauth.ErrNotFound) || errors.Is(err, oauth.ErrInvalidCredentials) {
+			return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "client authentication failed",
+				cause: err, challenge: `Basic realm="custodian"`}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authenticate client: %w", err)
+		}
+		return c, nil
+	}
+	id := r.URL.Query().Get("client_id")
+	if id == "" && loginBearer(r) != "" {
+		info, err := a.bearerInfo(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		id = info.ClientID
+	}
+	if id == "" {
+		return nil, badRequest("name the client: client_id, a Bearer token of the client or its HTTP Basic credentials",
+			FieldError{Field: "client_id", Type: "missing", Message: "is required"})
+	}
+	return a.storefrontClient(ctx, tenant, id)
+}
+
+// revokeQuietly revokes a token family the caller will not get; a failure is logged.
+func (a *API) revokeQuietly(ctx context.Context, token string) {
+	if err := a.oauth.RevokeToken(ctx, token); err != nil {
+		a.log.ErrorContext(ctx, "revoke unused token family", "err", err)
+	}
+}
+
+func notMember() *loginError {
+	return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the customer is not a member of this legal entity"}
+}
+
+// decodeLoginJSON decodes a JSON body of one of the media types (default
+// application/json) into v, refusing unknown fields, trailing data and bodies above
+// loginMaxBody.
+func decodeLoginJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) error {
+	if len(mediaTypes) == 0 {
+		mediaTypes = []string{"application/json"}
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !slices.Contains(mediaTypes, mt) {
+		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest,
+			message: "Content-Type must be " + strings.Join(mediaTypes, " or ")}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, loginMaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonBodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return err
+		}
+		return badRequest("malformed JSON: trailing data after the object")
+	}
+	return nil
+}
+
+// jsonBodyError describes a decoding failure in terms of the request.
+func jsonBodyError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return err
+	case errors.Is(err, io.EOF):
+		return badRequest("the request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed JSON: the body ends early")
+	case errors.As(err, &syntax):
+		return badRequest(fmt.Sprintf("malformed JSON at byte %d", syntax.Offset))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest("the request has invalid fields", FieldError{Field: field, Type: "invalid", Message: "must be " + jsonKind(typ.Type)})
+	}
+	// encoding/json reports an unknown field only in its message; the text shapes the
+	// answer, never the outcome (any other error is still a 400).
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return badRequest("the request has unknown fields", FieldError{Field: name, Type: "unknown", Message: "is not a known field"})
+	}
+	return badRequest("malformed JSON body")
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "of another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
+		reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "of another type"
+}
+
+// secondsUntil is the whole seconds from now to t (0 when t is zero or past).
+func secondsUntil(t, now time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(int64(t.Sub(now)/time.Second), 0)
+}
+
+// scopeString is the seed's scope: the granted scopes, then "tenant={tenant}".
+func scopeString(scopes []string, tenant string) string {
+	return strings.Join(append(slices.Clone(scopes), "tenant="+tenant), " ")
+}

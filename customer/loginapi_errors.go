@@ -1,0 +1,162 @@
+package customer
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// Error types of the customer login API (CONTRACT.md §3): every error it answers is
+// {status, type, message, details?: [{field, type, message}]} with one of these types.
+const (
+	typeBadRequest      = "bad_request"
+	typeUnauthorized    = "unauthorized"
+	typeForbidden       = "forbidden"
+	typeNotFound        = "resource_not_found"
+	typeConflict        = "conflict_resource"
+	typeTooManyRequests = "too_many_requests"
+	typeInternal        = "internal_error"
+)
+
+// loginError is a failure the login API's handlers raise themselves (a missing
+// parameter, a wrong token, an unknown client). Message is what the caller reads;
+// cause, when set, only goes to the log.
+type loginError struct {
+	status  int
+	typ     string
+	message string
+	details []FieldError
+	cause   error
+	// challenge, when set, is sent as WWW-Authenticate (RFC 6750 §3) with a 401.
+	challenge string
+}
+
+func (e *loginError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *loginError) Unwrap() error { return e.cause }
+
+// badRequest is a 400 with field-level details.
+func badRequest(message string, details ...FieldError) *loginError {
+	return &loginError{status: http.StatusBadRequest, typ: typeBadRequest, message: message, details: details}
+}
+
+// missingParam is a 400 for a required query parameter or field that is absent.
+func missingParam(name string) *loginError {
+	return badRequest(name+" is required", FieldError{Field: name, Type: "missing", Message: "is required"})
+}
+
+// tokenRequired is a 401 for a request without a usable bearer token.
+func tokenRequired(message string, cause error) *loginError {
+	return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: message, cause: cause,
+		challenge: `Bearer error="invalid_token"`}
+}
+
+// loginErrorBody is the one error shape of the customer login API.
+type loginErrorBody struct {
+	Status  int                `json:"status"`
+	Type    string             `json:"type"`
+	Message string             `json:"message"`
+	Details []loginErrorDetail `json:"details,omitempty"`
+}
+
+type loginErrorDetail struct {
+	Field   string `json:"field"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// loginFail is the customer login API's single mapping from an error to a status and
+// body. The caller reads a safe message; the log gets the cause.
+func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
+	e := classifyLoginError(err)
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((rl.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	if e.status == http.StatusUnauthorized && e.challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.challenge)
+	}
+	level := slog.LevelDebug
+	if e.status >= 500 {
+		level = slog.LevelError
+	}
+	a.log.LogAttrs(r.Context(), level, "customer login api", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", e.status), slog.String("type", e.typ), slog.Any("err", err))
+	body := loginErrorBody{Status: e.status, Type: e.typ, Message: e.message}
+	for _, d := range e.details {
+		body.Details = append(body.Details, loginErrorDetail{Field: d.Field, Type: d.Type, Message: d.Message})
+	}
+	writeLoginJSON(w, e.status, body)
+}
+
+// classifyLoginError turns domain errors into the login API's statuses and types.
+// Credentials failures share one message, so an unknown e-mail and a wrong password
+// look the same; a locked or inactive account is only reported after a correct
+// password (the service decides that).
+func classifyLoginError(err error) *loginError {
+	var le *loginError
+	if errors.As(err, &le) {
+		return le
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return badRequest("the request has invalid fields", ve.Fields...)
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: "request body too large"}
+	}
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return &loginError{status: http.StatusTooManyRequests, typ: typeTooManyRequests, message: "too many attempts; try again later"}
+	case errors.Is(err, ErrInvalidCredentials):
+		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "the e-mail address or password is wrong"}
+	case errors.Is(err, ErrLocked):
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is locked; try again later"}
+	case errors.Is(err, ErrInactive):
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is not active"}
+	case errors.Is(err, ErrInvalidToken):
+		// A one-time token (opt-in link) that is unknown, used or expired: the
+		// request is wrong, not the caller's credentials.
+		return badRequest("invalid or expired token")
+	case errors.Is(err, oauth.ErrInvalidToken):
+		return tokenRequired("invalid or expired access token", nil)
+	case errors.Is(err, ErrNotFound):
+		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "customer not found"}
+	case errors.Is(err, oauth.ErrNotFound):
+		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "resource not found"}
+	case errors.Is(err, ErrConflict):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "a customer with this e-mail address already exists"}
+	case errors.Is(err, oauth.ErrConflict):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "the resource already exists"}
+	case errors.Is(err, ErrInvalid):
+		// The domain's ErrInvalid messages are written for the caller.
+		return badRequest(err.Error())
+	}
+	// fosite's errors (from the refresh grant) carry their HTTP status; anything it
+	// rejects short of a server error is a refresh token that does not work.
+	var rfc interface{ StatusCode() int }
+	if errors.As(err, &rfc) && rfc.StatusCode() < 500 {
+		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "invalid, expired or already used refresh token"}
+	}
+	return &loginError{status: http.StatusInternalServerError, typ: typeInternal, message: "internal error"}
+}
+
+// writeLoginJSON writes a JSON response that no cache may keep (it may carry tokens).
+func writeLoginJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

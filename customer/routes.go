@@ -1,0 +1,27 @@
+package customer
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// Register mounts the routes of the customer login API (CONTRACT.md §3). The ticket
+// API (§2) joins them here when its handlers land. admin guards the routes that need the admin credential.
+func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
+	r.HandleFunc("/customerlogin/auth/anonymous/login", a.anonLogin).Methods(http.MethodGet).Name("login.anonymous")
+	r.HandleFunc("/customerlogin/auth/anonymous/refresh", a.anonRefresh).Methods(http.MethodGet).Name("login.anonymous.refresh")
+
+	c := r.PathPrefix("/customer/{tenant:[a-z][a-z0-9-]{1,31}}").Subrouter()
+	c.HandleFunc("/signup", a.signup).Methods(http.MethodPost).Name("login.signup")
+	c.HandleFunc("/signup/optin/refresh_token", a.optinResend).Methods(http.MethodPost).Name("login.optin.resend")
+	c.HandleFunc("/signup/optin/{token}", a.optinConfirm).Methods(http.MethodGet).Name("login.optin.confirm")
+	c.HandleFunc("/login", a.login).Methods(http.MethodPost).Name("login.login")
+	c.HandleFunc("/refreshauthtoken", a.refreshAuth).Methods(http.MethodGet).Name("login.refresh")
+	c.HandleFunc("/validateauthtoken", a.validateAuth).Methods(http.MethodGet).Name("login.validate")
+	c.HandleFunc("/logout", a.logout).Methods(http.MethodGet).Name("login.logout")
+	c.Handle("/customers/{customerNumber:[0-9]+}", admin(http.HandlerFunc(a.adminSetStatus))).Methods(http.MethodPatch).Name("login.admin.status")
+}
+
+// pathVar reads a path variable of the matched route.
+func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
