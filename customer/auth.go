@@ -80,8 +80,8 @@ type B2B struct {
 	LegalEntities         []Membership
 }
 
-// ValidateAddress checks an address; prefix names the field path in errors.
-func ValidateAddress(v *validator, prefix string, a *Address) {
+// validateAddress checks an address; prefix names the field path in errors.
+func validateAddress(v *validator, prefix string, a *Address) {
 	if strings.TrimSpace(a.Street) == "" {
 		v.add(prefix+"street", "missing", "is required")
 	}
@@ -145,7 +145,7 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 		}
 	}
 	if in.Address != nil {
-		ValidateAddress(v, "customerAddress.", in.Address)
+		validateAddress(v, "customerAddress.", in.Address)
 	}
 	if err := v.err(); err != nil {
 		return nil, err
