@@ -6,9 +6,14 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// Register mounts the routes of the customer login API (CONTRACT.md §3). The ticket
-// API (§2) joins them here when its handlers land. admin guards the routes that need the admin credential.
+// Register mounts every route of the ticket API and the customer login API
+// (CONTRACT.md §2 and §3). admin guards the routes that need the admin credential.
 func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
+	t := r.PathPrefix("/api/commerce/customer/authtickets").Subrouter()
+	t.HandleFunc("/anonymousshopper", a.ticketAnonymous).Methods(http.MethodGet).Name("tickets.anonymous")
+	t.HandleFunc("", a.ticketCreate).Methods(http.MethodPost).Name("tickets.create")
+	t.HandleFunc("/refresh", a.ticketRefresh).Methods(http.MethodPut).Name("tickets.refresh")
+
 	r.HandleFunc("/customerlogin/auth/anonymous/login", a.anonLogin).Methods(http.MethodGet).Name("login.anonymous")
 	r.HandleFunc("/customerlogin/auth/anonymous/refresh", a.anonRefresh).Methods(http.MethodGet).Name("login.anonymous.refresh")
 

@@ -1,0 +1,406 @@
+package customer
+
+// The ticket API (CONTRACT.md §2, modelled on the Customer Authentication Tickets
+// seed). The calling storefront application authenticates as a confidential client
+// (a client_credentials bearer token or HTTP Basic); the tenant comes from x-vol-tenant.
+// A ticket is a view of ordinary fosite tokens. The username of a user ticket is the
+// customer's e-mail address. Second factors come with the two-factor issue; until then
+// requires2FA is false.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+type auditInfoView struct {
+	CreateBy   string    `json:"createBy"`
+	CreateDate time.Time `json:"createDate"`
+	UpdateBy   string    `json:"updateBy"`
+	UpdateDate time.Time `json:"updateDate"`
+}
+
+// customerAccountView is the seed's customerAccount.
+type customerAccountView struct {
+	ID                    int64           `json:"id"`
+	UserID                string          `json:"userId"`
+	UserName              string          `json:"userName"`
+	EmailAddress          string          `json:"emailAddress"`
+	FirstName             string          `json:"firstName"`
+	LastName              string          `json:"lastName"`
+	CompanyOrOrganization string          `json:"companyOrOrganization"`
+	LocaleCode            string          `json:"localeCode"`
+	AcceptsMarketing      bool            `json:"acceptsMarketing"`
+	TaxExempt             bool            `json:"taxExempt"`
+	TaxID                 string          `json:"taxId"`
+	ExternalID            string          `json:"externalId"`
+	CustomerSet           string          `json:"customerSet"`
+	CustomerSinceDate     time.Time       `json:"customerSinceDate"`
+	IsActive              bool            `json:"isActive"`
+	IsAnonymous           bool            `json:"isAnonymous"`
+	IsLocked              bool            `json:"isLocked"`
+	HasExternalPassword   bool            `json:"hasExternalPassword"`
+	MigrationRequired     bool            `json:"migrationRequired"`
+	Last2FaDate           *time.Time      `json:"last2FaDate"`
+	Attributes            json.RawMessage `json:"attributes"`
+	Contacts              []any           `json:"contacts"` // the address book joins with the profile issue
+	Notes                 json.RawMessage `json:"notes"`
+	Segments              json.RawMessage `json:"segments"`
+	CommerceSummary       json.RawMessage `json:"commerceSummary"`
+	AuditInfo             auditInfoView   `json:"auditInfo"`
+	AccountType           string          `json:"accountType"`
+}
+
+// ticketView is the seed's CustomerAuthTicket.
+type ticketView struct {
+	AccessToken            string               `json:"accessToken"`
+	AccessTokenExpiration  time.Time            `json:"accessTokenExpiration"`
+	CustomerAccount        *customerAccountView `json:"customerAccount"`
+	JWTAccessToken         string               `json:"jwtAccessToken"`
+	RefreshToken           string               `json:"refreshToken"`
+	RefreshTokenExpiration *time.Time           `json:"refreshTokenExpiration"`
+	Requires2FA            bool                 `json:"requires2FA"`
+	UserID                 string               `json:"userId"`
+}
+
+func jsonOr(raw json.RawMessage, def string) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(def)
+	}
+	return raw
+}
+
+func (a *API) accountView(acc *Account) *customerAccountView {
+	id := strconv.FormatInt(acc.ID, 10)
+	name := acc.UserName
+	if name == "" {
+		name = acc.Email
+	}
+	return &customerAccountView{ID: acc.ID, UserID: id, UserName: name, EmailAddress: acc.Email, FirstName: acc.FirstName,
+		LastName: acc.LastName, CompanyOrOrganization: acc.Company, LocaleCode: acc.LocaleCode, AcceptsMarketing: acc.AcceptsMarketing,
+		TaxExempt: acc.TaxExempt, TaxID: acc.TaxID, ExternalID: acc.ExternalID, CustomerSet: acc.CustomerSet,
+		CustomerSinceDate: acc.CreatedAt, IsActive: acc.Active, IsLocked: acc.Locked(a.now()),
+		HasExternalPassword: acc.HasExternalPassword, MigrationRequired: acc.MigrationRequired, Last2FaDate: acc.Last2FAAt,
+		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: []any{}, Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
+		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(),
+		AuditInfo: auditInfoView{CreateBy: acc.CreatedBy, CreateDate: acc.CreatedAt, UpdateBy: acc.UpdatedBy, UpdateDate: acc.UpdatedAt}}
+}
+
+func ticketOf(ts *oauth.TokenSet, acc *customerAccountView) ticketView {
+	v := ticketView{AccessToken: ts.AccessToken, AccessTokenExpiration: ts.AccessExpiresAt.UTC(), CustomerAccount: acc,
+		JWTAccessToken: ts.JWTAccessToken, RefreshToken: ts.RefreshToken, UserID: ts.Subject}
+	if ts.RefreshToken != "" {
+		exp := ts.RefreshExpiresAt.UTC()
+		v.RefreshTokenExpiration = &exp
+	}
+	return v
+}
+
+// ticketCall is what every ticket route starts with: the selection, the tenant and the
+// calling application.
+type ticketCall struct {
+	ctx    context.Context
+	tenant *oauth.Tenant
+	client *oauth.Client
+	fields Fields
+}
+
+func (a *API) ticketStart(r *http.Request) (*ticketCall, error) {
+	fields, err := ParseFields(r.URL.Query().Get("responseFields"))
+	if err != nil {
+		return nil, err
+	}
+	name := r.Header.Get("x-vol-tenant")
+	if name == "" {
+		return nil, badTicketParam("the x-vol-tenant header is required")
+	}
+	t, err := a.oauth.GetTenant(r.Context(), name)
+	if errors.Is(err, oauth.ErrNotFound) {
+		return nil, &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "unknown tenant"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	ctx := oauth.WithTenant(r.Context(), t)
+	client, err := a.ticketApp(ctx, r, t)
+	if err != nil {
+		return nil, err
+	}
+	return &ticketCall{ctx: withClient(ctx, client.ID), tenant: t, client: client, fields: fields}, nil
+}
+
+var errNoApp = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED",
+	message: "the application must authenticate with a client_credentials token or client credentials"}
+
+// ticketApp authenticates the calling application: a confidential client of the tenant.
+func (a *API) ticketApp(ctx context.Context, r *http.Request, t *oauth.Tenant) (*oauth.Client, error) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		c, err := a.oauth.AuthenticateClient(ctx, t.Name, id, secret)
+		if err != nil || c.Public {
+			return nil, errNoApp
+		}
+		return c, nil
+	}
+	h := r.Header.Get("Authorization")
+	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+		return nil, errNoApp
+	}
+	info, err := a.oauth.ValidateAccessToken(ctx, strings.TrimSpace(h[7:]))
+	// Only an application token will do: client_credentials tokens have no subject
+	// (opaque) or the client as subject (JWT); customer and anonymous tokens do not pass.
+	if err != nil || info.Anonymous || (info.Subject != "" && info.Subject != info.ClientID) {
+		return nil, errNoApp
+	}
+	c, err := a.oauth.GetClient(ctx, t.Name, info.ClientID)
+	if err != nil || c.Public {
+		return nil, errNoApp
+	}
+	return c, nil
+}
+
+func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, v ticketView) {
+	out, err := call.fields.Apply(v)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// ticketAnonymous: GET /api/commerce/customer/authtickets/anonymousshopper.
+func (a *API) ticketAnonymous(w http.ResponseWriter, r *http.Request) {
+	call, err := a.ticketStart(r)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	ts, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: uuid.NewString(), Anonymous: true,
+		Grant: "ticket_anonymous"})
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	a.writeTicket(w, r, call, ticketOf(ts, nil))
+}
+
+type ticketRequest struct {
+	Username               *string         `json:"username"`
+	Password               *string         `json:"password"`
+	AccountID              json.RawMessage `json:"accountId"`
+	Fingerprint            *string         `json:"fingerprint"`
+	Region                 *string         `json:"region"`
+	AuthTicketTTLMinutes   *int            `json:"authTicketTtlMinutes"`
+	RefreshTokenTTLMinutes *int            `json:"refreshTokenTtlMinutes"`
+}
+
+func decodeTicketBody(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return badTicketParam("the body must be application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return badTicketParam("the body could not be read (too large?)")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badTicketParam("malformed JSON body: " + err.Error())
+	}
+	if dec.More() {
+		return badTicketParam("malformed JSON body: trailing data")
+	}
+	return nil
+}
+
+// accountIDOf reads accountId as the seed's integer (a string is accepted too).
+func accountIDOf(raw json.RawMessage) (string, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return "", nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n.String(), nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err == nil && str != "" {
+		return str, nil
+	}
+	return "", badTicketParam("accountId must be an integer")
+}
+
+// lifespans checks requested TTLs: only clients with the behavior may ask, and never
+// above the tenant's caps.
+func lifespans(c *oauth.Client, t *oauth.Tenant, access, refresh *int) (oauth.Lifespans, error) {
+	var l oauth.Lifespans
+	if access == nil && refresh == nil {
+		return l, nil
+	}
+	if !c.HasBehavior(oauth.BehaviorConfigureTokenDurations) {
+		return l, &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED",
+			message: "requesting token lifetimes needs the behavior " + oauth.BehaviorConfigureTokenDurations}
+	}
+	for _, x := range []struct {
+		v    *int
+		max  time.Duration
+		name string
+		dst  *time.Duration
+	}{
+		{access, time.Duration(t.Settings.MaxAccessTTL), "authTicketTtlMinutes", &l.Access},
+		{refresh, time.Duration(t.Settings.MaxRefreshTTL), "refreshTokenTtlMinutes", &l.Refresh},
+	} {
+		if x.v == nil {
+			continue
+		}
+		capMin := int(x.max / time.Minute)
+		if *x.v <= 0 {
+			return l, badTicketParam(x.name + " must be a positive number of minutes")
+		}
+		if *x.v > capMin {
+			return l, badTicketParam(fmt.Sprintf("%s %d is above the tenant's cap of %d minutes", x.name, *x.v, capMin),
+				nameValue{"max" + strings.ToUpper(x.name[:1]) + x.name[1:], strconv.Itoa(capMin)})
+		}
+		*x.dst = time.Duration(*x.v) * time.Minute
+	}
+	return l, nil
+}
+
+// ticketCreate: POST /api/commerce/customer/authtickets.
+func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
+	call, err := a.ticketStart(r)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	var in ticketRequest
+	if err := decodeTicketBody(r, &in); err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	if in.Username == nil || *in.Username == "" || in.Password == nil || *in.Password == "" {
+		a.ticketFail(w, r, badTicketParam("username and password are required"))
+		return
+	}
+	accountID, err := accountIDOf(in.AccountID)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	l, err := lifespans(call.client, call.tenant, in.AuthTicketTTLMinutes, in.RefreshTokenTTLMinutes)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	acc, err := a.svc.Login(call.ctx, call.tenant, *in.Username, *in.Password)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	if accountID != "" {
+		if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, acc.ID, accountID); err != nil || !ok {
+			a.ticketFail(w, r, notTicketMember(err))
+			return
+		}
+	}
+	ts, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: strconv.FormatInt(acc.ID, 10),
+		Scopes: oauth.CustomerScopes, AMR: []string{"pwd"}, AccountID: accountID, Lifespans: l, Grant: "ticket"})
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	full, err := a.svc.Account(call.ctx, call.tenant.Name, acc.ID)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(full)))
+}
+
+func notTicketMember(err error) error {
+	if err != nil {
+		return err
+	}
+	return &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the customer does not belong to that account"}
+}
+
+// ticketRefresh: PUT /api/commerce/customer/authtickets/refresh?refreshToken=&accountId=.
+func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
+	call, err := a.ticketStart(r)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	rt := r.URL.Query().Get("refreshToken")
+	if rt == "" && r.ContentLength != 0 {
+		var body struct {
+			RefreshToken string `json:"refreshToken"`
+		}
+		if err := decodeTicketBody(r, &body); err != nil {
+			a.ticketFail(w, r, err)
+			return
+		}
+		rt = body.RefreshToken
+	}
+	if rt == "" {
+		a.ticketFail(w, r, badTicketParam("refreshToken is required"))
+		return
+	}
+	ts, err := a.oauth.Refresh(call.ctx, call.client, rt, oauth.Lifespans{})
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(ts.Subject, 10, 64)
+	if err != nil { // an anonymous shopper's ticket
+		a.writeTicket(w, r, call, ticketOf(ts, nil))
+		return
+	}
+	acc, err := a.svc.Account(call.ctx, call.tenant.Name, id)
+	if err == nil && (!acc.Active || acc.OnHold) {
+		err = ErrInactive
+	}
+	if err != nil {
+		_ = a.oauth.RevokeToken(call.ctx, ts.RefreshToken)
+		a.ticketFail(w, r, err)
+		return
+	}
+	// Another accountId re-scopes: a new family bound to it replaces the refreshed one.
+	if want := r.URL.Query().Get("accountId"); want != "" {
+		info, err := a.oauth.ValidateAccessToken(call.ctx, ts.AccessToken)
+		if err != nil {
+			a.ticketFail(w, r, err)
+			return
+		}
+		if info.AccountID != want {
+			if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, id, want); err != nil || !ok {
+				a.ticketFail(w, r, notTicketMember(err))
+				return
+			}
+			scoped, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: ts.Subject,
+				Scopes: ts.Scopes, SessionID: ts.SessionID, AMR: info.AMR, AccountID: want, Grant: "ticket"})
+			if err != nil {
+				a.ticketFail(w, r, err)
+				return
+			}
+			if err := a.oauth.RevokeToken(call.ctx, ts.RefreshToken); err != nil {
+				a.ticketFail(w, r, err)
+				return
+			}
+			ts = scoped
+		}
+	}
+	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(acc)))
+}

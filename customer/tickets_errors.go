@@ -1,0 +1,70 @@
+package customer
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// ticketError is an error of the ticket API in its dialect's shape.
+type ticketError struct {
+	status  int
+	code    string
+	message string
+	data    []nameValue
+}
+
+type nameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func (e *ticketError) Error() string { return e.code + ": " + e.message }
+
+func badTicketParam(msg string, data ...nameValue) *ticketError {
+	return &ticketError{status: http.StatusBadRequest, code: "MISSING_OR_INVALID_PARAMETER", message: msg, data: data}
+}
+
+// ticketFail is the one place ticket-API failures become HTTP:
+// {errorCode, message, applicationName: "Customer", additionalApplicationErrorData?}.
+func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
+	var te *ticketError
+	var rl *RateLimitError
+	var se *FieldsSyntaxError
+	switch {
+	case errors.As(err, &te):
+	case errors.As(err, &se):
+		te = badTicketParam(se.Error(), nameValue{"position", strconv.Itoa(se.Pos)})
+	case errors.As(err, &rl):
+		w.Header().Set("Retry-After", strconv.Itoa(int(rl.RetryAfter.Seconds()+0.5)))
+		te = &ticketError{status: http.StatusTooManyRequests, code: "TOO_MANY_REQUESTS", message: "too many attempts; retry later"}
+	case errors.Is(err, ErrInvalidCredentials):
+		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid username or password"}
+	case errors.Is(err, ErrLocked):
+		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
+	case errors.Is(err, ErrInactive):
+		te = &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the account is not active"}
+	case errors.Is(err, oauth.ErrNotFound), errors.Is(err, ErrNotFound):
+		te = &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "not found"}
+	case errors.Is(err, fosite.ErrInvalidGrant), errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, fosite.ErrNotFound),
+		errors.Is(err, fosite.ErrInvalidRequest), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, oauth.ErrInvalidToken),
+		errors.Is(err, fosite.ErrUnauthorizedClient), errors.Is(err, fosite.ErrInvalidScope):
+		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid, expired or already used refresh token"}
+	default:
+		a.log.ErrorContext(r.Context(), "ticket API", "err", err)
+		te = &ticketError{status: http.StatusInternalServerError, code: "INTERNAL_ERROR", message: "internal error"}
+	}
+	body := map[string]any{"errorCode": te.code, "message": te.message, "applicationName": "Customer"}
+	if len(te.data) > 0 {
+		body["additionalApplicationErrorData"] = te.data
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(te.status)
+	_ = json.NewEncoder(w).Encode(body)
+}
