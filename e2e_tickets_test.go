@@ -186,3 +186,17 @@ func TestTicketAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedBodies: each API answers an oversized body with 413 in its own shape.
+func TestOversizedBodies(t *testing.T) {
+	e := newEnv(t, storagetest.Backends(t)[0])
+	big := `{"username":"` + strings.Repeat("x", 100<<10) + `"}`
+	got := ticketCall(t, e, http.MethodPost, "/api/commerce/customer/authtickets", big, "x-vol-tenant", testTenant)
+	if got.status != http.StatusRequestEntityTooLarge || got.body["errorCode"] != "MISSING_OR_INVALID_PARAMETER" {
+		t.Errorf("ticket API: %d %s", got.status, got.raw)
+	}
+	got = ticketCall(t, e, http.MethodPost, "/customer/"+testTenant+"/login", big)
+	if got.status != http.StatusRequestEntityTooLarge || got.body["type"] != "bad_request" || got.body["status"] != float64(413) {
+		t.Errorf("login API: %d %s", got.status, got.raw)
+	}
+}
