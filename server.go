@@ -73,8 +73,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	tfc, err := customer.TwoFactorConfig(store, []byte(cfg.Secret))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
-		PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
+		TwoFactor: tfc, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -96,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	api := customer.NewAPI(customers, provider, log, cfg.Now)
+	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now)
 	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
 }
 

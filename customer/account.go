@@ -70,6 +70,8 @@ type Account struct {
 	LastLockedAt       *time.Time
 	LastLoginAt        *time.Time
 	Last2FAAt          *time.Time
+	// TwoFactorOptIn: the customer asked for a second factor on new devices.
+	TwoFactorOptIn bool
 
 	Memberships []Membership
 
@@ -161,6 +163,11 @@ type Store interface {
 	AddMembership(ctx context.Context, tenant string, id int64, m Membership) error
 	ListMemberships(ctx context.Context, tenant string, id int64) ([]Membership, error)
 	AddAddress(ctx context.Context, tenant string, customerID int64, a *Address) error
+
+	// SetLast2FA stamps the completion of a second factor.
+	SetLast2FA(ctx context.Context, tenant string, id int64, at time.Time) error
+	// SetTwoFactorOptIn records the customer's own choice of a second factor.
+	SetTwoFactorOptIn(ctx context.Context, tenant string, id int64, on bool) error
 
 	// UpdateExternalFields replaces the fields other systems own (nil leaves one as is).
 	UpdateExternalFields(ctx context.Context, tenant string, id int64, f ExternalFields) error

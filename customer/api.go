@@ -1,6 +1,7 @@
 package customer
 
 import (
+	"html/template"
 	"log/slog"
 	"time"
 
@@ -13,17 +14,18 @@ import (
 type API struct {
 	svc   *Service
 	oauth *oauth.Provider
+	pages *template.Template // HTML pages (the "this was not me" link answers one)
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // NewAPI builds the HTTP side of the customer package.
-func NewAPI(svc *Service, provider *oauth.Provider, log *slog.Logger, now func() time.Time) *API {
+func NewAPI(svc *Service, provider *oauth.Provider, pages *template.Template, log *slog.Logger, now func() time.Time) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &API{svc: svc, oauth: provider, log: log, now: now}
+	return &API{svc: svc, oauth: provider, pages: pages, log: log, now: now}
 }

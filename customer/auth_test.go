@@ -55,8 +55,12 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 		t.Fatal(err)
 	}
 	ob := notify.New(notify.Config{Store: st, Mail: sender, Webhook: notify.WebhookSender{Now: clk.Now}, Now: clk.Now})
+	tfc, err := customer.TwoFactorConfig(st, []byte("a test server secret of at least thirty-two bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Tokens: st, Guard: st, Events: st, Outbox: ob,
-		Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
+		TwoFactor: tfc, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
 		Limits: limits, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

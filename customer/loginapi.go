@@ -308,7 +308,7 @@ func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The link proves the e-mail address, not the password: no "pwd" in the AMR.
-	a.writeCustomerTokens(ctx, w, r, t, client, acc, sessionID, "", nil)
+	a.writeCustomerTokens(ctx, w, r, t, client, &SignedIn{Account: acc}, sessionID, "")
 }
 
 // optinResend queues a new activation mail: POST /customer/{tenant}/signup/optin/refresh_token
@@ -383,24 +383,40 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	acc, err := a.svc.Login(ctx, t, strings.TrimSpace(in.Email), in.Password)
+	legal := r.URL.Query().Get("legalEntityId")
+	res, err := a.svc.SignIn(ctx, t, SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
+		Fingerprint: in.Fingerprint, Region: in.Region, Payload: map[string]string{payloadLegalEntity: legal}})
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
-	legal := r.URL.Query().Get("legalEntityId")
-	if legal != "" {
-		ok, err := a.svc.IsMember(ctx, t.Name, acc.ID, legal)
-		if err != nil {
-			a.loginFail(w, r, err)
-			return
-		}
-		if !ok {
-			a.loginFail(w, r, notMember())
-			return
-		}
+	if err := a.checkLegalEntity(ctx, t, res.Account.ID, legal); err != nil {
+		a.loginFail(w, r, err)
+		return
 	}
-	a.writeCustomerTokens(ctx, w, r, t, client, acc, anon.SessionID, legal, []string{"pwd"})
+	if res.Challenge != nil {
+		writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(res.Challenge)})
+		return
+	}
+	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)
+}
+
+// payloadLegalEntity is the key of a login challenge's legal entity.
+const payloadLegalEntity = "legalEntityId"
+
+// checkLegalEntity refuses a legal entity the customer is not a member of.
+func (a *API) checkLegalEntity(ctx context.Context, t *oauth.Tenant, id int64, legal string) error {
+	if legal == "" {
+		return nil
+	}
+	ok, err := a.svc.IsMember(ctx, t.Name, id, legal)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notMember()
+	}
+	return nil
 }
 
 // refreshAuth refreshes a customer's tokens:
@@ -605,9 +621,11 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
 // writeCustomerTokens issues a customer's tokens to client and answers the login
 // response. ctx carries the tenant.
 func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *oauth.Tenant, client *oauth.Client,
-	acc *Account, sessionID, legalEntity string, amr []string) {
+	res *SignedIn, sessionID, legalEntity string) {
+	acc := res.Account
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: strconv.FormatInt(acc.ID, 10),
-		Scopes: slices.Clone(loginScopes), SessionID: sessionID, AMR: amr, AccountID: legalEntity, Grant: loginGrant})
+		Scopes: slices.Clone(loginScopes), SessionID: sessionID, AMR: res.AMR, AccountID: legalEntity, DeviceID: res.DeviceID,
+		Grant: loginGrant})
 	if err != nil {
 		a.loginFail(w, r, fmt.Errorf("issue customer tokens: %w", err))
 		return

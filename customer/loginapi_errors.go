@@ -79,6 +79,9 @@ type loginErrorDetail struct {
 // body. The caller reads a safe message; the log gets the cause.
 func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	e := classifyLoginError(err)
+	if tf := classifyTwoFactor(err); tf != nil {
+		tf.setRetryAfter(w)
+	}
 	var rl *RateLimitError
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((rl.RetryAfter+time.Second-1)/time.Second), 10))
@@ -107,6 +110,9 @@ func classifyLoginError(err error) *loginError {
 	var le *loginError
 	if errors.As(err, &le) {
 		return le
+	}
+	if tf := classifyTwoFactor(err); tf != nil {
+		return tf.loginError()
 	}
 	var ve *ValidationError
 	if errors.As(err, &ve) {

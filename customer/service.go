@@ -15,6 +15,7 @@ import (
 
 	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Service is the customer domain: accounts, sign-in and the customer-facing APIs.
@@ -31,6 +32,7 @@ type Service struct {
 	publicURL string
 	limits    Limits
 	log       *slog.Logger
+	tf        *twofactor.Service
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -49,9 +51,22 @@ type Config struct {
 	PublicURL string
 	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
 	Limits Limits
-	Now    func() time.Time
-	Rand   io.Reader
-	Logger *slog.Logger
+	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
+	TwoFactor twofactor.Config
+	Now       func() time.Time
+	Rand      io.Reader
+	Logger    *slog.Logger
+}
+
+// TwoFactorConfig derives what second factors need from the server secret: the sealer
+// of TOTP secrets and the keys under which codes and fingerprints are stored.
+func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Config, error) {
+	sealer, err := oauth.NewSealerFor(serverSecret, "custodian/totp-seal/v1")
+	if err != nil {
+		return twofactor.Config{}, err
+	}
+	return twofactor.Config{Store: store, Sealer: sealer, CodeKey: oauth.DeriveKey(serverSecret, "custodian/twofactor-code/v1"),
+		DeviceKey: oauth.DeriveKey(serverSecret, "custodian/device/v1")}, nil
 }
 
 // NewService builds the customer service.
@@ -73,6 +88,20 @@ func NewService(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	tfc := cfg.TwoFactor
+	tfc.Now, tfc.Rand = s.now, s.rand
+	tfc.Notify = func(ctx context.Context, m *notify.Message) error {
+		t, err := s.tenantOf(ctx, m.Tenant)
+		if err != nil {
+			return err
+		}
+		return s.notify(ctx, t, m)
+	}
+	tf, err := twofactor.NewService(tfc)
+	if err != nil {
+		return nil, err
+	}
+	s.tf = tf
 	h, err := s.hasher.Hash("custodian-dummy-password")
 	if err != nil {
 		return nil, err
@@ -85,6 +114,8 @@ func NewService(cfg Config) (*Service, error) {
 type TokenRevoker interface {
 	RevokeSubject(ctx context.Context, tenant, subject string) error
 	DeleteCustomerBrowserSessions(ctx context.Context, tenant string, customerID int64) error
+	// RevokeDevice ends the tokens issued to sign-ins from a device.
+	RevokeDevice(ctx context.Context, tenant, deviceID string) error
 }
 
 var (
@@ -154,26 +185,6 @@ func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccoun
 		return nil, err
 	}
 	return a, nil
-}
-
-// AuthenticatePassword implements oauth.Authenticator for the login pages and the
-// password grant: the same guarded Login as the customer APIs.
-func (s *Service) AuthenticatePassword(ctx context.Context, tenant, email, password string) (*oauth.Principal, error) {
-	t := oauth.TenantFromContext(ctx)
-	if t == nil || t.Name != tenant {
-		if s.tenants == nil {
-			return nil, fmt.Errorf("authenticate: tenant %q not in context", tenant)
-		}
-		var err error
-		if t, err = s.tenants.GetTenant(ctx, tenant); err != nil {
-			return nil, fmt.Errorf("authenticate: %w", err)
-		}
-	}
-	a, err := s.Login(ctx, t, email, password)
-	if err != nil {
-		return nil, err
-	}
-	return &oauth.Principal{CustomerID: a.ID, Email: a.Email, AMR: []string{"pwd"}}, nil
 }
 
 // Claims returns the OpenID Connect claims of a customer for the granted scopes.

@@ -4,8 +4,9 @@ package customer
 // seed). The calling storefront application authenticates as a confidential client
 // (a client_credentials bearer token or HTTP Basic); the tenant comes from x-vol-tenant.
 // A ticket is a view of ordinary fosite tokens. The username of a user ticket is the
-// customer's e-mail address. Second factors come with the two-factor issue; until then
-// requires2FA is false.
+// customer's e-mail address. When the tenant's policy asks for a second factor, the
+// ticket has requires2FA and a twoFactorChallenge instead of tokens, and
+// 2fa/verify completes it.
 
 import (
 	"bytes"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 type auditInfoView struct {
@@ -169,7 +171,7 @@ func (a *API) ticketApp(ctx context.Context, r *http.Request, t *oauth.Tenant) (
 	return c, nil
 }
 
-func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, v ticketView) {
+func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, v any) {
 	out, err := call.fields.Apply(v)
 	if err != nil {
 		a.ticketFail(w, r, err)
@@ -278,6 +280,33 @@ func lifespans(c *oauth.Client, t *oauth.Tenant, access, refresh *int) (oauth.Li
 	return l, nil
 }
 
+// challengeView is an open second-factor challenge, as both APIs show it.
+type challengeView struct {
+	ChallengeID       string     `json:"challengeId"`
+	Methods           []string   `json:"methods"`
+	ExpiresAt         time.Time  `json:"expiresAt"`
+	AttemptsRemaining int        `json:"attemptsRemaining"`
+	CodeExpiresAt     *time.Time `json:"codeExpiresAt,omitempty"`
+}
+
+func challengeOf(i *twofactor.Info) *challengeView {
+	return &challengeView{ChallengeID: i.ID, Methods: i.Methods, ExpiresAt: i.ExpiresAt.UTC(), AttemptsRemaining: i.AttemptsRemaining,
+		CodeExpiresAt: i.CodeExpiresAt}
+}
+
+// pendingTicketView is a ticket that awaits its second factor: no tokens yet.
+type pendingTicketView struct {
+	Requires2FA        bool           `json:"requires2FA"`
+	TwoFactorChallenge *challengeView `json:"twoFactorChallenge"`
+}
+
+// Keys of a ticket challenge's payload: what the completing call needs.
+const (
+	payloadAccountID  = "accountId"
+	payloadAccessTTL  = "authTicketTtlMinutes"
+	payloadRefreshTTL = "refreshTokenTtlMinutes"
+)
+
 // ticketCreate: POST /api/commerce/customer/authtickets.
 func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 	call, err := a.ticketStart(r)
@@ -304,29 +333,134 @@ func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 		a.ticketFail(w, r, err)
 		return
 	}
-	acc, err := a.svc.Login(call.ctx, call.tenant, *in.Username, *in.Password)
+	payload := map[string]string{payloadAccountID: accountID}
+	if in.AuthTicketTTLMinutes != nil {
+		payload[payloadAccessTTL] = strconv.Itoa(*in.AuthTicketTTLMinutes)
+	}
+	if in.RefreshTokenTTLMinutes != nil {
+		payload[payloadRefreshTTL] = strconv.Itoa(*in.RefreshTokenTTLMinutes)
+	}
+	res, err := a.svc.SignIn(call.ctx, call.tenant, SignIn{Email: *in.Username, Password: *in.Password, ClientID: call.client.ID,
+		Fingerprint: deref(in.Fingerprint), Region: deref(in.Region), Payload: payload})
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
 	if accountID != "" {
-		if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, acc.ID, accountID); err != nil || !ok {
+		if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, res.Account.ID, accountID); err != nil || !ok {
 			a.ticketFail(w, r, notTicketMember(err))
 			return
 		}
 	}
-	ts, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: strconv.FormatInt(acc.ID, 10),
-		Scopes: oauth.CustomerScopes, AMR: []string{"pwd"}, AccountID: accountID, Lifespans: l, Grant: "ticket"})
+	if res.Challenge != nil {
+		a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(res.Challenge)})
+		return
+	}
+	a.finishTicket(w, r, call, res, accountID, l)
+}
+
+// finishTicket issues the tokens of a completed sign-in and answers the full ticket.
+func (a *API) finishTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, res *SignedIn, accountID string, l oauth.Lifespans) {
+	ts, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: strconv.FormatInt(res.Account.ID, 10),
+		Scopes: oauth.CustomerScopes, AMR: res.AMR, AccountID: accountID, DeviceID: res.DeviceID, Lifespans: l, Grant: "ticket"})
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
-	full, err := a.svc.Account(call.ctx, call.tenant.Name, acc.ID)
+	full, err := a.svc.Account(call.ctx, call.tenant.Name, res.Account.ID)
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
 	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(full)))
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// ticketVerifyBody answers a second-factor challenge.
+type ticketVerifyBody struct {
+	ChallengeID    string `json:"challengeId"`
+	Code           string `json:"code"`
+	Method         string `json:"method"`
+	RememberDevice bool   `json:"rememberDevice"`
+}
+
+// ticketVerify completes a ticket that awaits its second factor:
+// POST /api/commerce/customer/authtickets/2fa/verify. The challenge must be the calling
+// application's.
+func (a *API) ticketVerify(w http.ResponseWriter, r *http.Request) {
+	call, err := a.ticketStart(r)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	var in ticketVerifyBody
+	if err := decodeTicketBody(r, &in); err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	if in.ChallengeID == "" || in.Code == "" {
+		a.ticketFail(w, r, badTicketParam("challengeId and code are required"))
+		return
+	}
+	res, err := a.svc.CompleteSecondFactor(call.ctx, call.tenant, SecondFactor{ChallengeID: in.ChallengeID, ClientID: call.client.ID,
+		Method: in.Method, Code: in.Code, RememberDevice: in.RememberDevice})
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	accountID := res.Payload[payloadAccountID]
+	if accountID != "" {
+		if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, res.Account.ID, accountID); err != nil || !ok {
+			a.ticketFail(w, r, notTicketMember(err))
+			return
+		}
+	}
+	l, err := lifespans(call.client, call.tenant, payloadInt(res.Payload, payloadAccessTTL), payloadInt(res.Payload, payloadRefreshTTL))
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	a.finishTicket(w, r, call, res, accountID, l)
+}
+
+func payloadInt(p map[string]string, key string) *int {
+	n, err := strconv.Atoi(p[key])
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// ticketResend sends a new e-mailed code: POST /api/commerce/customer/authtickets/2fa/resend.
+func (a *API) ticketResend(w http.ResponseWriter, r *http.Request) {
+	call, err := a.ticketStart(r)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	var in struct {
+		ChallengeID string `json:"challengeId"`
+	}
+	if err := decodeTicketBody(r, &in); err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	if in.ChallengeID == "" {
+		a.ticketFail(w, r, badTicketParam("challengeId is required"))
+		return
+	}
+	info, err := a.svc.ResendCode(call.ctx, call.tenant, in.ChallengeID, call.client.ID)
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
+	}
+	a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(info)})
 }
 
 func notTicketMember(err error) error {

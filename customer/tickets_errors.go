@@ -36,8 +36,12 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ticketError
 	var rl *RateLimitError
 	var se *FieldsSyntaxError
+	tf := classifyTwoFactor(err)
 	switch {
 	case errors.As(err, &te):
+	case tf != nil:
+		tf.setRetryAfter(w)
+		te = tf.ticketError()
 	case errors.As(err, &se):
 		te = badTicketParam(se.Error(), nameValue{"position", strconv.Itoa(se.Pos)})
 	case errors.As(err, &rl):

@@ -21,6 +21,9 @@ var (
 	ErrAccountLocked      = errors.New("account locked")
 	ErrAccountInactive    = errors.New("account inactive")
 	ErrRateLimited        = errors.New("too many attempts")
+	// ErrSecondFactorRequired: the password was right but the sign-in needs a second
+	// factor that this entry point cannot ask for.
+	ErrSecondFactorRequired = errors.New("a second factor is required")
 )
 
 // IssueRequest describes tokens the customer APIs mint for a shopper.
@@ -32,6 +35,7 @@ type IssueRequest struct {
 	Anonymous bool
 	AMR       []string
 	AccountID string
+	DeviceID  string    // the device the sign-in came from, if known
 	Lifespans Lifespans // zero: the tenant's defaults
 	Grant     string    // what the issuance is called in metrics and logs
 }
@@ -71,6 +75,7 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet,
 	sess.Anonymous = in.Anonymous
 	sess.AMR = in.AMR
 	sess.AccountID = in.AccountID
+	sess.DeviceID = in.DeviceID
 	ar := fosite.NewAccessRequest(sess)
 	ar.Client = in.Client
 	ar.GrantTypes = fosite.Arguments{in.Grant}
@@ -249,12 +254,14 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		if g.p.auth == nil {
 			return fosite.ErrServerError.WithDebug("no authenticator configured")
 		}
-		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, form.Get("username"), form.Get("password"))
+		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: form.Get("username"),
+			Password: form.Get("password"), ClientID: client.ID, NoChallenge: true})
 		if err != nil {
 			return loginGrantError(err)
 		}
 		sess.Subject = fmt.Sprint(pr.CustomerID)
 		sess.AMR = pr.AMR
+		sess.DeviceID = pr.DeviceID
 	}
 	return nil
 }
@@ -271,6 +278,8 @@ func loginGrantError(err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
 	case errors.Is(err, ErrRateLimited):
 		return fosite.ErrRequestForbidden.WithHint("Too many attempts; slow down.")
+	case errors.Is(err, ErrSecondFactorRequired):
+		return fosite.ErrInvalidGrant.WithHint("This sign-in needs a second factor: use the login pages or the customer APIs.")
 	}
 	return fosite.ErrServerError.WithWrap(err)
 }

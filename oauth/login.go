@@ -20,6 +20,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // The browser flow lives here as one piece: login → consent → redirect, and logout.
@@ -27,6 +29,11 @@ import (
 const (
 	csrfCookie    = "custodian_csrf"
 	sessionCookie = "custodian_session"
+	// deviceCookie identifies this browser to the second-factor policy: it is the
+	// fingerprint of sign-ins at the login pages. It carries no session and lives
+	// 400 days (the longest browsers keep a cookie).
+	deviceCookie    = "custodian_device"
+	deviceCookieAge = 400 * 24 * time.Hour
 )
 
 type page struct {
@@ -39,7 +46,17 @@ type page struct {
 	Error      string
 	Scopes     []string
 	Done       bool
+	Notice     string
+
+	// The second-factor page.
+	ChallengeID string
+	Methods     []string
+	Method      string
+	CanResend   bool
 }
+
+// MethodList is Methods as the form carries it.
+func (p page) MethodList() string { return strings.Join(p.Methods, ",") }
 
 // render writes an HTML page with headers that keep it out of caches and frames.
 func (p *Provider) render(w http.ResponseWriter, status int, name string, data page) {
@@ -197,15 +214,24 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch r.PostForm.Get("step") {
-		case "password":
-			view.Email = r.PostForm.Get("email")
-			pr, err := p.auth.AuthenticatePassword(ctx, t.Name, r.PostForm.Get("email"), r.PostForm.Get("password"))
+		case "password", "2fa":
+			var pr *Principal
+			if r.PostForm.Get("step") == "password" {
+				view.Email = r.PostForm.Get("email")
+				pr, err = p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: r.PostForm.Get("email"),
+					Password: r.PostForm.Get("password"), ClientID: client.ID, Fingerprint: p.deviceID(w, r, t.Name)})
+			} else {
+				pr, err = p.auth.VerifySecondFactor(ctx, t.Name, SecondFactorAttempt{ChallengeID: r.PostForm.Get("challenge_id"),
+					ClientID: client.ID, Method: r.PostForm.Get("method"), Code: r.PostForm.Get("code"),
+					RememberDevice: r.PostForm.Get("remember_device") == "on"})
+			}
 			if err != nil {
-				status, msg := loginPageError(err)
-				if status == http.StatusInternalServerError {
-					p.log.ErrorContext(ctx, "authenticate", "err", err)
-				}
-				p.renderLogin(w, r, status, view, msg)
+				p.loginFailed(w, r, view, err)
+				return
+			}
+			if pr.Challenge != nil {
+				view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods
+				p.renderSecondFactor(w, r, http.StatusOK, view, "", "")
 				return
 			}
 			if bs, err = p.startBrowserSession(w, r, t, pr); err != nil {
@@ -213,6 +239,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			freshLogin = true
+		case "2fa_resend":
+			if _, err := p.auth.ResendSecondFactor(ctx, t.Name, r.PostForm.Get("challenge_id"), client.ID); err != nil {
+				p.loginFailed(w, r, view, err)
+				return
+			}
+			p.renderSecondFactor(w, r, http.StatusOK, view, "", "A new code is on its way.")
+			return
 		case "consent":
 			if bs == nil {
 				p.renderLogin(w, r, http.StatusOK, view, "")
@@ -304,9 +337,89 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 	p.render(w, status, "login.html", view)
 }
 
+// deviceID returns this browser's device cookie, setting one when it has none.
+func (p *Provider) deviceID(w http.ResponseWriter, r *http.Request, tenant string) string {
+	if c, err := r.Cookie(deviceCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+		return c.Value
+	}
+	v, err := p.randomToken(32)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: v, Path: "/oauth2/" + tenant + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(deviceCookieAge / time.Second)})
+	return v
+}
+
+// renderSecondFactor shows the second-factor form of an open challenge; the challenge
+// id and its methods travel in the (CSRF-protected) form.
+func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, status int, view page, msg, notice string) {
+	csrf, err := p.csrfToken(w, r, view.Tenant)
+	if err != nil {
+		p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+		return
+	}
+	if view.ChallengeID == "" {
+		view.ChallengeID = r.PostForm.Get("challenge_id")
+	}
+	if len(view.Methods) == 0 {
+		for _, m := range strings.Split(r.PostForm.Get("methods"), ",") {
+			if m == twofactor.MethodEmail || m == twofactor.MethodTOTP || m == twofactor.MethodRecovery {
+				view.Methods = append(view.Methods, m)
+			}
+		}
+	}
+	if len(view.Methods) == 0 {
+		view.Methods = []string{twofactor.MethodEmail}
+	}
+	view.Method = r.PostForm.Get("method")
+	if !slices.Contains(view.Methods, view.Method) {
+		view.Method = view.Methods[0]
+	}
+	view.CanResend = slices.Contains(view.Methods, twofactor.MethodEmail)
+	view.Title, view.CSRF, view.Error, view.Notice = "Verify it's you", csrf, msg, notice
+	p.render(w, status, "twofactor.html", view)
+}
+
+// loginFailed answers a failed password or second-factor step: on the second-factor
+// page while its challenge can still be answered, on the login page otherwise.
+func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page, err error) {
+	status, msg := loginPageError(err)
+	if status == http.StatusInternalServerError {
+		p.log.ErrorContext(r.Context(), "sign in", "err", err)
+	}
+	var wrong *twofactor.WrongCodeError
+	var cool *twofactor.CooldownError
+	switch {
+	case errors.As(err, &wrong), errors.As(err, &cool), errors.Is(err, twofactor.ErrCodeExpired),
+		errors.Is(err, twofactor.ErrMethod), errors.Is(err, twofactor.ErrNoAttempts) && strings.Contains(r.PostForm.Get("methods"), twofactor.MethodEmail):
+		p.renderSecondFactor(w, r, status, view, msg, "")
+	default:
+		p.renderLogin(w, r, status, view, msg)
+	}
+}
+
 // loginPageError turns an Authenticator failure into what the login page says. Unknown
 // e-mail and wrong password read the same.
 func loginPageError(err error) (int, string) {
+	var wrong *twofactor.WrongCodeError
+	var cool *twofactor.CooldownError
+	switch {
+	case errors.As(err, &wrong) && wrong.Replayed:
+		return http.StatusUnauthorized, "This code was already used. Wait for the next one."
+	case errors.As(err, &wrong):
+		return http.StatusUnauthorized, fmt.Sprintf("The code is wrong. %d tries left.", wrong.Remaining)
+	case errors.Is(err, twofactor.ErrCodeExpired):
+		return http.StatusUnauthorized, "The code has expired. Send a new one."
+	case errors.Is(err, twofactor.ErrNoAttempts):
+		return http.StatusUnauthorized, "Too many wrong codes. Send a new code, or sign in again."
+	case errors.Is(err, twofactor.ErrChallenge), errors.Is(err, twofactor.ErrTooManyCodes):
+		return http.StatusUnauthorized, "This sign-in has expired. Please sign in again."
+	case errors.Is(err, twofactor.ErrMethod):
+		return http.StatusBadRequest, "This method is not available for your account."
+	case errors.As(err, &cool):
+		return http.StatusTooManyRequests, fmt.Sprintf("A code was sent moments ago. Wait %s before asking for another.", cool.RetryAfter.Round(time.Second))
+	}
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		return http.StatusUnauthorized, "The e-mail address or password is wrong."

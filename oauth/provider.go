@@ -21,6 +21,8 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	fositestorage "github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Store is everything the provider needs of the database. The same object is handed
@@ -41,17 +43,44 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Principal is a customer the Authenticator vouched for.
+// Principal is a customer the Authenticator vouched for, or, when Challenge is set, a
+// customer whose password was right but who owes a second factor first.
 type Principal struct {
 	CustomerID int64
 	Email      string
 	AMR        []string
+	DeviceID   string          // the device of the sign-in, when known
+	Challenge  *twofactor.Info // a second factor is due: no session may start yet
+}
+
+// LoginAttempt is a password sign-in at the login pages or the password grant.
+type LoginAttempt struct {
+	Email       string
+	Password    string
+	ClientID    string
+	Fingerprint string // the browser's device cookie at the login pages
+	Region      string
+	// NoChallenge: the entry point cannot ask for a second factor (the password
+	// grant); when one is due the sign-in fails with ErrSecondFactorRequired.
+	NoChallenge bool
+}
+
+// SecondFactorAttempt answers a challenge.
+type SecondFactorAttempt struct {
+	ChallengeID    string
+	ClientID       string
+	Method         string
+	Code           string
+	RememberDevice bool
 }
 
 // Authenticator checks customers' credentials for the login pages and the password
-// grant; the customer package implements it (lockout, rate limits, audit).
+// grant; the customer package implements it (lockout, rate limits, second factors,
+// audit).
 type Authenticator interface {
-	AuthenticatePassword(ctx context.Context, tenant, email, password string) (*Principal, error)
+	AuthenticatePassword(ctx context.Context, tenant string, in LoginAttempt) (*Principal, error)
+	VerifySecondFactor(ctx context.Context, tenant string, in SecondFactorAttempt) (*Principal, error)
+	ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error)
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the

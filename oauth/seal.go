@@ -43,10 +43,16 @@ type Sealer struct {
 // NewSealer derives the sealing key from the server secret, which must be at least
 // MinServerSecretLength bytes.
 func NewSealer(serverSecret []byte) (*Sealer, error) {
+	return NewSealerFor(serverSecret, sealPurpose)
+}
+
+// NewSealerFor is NewSealer under the key of another purpose (see DeriveKey), for
+// secrets other than signing keys, such as TOTP secrets.
+func NewSealerFor(serverSecret []byte, purpose string) (*Sealer, error) {
 	if len(serverSecret) < MinServerSecretLength {
 		return nil, fmt.Errorf("%w: server secret must be at least %d bytes", ErrInvalid, MinServerSecretLength)
 	}
-	block, err := aes.NewCipher(DeriveKey(serverSecret, sealPurpose))
+	block, err := aes.NewCipher(DeriveKey(serverSecret, purpose))
 	if err != nil {
 		return nil, fmt.Errorf("sealer: %w", err)
 	}

@@ -24,6 +24,9 @@ type Session struct {
 	AMR []string `json:"amr,omitempty"`
 	// AccountID is the B2B account / legal entity the tokens are scoped to, if any.
 	AccountID string `json:"account_id,omitempty"`
+	// DeviceID is the device (twofactor.Device) the sign-in came from, if known:
+	// forgetting the device revokes the tokens.
+	DeviceID string `json:"device_id,omitempty"`
 }
 
 // NewSession returns an empty session for fosite to hydrate.

@@ -80,6 +80,7 @@ type Settings struct {
 	TwoFactorTriggers      []string `json:"twofactor.triggers"`
 	TwoFactorReverifyAfter Duration `json:"twofactor.reverify_after"`
 	TwoFactorB2BRequired   bool     `json:"twofactor.b2b_required"`
+	TwoFactorDeviceTTL     Duration `json:"twofactor.device_ttl"`
 
 	SocialAutoLink      bool `json:"social.autolink"`
 	SocialAutoProvision bool `json:"social.autoprovision"`
@@ -119,6 +120,7 @@ func DefaultSettings() Settings {
 		TwoFactorTriggers:      []string{"off"},
 		TwoFactorReverifyAfter: Duration(30 * 24 * time.Hour),
 		TwoFactorB2BRequired:   false,
+		TwoFactorDeviceTTL:     Duration(30 * 24 * time.Hour),
 		SocialAutoLink:         true,
 		SocialAutoProvision:    true,
 		SessionTTL:             Duration(14 * 24 * time.Hour),
@@ -243,7 +245,8 @@ var settingKeys = map[string]setting{
 		get: func(s *Settings) string { return strings.Join(s.TwoFactorTriggers, ",") },
 	},
 	"twofactor.reverify_after": durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
-	"twofactor.b2b_required":   boolSetting("B2B accounts always need a second factor", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
+	"twofactor.b2b_required":   boolSetting("B2B accounts need a second factor on every device and region they have not verified, even when twofactor.triggers is off", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
+	"twofactor.device_ttl":     durationSetting("how long a device stays trusted after a second factor with rememberDevice", func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
 	"social.autolink":          boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
 	"notify.webhook_url": {
 		doc: "deliver notifications as signed JSON posts to this URL instead of by e-mail (empty: e-mail)",

@@ -57,6 +57,7 @@ type accountRow struct {
 	LastLockedAt          sql.NullTime `db:"last_locked_at"`
 	LastLoginAt           sql.NullTime `db:"last_login_at"`
 	Last2FAAt             sql.NullTime `db:"last_2fa_at"`
+	TwoFactorOptIn        bool         `db:"twofactor_opt_in"`
 	CreatedAt             time.Time    `db:"created_at"`
 	CreatedBy             string       `db:"created_by"`
 	UpdatedAt             time.Time    `db:"updated_at"`
@@ -68,7 +69,7 @@ const accountColumns = `id, tenant, email, password_hash, active, on_hold, user_
 	company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id, external_id, customer_set,
 	has_external_password, migration_required, initial_password, attributes, notes, segments, commerce_summary,
 	version, failed_logins, first_failed_login_at, locked_until, last_locked_at, last_login_at, last_2fa_at,
-	created_at, created_by, updated_at, updated_by`
+	twofactor_opt_in, created_at, created_by, updated_at, updated_by`
 
 func timePtr(n sql.NullTime) *time.Time {
 	if !n.Valid {
@@ -90,7 +91,8 @@ func (r accountRow) account() *customer.Account {
 		CommerceSummary: json.RawMessage(r.CommerceSummary), Version: r.Version, FailedLogins: r.FailedLogins,
 		FirstFailedLoginAt: timePtr(r.FirstFailedLoginAt), LockedUntil: timePtr(r.LockedUntil),
 		LastLockedAt: timePtr(r.LastLockedAt), LastLoginAt: timePtr(r.LastLoginAt), Last2FAAt: timePtr(r.Last2FAAt),
-		CreatedAt: r.CreatedAt.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.UTC(), UpdatedBy: r.UpdatedBy}
+		TwoFactorOptIn: r.TwoFactorOptIn,
+		CreatedAt:      r.CreatedAt.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.UTC(), UpdatedBy: r.UpdatedBy}
 }
 
 func rawOr(b json.RawMessage, def string) string {
@@ -167,6 +169,24 @@ func (s *Store) SetActive(ctx context.Context, tenant string, id int64, active b
 // SetOnHold holds or releases an account.
 func (s *Store) SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error {
 	return s.updateAccount(ctx, tenant, id, `on_hold = ?`, onHold)
+}
+
+// SetLast2FA stamps the completion of a second factor. Like the sign-in counters it is
+// not a profile change: version and updated_at stay.
+func (s *Store) SetLast2FA(ctx context.Context, tenant string, id int64, at time.Time) error {
+	n, err := s.exec(ctx, `UPDATE customers SET last_2fa_at = ? WHERE tenant = ? AND id = ?`, ts(at), tenant, id)
+	if err != nil {
+		return fmt.Errorf("set last 2fa of customer %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("customer %d: %w", id, customer.ErrNotFound)
+	}
+	return nil
+}
+
+// SetTwoFactorOptIn records whether the customer asked for a second factor.
+func (s *Store) SetTwoFactorOptIn(ctx context.Context, tenant string, id int64, on bool) error {
+	return s.updateAccount(ctx, tenant, id, `twofactor_opt_in = ?`, on)
 }
 
 func (s *Store) updateAccount(ctx context.Context, tenant string, id int64, set string, args ...any) error {

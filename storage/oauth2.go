@@ -111,7 +111,7 @@ func (s *Store) createToken(ctx context.Context, kind, signature, accessSignatur
 	if err != nil {
 		return fmt.Errorf("encode request: %w", err)
 	}
-	var subject, sessionID string
+	var subject, sessionID, deviceID string
 	var expires *time.Time
 	if se := req.GetSession(); se != nil {
 		subject = se.GetSubject()
@@ -119,7 +119,7 @@ func (s *Store) createToken(ctx context.Context, kind, signature, accessSignatur
 			expires = &exp
 		}
 		if cs, ok := se.(*oauth.Session); ok {
-			sessionID = cs.SessionID
+			sessionID, deviceID = cs.SessionID, cs.DeviceID
 		}
 	}
 	var jti, accSig sql.NullString
@@ -130,10 +130,10 @@ func (s *Store) createToken(ctx context.Context, kind, signature, accessSignatur
 		accSig = sql.NullString{String: accessSignature, Valid: true}
 	}
 	_, err = s.exec(ctx, `INSERT INTO oauth2_tokens
-		(kind, signature, request_id, tenant, client_id, subject, session_id, jti, access_signature,
+		(kind, signature, request_id, tenant, client_id, subject, session_id, device_id, jti, access_signature,
 		 requested_at, expires_at, active, revoked, grace_forks, request)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-		kind, signature, req.GetID(), tenant, req.GetClient().GetID(), subject, sessionID, jti, accSig,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+		kind, signature, req.GetID(), tenant, req.GetClient().GetID(), subject, sessionID, deviceID, jti, accSig,
 		ts(req.GetRequestedAt()), nullTime(expires), true, false, string(body))
 	if errors.Is(err, errUnique) {
 		return fmt.Errorf("store %s token: %w", kind, fosite.ErrTokenClaim)

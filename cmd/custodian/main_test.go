@@ -330,7 +330,7 @@ func TestCommands(t *testing.T) {
 		len(spa.PostLogoutRedirectURIs) != 1 {
 		t.Errorf("public client stored as %+v, %v", spa, err)
 	}
-	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", "jane@example.com", "correct horse battery"); err != nil {
+	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", oauth.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
 		t.Errorf("the customer cannot sign in: %v", err)
 	}
 

@@ -38,6 +38,10 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"Outbox", testOutbox},
 		{"RateLimit", testRateLimit},
+		{"Challenges", testChallenges},
+		{"TOTP", testTOTP},
+		{"Devices", testDevices},
+		{"TwoFactorAccount", testTwoFactorAccount},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -1,0 +1,406 @@
+package customer
+
+// Second factors in the customer login API: completing a login that awaits its second
+// factor, trusted devices, the authenticator app and recovery codes, and the "this was
+// not me" link of new-device mails.
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
+)
+
+// secondFactorBody answers a challenge (login/2fa).
+type secondFactorBody struct {
+	ChallengeID    string `json:"challengeId"`
+	Code           string `json:"code"`
+	Method         string `json:"method"`
+	RememberDevice bool   `json:"rememberDevice"`
+}
+
+// login2FA completes a login that awaits its second factor, called with the same
+// storefront anonymous token as the login: POST /customer/{tenant}/login/2fa.
+func (a *API) login2FA(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	anon, err := a.anonymousCaller(ctx, r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in secondFactorBody
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	v := &validator{}
+	if in.ChallengeID == "" {
+		v.add("challengeId", "missing", "is required")
+	}
+	if in.Code == "" {
+		v.add("code", "missing", "is required")
+	}
+	v.maxLen("code", in.Code, 64)
+	if err := v.err(); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	res, err := a.svc.CompleteSecondFactor(ctx, t, SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
+		Code: in.Code, RememberDevice: in.RememberDevice})
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	legal := res.Payload[payloadLegalEntity]
+	if err := a.checkLegalEntity(ctx, t, res.Account.ID, legal); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)
+}
+
+// login2FAResend sends a new e-mailed code: POST /customer/{tenant}/login/2fa/resend.
+func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	anon, err := a.anonymousCaller(ctx, r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in struct {
+		ChallengeID string `json:"challengeId"`
+	}
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if in.ChallengeID == "" {
+		a.loginFail(w, r, missingParam("challengeId"))
+		return
+	}
+	info, err := a.svc.ResendCode(ctx, t, in.ChallengeID, anon.ClientID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(info)})
+}
+
+// meCaller authenticates a signed-in customer by their access token.
+func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, error) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	info, err := a.bearerInfo(ctx, r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	id, perr := strconv.ParseInt(info.Subject, 10, 64)
+	if info.Anonymous || perr != nil {
+		return nil, nil, 0, tokenRequired("this call needs a customer's access token", nil)
+	}
+	acc, err := a.svc.store.GetAccount(ctx, t.Name, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, 0, tokenRequired("the customer no longer exists", nil)
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if !acc.Active || acc.OnHold {
+		return nil, nil, 0, tokenRequired("the customer is not active", nil)
+	}
+	return t, withClient(ctx, info.ClientID), id, nil
+}
+
+// deviceView is a device in /me/devices. The fingerprint itself is never stored.
+type deviceView struct {
+	ID           string     `json:"id"`
+	Region       string     `json:"region"`
+	UserAgent    string     `json:"userAgent"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	LastSeenAt   time.Time  `json:"lastSeenAt"`
+	Trusted      bool       `json:"trusted"`
+	TrustedUntil *time.Time `json:"trustedUntil,omitempty"`
+}
+
+// meDevices lists the devices the customer signed in from:
+// GET /customer/{tenant}/me/devices.
+func (a *API) meDevices(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	ds, err := a.svc.Devices(ctx, t.Name, id)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	now := a.now()
+	out := make([]deviceView, 0, len(ds))
+	for _, d := range ds {
+		v := deviceView{ID: d.ID, Region: d.Region, UserAgent: d.UserAgent, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
+			Trusted: d.TrustedAt(now)}
+		if v.Trusted {
+			v.TrustedUntil = d.TrustedUntil
+		}
+		out = append(out, v)
+	}
+	writeLoginJSON(w, http.StatusOK, out)
+}
+
+// meDeviceDelete forgets a device and revokes the tokens issued on it:
+// DELETE /customer/{tenant}/me/devices/{deviceId}.
+func (a *API) meDeviceDelete(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if err := a.svc.ForgetDevice(ctx, t.Name, id, pathVar(r, "deviceId")); err != nil {
+		if errors.Is(err, twofactor.ErrNotFound) {
+			err = &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "no such device"}
+		}
+		a.loginFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// twoFactorView is the customer's second-factor setup.
+type twoFactorView struct {
+	Enabled                bool       `json:"enabled"`
+	Methods                []string   `json:"methods"`
+	TOTP                   bool       `json:"totp"`
+	TOTPPending            bool       `json:"totpPending"`
+	RecoveryCodesRemaining int        `json:"recoveryCodesRemaining"`
+	Last2FaDate            *time.Time `json:"last2FaDate"`
+}
+
+// meTwoFactor shows the setup: GET /customer/{tenant}/me/2fa.
+func (a *API) meTwoFactor(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	a.writeTwoFactor(ctx, w, r, t, id)
+}
+
+func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, t *oauth.Tenant, id int64) {
+	st, err := a.svc.TwoFactor(ctx, t.Name, id)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	methods := []string{twofactor.MethodEmail}
+	if st.TOTP {
+		methods = []string{twofactor.MethodTOTP}
+		if st.RecoveryRemaining > 0 {
+			methods = append(methods, twofactor.MethodRecovery)
+		}
+	}
+	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: methods, TOTP: st.TOTP, TOTPPending: st.TOTPPending,
+		RecoveryCodesRemaining: st.RecoveryRemaining, Last2FaDate: st.Last2FA})
+}
+
+// meTwoFactorSet opts in to (or out of) e-mailed codes on new devices and regions:
+// PUT /customer/{tenant}/me/2fa {enabled, password}; turning it off needs the password.
+func (a *API) meTwoFactorSet(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	var in struct {
+		Enabled  *bool  `json:"enabled"`
+		Password string `json:"password"`
+	}
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if in.Enabled == nil {
+		a.loginFail(w, r, missingParam("enabled"))
+		return
+	}
+	if !*in.Enabled && in.Password == "" {
+		a.loginFail(w, r, missingParam("password"))
+		return
+	}
+	if err := a.svc.SetTwoFactorOptIn(ctx, t, id, *in.Enabled, in.Password); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	a.writeTwoFactor(ctx, w, r, t, id)
+}
+
+// totpEnrollmentView is a started authenticator-app enrollment.
+type totpEnrollmentView struct {
+	Secret     string `json:"secret"`
+	OTPAuthURI string `json:"otpauthUri"`
+	QRCodePNG  string `json:"qrCodePng"`
+}
+
+// totpStart starts an authenticator-app enrollment: POST /customer/{tenant}/me/2fa/totp.
+func (a *API) totpStart(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	e, err := a.svc.StartTOTP(ctx, t, id)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, totpEnrollmentView{Secret: e.Secret, OTPAuthURI: e.OTPAuthURI,
+		QRCodePNG: base64.StdEncoding.EncodeToString(e.QRCodePNG)})
+}
+
+type recoveryCodesView struct {
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
+type codeBody struct {
+	Code     string `json:"code"`
+	Password string `json:"password,omitempty"`
+}
+
+func (a *API) readCode(w http.ResponseWriter, r *http.Request, needPassword bool) (codeBody, error) {
+	var in codeBody
+	if err := decodeLoginJSON(w, r, &in); err != nil {
+		return in, err
+	}
+	v := &validator{}
+	if in.Code == "" {
+		v.add("code", "missing", "is required")
+	}
+	v.maxLen("code", in.Code, 64)
+	if needPassword && in.Password == "" {
+		v.add("password", "missing", "is required")
+	}
+	return in, v.err()
+}
+
+// totpConfirm confirms the enrollment with a first code and answers the recovery
+// codes, shown this once: POST /customer/{tenant}/me/2fa/totp/confirm.
+func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	in, err := a.readCode(w, r, false)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	codes, err := a.svc.ConfirmTOTP(ctx, t, id, in.Code)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
+}
+
+// totpRemove removes the authenticator app with the password and a current code:
+// DELETE /customer/{tenant}/me/2fa/totp.
+func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	in, err := a.readCode(w, r, true)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	if err := a.svc.RemoveTOTP(ctx, t, id, in.Password, in.Code); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// recoveryRegenerate replaces the recovery codes, with a current authenticator code:
+// POST /customer/{tenant}/me/2fa/recovery-codes.
+func (a *API) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	in, err := a.readCode(w, r, false)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	codes, err := a.svc.RegenerateRecoveryCodes(ctx, t, id, in.Code)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	writeLoginJSON(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
+}
+
+// notMe is the one-click link of a new-device mail: every session, token and trusted
+// device of the account ends. GET /customer/{tenant}/security/not-me/{token}; it
+// answers a page, since a person clicks it.
+func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
+		return
+	}
+	err = a.svc.NotMe(ctx, t, pathVar(r, "token"))
+	switch {
+	case errors.Is(err, ErrInvalidToken):
+		a.notice(w, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
+	case err != nil:
+		a.log.ErrorContext(ctx, "not-me link", "err", fmt.Errorf("not me: %w", err))
+		a.notice(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.", "")
+	default:
+		a.notice(w, http.StatusOK, "Your account is safe again", "",
+			"Every session of your account has been signed out and every trusted device forgotten. "+
+				"Please sign in again and change your password.")
+	}
+}
+
+// notice answers a small HTML page.
+func (a *API) notice(w http.ResponseWriter, status int, title, errMsg, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	if err := a.pages.ExecuteTemplate(w, "notice.html", struct{ Title, Error, Notice string }{title, errMsg, msg}); err != nil {
+		a.log.Error("render notice", "err", err)
+	}
+}

@@ -1,0 +1,460 @@
+package customer
+
+// Second factors at sign-in: the policy decides after a correct password, a challenge
+// takes over, and the verified challenge finishes the sign-in. The ticket API, the login
+// API and the login pages (through oauth.Authenticator) all go through SignIn and
+// CompleteSecondFactor.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
+)
+
+// Events of the second-factor step.
+const (
+	EventTwoFactorChallenged = "twofactor.challenged"
+	EventTwoFactorVerified   = "twofactor.verified"
+	EventTwoFactorFailed     = "twofactor.failed"
+	EventDeviceNew           = "device.new"
+	EventDeviceForgotten     = "device.forgotten"
+	EventNotMe               = "account.not_me"
+	EventTOTPEnrolled        = "twofactor.totp_enrolled"
+	EventTOTPRemoved         = "twofactor.totp_removed"
+)
+
+// TokenNotMe is the kind of the one-time token behind a new-device mail's "this was not
+// me" link.
+const TokenNotMe = "notme"
+
+// NotMeTTL is how long a "this was not me" link works.
+const NotMeTTL = 7 * 24 * time.Hour
+
+// amrSecondFactor are the authentication methods of a sign-in with a second factor
+// (RFC 8176): password, one-time code, several factors.
+var amrSecondFactor = []string{"pwd", "otp", "mfa"}
+
+// SignIn is a password sign-in at one of the entry points.
+type SignIn struct {
+	Email, Password string
+	ClientID        string
+	Fingerprint     string
+	Region          string
+	// Payload travels with a challenge to the step that completes it.
+	Payload map[string]string
+	// NoChallenge: the entry point cannot ask for a second factor.
+	NoChallenge bool
+}
+
+// SignedIn is the outcome of a sign-in step: an account ready for tokens, or a
+// challenge to answer first.
+type SignedIn struct {
+	Account   *Account
+	AMR       []string
+	DeviceID  string
+	Challenge *twofactor.Info
+	Payload   map[string]string
+}
+
+// policy reads a tenant's second-factor policy.
+func policy(t *oauth.Tenant) (twofactor.Policy, error) {
+	return twofactor.PolicyOf(t.Settings.TwoFactorTriggers, time.Duration(t.Settings.TwoFactorReverifyAfter),
+		t.Settings.TwoFactorB2BRequired)
+}
+
+func deviceTTL(t *oauth.Tenant) time.Duration {
+	if d := time.Duration(t.Settings.TwoFactorDeviceTTL); d > 0 {
+		return d
+	}
+	return 30 * 24 * time.Hour
+}
+
+// SignIn checks the password (Login: rate limits, lockout, audit) and asks the policy
+// whether a second factor is due. When it is, a challenge is opened (and an e-mailed
+// code queued) and no account is handed out for tokens.
+func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*SignedIn, error) {
+	a, err := s.Login(ctx, t, in.Email, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	p, err := policy(t)
+	if err != nil {
+		return nil, err
+	}
+	if a.Memberships, err = s.store.ListMemberships(ctx, t.Name, a.ID); err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	att := twofactor.Attempt{FingerprintHash: s.tf.DeviceHash(t.Name, in.Fingerprint), Region: in.Region}
+	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn, Last2FA: a.Last2FAAt}
+	if st, err := s.tf.StatusOf(ctx, t.Name, a.ID); err != nil {
+		return nil, err
+	} else if st.TOTP {
+		sub.OptedIn = true
+	}
+	d, err := s.tf.Decide(ctx, p, t.Name, a.ID, sub, att)
+	if err != nil {
+		return nil, err
+	}
+	if d.Required {
+		if in.NoChallenge {
+			return nil, oauth.ErrSecondFactorRequired
+		}
+		info, err := s.tf.Begin(ctx, twofactor.Begin{Tenant: t.Name, CustomerID: a.ID, Email: a.Email, ClientID: in.ClientID,
+			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: in.Payload})
+		if err != nil {
+			return nil, fmt.Errorf("open challenge: %w", err)
+		}
+		s.event(ctx, t.Name, EventTwoFactorChallenged, &a.ID, map[string]any{"reason": d.Reason, "methods": info.Methods})
+		return &SignedIn{Account: a, Challenge: info, Payload: in.Payload}, nil
+	}
+	dev, err := s.touchDevice(ctx, t, a, att, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &SignedIn{Account: a, AMR: []string{"pwd"}, DeviceID: dev, Payload: in.Payload}, nil
+}
+
+// SecondFactor answers a challenge.
+type SecondFactor struct {
+	ChallengeID    string
+	ClientID       string
+	Method         string
+	Code           string
+	RememberDevice bool
+}
+
+// CompleteSecondFactor checks a code against a challenge. A wrong code counts towards
+// the account's lockout; the step is rate limited per client IP. On success it stamps
+// last2FaDate, records the device (trusted for the tenant's twofactor.device_ttl with
+// RememberDevice) and hands out the account with the challenge's payload.
+func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in SecondFactor) (*SignedIn, error) {
+	meta := oauth.RequestMetaFromContext(ctx)
+	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+		return nil, err
+	}
+	c, method, err := s.tf.Verify(ctx, t.Name, in.ChallengeID, in.ClientID, in.Method, in.Code)
+	var wrong *twofactor.WrongCodeError
+	if errors.As(err, &wrong) {
+		return nil, s.wrongCode(ctx, t, wrong)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Account(ctx, t.Name, c.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	if a.Locked(now) {
+		return nil, ErrLocked
+	}
+	if !a.Active || a.OnHold {
+		return nil, ErrInactive
+	}
+	if err := s.store.SetLast2FA(ctx, t.Name, a.ID, now); err != nil {
+		return nil, err
+	}
+	a.Last2FAAt = &now
+	var trust time.Duration
+	if in.RememberDevice {
+		trust = deviceTTL(t)
+	}
+	dev, err := s.touchDevice(ctx, t, a, twofactor.Attempt{FingerprintHash: c.FingerprintHash, Region: c.Region}, trust)
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, t.Name, EventTwoFactorVerified, &a.ID, map[string]any{"method": method, "rememberDevice": in.RememberDevice})
+	return &SignedIn{Account: a, AMR: amrSecondFactor, DeviceID: dev, Payload: c.Payload}, nil
+}
+
+// wrongCode counts a wrong second factor like a wrong password.
+func (s *Service) wrongCode(ctx context.Context, t *oauth.Tenant, wrong *twofactor.WrongCodeError) error {
+	if wrong.CustomerID == 0 {
+		return wrong
+	}
+	out, err := s.guard.RecordFailedLogin(ctx, t.Name, wrong.CustomerID, s.now().UTC(), t.Settings.LockoutThreshold,
+		time.Duration(t.Settings.LockoutDuration))
+	if err != nil {
+		return fmt.Errorf("record failed second factor: %w", err)
+	}
+	s.event(ctx, t.Name, EventTwoFactorFailed, &wrong.CustomerID, map[string]any{"count": out.Count, "replayed": wrong.Replayed})
+	if out.JustLocked {
+		s.event(ctx, t.Name, oauth.EventAccountLocked, &wrong.CustomerID, map[string]any{"until": out.LockedUntil})
+	}
+	return wrong
+}
+
+// ResendCode sends a new e-mailed code for a challenge.
+func (s *Service) ResendCode(ctx context.Context, t *oauth.Tenant, challengeID, clientID string) (*twofactor.Info, error) {
+	meta := oauth.RequestMetaFromContext(ctx)
+	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+		return nil, err
+	}
+	id, err := s.tf.CustomerOf(ctx, t.Name, challengeID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.tf.Resend(ctx, t.Name, challengeID, clientID, a.Email)
+}
+
+// touchDevice records a sign-in from a device and returns the device id ("" without a
+// fingerprint). A device new to an account that already had others gets a mail with a
+// "this was not me" link, queued in the same transaction.
+func (s *Service) touchDevice(ctx context.Context, t *oauth.Tenant, a *Account, att twofactor.Attempt, trust time.Duration) (string, error) {
+	if att.FingerprintHash == "" {
+		return "", nil
+	}
+	var id string
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		before, err := s.tf.Devices(ctx, t.Name, a.ID)
+		if err != nil {
+			return err
+		}
+		d, created, err := s.tf.Touch(ctx, twofactor.Seen{Tenant: t.Name, CustomerID: a.ID, Attempt: att,
+			UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, TrustFor: trust})
+		if err != nil {
+			return err
+		}
+		id = d.ID
+		if !created || len(before) == 0 {
+			return nil
+		}
+		s.event(ctx, t.Name, EventDeviceNew, &a.ID, map[string]any{"device": d.ID, "region": d.Region})
+		return s.sendNewDevice(ctx, t, a, d)
+	})
+	return id, err
+}
+
+func (s *Service) sendNewDevice(ctx context.Context, t *oauth.Tenant, a *Account, d *twofactor.Device) error {
+	tok, hash, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateToken(ctx, &OneTimeToken{Hash: hash, Tenant: t.Name, CustomerID: a.ID, Kind: TokenNotMe,
+		ExpiresAt: s.now().UTC().Add(NotMeTTL)}); err != nil {
+		return err
+	}
+	link := s.publicURL + "/customer/" + t.Name + "/security/not-me/" + url.PathEscape(tok)
+	where := d.Region
+	if where == "" {
+		where = "an unknown region"
+	}
+	return s.notify(ctx, t, &notify.Message{Kind: notify.KindNewDevice, To: a.Email,
+		Subject: "New sign-in to your account",
+		Body: "Your account was just signed in to from a new device (" + d.UserAgent + ", " + where + ").\n\n" +
+			"If this was you, there is nothing to do. If it was not, open this link: it signs out every session and " +
+			"forgets every trusted device (valid for 7 days):\n\n" + link + "\n\nThen change your password.",
+		Data: map[string]any{"token": tok, "link": link, "customerId": a.ID, "deviceId": d.ID, "region": d.Region,
+			"userAgent": d.UserAgent}})
+}
+
+// NotMe answers a new-device mail's "this was not me" link: every token, browser
+// session and device of the account ends. The token works once.
+func (s *Service) NotMe(ctx context.Context, t *oauth.Tenant, token string) error {
+	var id int64
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		ot, err := s.store.UseToken(ctx, t.Name, TokenNotMe, HashToken(token), s.now().UTC())
+		if err != nil {
+			return err
+		}
+		id = ot.CustomerID
+		if _, err := s.tf.ForgetAll(ctx, t.Name, id); err != nil {
+			return err
+		}
+		return s.revokeAll(ctx, t.Name, id)
+	})
+	if err != nil {
+		return err
+	}
+	s.event(ctx, t.Name, EventNotMe, &id, nil)
+	return nil
+}
+
+// Devices lists a customer's devices.
+func (s *Service) Devices(ctx context.Context, tenant string, id int64) ([]twofactor.Device, error) {
+	return s.tf.Devices(ctx, tenant, id)
+}
+
+// ForgetDevice removes a device and revokes the tokens issued to sign-ins from it.
+func (s *Service) ForgetDevice(ctx context.Context, tenant string, id int64, deviceID string) error {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.tf.Forget(ctx, tenant, id, deviceID); err != nil {
+			return err
+		}
+		return s.tokens.RevokeDevice(ctx, tenant, deviceID)
+	})
+	if err != nil {
+		return err
+	}
+	s.event(ctx, tenant, EventDeviceForgotten, &id, map[string]any{"device": deviceID})
+	return nil
+}
+
+// TwoFactorStatus is a customer's second-factor setup.
+type TwoFactorStatus struct {
+	OptedIn bool
+	twofactor.Status
+	Last2FA *time.Time
+}
+
+// TwoFactor reports a customer's second-factor setup.
+func (s *Service) TwoFactor(ctx context.Context, tenant string, id int64) (*TwoFactorStatus, error) {
+	a, err := s.store.GetAccount(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.tf.StatusOf(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return &TwoFactorStatus{OptedIn: a.TwoFactorOptIn || st.TOTP, Status: st, Last2FA: a.Last2FAAt}, nil
+}
+
+// SetTwoFactorOptIn records a customer's own choice of a second factor (e-mailed codes
+// on devices and regions not yet verified). Turning it off needs the password.
+func (s *Service) SetTwoFactorOptIn(ctx context.Context, t *oauth.Tenant, id int64, on bool, password string) error {
+	if !on {
+		if err := s.checkPassword(ctx, t, id, password); err != nil {
+			return err
+		}
+	}
+	return s.store.SetTwoFactorOptIn(ctx, t.Name, id, on)
+}
+
+// checkPassword confirms a signed-in customer's password for a sensitive change; a
+// wrong one counts towards the lockout like any other.
+func (s *Service) checkPassword(ctx context.Context, t *oauth.Tenant, id int64, password string) error {
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.Login(ctx, t, a.Email, password)
+	return err
+}
+
+// StartTOTP begins an authenticator-app enrollment.
+func (s *Service) StartTOTP(ctx context.Context, t *oauth.Tenant, id int64) (*twofactor.Enrollment, error) {
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.tf.StartTOTP(ctx, t.Name, id, t.Name, a.Email)
+}
+
+// ConfirmTOTP confirms the enrollment with a first code and returns the recovery codes.
+func (s *Service) ConfirmTOTP(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error) {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+		return nil, err
+	}
+	codes, err := s.tf.ConfirmTOTP(ctx, t.Name, id, code)
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, t.Name, EventTOTPEnrolled, &id, nil)
+	return codes, nil
+}
+
+// RemoveTOTP removes the authenticator app after checking the password and a code.
+func (s *Service) RemoveTOTP(ctx context.Context, t *oauth.Tenant, id int64, password, code string) error {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+		return err
+	}
+	if err := s.checkPassword(ctx, t, id, password); err != nil {
+		return err
+	}
+	var wrong *twofactor.WrongCodeError
+	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
+		wrong.CustomerID = id
+		return s.wrongCode(ctx, t, wrong)
+	} else if err != nil {
+		return err
+	}
+	if err := s.tf.RemoveTOTP(ctx, t.Name, id); err != nil {
+		return err
+	}
+	s.event(ctx, t.Name, EventTOTPRemoved, &id, nil)
+	return nil
+}
+
+// RegenerateRecoveryCodes replaces the recovery codes after checking a TOTP code.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error) {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+		return nil, err
+	}
+	var wrong *twofactor.WrongCodeError
+	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
+		wrong.CustomerID = id
+		return nil, s.wrongCode(ctx, t, wrong)
+	} else if err != nil {
+		return nil, err
+	}
+	return s.tf.RegenerateRecoveryCodes(ctx, t.Name, id)
+}
+
+// AuthenticatePassword implements oauth.Authenticator for the login pages and the
+// password grant.
+func (s *Service) AuthenticatePassword(ctx context.Context, tenant string, in oauth.LoginAttempt) (*oauth.Principal, error) {
+	t, err := s.tenantOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.SignIn(ctx, t, SignIn{Email: in.Email, Password: in.Password, ClientID: in.ClientID,
+		Fingerprint: in.Fingerprint, Region: in.Region, NoChallenge: in.NoChallenge})
+	if err != nil {
+		return nil, err
+	}
+	return principal(r), nil
+}
+
+// VerifySecondFactor implements oauth.Authenticator.
+func (s *Service) VerifySecondFactor(ctx context.Context, tenant string, in oauth.SecondFactorAttempt) (*oauth.Principal, error) {
+	t, err := s.tenantOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.CompleteSecondFactor(ctx, t, SecondFactor{ChallengeID: in.ChallengeID, ClientID: in.ClientID, Method: in.Method,
+		Code: in.Code, RememberDevice: in.RememberDevice})
+	if err != nil {
+		return nil, err
+	}
+	return principal(r), nil
+}
+
+// ResendSecondFactor implements oauth.Authenticator.
+func (s *Service) ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error) {
+	t, err := s.tenantOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return s.ResendCode(ctx, t, challengeID, clientID)
+}
+
+func principal(r *SignedIn) *oauth.Principal {
+	return &oauth.Principal{CustomerID: r.Account.ID, Email: r.Account.Email, AMR: r.AMR, DeviceID: r.DeviceID, Challenge: r.Challenge}
+}
+
+// tenantOf returns the ctx tenant when it is the one named, else loads it.
+func (s *Service) tenantOf(ctx context.Context, tenant string) (*oauth.Tenant, error) {
+	if t := oauth.TenantFromContext(ctx); t != nil && t.Name == tenant {
+		return t, nil
+	}
+	if s.tenants == nil {
+		return nil, fmt.Errorf("tenant %q not in context", tenant)
+	}
+	t, err := s.tenants.GetTenant(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("load tenant %q: %w", tenant, err)
+	}
+	return t, nil
+}
