@@ -208,12 +208,11 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, resp fo
 // directGrant implements Custodian's grants that issue tokens without a redirect: the
 // anonymous shopper grant and the resource-owner password grant of first-party clients.
 type directGrant struct {
-	p     *Provider
-	grant string
+	p *Provider
 }
 
 func (g *directGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
-	return ar.GetGrantTypes().ExactOne(g.grant)
+	return ar.GetGrantTypes().ExactOne(GrantAnonymous) || ar.GetGrantTypes().ExactOne(GrantPassword)
 }
 
 func (g *directGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
@@ -226,9 +225,10 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	if t == nil {
 		return fosite.ErrServerError.WithDebug("no tenant in context")
 	}
+	grant := ar.GetGrantTypes()[0]
 	client, ok := ar.GetClient().(*Client)
-	if !ok || !client.GetGrantTypes().Has(g.grant) {
-		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant %q.", g.grant)
+	if !ok || !client.GetGrantTypes().Has(grant) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant %q.", grant)
 	}
 	for _, s := range ar.GetRequestedScopes() {
 		if !g.p.fconf.GetScopeStrategy(ctx)(client.GetScopes(), s) {
@@ -242,7 +242,7 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	}
 	sess.Tenant = t.Name
 	sess.SessionID = uuid.NewString()
-	switch g.grant {
+	switch grant {
 	case GrantAnonymous:
 		sess.Subject = uuid.NewString()
 		sess.Anonymous = true

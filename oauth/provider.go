@@ -206,8 +206,9 @@ func NewProvider(cfg Config) (*Provider, error) {
 	)
 	// Custodian's own grants, then the handler that adds jwt_access_token and
 	// session_id to every token response (it must run last).
-	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p, grant: GrantAnonymous})
-	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p, grant: GrantPassword})
+	// (fosite's handler lists drop a second handler of the same type, so one
+	// directGrant serves both grants.)
+	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p})
 	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
 	return p, nil
 }
