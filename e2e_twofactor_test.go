@@ -19,6 +19,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
@@ -603,5 +604,74 @@ func TestTwoFactorLoginPages(t *testing.T) {
 	}
 	if amr := amrOf(jwtClaims(t, body["jwt_access_token"].(string))); !slices.Equal(amr, []string{"pwd"}) {
 		t.Errorf("password grant amr %v", amr)
+	}
+}
+
+// TestTwoFactorEnforcedAccounts: B2B buyers under twofactor.b2b_required, and shoppers who
+// opted in, are asked on new devices even when the triggers are off.
+func TestTwoFactorEnforcedAccounts(t *testing.T) {
+	b := storagetest.Backends(t)[0]
+	smtp := notifytest.StartSMTP(t)
+	e := newEnv(t, b, withSMTP(smtp))
+	e.clock.Advance(0)
+	ctx := context.Background()
+	setTenant(t, e, "twofactor.b2b_required", "true")
+	if _, err := e.srv.Customers.CreateAccount(ctx, testTenant, customerNew("buyer@example.com", shopperPass)); err != nil {
+		t.Fatal(err)
+	}
+	buyer, err := e.srv.Store().GetAccountByEmail(ctx, testTenant, "buyer@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Customers.AddMembership(ctx, testTenant, buyer.ID, customer.Membership{AccountID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	anon := anonymousLogin(t, e)["access_token"].(string)
+	login := func(email, fp string) loginReply {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"email": email, "password": shopperPass, "fingerprint": fp, "region": "de"})
+		return loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/login", string(body), jsonBearer(anon)...)
+	}
+	if r := login("buyer@example.com", "office"); r.body["requires2FA"] != true {
+		t.Errorf("B2B buyer on a new device: %d %s", r.status, r.raw)
+	}
+	r := login(shopperEmail, "home")
+	if r.body["requires2FA"] == true || r.body["access_token"] == nil {
+		t.Fatalf("B2C shopper: %d %s", r.status, r.raw)
+	}
+	me := r.body["access_token"].(string)
+
+	// The shopper opts in: a device is asked until it is trusted; opting out needs the
+	// password.
+	on := loginCall(t, e, http.MethodPut, "/customer/"+testTenant+"/me/2fa", `{"enabled":true}`, jsonBearer(me)...)
+	if on.status != http.StatusOK || on.body["enabled"] != true || !slices.Equal(asStrings(on.body["methods"]), []string{"email"}) {
+		t.Fatalf("opt in: %d %s", on.status, on.raw)
+	}
+	sent := len(smtp.Messages())
+	r = login(shopperEmail, "phone")
+	if r.body["requires2FA"] != true {
+		t.Fatalf("opted-in shopper on a new device: %d %s", r.status, r.raw)
+	}
+	code := mailedCode(t, e, smtp, shopperEmail, sent)
+	id := r.body["twoFactorChallenge"].(map[string]any)["challengeId"].(string)
+	ok := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/login/2fa",
+		`{"challengeId":"`+id+`","code":"`+code+`","rememberDevice":true}`, jsonBearer(anon)...)
+	if ok.status != http.StatusOK || ok.body["access_token"] == nil {
+		t.Fatalf("verify: %d %s", ok.status, ok.raw)
+	}
+	if r := login(shopperEmail, "phone"); r.body["requires2FA"] == true {
+		t.Errorf("trusted phone asked again: %s", r.raw)
+	}
+	st := loginCall(t, e, http.MethodGet, "/customer/"+testTenant+"/me/2fa", "", jsonBearer(me)...)
+	if st.body["last2FaDate"] == nil {
+		t.Errorf("status without last2FaDate: %s", st.raw)
+	}
+	wantLoginError(t, "opt out without password", loginCall(t, e, http.MethodPut, "/customer/"+testTenant+"/me/2fa", `{"enabled":false}`, jsonBearer(me)...),
+		http.StatusBadRequest, "bad_request", "password")
+	if off := loginCall(t, e, http.MethodPut, "/customer/"+testTenant+"/me/2fa", `{"enabled":false,"password":"`+shopperPass+`"}`, jsonBearer(me)...); off.status != http.StatusOK || off.body["enabled"] != false {
+		t.Errorf("opt out: %d %s", off.status, off.raw)
+	}
+	if r := login(shopperEmail, "laptop"); r.body["requires2FA"] == true {
+		t.Errorf("opted-out shopper asked: %s", r.raw)
 	}
 }

@@ -161,6 +161,10 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in 
 	if err := s.store.SetLast2FA(ctx, t.Name, a.ID, now); err != nil {
 		return nil, err
 	}
+	// The sign-in is complete: wrong codes before the right one stop counting.
+	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
+		return nil, fmt.Errorf("record login: %w", err)
+	}
 	a.Last2FAAt = &now
 	var trust time.Duration
 	if in.RememberDevice {

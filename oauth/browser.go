@@ -13,6 +13,7 @@ type BrowserSession struct {
 	CustomerID int64
 	SessionID  string   // the shopper session id tokens carry as session_id
 	AMR        []string // authentication methods used, e.g. ["pwd"] or ["pwd","otp"]
+	DeviceID   string   // the device (twofactor.Device) the sign-in came from, if known
 	AuthTime   time.Time
 	ExpiresAt  time.Time
 	CreatedAt  time.Time

@@ -149,6 +149,7 @@ func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t
 		CustomerID: pr.CustomerID,
 		SessionID:  uuid.NewString(),
 		AMR:        pr.AMR,
+		DeviceID:   pr.DeviceID,
 		AuthTime:   now.Truncate(time.Second),
 		ExpiresAt:  now.Add(time.Duration(t.Settings.SessionTTL)),
 		CreatedAt:  now,
@@ -459,6 +460,7 @@ func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fo
 	sess.Subject = sub
 	sess.SessionID = bs.SessionID
 	sess.AMR = bs.AMR
+	sess.DeviceID = bs.DeviceID
 	now := p.now().UTC()
 	sess.Claims = &jwt.IDTokenClaims{
 		Subject:                             sub,

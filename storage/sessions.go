@@ -15,8 +15,9 @@ var _ oauth.SessionStore = (*Store)(nil)
 
 // CreateBrowserSession stores a sign-in session of the login pages.
 func (s *Store) CreateBrowserSession(ctx context.Context, b *oauth.BrowserSession) error {
-	_, err := s.exec(ctx, `INSERT INTO browser_sessions (id_hash, tenant, customer_id, session_id, amr, auth_time, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.IDHash, b.Tenant, b.CustomerID, b.SessionID, jsonList(b.AMR).text(),
+	_, err := s.exec(ctx, `INSERT INTO browser_sessions (id_hash, tenant, customer_id, session_id, device_id, amr, auth_time,
+		expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, b.IDHash, b.Tenant, b.CustomerID, b.SessionID, b.DeviceID, jsonList(b.AMR).text(),
 		ts(b.AuthTime), ts(b.ExpiresAt), ts(b.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create browser session: %w", err)
@@ -31,12 +32,13 @@ func (s *Store) GetBrowserSession(ctx context.Context, tenant, idHash string) (*
 		Tenant     string    `db:"tenant"`
 		CustomerID int64     `db:"customer_id"`
 		SessionID  string    `db:"session_id"`
+		DeviceID   string    `db:"device_id"`
 		AMR        string    `db:"amr"`
 		AuthTime   time.Time `db:"auth_time"`
 		ExpiresAt  time.Time `db:"expires_at"`
 		CreatedAt  time.Time `db:"created_at"`
 	}
-	err := s.get(ctx, &r, `SELECT id_hash, tenant, customer_id, session_id, amr, auth_time, expires_at, created_at
+	err := s.get(ctx, &r, `SELECT id_hash, tenant, customer_id, session_id, device_id, amr, auth_time, expires_at, created_at
 		FROM browser_sessions WHERE tenant = ? AND id_hash = ? AND expires_at > ?`, tenant, idHash, s.clock())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("browser session: %w", oauth.ErrNotFound)
@@ -49,7 +51,7 @@ func (s *Store) GetBrowserSession(ctx context.Context, tenant, idHash string) (*
 		return nil, fmt.Errorf("decode browser session: %w", err)
 	}
 	return &oauth.BrowserSession{IDHash: r.IDHash, Tenant: r.Tenant, CustomerID: r.CustomerID, SessionID: r.SessionID,
-		AMR: amr, AuthTime: r.AuthTime.UTC(), ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC()}, nil
+		DeviceID: r.DeviceID, AMR: amr, AuthTime: r.AuthTime.UTC(), ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC()}, nil
 }
 
 // DeleteBrowserSession ends one session.

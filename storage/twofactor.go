@@ -319,7 +319,8 @@ func (s *Store) DeleteDevices(ctx context.Context, tenant string, customerID int
 	return ids, nil
 }
 
-// RevokeDevice revokes every access and refresh token issued to a sign-in from a device.
+// RevokeDevice revokes every access and refresh token issued to a sign-in from a device
+// and ends the browser sessions started on it.
 func (s *Store) RevokeDevice(ctx context.Context, tenant, deviceID string) error {
 	if deviceID == "" {
 		return nil
@@ -328,6 +329,9 @@ func (s *Store) RevokeDevice(ctx context.Context, tenant, deviceID string) error
 		WHERE tenant = ? AND device_id = ? AND kind IN (?, ?)`,
 		false, true, tenant, deviceID, kindAccess, kindRefresh); err != nil {
 		return fmt.Errorf("revoke device tokens: %w", err)
+	}
+	if _, err := s.exec(ctx, `DELETE FROM browser_sessions WHERE tenant = ? AND device_id = ?`, tenant, deviceID); err != nil {
+		return fmt.Errorf("end device browser sessions: %w", err)
 	}
 	return nil
 }

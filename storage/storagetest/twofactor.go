@@ -227,6 +227,15 @@ func testDevices(t *testing.T, s *storage.Store) {
 			t.Fatal(err)
 		}
 	}
+	for hash, dev := range map[string]string{"bs-d": first, "bs-e": ""} {
+		if err := s.CreateBrowserSession(ctx, &oauth.BrowserSession{IDHash: hash, Tenant: "alpha", CustomerID: id, SessionID: "s-" + hash,
+			DeviceID: dev, AuthTime: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bs, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); err != nil || bs.DeviceID != first {
+		t.Fatalf("browser session device = %+v, %v", bs, err)
+	}
 	if err := s.DeleteDevice(ctx, "alpha", other, first); !errors.Is(err, twofactor.ErrNotFound) {
 		t.Errorf("deleted another customer's device: %v", err)
 	}
@@ -241,6 +250,12 @@ func testDevices(t *testing.T, s *storage.Store) {
 	}
 	if _, err := s.GetAccessTokenSession(actx, "sig-e", oauth.NewSession()); err != nil {
 		t.Errorf("a token of another device was revoked: %v", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); !errors.Is(err, oauth.ErrNotFound) {
+		t.Errorf("a browser session of the forgotten device survived: %v", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-e"); err != nil {
+		t.Errorf("a browser session of another device ended: %v", err)
 	}
 	ids, err := s.DeleteDevices(ctx, "alpha", id)
 	if err != nil || len(ids) != 1 || ids[0] != fr.ID {

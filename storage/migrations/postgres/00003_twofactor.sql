@@ -59,11 +59,13 @@ CREATE TABLE devices (
 );
 CREATE UNIQUE INDEX devices_identity ON devices (customer_id, fingerprint_hash, region);
 
--- Tokens issued to a sign-in from a device; revoking the device revokes them.
+-- Tokens and browser sessions of a sign-in from a device; forgetting the device ends them.
 ALTER TABLE oauth2_tokens ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX oauth2_tokens_device ON oauth2_tokens (tenant, device_id) WHERE device_id <> '';
+ALTER TABLE browser_sessions ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
+ALTER TABLE browser_sessions DROP COLUMN device_id;
 DROP INDEX oauth2_tokens_device;
 ALTER TABLE oauth2_tokens DROP COLUMN device_id;
 DROP TABLE devices;
