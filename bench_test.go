@@ -9,6 +9,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
@@ -107,4 +111,105 @@ func BenchmarkValidateOpaqueAccessToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTicketSignIn is a user ticket from username and password (argon2id
+// dominates), without a second-factor policy, on a trusted device under the
+// fingerprint+region policy (the policy's extra queries), and through a full TOTP
+// second factor (challenge, then verify). The clock moves a minute per sign-in so the
+// per-account rate limit does not trip.
+func BenchmarkTicketSignIn(b *testing.B) {
+	ticket := func(b *testing.B, e *env, h http.Handler, fp string) map[string]any {
+		body, _ := json.Marshal(map[string]string{"username": shopperEmail, "password": shopperPass, "fingerprint": fp, "region": "eu"})
+		req := httptest.NewRequest(http.MethodPost, "/api/commerce/customer/authtickets", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-vol-tenant", testTenant)
+		req.SetBasicAuth(backendID, backendSec)
+		return serveJSON(b, h, req)
+	}
+	verify := func(b *testing.B, h http.Handler, id, code string) map[string]any {
+		body, _ := json.Marshal(map[string]any{"challengeId": id, "code": code, "rememberDevice": true})
+		req := httptest.NewRequest(http.MethodPost, "/api/commerce/customer/authtickets/2fa/verify", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-vol-tenant", testTenant)
+		req.SetBasicAuth(backendID, backendSec)
+		return serveJSON(b, h, req)
+	}
+	b.Run("no-policy", func(b *testing.B) {
+		e, h := benchEnv(b)
+		for b.Loop() {
+			e.clock.Advance(time.Minute)
+			if ticket(b, e, h, "fp")["accessToken"] == "" {
+				b.Fatal("no tokens")
+			}
+		}
+	})
+	b.Run("trusted-device", func(b *testing.B) {
+		e, h := benchEnv(b)
+		setTenant(b, e, "twofactor.triggers", "fingerprint,region")
+		secret := enrollTOTP(b, e)
+		e.clock.Advance(time.Minute) // the enrollment used the current step's code
+		ch := ticket(b, e, h, "fp")["twoFactorChallenge"].(map[string]any)
+		verify(b, h, ch["challengeId"].(string), totpCode(b, secret, e.clock.Now()))
+		for b.Loop() {
+			e.clock.Advance(time.Minute)
+			if ticket(b, e, h, "fp")["requires2FA"] != false {
+				b.Fatal("trusted device challenged")
+			}
+		}
+	})
+	b.Run("totp-challenge-and-verify", func(b *testing.B) {
+		e, h := benchEnv(b)
+		setTenant(b, e, "twofactor.triggers", "always")
+		secret := enrollTOTP(b, e)
+		for b.Loop() {
+			e.clock.Advance(time.Minute)
+			ch := ticket(b, e, h, "fp")["twoFactorChallenge"].(map[string]any)
+			if verify(b, h, ch["challengeId"].(string), totpCode(b, secret, e.clock.Now()))["accessToken"] == "" {
+				b.Fatal("no tokens")
+			}
+		}
+	})
+}
+
+func serveJSON(b *testing.B, h http.Handler, req *http.Request) map[string]any {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", req.URL.Path, rec.Code, rec.Body.String())
+	}
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// enrollTOTP enrolls an authenticator app for the test shopper and returns its secret.
+func enrollTOTP(b *testing.B, e *env) string {
+	ctx := context.Background()
+	t, err := e.srv.OAuth.GetTenant(ctx, testTenant)
+	if err != nil {
+		b.Fatal(err)
+	}
+	acc, err := e.srv.Store().GetAccountByEmail(ctx, testTenant, shopperEmail)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enr, err := e.srv.Customers.StartTOTP(ctx, t, acc.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.srv.Customers.ConfirmTOTP(ctx, t, acc.ID, totpCode(b, enr.Secret, e.clock.Now())); err != nil {
+		b.Fatal(err)
+	}
+	return enr.Secret
+}
+
+func totpCode(b *testing.B, secret string, at time.Time) string {
+	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }

@@ -47,7 +47,7 @@ func mailedCode(t *testing.T, e *env, smtp *notifytest.SMTPServer, email string,
 	return m[1]
 }
 
-func setTenant(t *testing.T, e *env, kv ...string) {
+func setTenant(t testing.TB, e *env, kv ...string) {
 	t.Helper()
 	set := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {

@@ -112,3 +112,19 @@ func TestDeviceHash(t *testing.T) {
 		t.Error("hash is not stable")
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	until := now.Add(time.Hour)
+	var devices []Device
+	for i := range 20 {
+		devices = append(devices, Device{FingerprintHash: DeviceHash(key, "shop", string(rune('a'+i))), Region: "DE", TrustedUntil: &until})
+	}
+	p := Policy{Mode: ModeTriggered, Fingerprint: true, Region: true, ReverifyAfter: 30 * 24 * time.Hour}
+	last := now.Add(-time.Hour)
+	a := Attempt{FingerprintHash: DeviceHash(key, "shop", "t"), Region: "DE"}
+	for b.Loop() {
+		Decide(p, Subject{Last2FA: &last}, devices, a, now)
+	}
+}
