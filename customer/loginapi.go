@@ -25,6 +25,10 @@ package customer
 //   - validateauthtoken accepts customer tokens only (an anonymous token is a 401), and
 //     so does it for a customer that is no longer active.
 //   - logout answers 204 for tokens it does not know, as RFC 7009 revocation does.
+//   - When the tenant's second-factor policy asks for one, login answers 200 with
+//     {requires2FA: true, twoFactorChallenge} and no tokens; login/2fa, called with the
+//     same anonymous token (the challenge is bound to its client), answers the login
+//     response. login/2fa/resend (not in the seed) sends a new e-mailed code.
 
 import (
 	"context"

@@ -92,14 +92,15 @@ const (
 )
 
 // Decide is the policy as a pure function. An enforced account (a B2B account under
-// B2BRequired, or a customer who opted in) is treated as ModeTriggered on fingerprint
-// and region when the tenant's mode is off. Under ModeTriggered a sign-in needs a
+// B2BRequired, or a customer who opted in) is asked on every fingerprint and region it
+// has not verified whatever the tenant's triggers (unless they say always). Under
+// ModeTriggered a sign-in needs a
 // second factor when its fingerprint is not among the account's trusted devices (with
 // the fingerprint trigger), its region is not (with the region trigger), or the last
 // second factor is older than ReverifyAfter. Only devices trusted at now count.
 func Decide(p Policy, s Subject, devices []Device, a Attempt, now time.Time) Decision {
 	mode, fp, region := p.Mode, p.Fingerprint, p.Region
-	if mode == ModeOff && (s.OptedIn || (p.B2BRequired && s.B2B)) {
+	if mode != ModeAlways && (s.OptedIn || (p.B2BRequired && s.B2B)) {
 		mode, fp, region = ModeTriggered, true, true
 	}
 	switch mode {
