@@ -62,7 +62,10 @@ type Account struct {
 	Notes           json.RawMessage
 	Segments        json.RawMessage
 	CommerceSummary json.RawMessage
-	Version         int
+	// Mixins are the customer's custom profile sections (an object of objects), set
+	// through PATCH /me.
+	Mixins  json.RawMessage
+	Version int
 
 	FailedLogins       int
 	FirstFailedLoginAt *time.Time
@@ -74,6 +77,7 @@ type Account struct {
 	TwoFactorOptIn bool
 
 	Memberships []Membership
+	Addresses   []Address // filled by Service.Account
 
 	CreatedAt time.Time
 	CreatedBy string
@@ -148,7 +152,17 @@ type OneTimeToken struct {
 
 // Kinds of one-time tokens.
 const (
-	TokenOptIn = "optin"
+	TokenOptIn         = "optin"
+	TokenPasswordReset = "password_reset"
+	TokenEmailChange   = "email_change"
+)
+
+// Sentinels of profile and credential changes.
+var (
+	// ErrStale: the profile changed since the version the caller read.
+	ErrStale = errors.New("the profile was changed by someone else; read it again")
+	// ErrAddressNotFound: no address of this customer has that id.
+	ErrAddressNotFound = errors.New("address not found")
 )
 
 // Store persists accounts.
@@ -168,6 +182,29 @@ type Store interface {
 	SetLast2FA(ctx context.Context, tenant string, id int64, at time.Time) error
 	// SetTwoFactorOptIn records the customer's own choice of a second factor.
 	SetTwoFactorOptIn(ctx context.Context, tenant string, id int64, on bool) error
+
+	// UpdateProfile writes the profile fields of a (Title … CompanyRegistrationID,
+	// ContactEmail, Mixins) if the stored version is still version, and bumps it;
+	// ErrStale otherwise.
+	UpdateProfile(ctx context.Context, a *Account, version int) error
+	// UpdateEmail switches the login e-mail (and the contact e-mail when contact is
+	// set); ErrConflict when another account of the tenant has it.
+	UpdateEmail(ctx context.Context, tenant string, id int64, email string, contact *string) error
+	// EraseAccount removes everything personal of an account and pseudonymises what
+	// the audit trail keeps.
+	EraseAccount(ctx context.Context, tenant string, id int64) error
+
+	ListAddresses(ctx context.Context, tenant string, customerID int64) ([]Address, error)
+	// GetAddress returns one address of the customer; ErrAddressNotFound otherwise.
+	GetAddress(ctx context.Context, tenant string, customerID int64, id string) (*Address, error)
+	// UpdateAddress replaces an address of the customer; ErrAddressNotFound otherwise.
+	UpdateAddress(ctx context.Context, tenant string, customerID int64, a *Address) error
+	// DeleteAddress removes an address; ErrAddressNotFound otherwise.
+	DeleteAddress(ctx context.Context, tenant string, customerID int64, id string) error
+	// ClearDefaultAddress makes no address of the customer the default.
+	ClearDefaultAddress(ctx context.Context, tenant string, customerID int64) error
+	// PromoteDefaultAddress makes the oldest address the default when none is.
+	PromoteDefaultAddress(ctx context.Context, tenant string, customerID int64) error
 
 	// UpdateExternalFields replaces the fields other systems own (nil leaves one as is).
 	UpdateExternalFields(ctx context.Context, tenant string, id int64, f ExternalFields) error

@@ -125,7 +125,7 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 	}
 	if in.Password == "" {
 		v.add("password", "missing", "is required")
-	} else if err := ValidatePassword(in.Password, in.Email); err != nil {
+	} else if err := CheckPassword(t, in.Password, in.Email); err != nil {
 		v.add("password", "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	}
 	d := in.Details
@@ -275,13 +275,16 @@ func (s *Service) ResendOptIn(ctx context.Context, t *oauth.Tenant, email string
 	return s.store.InTx(ctx, func(ctx context.Context) error { return s.sendOptIn(ctx, t, a) })
 }
 
-// Account returns an account with its memberships.
+// Account returns an account with its memberships and addresses.
 func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Account, error) {
 	a, err := s.store.GetAccount(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
 	if a.Memberships, err = s.store.ListMemberships(ctx, tenant, id); err != nil {
+		return nil, err
+	}
+	if a.Addresses, err = s.store.ListAddresses(ctx, tenant, id); err != nil {
 		return nil, err
 	}
 	return a, nil

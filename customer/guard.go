@@ -96,6 +96,18 @@ func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
 // the same argon2id work; a locked or inactive account is only revealed to someone who
 // knows its password.
 func (s *Service) Login(ctx context.Context, t *oauth.Tenant, email, password string) (*Account, error) {
+	return s.checkLogin(ctx, t, email, password, true)
+}
+
+// confirmPassword checks a signed-in customer's password before a sensitive change
+// (password, e-mail, second factor, erasure) with the same rate limits, failure
+// counting and lockout as a sign-in, but it is not a sign-in: the last login stays.
+func (s *Service) confirmPassword(ctx context.Context, t *oauth.Tenant, email, password string) error {
+	_, err := s.checkLogin(ctx, t, email, password, false)
+	return err
+}
+
+func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, password string, signIn bool) (*Account, error) {
 	meta := oauth.RequestMetaFromContext(ctx)
 	key := EmailKey(email)
 	if err := errors.Join(
@@ -143,6 +155,9 @@ func (s *Service) Login(ctx context.Context, t *oauth.Tenant, email, password st
 	if !a.Active || a.OnHold {
 		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
 		return nil, ErrInactive
+	}
+	if !signIn {
+		return a, nil
 	}
 	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
 		return nil, fmt.Errorf("record login: %w", err)

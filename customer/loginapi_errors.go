@@ -137,6 +137,10 @@ func classifyLoginError(err error) *loginError {
 		return badRequest("invalid or expired token")
 	case errors.Is(err, oauth.ErrInvalidToken):
 		return tokenRequired("invalid or expired access token", nil)
+	case errors.Is(err, ErrStale):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrStale.Error()}
+	case errors.Is(err, ErrAddressNotFound):
+		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "address not found"}
 	case errors.Is(err, ErrNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "customer not found"}
 	case errors.Is(err, oauth.ErrNotFound):

@@ -159,14 +159,18 @@ func (a *API) meDevices(w http.ResponseWriter, r *http.Request) {
 	now := a.now()
 	out := make([]deviceView, 0, len(ds))
 	for _, d := range ds {
-		v := deviceView{ID: d.ID, Region: d.Region, UserAgent: d.UserAgent, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
-			Trusted: d.TrustedAt(now)}
-		if v.Trusted {
-			v.TrustedUntil = d.TrustedUntil
-		}
-		out = append(out, v)
+		out = append(out, deviceViewOf(d, now))
 	}
 	writeLoginJSON(w, http.StatusOK, out)
+}
+
+func deviceViewOf(d twofactor.Device, now time.Time) deviceView {
+	v := deviceView{ID: d.ID, Region: d.Region, UserAgent: d.UserAgent, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
+		Trusted: d.TrustedAt(now)}
+	if v.Trusted {
+		v.TrustedUntil = d.TrustedUntil
+	}
+	return v
 }
 
 // meDeviceDelete forgets a device and revokes the tokens issued on it:
@@ -214,14 +218,7 @@ func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http
 		a.loginFail(w, r, err)
 		return
 	}
-	methods := []string{twofactor.MethodEmail}
-	if st.TOTP {
-		methods = []string{twofactor.MethodTOTP}
-		if st.RecoveryRemaining > 0 {
-			methods = append(methods, twofactor.MethodRecovery)
-		}
-	}
-	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: methods, TOTP: st.TOTP, TOTPPending: st.TOTPPending,
+	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: methodsOf(st), TOTP: st.TOTP, TOTPPending: st.TOTPPending,
 		RecoveryCodesRemaining: st.RecoveryRemaining, Last2FaDate: st.Last2FA})
 }
 

@@ -116,6 +116,8 @@ type TokenRevoker interface {
 	DeleteCustomerBrowserSessions(ctx context.Context, tenant string, customerID int64) error
 	// RevokeDevice ends the tokens issued to sign-ins from a device.
 	RevokeDevice(ctx context.Context, tenant, deviceID string) error
+	// RevokeSubjectExcept ends a customer's tokens except those of one shopper session.
+	RevokeSubjectExcept(ctx context.Context, tenant, subject, keepSessionID string) error
 }
 
 var (

@@ -56,12 +56,65 @@ type customerAccountView struct {
 	MigrationRequired     bool            `json:"migrationRequired"`
 	Last2FaDate           *time.Time      `json:"last2FaDate"`
 	Attributes            json.RawMessage `json:"attributes"`
-	Contacts              []any           `json:"contacts"` // the address book joins with the profile issue
+	Contacts              []contactView   `json:"contacts"`
 	Notes                 json.RawMessage `json:"notes"`
 	Segments              json.RawMessage `json:"segments"`
 	CommerceSummary       json.RawMessage `json:"commerceSummary"`
 	AuditInfo             auditInfoView   `json:"auditInfo"`
 	AccountType           string          `json:"accountType"`
+}
+
+// contactView is a Kibo customer contact: an address of the book.
+type contactView struct {
+	ID                    string         `json:"id"`
+	Email                 string         `json:"email"`
+	FirstName             string         `json:"firstName"`
+	LastNameOrSurname     string         `json:"lastNameOrSurname"`
+	CompanyOrOrganization string         `json:"companyOrOrganization"`
+	PhoneNumbers          map[string]any `json:"phoneNumbers"`
+	Address               contactAddress `json:"address"`
+	Types                 []contactType  `json:"types"`
+}
+
+type contactAddress struct {
+	Address1        string `json:"address1"`
+	Address2        string `json:"address2"`
+	Address3        string `json:"address3"`
+	Address4        string `json:"address4"`
+	CityOrTown      string `json:"cityOrTown"`
+	StateOrProvince string `json:"stateOrProvince"`
+	PostalOrZipCode string `json:"postalOrZipCode"`
+	CountryCode     string `json:"countryCode"`
+}
+
+type contactType struct {
+	Name      string `json:"name"`
+	IsPrimary bool   `json:"isPrimary"`
+}
+
+// contactsOf maps the address book onto Kibo contacts: the contact name splits into
+// first and last name at the last space, tags become types ("BILLING" → "Billing"),
+// the default address is the primary one of each type.
+func contactsOf(acc *Account) []contactView {
+	out := make([]contactView, 0, len(acc.Addresses))
+	for _, ad := range acc.Addresses {
+		first, last := ad.ContactName, ""
+		if i := strings.LastIndex(ad.ContactName, " "); i > 0 {
+			first, last = ad.ContactName[:i], ad.ContactName[i+1:]
+		}
+		c := contactView{ID: ad.ID, Email: acc.ContactEmail, FirstName: first, LastNameOrSurname: last, CompanyOrOrganization: ad.CompanyName,
+			PhoneNumbers: map[string]any{"home": ad.ContactPhone},
+			Address: contactAddress{Address1: strings.TrimSpace(ad.Street + " " + ad.StreetNumber), Address2: ad.StreetAppendix,
+				Address3: ad.ExtraLine1, Address4: ad.ExtraLine2, CityOrTown: ad.City, StateOrProvince: ad.State,
+				PostalOrZipCode: ad.ZipCode, CountryCode: ad.Country},
+			Types: []contactType{}}
+		for _, tag := range ad.Tags {
+			name := strings.ToUpper(tag[:1]) + strings.ToLower(tag[1:])
+			c.Types = append(c.Types, contactType{Name: name, IsPrimary: ad.IsDefault})
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // ticketView is the seed's CustomerAuthTicket.
@@ -94,7 +147,7 @@ func (a *API) accountView(acc *Account) *customerAccountView {
 		TaxExempt: acc.TaxExempt, TaxID: acc.TaxID, ExternalID: acc.ExternalID, CustomerSet: acc.CustomerSet,
 		CustomerSinceDate: acc.CreatedAt, IsActive: acc.Active, IsLocked: acc.Locked(a.now()),
 		HasExternalPassword: acc.HasExternalPassword, MigrationRequired: acc.MigrationRequired, Last2FaDate: acc.Last2FAAt,
-		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: []any{}, Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
+		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: contactsOf(acc), Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
 		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(),
 		AuditInfo: auditInfoView{CreateBy: acc.CreatedBy, CreateDate: acc.CreatedAt, UpdateBy: acc.UpdatedBy, UpdateDate: acc.UpdatedAt}}
 }

@@ -343,8 +343,7 @@ func (s *Service) checkPassword(ctx context.Context, t *oauth.Tenant, id int64, 
 	if err != nil {
 		return err
 	}
-	_, err = s.Login(ctx, t, a.Email, password)
-	return err
+	return s.confirmPassword(ctx, t, a.Email, password)
 }
 
 // StartTOTP begins an authenticator-app enrollment.

@@ -77,6 +77,10 @@ type Settings struct {
 	LockoutDuration  Duration `json:"lockout.duration"`
 	SignupOptIn      bool     `json:"signup.optin"`
 
+	PasswordMinLength int      `json:"password.min_length"`
+	PasswordResetTTL  Duration `json:"password.reset_ttl"`
+	PasswordResetURL  string   `json:"password.reset_url,omitempty"`
+
 	TwoFactorTriggers      []string `json:"twofactor.triggers"`
 	TwoFactorReverifyAfter Duration `json:"twofactor.reverify_after"`
 	TwoFactorB2BRequired   bool     `json:"twofactor.b2b_required"`
@@ -117,6 +121,8 @@ func DefaultSettings() Settings {
 		LockoutThreshold:       5,
 		LockoutDuration:        Duration(15 * time.Minute),
 		SignupOptIn:            false,
+		PasswordMinLength:      8,
+		PasswordResetTTL:       Duration(time.Hour),
 		TwoFactorTriggers:      []string{"off"},
 		TwoFactorReverifyAfter: Duration(30 * 24 * time.Hour),
 		TwoFactorB2BRequired:   false,
@@ -224,6 +230,35 @@ var settingKeys = map[string]setting{
 	},
 	"lockout.duration": durationSetting("how long a locked account stays locked", func(s *Settings) *Duration { return &s.LockoutDuration }),
 	"signup.optin":     boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),
+	"password.min_length": {
+		doc: "shortest password a customer may choose (8 to 128; common passwords and the e-mail address are always refused)",
+		set: func(s *Settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 8 || n > 128 {
+				return fmt.Errorf("want a whole number from 8 to 128, got %q", v)
+			}
+			s.PasswordMinLength = n
+			return nil
+		},
+		get: func(s *Settings) string { return strconv.Itoa(s.PasswordMinLength) },
+	},
+	"password.reset_ttl": durationSetting("how long a password reset token works", func(s *Settings) *Duration { return &s.PasswordResetTTL }),
+	"password.reset_url": {
+		doc: "the storefront page that sets a new password; the reset mail links to it with ?token= (empty: the mail carries the token)",
+		set: func(s *Settings, v string) error {
+			if v == "" {
+				s.PasswordResetURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+				return fmt.Errorf("want an https URL (http only for loopback), got %q", v)
+			}
+			s.PasswordResetURL = v
+			return nil
+		},
+		get: func(s *Settings) string { return s.PasswordResetURL },
+	},
 	"twofactor.triggers": {
 		doc: "off, always, or a comma list of fingerprint, region",
 		set: func(s *Settings, v string) error {

@@ -58,6 +58,7 @@ type accountRow struct {
 	LastLoginAt           sql.NullTime `db:"last_login_at"`
 	Last2FAAt             sql.NullTime `db:"last_2fa_at"`
 	TwoFactorOptIn        bool         `db:"twofactor_opt_in"`
+	Mixins                string       `db:"mixins"`
 	CreatedAt             time.Time    `db:"created_at"`
 	CreatedBy             string       `db:"created_by"`
 	UpdatedAt             time.Time    `db:"updated_at"`
@@ -69,7 +70,7 @@ const accountColumns = `id, tenant, email, password_hash, active, on_hold, user_
 	company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id, external_id, customer_set,
 	has_external_password, migration_required, initial_password, attributes, notes, segments, commerce_summary,
 	version, failed_logins, first_failed_login_at, locked_until, last_locked_at, last_login_at, last_2fa_at,
-	twofactor_opt_in, created_at, created_by, updated_at, updated_by`
+	twofactor_opt_in, mixins, created_at, created_by, updated_at, updated_by`
 
 func timePtr(n sql.NullTime) *time.Time {
 	if !n.Valid {
@@ -91,8 +92,8 @@ func (r accountRow) account() *customer.Account {
 		CommerceSummary: json.RawMessage(r.CommerceSummary), Version: r.Version, FailedLogins: r.FailedLogins,
 		FirstFailedLoginAt: timePtr(r.FirstFailedLoginAt), LockedUntil: timePtr(r.LockedUntil),
 		LastLockedAt: timePtr(r.LastLockedAt), LastLoginAt: timePtr(r.LastLoginAt), Last2FAAt: timePtr(r.Last2FAAt),
-		TwoFactorOptIn: r.TwoFactorOptIn,
-		CreatedAt:      r.CreatedAt.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.UTC(), UpdatedBy: r.UpdatedBy}
+		TwoFactorOptIn: r.TwoFactorOptIn, Mixins: json.RawMessage(r.Mixins),
+		CreatedAt: r.CreatedAt.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.UTC(), UpdatedBy: r.UpdatedBy}
 }
 
 func rawOr(b json.RawMessage, def string) string {
