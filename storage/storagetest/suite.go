@@ -42,6 +42,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"TOTP", testTOTP},
 		{"Devices", testDevices},
 		{"TwoFactorAccount", testTwoFactorAccount},
+		{"Profile", testProfile},
+		{"Addresses", testAddresses},
+		{"Erase", testErase},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
