@@ -36,7 +36,9 @@ func testProfile(t *testing.T, s *storage.Store) {
 	if got, _ := s.GetAccount(ctx, "alpha", id); got.FirstName != "Jane" {
 		t.Errorf("a stale update wrote: %+v", got)
 	}
-	wins, _ := race(6, func() error { return s.UpdateProfile(ctx, &customer.Account{Tenant: "alpha", ID: id, FirstName: "R"}, 2) }, customer.ErrStale)
+	wins, _ := race(6, func() error {
+		return s.UpdateProfile(ctx, &customer.Account{Tenant: "alpha", ID: id, FirstName: "R"}, 2)
+	}, customer.ErrStale)
 	if wins != 1 {
 		t.Errorf("%d concurrent updates of one version won, want 1", wins)
 	}
