@@ -424,3 +424,57 @@ func (s *Server) adminAddMembership(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeCustomer(w, r, t, id)
 }
+
+// connectorView is an upstream provider as the admin surface shows it; the client
+// secret is write-only.
+type connectorView struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Issuer       string    `json:"issuer"`
+	ClientID     string    `json:"clientId"`
+	ClientSecret string    `json:"clientSecret,omitempty"`
+	Scopes       []string  `json:"scopes"`
+	RedirectURI  string    `json:"redirectUri"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+func (s *Server) viewConnector(c *oauth.Connector) connectorView {
+	return connectorView{ID: c.ID, Name: c.Name, Issuer: c.Issuer, ClientID: c.ClientID, Scopes: nonNil(c.Scopes),
+		RedirectURI: s.OAuth.Issuer(c.Tenant) + "/connectors/" + c.ID + "/callback", CreatedAt: c.CreatedAt}
+}
+
+func (s *Server) adminListConnectors(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.OAuth.Connectors(r.Context(), tenantVar(r))
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	out := make([]connectorView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, s.viewConnector(c))
+	}
+	writeAdminJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) adminCreateConnector(w http.ResponseWriter, r *http.Request) {
+	var in connectorView
+	if err := decodeJSON(r, &in); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	c := &oauth.Connector{Tenant: tenantVar(r), ID: in.ID, Name: in.Name, Issuer: in.Issuer, ClientID: in.ClientID,
+		ClientSecret: in.ClientSecret, Scopes: in.Scopes}
+	if err := s.OAuth.CreateConnector(r.Context(), c); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	writeAdminJSON(w, http.StatusCreated, s.viewConnector(c))
+}
+
+func (s *Server) adminDeleteConnector(w http.ResponseWriter, r *http.Request) {
+	if err := s.OAuth.DeleteConnector(r.Context(), tenantVar(r), connectorVar(r)); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -48,10 +48,14 @@ func (s *Server) Register(r *mux.Router) {
 	t.HandleFunc("/customers/{customer:[0-9]+}/lock", s.adminLockCustomer).Methods(http.MethodPost, http.MethodDelete).Name("admin.customers.lock")
 	t.HandleFunc("/customers/{customer:[0-9]+}/memberships", s.adminAddMembership).Methods(http.MethodPost).Name("admin.customers.memberships")
 	t.HandleFunc("/events", s.adminListEvents).Methods(http.MethodGet).Name("admin.events.list")
+	t.HandleFunc("/connectors", s.adminListConnectors).Methods(http.MethodGet).Name("admin.connectors.list")
+	t.HandleFunc("/connectors", s.adminCreateConnector).Methods(http.MethodPost).Name("admin.connectors.create")
+	t.HandleFunc("/connectors/{connector}", s.adminDeleteConnector).Methods(http.MethodDelete).Name("admin.connectors.delete")
 }
 
-func tenantVar(r *http.Request) string { return mux.Vars(r)["tenant"] }
-func clientVar(r *http.Request) string { return mux.Vars(r)["client"] }
+func tenantVar(r *http.Request) string    { return mux.Vars(r)["tenant"] }
+func clientVar(r *http.Request) string    { return mux.Vars(r)["client"] }
+func connectorVar(r *http.Request) string { return mux.Vars(r)["connector"] }
 
 // customerVar is the numeric customer id of the path (the route pattern admits digits only).
 func customerVar(r *http.Request) int64 {

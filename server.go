@@ -180,6 +180,9 @@ func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 			if _, err := s.store.DeleteExpiredChallenges(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.ErrorContext(ctx, "delete expired second-factor challenges", "err", err)
 			}
+			if err := s.store.DeleteStaleSocial(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.ErrorContext(ctx, "delete stale social sign-ins", "err", err)
+			}
 		}
 	}
 }

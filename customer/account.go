@@ -75,14 +75,29 @@ type Account struct {
 	Last2FAAt          *time.Time
 	// TwoFactorOptIn: the customer asked for a second factor on new devices.
 	TwoFactorOptIn bool
+	// EmailVerified: the customer proved the e-mail address (opt-in link, e-mail
+	// change confirmation, or an upstream provider that verified it).
+	EmailVerified bool
 
 	Memberships []Membership
-	Addresses   []Address // filled by Service.Account
+	Addresses   []Address  // filled by Service.Account
+	Identities  []Identity // filled by Service.Account
 
 	CreatedAt time.Time
 	CreatedBy string
 	UpdatedAt time.Time
 	UpdatedBy string
+}
+
+// Identity is an upstream (social) identity linked to a customer.
+type Identity struct {
+	Tenant      string
+	Issuer      string
+	Subject     string
+	ConnectorID string
+	CustomerID  int64
+	Email       string
+	CreatedAt   time.Time
 }
 
 // Membership is a B2B account (Kibo accountId) or legal entity (Emporix legalEntityId)
@@ -190,6 +205,16 @@ type Store interface {
 	// UpdateEmail switches the login e-mail (and the contact e-mail when contact is
 	// set); ErrConflict when another account of the tenant has it.
 	UpdateEmail(ctx context.Context, tenant string, id int64, email string, contact *string) error
+	// SetEmailVerified records whether the e-mail address is proven.
+	SetEmailVerified(ctx context.Context, tenant string, id int64, verified bool) error
+	// LinkIdentity links an upstream identity to a customer; ErrConflict when linked.
+	LinkIdentity(ctx context.Context, id *Identity) error
+	// GetIdentity returns the link of an upstream identity; ErrNotFound otherwise.
+	GetIdentity(ctx context.Context, tenant, issuer, subject string) (*Identity, error)
+	ListIdentities(ctx context.Context, tenant string, customerID int64) ([]Identity, error)
+	// DeleteIdentities unlinks a customer's identities of a connector; ErrNotFound
+	// when there is none.
+	DeleteIdentities(ctx context.Context, tenant string, customerID int64, connectorID string) error
 	// EraseAccount removes everything personal of an account and pseudonymises what
 	// the audit trail keeps.
 	EraseAccount(ctx context.Context, tenant string, id int64) error

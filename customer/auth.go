@@ -242,6 +242,9 @@ func (s *Service) ConfirmOptIn(ctx context.Context, t *oauth.Tenant, token strin
 		if err := s.store.SetActive(ctx, t.Name, ot.CustomerID, true); err != nil {
 			return err
 		}
+		if err := s.store.SetEmailVerified(ctx, t.Name, ot.CustomerID, true); err != nil {
+			return err
+		}
 		a, err = s.Account(ctx, t.Name, ot.CustomerID)
 		return err
 	})
@@ -285,6 +288,9 @@ func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Accoun
 		return nil, err
 	}
 	if a.Addresses, err = s.store.ListAddresses(ctx, tenant, id); err != nil {
+		return nil, err
+	}
+	if a.Identities, err = s.store.ListIdentities(ctx, tenant, id); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -132,8 +132,11 @@ func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, passwo
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	ok, err := s.hasher.Verify(a.PasswordHash, password)
-	if err != nil {
+	var ok bool
+	if a.PasswordHash == "" {
+		// An account created by a social sign-in has no password until one is set.
+		_, _ = s.hasher.Verify(s.dummyHash, password)
+	} else if ok, err = s.hasher.Verify(a.PasswordHash, password); err != nil {
 		return nil, fmt.Errorf("login customer %d: %w", a.ID, err)
 	}
 	now := s.now().UTC()

@@ -108,11 +108,22 @@ type profileView struct {
 }
 
 func profileOf(a *Account, addresses []Address, withAddresses bool) profileView {
+	accounts := []accountRefView{}
+	if a.PasswordHash != "" {
+		accounts = append(accounts, accountRefView{ID: a.Email, ProviderID: "internal"})
+	}
+	for _, l := range a.Identities {
+		id := l.Email
+		if id == "" {
+			id = l.Subject
+		}
+		accounts = append(accounts, accountRefView{ID: id, ProviderID: l.ConnectorID})
+	}
 	n := strconv.FormatInt(a.ID, 10)
 	v := profileView{ID: n, CustomerNumber: n, Title: a.Title, FirstName: a.FirstName, MiddleName: a.MiddleName, LastName: a.LastName,
 		ContactEmail: a.ContactEmail, ContactPhone: a.ContactPhone, Company: a.Company, PreferredLanguage: a.PreferredLanguage,
 		PreferredCurrency: a.PreferredCurrency, PreferredSite: a.PreferredSite,
-		Accounts:      []accountRefView{{ID: a.Email, ProviderID: "internal"}},
+		Accounts:      accounts,
 		BusinessModel: a.AccountType(), Mixins: jsonOr(a.Mixins, "{}"),
 		Metadata: metadataView{Version: a.Version, Mixins: json.RawMessage("{}")}, LastLogin: a.LastLoginAt}
 	if v.BusinessModel == "B2B" {

@@ -512,6 +512,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, t *oauth.Tenant, token
 		if err := s.store.UpdateEmail(ctx, t.Name, id, newEmail, contact); err != nil {
 			return err
 		}
+		if err := s.store.SetEmailVerified(ctx, t.Name, id, true); err != nil {
+			return err
+		}
 		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChanged, To: a.Email, Subject: "Your e-mail address was changed",
 			Body: "Your account now signs in with " + newEmail + ". If you did not do this, contact the shop at once.",
 			Data: map[string]any{"customerId": id, "newEmail": newEmail}})

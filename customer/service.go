@@ -200,6 +200,7 @@ func (s *Service) Claims(ctx context.Context, tenant string, id int64, scopes []
 		switch sc {
 		case "email":
 			c["email"] = a.Email
+			c["email_verified"] = a.EmailVerified
 		case "profile":
 			name := strings.TrimSpace(a.FirstName + " " + a.LastName)
 			if name != "" {

@@ -37,8 +37,9 @@ const TokenNotMe = "notme"
 // NotMeTTL is how long a "this was not me" link works.
 const NotMeTTL = 7 * 24 * time.Hour
 
-// amrSecondFactor are the authentication methods of a sign-in with a second factor
-// (RFC 8176): password, one-time code, several factors.
+// amrSecondFactor are the authentication methods of a password sign-in with a second
+// factor (RFC 8176): password, one-time code, several factors. A social sign-in has
+// "fed" in place of "pwd".
 var amrSecondFactor = []string{"pwd", "otp", "mfa"}
 
 // SignIn is a password sign-in at one of the entry points.
@@ -84,6 +85,13 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 	if err != nil {
 		return nil, err
 	}
+	return s.afterFirstFactor(ctx, t, a, in, "pwd")
+}
+
+// afterFirstFactor asks the policy whether a sign-in whose first factor (amr: pwd, or
+// fed for an upstream provider) succeeded needs a second one, and opens a challenge
+// when it does.
+func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Account, in SignIn, amr string) (*SignedIn, error) {
 	p, err := policy(t)
 	if err != nil {
 		return nil, err
@@ -91,7 +99,7 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 	if a.Memberships, err = s.store.ListMemberships(ctx, t.Name, a.ID); err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
-	att := twofactor.Attempt{FingerprintHash: s.tf.DeviceHash(t.Name, in.Fingerprint), Region: in.Region}
+	att := s.attempt(t, in)
 	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn, Last2FA: a.Last2FAAt}
 	if st, err := s.tf.StatusOf(ctx, t.Name, a.ID); err != nil {
 		return nil, err
@@ -106,8 +114,12 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 		if in.NoChallenge {
 			return nil, oauth.ErrSecondFactorRequired
 		}
+		payload := map[string]string{payloadFirstFactor: amr}
+		for k, v := range in.Payload {
+			payload[k] = v
+		}
 		info, err := s.tf.Begin(ctx, twofactor.Begin{Tenant: t.Name, CustomerID: a.ID, Email: a.Email, ClientID: in.ClientID,
-			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: in.Payload})
+			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: payload})
 		if err != nil {
 			return nil, fmt.Errorf("open challenge: %w", err)
 		}
@@ -118,8 +130,16 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 	if err != nil {
 		return nil, err
 	}
-	return &SignedIn{Account: a, AMR: []string{"pwd"}, DeviceID: dev, Payload: in.Payload}, nil
+	return &SignedIn{Account: a, AMR: []string{amr}, DeviceID: dev, Payload: in.Payload}, nil
 }
+
+// attempt is the device of a sign-in as the policy sees it.
+func (s *Service) attempt(t *oauth.Tenant, in SignIn) twofactor.Attempt {
+	return twofactor.Attempt{FingerprintHash: s.tf.DeviceHash(t.Name, in.Fingerprint), Region: in.Region}
+}
+
+// payloadFirstFactor is the challenge payload key of the first factor's amr.
+const payloadFirstFactor = "amr"
 
 // SecondFactor answers a challenge.
 type SecondFactor struct {
@@ -175,7 +195,11 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in 
 		return nil, err
 	}
 	s.event(ctx, t.Name, EventTwoFactorVerified, &a.ID, map[string]any{"method": method, "rememberDevice": in.RememberDevice})
-	return &SignedIn{Account: a, AMR: amrSecondFactor, DeviceID: dev, Payload: c.Payload}, nil
+	amr := amrSecondFactor
+	if first := c.Payload[payloadFirstFactor]; first != "" && first != "pwd" {
+		amr = append([]string{first}, amrSecondFactor[1:]...)
+	}
+	return &SignedIn{Account: a, AMR: amr, DeviceID: dev, Payload: c.Payload}, nil
 }
 
 // wrongCode counts a wrong second factor like a wrong password.

@@ -48,6 +48,9 @@ type page struct {
 	Done       bool
 	Notice     string
 
+	// Connectors are the upstream sign-in options of the login page.
+	Connectors []connectorLink
+
 	// The second-factor page.
 	ChallengeID string
 	Methods     []string
@@ -205,6 +208,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	prompts := strings.Fields(form.Get("prompt"))
 	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(client), Action: r.URL.RequestURI()}
+	if hint := r.URL.Query().Get("idp_hint"); hint != "" && r.Method == http.MethodGet && !slices.Contains(prompts, "none") {
+		p.startUpstream(w, r, t, hint)
+		return
+	}
 
 	bs := p.browserSession(r, t.Name)
 	freshLogin := false
@@ -326,7 +333,26 @@ func checkPKCE(c *Client, form url.Values) error {
 	return nil
 }
 
+// connectorLink is a "Continue with …" link of the login page.
+type connectorLink struct {
+	Name string
+	URL  string
+}
+
 func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, view page, msg string) {
+	if cs, err := p.store.ListConnectors(r.Context(), view.Tenant); err == nil {
+		base, _ := url.Parse(view.Action)
+		for _, c := range cs {
+			if base == nil {
+				break
+			}
+			u := *base
+			q := u.Query()
+			q.Set("idp_hint", c.ID)
+			u.RawQuery = q.Encode()
+			view.Connectors = append(view.Connectors, connectorLink{Name: c.DisplayName(), URL: u.RequestURI()})
+		}
+	}
 	csrf, err := p.csrfToken(w, r, view.Tenant)
 	if err != nil {
 		p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
@@ -435,6 +461,12 @@ func loginPageError(err error) (int, string) {
 }
 
 func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession) {
+	p.finishAuthorizeWith(w, r, ar, bs, nil)
+}
+
+// finishAuthorizeWith issues the code; upstream tokens of a social sign-in wait, sealed,
+// for the code's exchange (socialLogin).
+func (p *Provider) finishAuthorizeWith(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession, social *SocialTokens) {
 	ctx := r.Context()
 	t := TenantFromContext(ctx)
 	for _, s := range ar.GetRequestedScopes() {
@@ -477,6 +509,16 @@ func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fo
 	if err != nil {
 		p.writeAuthorizeError(w, r, ar, err)
 		return
+	}
+	if social != nil {
+		sealed, err := p.sealHandoff(t.Name, ar.GetID(), social)
+		if err == nil {
+			err = p.store.PutSocialHandoff(ctx, t.Name, ar.GetID(), sealed, now.Add(time.Duration(t.Settings.CodeTTL)))
+		}
+		if err != nil {
+			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			return
+		}
 	}
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
 }

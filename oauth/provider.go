@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ type Store interface {
 	TenantStore
 	ClientStore
 	KeyStore
+	ConnectorStore
 	SessionStore
 	EventStore
 	TokenStore
@@ -81,6 +83,9 @@ type Authenticator interface {
 	AuthenticatePassword(ctx context.Context, tenant string, in LoginAttempt) (*Principal, error)
 	VerifySecondFactor(ctx context.Context, tenant string, in SecondFactorAttempt) (*Principal, error)
 	ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error)
+	// SocialSignIn signs in the customer an upstream identity is linked to, links it to
+	// the customer with its verified e-mail, or creates one, per the tenant's settings.
+	SocialSignIn(ctx context.Context, tenant string, in SocialIdentity) (*Principal, error)
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the
@@ -102,6 +107,8 @@ type Config struct {
 	Rand          io.Reader
 	SecureCookies bool
 	OnTokenIssued func(grant string) // metrics hook
+	// HTTPClient talks to upstream (social) providers; default: 10 s timeout.
+	HTTPClient *http.Client
 }
 
 // Provider is the OAuth 2.0 / OpenID Connect provider of every tenant.
@@ -122,6 +129,10 @@ type Provider struct {
 	csrfKey    []byte
 	onIssued   func(grant string)
 	secretHash SecretHasher
+
+	socialSealer  *Sealer // connector secrets, upstream PKCE verifiers
+	handoffSealer *Sealer // upstream tokens waiting for the code exchange
+	upstream      *upstreams
 }
 
 // NewProvider composes fosite and the handlers.
@@ -155,6 +166,18 @@ func NewProvider(cfg Config) (*Provider, error) {
 	if p.onIssued == nil {
 		p.onIssued = func(string) {}
 	}
+	var err error
+	if p.socialSealer, err = NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
+		return nil, err
+	}
+	if p.handoffSealer, err = NewSealerFor(cfg.Secret, handoffPurpose); err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	p.upstream = &upstreams{byIss: map[string]cachedUpstream{}, client: hc}
 	sealer, err := NewSealer(cfg.Secret)
 	if err != nil {
 		return nil, err

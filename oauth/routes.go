@@ -25,6 +25,7 @@ func (p *Provider) Register(r *mux.Router) {
 	t.HandleFunc("/revoke", p.revoke).Methods(http.MethodPost).Name("oauth.revoke")
 	t.HandleFunc("/userinfo", p.userinfo).Methods(http.MethodGet, http.MethodPost).Name("oauth.userinfo")
 	t.HandleFunc("/logout", p.logout).Methods(http.MethodGet, http.MethodPost).Name("oauth.logout")
+	t.HandleFunc("/connectors/{id}/callback", p.connectorCallback).Methods(http.MethodGet).Name("oauth.connector.callback")
 }
 
 // withTenant loads the tenant named in the path into the request context; an unknown

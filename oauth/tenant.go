@@ -88,6 +88,7 @@ type Settings struct {
 
 	SocialAutoLink      bool `json:"social.autolink"`
 	SocialAutoProvision bool `json:"social.autoprovision"`
+	SocialTrustMFA      bool `json:"social.trust_upstream_mfa"`
 
 	SessionTTL Duration `json:"session.ttl"`
 
@@ -129,6 +130,7 @@ func DefaultSettings() Settings {
 		TwoFactorDeviceTTL:     Duration(30 * 24 * time.Hour),
 		SocialAutoLink:         true,
 		SocialAutoProvision:    true,
+		SocialTrustMFA:         true,
 		SessionTTL:             Duration(14 * 24 * time.Hour),
 	}
 }
@@ -279,10 +281,11 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strings.Join(s.TwoFactorTriggers, ",") },
 	},
-	"twofactor.reverify_after": durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
-	"twofactor.b2b_required":   boolSetting("B2B accounts need a second factor on every device and region they have not verified, even when twofactor.triggers is off", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
-	"twofactor.device_ttl":     durationSetting("how long a device stays trusted after a second factor with rememberDevice", func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
-	"social.autolink":          boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
+	"twofactor.reverify_after":  durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
+	"twofactor.b2b_required":    boolSetting("B2B accounts need a second factor on every device and region they have not verified, even when twofactor.triggers is off", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
+	"twofactor.device_ttl":      durationSetting("how long a device stays trusted after a second factor with rememberDevice", func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
+	"social.trust_upstream_mfa": boolSetting("a social sign-in whose upstream asserts a second factor (amr mfa, otp or hwk) counts as one; false: the local second-factor policy applies to every social sign-in", func(s *Settings) *bool { return &s.SocialTrustMFA }),
+	"social.autolink":           boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
 	"notify.webhook_url": {
 		doc: "deliver notifications as signed JSON posts to this URL instead of by e-mail (empty: e-mail)",
 		set: func(s *Settings, v string) error {

@@ -59,6 +59,7 @@ type accountRow struct {
 	Last2FAAt             sql.NullTime `db:"last_2fa_at"`
 	TwoFactorOptIn        bool         `db:"twofactor_opt_in"`
 	Mixins                string       `db:"mixins"`
+	EmailVerified         bool         `db:"email_verified"`
 	CreatedAt             time.Time    `db:"created_at"`
 	CreatedBy             string       `db:"created_by"`
 	UpdatedAt             time.Time    `db:"updated_at"`
@@ -70,7 +71,7 @@ const accountColumns = `id, tenant, email, password_hash, active, on_hold, user_
 	company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id, external_id, customer_set,
 	has_external_password, migration_required, initial_password, attributes, notes, segments, commerce_summary,
 	version, failed_logins, first_failed_login_at, locked_until, last_locked_at, last_login_at, last_2fa_at,
-	twofactor_opt_in, mixins, created_at, created_by, updated_at, updated_by`
+	twofactor_opt_in, mixins, email_verified, created_at, created_by, updated_at, updated_by`
 
 func timePtr(n sql.NullTime) *time.Time {
 	if !n.Valid {
@@ -92,7 +93,7 @@ func (r accountRow) account() *customer.Account {
 		CommerceSummary: json.RawMessage(r.CommerceSummary), Version: r.Version, FailedLogins: r.FailedLogins,
 		FirstFailedLoginAt: timePtr(r.FirstFailedLoginAt), LockedUntil: timePtr(r.LockedUntil),
 		LastLockedAt: timePtr(r.LastLockedAt), LastLoginAt: timePtr(r.LastLoginAt), Last2FAAt: timePtr(r.Last2FAAt),
-		TwoFactorOptIn: r.TwoFactorOptIn, Mixins: json.RawMessage(r.Mixins),
+		TwoFactorOptIn: r.TwoFactorOptIn, Mixins: json.RawMessage(r.Mixins), EmailVerified: r.EmailVerified,
 		CreatedAt: r.CreatedAt.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.UTC(), UpdatedBy: r.UpdatedBy}
 }
 
@@ -115,15 +116,15 @@ func (s *Store) CreateAccount(ctx context.Context, a *customer.Account) error {
 		title, first_name, middle_name, last_name, contact_email, contact_phone, company, preferred_language,
 		preferred_currency, preferred_site, company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id,
 		external_id, customer_set, has_external_password, migration_required, initial_password, attributes, notes,
-		segments, commerce_summary, version, created_at, created_by, updated_at, updated_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+		segments, commerce_summary, email_verified, version, created_at, created_by, updated_at, updated_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		RETURNING id`,
 		a.Tenant, a.Email, customer.EmailKey(a.Email), a.PasswordHash, a.Active, a.OnHold, a.UserName, a.Title,
 		a.FirstName, a.MiddleName, a.LastName, a.ContactEmail, a.ContactPhone, a.Company, a.PreferredLanguage,
 		a.PreferredCurrency, a.PreferredSite, a.CompanyRegistrationID, a.LocaleCode, a.AcceptsMarketing, a.TaxExempt,
 		a.TaxID, a.ExternalID, a.CustomerSet, a.HasExternalPassword, a.MigrationRequired, a.InitialPassword,
 		rawOr(a.Attributes, "[]"), rawOr(a.Notes, "[]"), rawOr(a.Segments, "[]"), rawOr(a.CommerceSummary, "{}"),
-		ts(a.CreatedAt), a.CreatedBy, ts(a.UpdatedAt), a.UpdatedBy)
+		a.EmailVerified, ts(a.CreatedAt), a.CreatedBy, ts(a.UpdatedAt), a.UpdatedBy)
 	switch {
 	case errors.Is(err, errUnique):
 		return fmt.Errorf("customer %q: %w", a.Email, customer.ErrConflict)

@@ -57,6 +57,11 @@ var commands = []command{
 	{name: "customer", summary: "manage customer accounts", sub: []command{
 		{name: "create", summary: "create an active customer account", run: (*cli).customerCreate},
 	}},
+	{name: "connector", summary: "manage upstream (social) sign-in providers", sub: []command{
+		{name: "add", summary: "add an upstream OpenID Connect provider to a tenant", run: (*cli).connectorAdd},
+		{name: "list", summary: "list a tenant's upstream providers", run: (*cli).connectorList},
+		{name: "remove", summary: "remove an upstream provider", run: (*cli).connectorRemove},
+	}},
 	{name: "keys", summary: "manage signing keys", sub: []command{
 		{name: "rotate", summary: "rotate a tenant's signing keys (next becomes current)", run: (*cli).keysRotate},
 	}},
@@ -565,6 +570,96 @@ func (c *cli) clientCreate(name string, args []string) int {
 		fmt.Fprintf(c.stdout, "client_secret=%s\n", secret)
 		fmt.Fprintln(c.stderr, "custodian: the client secret is shown this once; only its hash is stored")
 	}
+	return exitOK
+}
+
+func (c *cli) connectorAdd(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T --id ID --issuer URL --client-id C --client-secret S [--scope S]... [--name NAME] [--database URL]",
+		"Adds an upstream OpenID Connect provider. Register this redirect URI with the provider:\n"+
+			"{public URL}/oauth2/{tenant}/connectors/{id}/callback. The client secret is stored sealed", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database", "public-url")
+	var (
+		cn     oauth.Connector
+		scopes stringList
+	)
+	fs.StringVar(&cn.Tenant, "tenant", "", "`tenant` (required)")
+	fs.StringVar(&cn.ID, "id", "", "connector `id`, used in idp_hint and the callback URL (required)")
+	fs.StringVar(&cn.Issuer, "issuer", "", "the provider's issuer `URL` (required; https, or http on loopback)")
+	fs.StringVar(&cn.ClientID, "client-id", "", "Custodian's client `id` at the provider (required)")
+	fs.StringVar(&cn.ClientSecret, "client-secret", "", "Custodian's client `secret` at the provider (required)")
+	fs.StringVar(&cn.Name, "name", "", "display `name` on the login page (default: the id)")
+	fs.Var(&scopes, "scope", "extra `scope` beyond openid email profile (repeatable)")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant", "id", "issuer", "client-id", "client-secret"); err != nil {
+		return c.usageError(fs, err)
+	}
+	for _, sc := range scopes {
+		cn.Scopes = append(cn.Scopes, strings.Fields(sc)...)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	if err := srv.OAuth.CreateConnector(c.ctx, &cn); err != nil {
+		return c.failDomain(fmt.Errorf("connector %s: %w", cn.ID, err))
+	}
+	fmt.Fprintf(c.stdout, "connector=%s\nredirect_uri=%s/connectors/%s/callback\n", cn.ID, srv.OAuth.Issuer(cn.Tenant), cn.ID)
+	return exitOK
+}
+
+func (c *cli) connectorList(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T [--database URL]", "Lists a tenant's upstream providers (id, issuer, client id, name)", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	var tenant string
+	fs.StringVar(&tenant, "tenant", "", "`tenant` (required)")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant"); err != nil {
+		return c.usageError(fs, err)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	cs, err := srv.OAuth.Connectors(c.ctx, tenant)
+	if err != nil {
+		return c.failDomain(err)
+	}
+	for _, cn := range cs {
+		fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s\n", cn.ID, cn.Issuer, cn.ClientID, cn.DisplayName())
+	}
+	return exitOK
+}
+
+func (c *cli) connectorRemove(name string, args []string) int {
+	fs := c.flagSet(name, "--tenant T --id ID [--database URL]", "Removes an upstream provider (linked identities stay linked)", nil)
+	o := defaultOptions()
+	configFlags(fs, &o, "database")
+	var tenant, id string
+	fs.StringVar(&tenant, "tenant", "", "`tenant` (required)")
+	fs.StringVar(&id, "id", "", "connector `id` (required)")
+	if _, code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if err := required(fs, "tenant", "id"); err != nil {
+		return c.usageError(fs, err)
+	}
+	srv, code, ok := c.open(fs, &o)
+	if !ok {
+		return code
+	}
+	defer srv.Close()
+	if err := srv.OAuth.DeleteConnector(c.ctx, tenant, id); err != nil {
+		return c.failDomain(fmt.Errorf("connector %s: %w", id, err))
+	}
+	fmt.Fprintf(c.stdout, "removed connector %s\n", id)
 	return exitOK
 }
 

@@ -333,6 +333,14 @@ func TestCommands(t *testing.T) {
 	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", oauth.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
 		t.Errorf("the customer cannot sign in: %v", err)
 	}
+	out = c.ok("connector", "add", "--tenant", "shop", "--id", "google", "--issuer", "https://accounts.google.com",
+		"--client-id", "cid", "--client-secret", "csecret", "--name", "Google")
+	if !strings.Contains(out, "redirect_uri=") || !strings.Contains(out, "/oauth2/shop/connectors/google/callback") {
+		t.Errorf("connector add printed %q", out)
+	}
+	if out = c.ok("connector", "list", "--tenant", "shop"); !strings.Contains(out, "google\thttps://accounts.google.com\tcid\tGoogle") {
+		t.Errorf("connector list printed %q", out)
+	}
 
 	// Bad input changes nothing.
 	bad := []struct {
@@ -360,7 +368,10 @@ func TestCommands(t *testing.T) {
 		{"keys of unknown tenant", []string{"keys", "rotate", "--tenant", "nope"}, exitFailure, "not found"},
 		{"unknown flag", []string{"keys", "rotate", "--tenant", "shop", "--force"}, exitUsage, "flag provided but not defined: -force"},
 		{"unknown command", []string{"tenant", "delete", "shop"}, exitUsage, `unknown command "delete"`},
-		{"connectors are not here yet", []string{"connector", "list", "--tenant", "shop"}, exitUsage, `unknown command "connector"`},
+		{"connector without secret", []string{"connector", "add", "--tenant", "shop", "--id", "g", "--issuer", "https://accounts.example", "--client-id", "c"}, exitUsage, "missing --client-secret"},
+		{"connector http issuer", []string{"connector", "add", "--tenant", "shop", "--id", "g", "--issuer", "http://accounts.example", "--client-id", "c", "--client-secret", "s"}, exitUsage, "https"},
+		{"connector bad id", []string{"connector", "add", "--tenant", "shop", "--id", "Google!", "--issuer", "https://accounts.example", "--client-id", "c", "--client-secret", "s"}, exitUsage, "id"},
+		{"remove unknown connector", []string{"connector", "remove", "--tenant", "shop", "--id", "nope"}, exitFailure, "not found"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

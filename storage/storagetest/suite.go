@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"TOTP", testTOTP},
 		{"Devices", testDevices},
 		{"TwoFactorAccount", testTwoFactorAccount},
+		{"Social", testSocial},
 		{"Profile", testProfile},
 		{"Addresses", testAddresses},
 		{"Erase", testErase},

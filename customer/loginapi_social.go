@@ -1,0 +1,126 @@
+package customer
+
+// Social login in the customer login API: the code exchange of socialLogin, and the
+// shopper's linked providers.
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ory/fosite"
+)
+
+// socialLoginView is the login response plus the upstream's tokens.
+type socialLoginView struct {
+	loginTokenView
+	SocialAccessToken string `json:"social_access_token,omitempty"`
+	SocialIDToken     string `json:"social_id_token,omitempty"`
+}
+
+// socialLogin exchanges a code that /oauth2/{tenant}/auth issued to the storefront's
+// public client: POST /customer/{tenant}/socialLogin?code=&redirect_uri=&code_verifier=.
+// The client is named by client_id or by the storefront's anonymous Bearer token; the
+// shopper session comes from the session-id header, else that token, else the sign-in.
+func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	v := &validator{}
+	for _, name := range []string{"code", "redirect_uri", "code_verifier"} {
+		if q.Get(name) == "" {
+			v.add(name, "missing", "is required")
+		}
+	}
+	if err := v.err(); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	sessionID := strings.TrimSpace(r.Header.Get("session-id"))
+	clientID := q.Get("client_id")
+	if loginBearer(r) != "" {
+		anon, err := a.anonymousCaller(ctx, r)
+		if err != nil {
+			a.loginFail(w, r, err)
+			return
+		}
+		if clientID == "" {
+			clientID = anon.ClientID
+		}
+		if sessionID == "" {
+			sessionID = anon.SessionID
+		}
+	}
+	if len(sessionID) > 128 {
+		a.loginFail(w, r, badRequest("session-id is too long", FieldError{Field: "session-id", Type: "invalid", Message: "at most 128 characters"}))
+		return
+	}
+	client, err := a.storefrontClient(ctx, t.Name, clientID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	ts, social, err := a.oauth.ExchangeCode(ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), sessionID)
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.CodeField < 500 {
+		a.loginFail(w, r, &loginError{status: http.StatusBadRequest, typ: typeBadRequest, cause: err,
+			message: "the code is unknown, expired or already used, or redirect_uri / code_verifier do not match it"})
+		return
+	}
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(ts.Subject, 10, 64)
+	if err != nil {
+		a.revokeQuietly(ctx, ts.AccessToken)
+		a.loginFail(w, r, badRequest("the code was not issued to a customer"))
+		return
+	}
+	acc, err := a.svc.Account(ctx, t.Name, id)
+	if err == nil && (!acc.Active || acc.OnHold) {
+		err = ErrInactive
+	}
+	if err != nil {
+		a.revokeQuietly(ctx, ts.AccessToken)
+		a.loginFail(w, r, err)
+		return
+	}
+	view, err := a.loginView(ctx, t, acc, ts, "")
+	if err != nil {
+		a.revokeQuietly(ctx, ts.AccessToken)
+		a.loginFail(w, r, err)
+		return
+	}
+	out := socialLoginView{loginTokenView: view}
+	if social != nil {
+		out.SocialAccessToken, out.SocialIDToken = social.AccessToken, social.IDToken
+	}
+	writeLoginJSON(w, http.StatusOK, out)
+}
+
+// meUnlink removes the link to a provider while another way to sign in remains:
+// DELETE /customer/{tenant}/me/accounts/{providerId}.
+func (a *API) meUnlink(w http.ResponseWriter, r *http.Request) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	err = a.svc.Unlink(ctx, t.Name, id, pathVar(r, "providerId"))
+	switch {
+	case errors.Is(err, ErrLastSignIn):
+		err = &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrLastSignIn.Error()}
+	case errors.Is(err, ErrNotFound):
+		err = &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "no link to this provider"}
+	}
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	noContent(w)
+}

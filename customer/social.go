@@ -1,0 +1,172 @@
+package customer
+
+// Social sign-in: the oauth package verified an upstream ID token; here the identity
+// finds its customer, is linked to one, or creates one, per the tenant's settings.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/custodian-id/custodian/oauth"
+)
+
+// upstreamMFA are amr values that mean the upstream asked for a second factor.
+var upstreamMFA = []string{"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "pin"}
+
+// SocialSignIn implements oauth.Authenticator. A known identity signs its customer in.
+// A new identity whose verified e-mail belongs to a customer is linked to it when
+// social.autolink is on (otherwise the customer must sign in with the password once
+// and link from there); a new identity without such a customer creates one when
+// social.autoprovision is on. An e-mail the upstream did not verify never links and
+// never creates (it would let anyone claim someone else's address). The second-factor
+// policy applies unless social.trust_upstream_mfa is on and the upstream asserts one.
+func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.SocialIdentity) (*oauth.Principal, error) {
+	t, err := s.tenantOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	meta := oauth.RequestMetaFromContext(ctx)
+	if err := s.allow(ctx, "social:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+		return nil, err
+	}
+	a, err := s.socialAccount(ctx, t, in)
+	if err != nil {
+		s.event(ctx, t.Name, oauth.EventLoginFailed, nil, map[string]any{"reason": reasonOf(err), "connector": in.ConnectorID})
+		return nil, err
+	}
+	now := s.now().UTC()
+	switch {
+	case a.Locked(now):
+		return nil, ErrLocked
+	case !a.Active || a.OnHold:
+		return nil, ErrInactive
+	}
+	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
+		return nil, fmt.Errorf("record login: %w", err)
+	}
+	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, map[string]any{"connector": in.ConnectorID})
+	sign := SignIn{ClientID: in.ClientID, Fingerprint: in.Fingerprint}
+	if t.Settings.SocialTrustMFA && slices.ContainsFunc(in.AMR, func(m string) bool { return slices.Contains(upstreamMFA, m) }) {
+		dev, err := s.touchDevice(ctx, t, a, s.attempt(t, sign), 0)
+		if err != nil {
+			return nil, err
+		}
+		return principal(&SignedIn{Account: a, AMR: []string{"fed", "mfa"}, DeviceID: dev}), nil
+	}
+	res, err := s.afterFirstFactor(ctx, t, a, sign, "fed")
+	if err != nil {
+		return nil, err
+	}
+	return principal(res), nil
+}
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, oauth.ErrSocialNoAccount):
+		return "social_no_account"
+	case errors.Is(err, oauth.ErrSocialUnverifiedEmail):
+		return "social_unverified_email"
+	case errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
+		return "social_link_needs_password"
+	}
+	return "error"
+}
+
+// socialAccount finds, links or creates the customer of an upstream identity.
+func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.SocialIdentity) (*Account, error) {
+	if in.Issuer == "" || in.Subject == "" {
+		return nil, fmt.Errorf("%w: the upstream identity has no issuer or subject", ErrInvalid)
+	}
+	link, err := s.store.GetIdentity(ctx, t.Name, in.Issuer, in.Subject)
+	if err == nil {
+		return s.store.GetAccount(ctx, t.Name, link.CustomerID)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	email := strings.TrimSpace(in.Email)
+	if email == "" || ValidateEmail(email) != nil {
+		return nil, oauth.ErrSocialNoAccount
+	}
+	if !in.EmailVerified {
+		return nil, oauth.ErrSocialUnverifiedEmail
+	}
+	id := &Identity{Tenant: t.Name, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID, Email: email,
+		CreatedAt: s.now().UTC()}
+	existing, err := s.store.GetAccountByEmail(ctx, t.Name, email)
+	switch {
+	case err == nil:
+		if !t.Settings.SocialAutoLink {
+			return nil, oauth.ErrSocialLinkNeedsPassword
+		}
+		id.CustomerID = existing.ID
+		if err := s.store.LinkIdentity(ctx, id); err != nil {
+			return nil, err
+		}
+		s.event(ctx, t.Name, "social.linked", &existing.ID, map[string]any{"connector": in.ConnectorID})
+		return existing, nil
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	case !t.Settings.SocialAutoProvision:
+		return nil, oauth.ErrSocialNoAccount
+	}
+	now := s.now().UTC()
+	a := &Account{Tenant: t.Name, Email: email, ContactEmail: email, Active: true, EmailVerified: true,
+		FirstName: truncateRunes(in.GivenName, 255), LastName: truncateRunes(in.FamilyName, 255),
+		CreatedAt: now, CreatedBy: "social:" + in.ConnectorID, UpdatedAt: now, UpdatedBy: "social:" + in.ConnectorID}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		id.CustomerID = a.ID
+		return s.store.LinkIdentity(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, t.Name, "customer.signup", &a.ID, map[string]any{"connector": in.ConnectorID})
+	return a, nil
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// Identities lists a customer's linked upstream identities.
+func (s *Service) Identities(ctx context.Context, tenant string, id int64) ([]Identity, error) {
+	return s.store.ListIdentities(ctx, tenant, id)
+}
+
+// ErrLastSignIn: unlinking would leave the customer no way to sign in.
+var ErrLastSignIn = errors.New("this is the account's last way to sign in; set a password first")
+
+// Unlink removes a customer's link to a connector while another way to sign in (a
+// password or another link) remains.
+func (s *Service) Unlink(ctx context.Context, tenant string, id int64, connectorID string) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		links, err := s.store.ListIdentities(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		others := slices.ContainsFunc(links, func(l Identity) bool { return l.ConnectorID != connectorID })
+		if a.PasswordHash == "" && !others {
+			return ErrLastSignIn
+		}
+		if err := s.store.DeleteIdentities(ctx, tenant, id, connectorID); err != nil {
+			return err
+		}
+		s.event(ctx, tenant, "social.unlinked", &id, map[string]any{"connector": connectorID})
+		return nil
+	})
+}

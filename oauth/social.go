@@ -1,0 +1,489 @@
+package oauth
+
+// Social login: upstream OpenID Connect providers ("connectors") per tenant. The login
+// page lists them (or idp_hint skips it); Custodian sends the shopper upstream with
+// state, nonce and PKCE, verifies the ID token on the way back, lets the Authenticator
+// link or provision the customer, and finishes the authorization request it was
+// resuming. The upstream tokens wait, sealed, for the storefront's code exchange.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"golang.org/x/oauth2"
+)
+
+// Connector is an upstream OpenID Connect provider of a tenant.
+type Connector struct {
+	Tenant       string
+	ID           string
+	Name         string
+	Issuer       string
+	ClientID     string
+	ClientSecret string // plaintext in memory only
+	SealedSecret []byte // what the store keeps
+	Scopes       []string
+	CreatedAt    time.Time
+}
+
+// DisplayName is what the login page shows.
+func (c *Connector) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// UpstreamLogin is a sign-in in flight at an upstream provider.
+type UpstreamLogin struct {
+	StateHash      string
+	Tenant         string
+	ConnectorID    string
+	Nonce          string
+	Verifier       string // plaintext in memory only
+	SealedVerifier []byte
+	ResumeURL      string // the authorization request to finish afterwards
+	ExpiresAt      time.Time
+	CreatedAt      time.Time
+}
+
+// ConnectorStore persists connectors, upstream sign-ins in flight and the upstream
+// tokens waiting for the code exchange.
+type ConnectorStore interface {
+	CreateConnector(ctx context.Context, c *Connector) error
+	GetConnector(ctx context.Context, tenant, id string) (*Connector, error)
+	ListConnectors(ctx context.Context, tenant string) ([]*Connector, error)
+	DeleteConnector(ctx context.Context, tenant, id string) error
+	CreateUpstreamLogin(ctx context.Context, l *UpstreamLogin) error
+	// UseUpstreamLogin marks an unused, unexpired sign-in used and returns it;
+	// ErrNotFound otherwise.
+	UseUpstreamLogin(ctx context.Context, tenant, stateHash string, now time.Time) (*UpstreamLogin, error)
+	PutSocialHandoff(ctx context.Context, tenant, requestID string, sealed []byte, expires time.Time) error
+	// TakeSocialHandoff returns and deletes an unexpired handoff; ErrNotFound otherwise.
+	TakeSocialHandoff(ctx context.Context, tenant, requestID string, now time.Time) ([]byte, error)
+}
+
+// SocialIdentity is what an upstream asserted about a shopper.
+type SocialIdentity struct {
+	ConnectorID   string
+	Issuer        string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	GivenName     string
+	FamilyName    string
+	AMR           []string
+	ClientID      string // the storefront client of the authorization request
+	Fingerprint   string // the browser's device cookie
+}
+
+// SocialTokens are the upstream's tokens, handed to the storefront once.
+type SocialTokens struct {
+	AccessToken string `json:"access_token"`
+	IDToken     string `json:"id_token"`
+}
+
+// Errors of social sign-in. The Authenticator returns the first three.
+var (
+	// ErrSocialNoAccount: no customer has this identity and the tenant does not create
+	// customers from upstream sign-ins.
+	ErrSocialNoAccount = errors.New("no account for this sign-in, and the shop does not create accounts from it")
+	// ErrSocialUnverifiedEmail: a customer has the e-mail, but the upstream did not
+	// verify it, so the identity is not linked.
+	ErrSocialUnverifiedEmail = errors.New("an account with this e-mail exists, but the provider did not verify the address")
+	// ErrSocialLinkNeedsPassword: the tenant links identities only after the customer
+	// signs in with the password once.
+	ErrSocialLinkNeedsPassword = errors.New("an account with this e-mail exists: sign in with your password once to link it")
+)
+
+var connectorID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+const (
+	upstreamTTL    = 10 * time.Minute
+	upstreamCookie = "custodian_upstream"
+	handoffPurpose = "custodian/social-handoff/v1"
+)
+
+// upstreams caches discovery documents of upstream providers.
+type upstreams struct {
+	mu     sync.Mutex
+	byIss  map[string]cachedUpstream
+	client *http.Client
+}
+
+type cachedUpstream struct {
+	p       *oidc.Provider
+	fetched time.Time
+}
+
+func (u *upstreams) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	u.mu.Lock()
+	c, ok := u.byIss[issuer]
+	u.mu.Unlock()
+	if ok && time.Since(c.fetched) < time.Hour {
+		return c.p, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, u.client), issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discover %s: %w", issuer, err)
+	}
+	u.mu.Lock()
+	u.byIss[issuer] = cachedUpstream{p: p, fetched: time.Now()}
+	u.mu.Unlock()
+	return p, nil
+}
+
+// CreateConnector validates and stores a connector; the client secret is sealed.
+func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
+	var errs []error
+	if !connectorID.MatchString(c.ID) {
+		errs = append(errs, fmt.Errorf("id %q must be 1-64 of a-z, 0-9, _ and -", c.ID))
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		errs = append(errs, fmt.Errorf("issuer %q must be an https URL (http only for loopback)", c.Issuer))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("a client id is required"))
+	}
+	if c.ClientSecret == "" {
+		errs = append(errs, errors.New("a client secret is required"))
+	}
+	if len(c.Name) > 100 {
+		errs = append(errs, errors.New("the name has at most 100 characters"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	sealed, err := p.socialSealer.Seal([]byte(c.ClientSecret), []byte("connector|"+c.Tenant+"|"+c.ID))
+	if err != nil {
+		return err
+	}
+	c.SealedSecret = sealed
+	c.CreatedAt = p.now().UTC()
+	return p.store.CreateConnector(ctx, c)
+}
+
+// Connectors lists a tenant's connectors (secrets stay sealed).
+func (p *Provider) Connectors(ctx context.Context, tenant string) ([]*Connector, error) {
+	return p.store.ListConnectors(ctx, tenant)
+}
+
+// DeleteConnector removes a connector; linked identities stay (they name the issuer).
+func (p *Provider) DeleteConnector(ctx context.Context, tenant, id string) error {
+	return p.store.DeleteConnector(ctx, tenant, id)
+}
+
+func (p *Provider) connector(ctx context.Context, tenant, id string) (*Connector, error) {
+	c, err := p.store.GetConnector(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := p.socialSealer.Open(c.SealedSecret, []byte("connector|"+c.Tenant+"|"+c.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open connector secret: %w", err)
+	}
+	c.ClientSecret = string(secret)
+	return c, nil
+}
+
+func (p *Provider) callbackURL(tenant, id string) string {
+	return p.Issuer(tenant) + "/connectors/" + id + "/callback"
+}
+
+func (p *Provider) oauth2Config(ctx context.Context, c *Connector) (*oauth2.Config, *oidc.Provider, error) {
+	op, err := p.upstream.provider(ctx, c.Issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
+	for _, s := range c.Scopes {
+		if !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	return &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: op.Endpoint(),
+		RedirectURL: p.callbackURL(c.Tenant, c.ID), Scopes: scopes}, op, nil
+}
+
+func hashState(state string) string {
+	sum := sha256.Sum256([]byte("upstream|" + state))
+	return hex.EncodeToString(sum[:])
+}
+
+// startUpstream sends the browser to a connector, remembering the authorization
+// request to finish afterwards. The state is also set as a cookie, so the callback only
+// works in the browser that started the sign-in.
+func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *Tenant, id string) {
+	ctx := r.Context()
+	c, err := p.connector(ctx, t.Name, id)
+	if errors.Is(err, ErrNotFound) {
+		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
+		return
+	}
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	conf, _, err := p.oauth2Config(ctx, c)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	state, err := p.randomToken(32)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	nonce, err := p.randomToken(32)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	verifier := oauth2.GenerateVerifier()
+	resume := *r.URL
+	q := resume.Query()
+	q.Del("idp_hint")
+	resume.RawQuery = q.Encode()
+	now := p.now().UTC()
+	sealed, err := p.socialSealer.Seal([]byte(verifier), []byte("upstream|"+t.Name))
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	if err := p.store.CreateUpstreamLogin(ctx, &UpstreamLogin{StateHash: hashState(state), Tenant: t.Name, ConnectorID: c.ID,
+		Nonce: nonce, SealedVerifier: sealed, ResumeURL: resume.RequestURI(), ExpiresAt: now.Add(upstreamTTL), CreatedAt: now}); err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: state, Path: "/oauth2/" + t.Name + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(upstreamTTL / time.Second)})
+	http.Redirect(w, r, conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+}
+
+func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	p.log.ErrorContext(r.Context(), "upstream sign-in", "err", err)
+	p.render(w, http.StatusBadGateway, "error.html", page{Title: "Error",
+		Error: "Signing in with this provider failed. Please try again or use another way to sign in."})
+}
+
+// upstreamClaims are the ID-token claims Custodian reads.
+type upstreamClaims struct {
+	Email         string          `json:"email"`
+	EmailVerified json.RawMessage `json:"email_verified"`
+	GivenName     string          `json:"given_name"`
+	FamilyName    string          `json:"family_name"`
+	AMR           []string        `json:"amr"`
+	Nonce         string          `json:"nonce"`
+}
+
+// verified reads email_verified, which some providers send as a string.
+func (c upstreamClaims) verified() bool {
+	s := strings.Trim(string(c.EmailVerified), `"`)
+	return s == "true"
+}
+
+// connectorCallback is where the upstream sends the shopper back:
+// GET /oauth2/{tenant}/connectors/{id}/callback.
+func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := TenantFromContext(ctx)
+	fail := func(status int, msg string) {
+		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
+	}
+	q := r.URL.Query()
+	cookie, cerr := r.Cookie(upstreamCookie)
+	state := q.Get("state")
+	if state == "" || cerr != nil || cookie.Value != state {
+		fail(http.StatusBadRequest, "This sign-in did not start in this browser, or it has expired. Please start again.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: "/oauth2/" + t.Name + "/", HttpOnly: true,
+		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	login, err := p.store.UseUpstreamLogin(ctx, t.Name, hashState(state), p.now().UTC())
+	if err != nil || login.ConnectorID != mux.Vars(r)["id"] {
+		fail(http.StatusBadRequest, "This sign-in has expired or was already used. Please start again.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		fail(http.StatusUnauthorized, "The provider did not sign you in ("+e+").")
+		return
+	}
+	c, err := p.connector(ctx, t.Name, login.ConnectorID)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	conf, op, err := p.oauth2Config(ctx, c)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	verifier, err := p.socialSealer.Open(login.SealedVerifier, []byte("upstream|"+t.Name))
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	hctx := oidc.ClientContext(ctx, p.upstream.client)
+	tok, err := conf.Exchange(hctx, q.Get("code"), oauth2.VerifierOption(string(verifier)))
+	if err != nil {
+		p.log.WarnContext(ctx, "upstream code exchange", "connector", c.ID, "err", err)
+		fail(http.StatusBadGateway, "The provider did not confirm the sign-in. Please try again.")
+		return
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := op.Verifier(&oidc.Config{ClientID: c.ClientID, Now: p.now}).Verify(hctx, rawID)
+	var claims upstreamClaims
+	if err == nil {
+		err = idt.Claims(&claims)
+	}
+	if err == nil && (claims.Nonce == "" || claims.Nonce != login.Nonce) {
+		err = errors.New("nonce mismatch")
+	}
+	if err != nil {
+		p.log.WarnContext(ctx, "upstream ID token refused", "connector", c.ID, "err", err)
+		fail(http.StatusBadGateway, "The provider's answer could not be verified. Please try again.")
+		return
+	}
+	resume, err := url.Parse(login.ResumeURL)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
+	r2 := r.Clone(ctx)
+	r2.Method, r2.URL, r2.Form, r2.PostForm, r2.RequestURI = http.MethodGet, resume, nil, nil, login.ResumeURL
+	ar, err := p.fosite.NewAuthorizeRequest(ctx, r2)
+	if err != nil {
+		p.writeAuthorizeError(w, r2, ar, err)
+		return
+	}
+	id := SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
+		EmailVerified: claims.verified(), GivenName: claims.GivenName, FamilyName: claims.FamilyName, AMR: claims.AMR,
+		ClientID: ar.GetClient().GetID(), Fingerprint: p.deviceID(w, r, t.Name)}
+	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
+	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(ar.GetClient().(*Client)), Action: login.ResumeURL}
+	if err != nil {
+		status, msg := socialPageError(err)
+		if status == http.StatusInternalServerError {
+			p.log.ErrorContext(ctx, "social sign-in", "err", err)
+		}
+		view.Email = claims.Email
+		p.renderLogin(w, r, status, view, msg)
+		return
+	}
+	social := &SocialTokens{AccessToken: tok.AccessToken, IDToken: rawID}
+	if pr.Challenge != nil {
+		// The second factor is asked on the page of the resumed request; the upstream
+		// tokens are not handed on through it.
+		view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods
+		p.renderSecondFactor(w, r, http.StatusOK, view, "", "")
+		return
+	}
+	bs, err := p.startBrowserSession(w, r, t, pr)
+	if err != nil {
+		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	client := ar.GetClient().(*Client)
+	if !client.FirstParty {
+		// Consent first: the authorization endpoint asks and finishes.
+		http.Redirect(w, r, login.ResumeURL, http.StatusFound)
+		return
+	}
+	p.finishAuthorizeWith(w, r2, ar, bs, social)
+}
+
+func socialPageError(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrSocialNoAccount):
+		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first."
+	case errors.Is(err, ErrSocialUnverifiedEmail):
+		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password."
+	case errors.Is(err, ErrSocialLinkNeedsPassword):
+		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it."
+	}
+	return loginPageError(err)
+}
+
+// sealHandoff seals upstream tokens for the code exchange.
+func (p *Provider) sealHandoff(tenant, requestID string, s *SocialTokens) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return p.handoffSealer.Seal(b, []byte(tenant+"|"+requestID))
+}
+
+// ExchangeCode is the authorization_code grant for the customer login API's
+// socialLogin: fosite checks the code, the redirect URI and PKCE exactly as at the token
+// endpoint (a replayed code fails and revokes what the first exchange minted).
+// sessionID, when set, replaces the shopper session of the tokens (the storefront's cart
+// session). The upstream tokens come back once, when the sign-in was social.
+func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier, sessionID string) (*TokenSet, *SocialTokens, error) {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return nil, nil, errors.New("exchange code: no tenant in context")
+	}
+	ar := fosite.NewAccessRequest(NewSession())
+	ar.Client = client
+	ar.GrantTypes = fosite.Arguments{GrantAuthorizationCode}
+	ar.Form.Set("grant_type", GrantAuthorizationCode)
+	ar.Form.Set("code", code)
+	ar.Form.Set("redirect_uri", redirectURI)
+	ar.Form.Set("code_verifier", verifier)
+	ctx = context.WithValue(ctx, fosite.AccessRequestContextKey, ar)
+	handled := false
+	for _, h := range p.fconf.GetTokenEndpointHandlers(ctx) {
+		if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+			continue
+		}
+		err := h.HandleTokenEndpointRequest(ctx, ar)
+		if errors.Is(err, fosite.ErrUnknownRequest) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		handled = true
+	}
+	if !handled {
+		return nil, nil, fosite.ErrUnsupportedGrantType
+	}
+	if sess, ok := ar.GetSession().(*Session); ok && sessionID != "" {
+		sess.SessionID = sessionID
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts := tokenSet(ar, resp)
+	var social *SocialTokens
+	sealed, err := p.store.TakeSocialHandoff(ctx, t.Name, ar.GetID(), p.now().UTC())
+	if err == nil {
+		b, err := p.handoffSealer.Open(sealed, []byte(t.Name+"|"+ar.GetID()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open social handoff: %w", err)
+		}
+		social = &SocialTokens{}
+		if err := json.Unmarshal(b, social); err != nil {
+			return nil, nil, fmt.Errorf("decode social handoff: %w", err)
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, nil, err
+	}
+	return ts, social, nil
+}
