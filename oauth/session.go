@@ -3,6 +3,7 @@ package oauth
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"slices"
 
 	"github.com/ory/fosite"
@@ -27,6 +28,24 @@ type Session struct {
 	// DeviceID is the device (twofactor.Device) the sign-in came from, if known:
 	// forgetting the device revokes the tokens.
 	DeviceID string `json:"device_id,omitempty"`
+
+	// sessionOverride, when set, replaces SessionID whenever the session is decoded:
+	// fosite reloads a code's session from storage while it issues the tokens, and
+	// socialLogin moves those tokens into the storefront's cart session.
+	sessionOverride string
+}
+
+// UnmarshalJSON decodes a stored session, keeping a session-id override.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	type plain Session // no methods: no recursion
+	override := s.sessionOverride
+	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+		return err
+	}
+	if override != "" {
+		s.SessionID, s.sessionOverride = override, override
+	}
+	return nil
 }
 
 // NewSession returns an empty session for fosite to hydrate.

@@ -464,7 +464,7 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 		return nil, nil, fosite.ErrUnsupportedGrantType
 	}
 	if sess, ok := ar.GetSession().(*Session); ok && sessionID != "" {
-		sess.SessionID = sessionID
+		sess.SessionID, sess.sessionOverride = sessionID, sessionID
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	if err != nil {

@@ -242,6 +242,11 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 		s.recordTokenEvent(ctx, oauth.EventCodeReuse, row)
 		return req, fosite.ErrInvalidatedAuthorizeCode
 	}
+	// fosite checks expiry against its own clock; the store checks against the
+	// server's too, so a code never outlives tokens.code_ttl on either.
+	if row.ExpiresAt.Valid && !s.clock().Before(row.ExpiresAt.Time) {
+		return nil, fmt.Errorf("authorization code expired: %w", fosite.ErrNotFound)
+	}
 	return req, nil
 }
 
