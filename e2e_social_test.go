@@ -389,3 +389,91 @@ func TestSocialLoginAttacks(t *testing.T) {
 		t.Errorf("unknown idp_hint: %d", resp.StatusCode)
 	}
 }
+
+// idToken asks the scripted upstream's token endpoint for an ID token directly, as a
+// storefront holding one would have it.
+func (u *scriptedUpstream) idToken(t *testing.T, mangle func(map[string]any)) string {
+	t.Helper()
+	u.mu.Lock()
+	u.mangle, u.signer, u.nonce = mangle, nil, ""
+	u.mu.Unlock()
+	resp, err := http.PostForm(u.srv.URL+"/token", url.Values{"grant_type": {"authorization_code"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.Unmarshal([]byte(readBody(t, resp)), &out)
+	return out["id_token"].(string)
+}
+
+// TestTokenExchange: an upstream ID token becomes Custodian tokens at the token endpoint
+// (RFC 8693) and at the login API's exchangeauthtoken.
+func TestTokenExchange(t *testing.T) {
+	e := newEnv(t, storagetest.Backends(t)[0])
+	up := newScriptedUpstream(t)
+	ctx := context.Background()
+	if err := e.srv.OAuth.CreateConnector(ctx, &oauth.Connector{Tenant: testTenant, ID: "scripted", Issuer: up.srv.URL,
+		ClientID: "scripted-client", ClientSecret: "scripted-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "mobile", Public: true, FirstParty: true,
+		GrantTypes: []string{oauth.GrantAnonymous, oauth.GrantRefreshToken, oauth.GrantTokenExchange}, Scopes: []string{"openid"}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	exchange := func(client, subject string) (int, map[string]any) {
+		return tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantTokenExchange}, "client_id": {client}, "subject_token": {subject},
+			"subject_token_type": {oauth.TokenTypeIDToken}})
+	}
+	status, body := exchange("mobile", up.idToken(t, nil))
+	if status != http.StatusOK || body["issued_token_type"] != oauth.TokenTypeAccessToken || body["access_token"] == nil {
+		t.Fatalf("token exchange: %d %v", status, body)
+	}
+	at := jwtClaims(t, body["jwt_access_token"].(string))
+	acc, err := e.srv.Store().GetAccountByEmail(ctx, testTenant, "scripted@example.com")
+	if err != nil || at["sub"] != itoa(acc.ID) || amrOf(at)[0] != "fed" {
+		t.Fatalf("exchanged token of %v (amr %v), account %v", at["sub"], at["amr"], err)
+	}
+	for name, mangle := range map[string]func(map[string]any){
+		"wrong audience": func(c map[string]any) { c["aud"] = "someone-else" },
+		"expired":        func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() },
+		"unknown issuer": func(c map[string]any) { c["iss"] = "https://evil.example" },
+	} {
+		if status, body := exchange("mobile", up.idToken(t, mangle)); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("%s: %d %v", name, status, body)
+		}
+	}
+	if status, body := exchange(spaClient, up.idToken(t, nil)); status != http.StatusBadRequest || body["error"] != "unauthorized_client" {
+		t.Errorf("client without the grant: %d %v", status, body)
+	}
+	if status, _ := tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantTokenExchange}, "client_id": {"mobile"},
+		"subject_token": {up.idToken(t, nil)}, "subject_token_type": {oauth.TokenTypeAccessToken}}); status != http.StatusBadRequest {
+		t.Errorf("opaque subject token type: %d", status)
+	}
+
+	// The login API's exchangeauthtoken, with the storefront's anonymous token.
+	anon := loginCall(t, e, http.MethodGet, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id=mobile", "").body
+	got := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/exchangeauthtoken?subjectAccessToken="+up.idToken(t, nil), "",
+		"Authorization", "Bearer "+anon["access_token"].(string))
+	if got.status != http.StatusOK || jwtClaims(t, got.body["saas_token"].(string))["sub"] != itoa(acc.ID) || got.body["session_id"] != anon["sessionId"] {
+		t.Fatalf("exchangeauthtoken: %d %s", got.status, got.raw)
+	}
+	wantLoginError(t, "exchangeauthtoken with a spoiled token", loginCall(t, e, http.MethodPost,
+		"/customer/"+testTenant+"/exchangeauthtoken?subjectAccessToken="+up.idToken(t, func(c map[string]any) { c["aud"] = "x" }), "",
+		"Authorization", "Bearer "+anon["access_token"].(string)), http.StatusUnauthorized, "unauthorized")
+	spaAnon := anonymousLogin(t, e)["access_token"].(string)
+	wantLoginError(t, "exchangeauthtoken for a client without the grant", loginCall(t, e, http.MethodPost,
+		"/customer/"+testTenant+"/exchangeauthtoken?subjectAccessToken="+up.idToken(t, nil), "", "Authorization", "Bearer "+spaAnon),
+		http.StatusForbidden, "forbidden")
+
+	// No second factor can be asked here: under "always" the exchange is refused.
+	setTenant(t, e, "twofactor.triggers", "always")
+	if status, body := exchange("mobile", up.idToken(t, nil)); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("exchange when a second factor is due: %d %v", status, body)
+	}
+	// Unless the upstream asserts one and the tenant trusts it.
+	if status, body := exchange("mobile", up.idToken(t, func(c map[string]any) { c["amr"] = []string{"pwd", "mfa"} })); status != http.StatusOK {
+		t.Errorf("exchange with upstream mfa: %d %v", status, body)
+	} else if amr := amrOf(jwtClaims(t, body["jwt_access_token"].(string))); len(amr) != 2 || amr[1] != "mfa" {
+		t.Errorf("amr of a trusted upstream second factor: %v", amr)
+	}
+}

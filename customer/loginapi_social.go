@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/oauth"
 )
 
 // socialLoginView is the login response plus the upstream's tokens.
@@ -123,4 +125,49 @@ func (a *API) meUnlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noContent(w)
+}
+
+// exchangeAuthToken turns an upstream JWT (an ID token of one of the tenant's
+// connectors) into the customer's tokens (RFC 8693 semantics), called with the
+// storefront's anonymous token: POST /customer/{tenant}/exchangeauthtoken?subjectAccessToken=.
+func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	anon, err := a.anonymousCaller(ctx, r)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	subject := r.URL.Query().Get("subjectAccessToken")
+	if subject == "" {
+		a.loginFail(w, r, missingParam("subjectAccessToken"))
+		return
+	}
+	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	pr, err := a.oauth.ExchangeSubjectToken(ctx, client, subject)
+	switch {
+	case errors.Is(err, oauth.ErrSubjectToken):
+		err = &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: oauth.ErrSubjectToken.Error(), cause: err}
+	case errors.Is(err, oauth.ErrInvalid):
+		err = &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "token exchange is not enabled for this storefront client", cause: err}
+	case errors.Is(err, oauth.ErrSocialNoAccount), errors.Is(err, oauth.ErrSocialUnverifiedEmail), errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
+		err = &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
+	}
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	acc, err := a.svc.Account(ctx, t.Name, pr.CustomerID)
+	if err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	a.writeCustomerTokens(ctx, w, r, t, client, &SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
 }

@@ -27,6 +27,7 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 	c.HandleFunc("/login/2fa", a.login2FA).Methods(http.MethodPost).Name("login.2fa")
 	c.HandleFunc("/login/2fa/resend", a.login2FAResend).Methods(http.MethodPost).Name("login.2fa.resend")
 	c.HandleFunc("/socialLogin", a.socialLogin).Methods(http.MethodPost).Name("login.social")
+	c.HandleFunc("/exchangeauthtoken", a.exchangeAuthToken).Methods(http.MethodPost).Name("login.exchange")
 	c.HandleFunc("/me/accounts/{providerId}", a.meUnlink).Methods(http.MethodDelete).Name("me.accounts.unlink")
 	c.HandleFunc("/me", a.meGet).Methods(http.MethodGet).Name("me.get")
 	c.HandleFunc("/me", a.mePatch).Methods(http.MethodPatch).Name("me.patch")

@@ -56,6 +56,7 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.Soci
 		}
 		return principal(&SignedIn{Account: a, AMR: []string{"fed", "mfa"}, DeviceID: dev}), nil
 	}
+	sign.NoChallenge = in.NoChallenge
 	res, err := s.afterFirstFactor(ctx, t, a, sign, "fed")
 	if err != nil {
 		return nil, err

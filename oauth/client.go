@@ -79,7 +79,7 @@ func (c *Client) Validate() error {
 	}
 	for _, g := range c.GrantTypes {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken, GrantAnonymous:
+		case GrantAuthorizationCode, GrantRefreshToken, GrantAnonymous, GrantTokenExchange:
 		case GrantClientCredentials:
 			if c.Public {
 				errs = append(errs, errors.New("a public client cannot use client_credentials"))

@@ -26,7 +26,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	t := TenantFromContext(r.Context())
 	iss := p.Issuer(t.Name)
 	grants := []string{}
-	for _, g := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword} {
+	for _, g := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword, GrantTokenExchange} {
 		if t.Settings.GrantAllowed(g) {
 			grants = append(grants, g)
 		}

@@ -212,7 +212,8 @@ type directGrant struct {
 }
 
 func (g *directGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
-	return ar.GetGrantTypes().ExactOne(GrantAnonymous) || ar.GetGrantTypes().ExactOne(GrantPassword)
+	return ar.GetGrantTypes().ExactOne(GrantAnonymous) || ar.GetGrantTypes().ExactOne(GrantPassword) ||
+		ar.GetGrantTypes().ExactOne(GrantTokenExchange)
 }
 
 func (g *directGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
@@ -262,6 +263,25 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		sess.Subject = fmt.Sprint(pr.CustomerID)
 		sess.AMR = pr.AMR
 		sess.DeviceID = pr.DeviceID
+	case GrantTokenExchange:
+		form := ar.GetRequestForm()
+		if tt := form.Get("subject_token_type"); tt != TokenTypeIDToken && tt != TokenTypeJWT {
+			return fosite.ErrInvalidRequest.WithHintf("subject_token_type must be %s or %s.", TokenTypeIDToken, TokenTypeJWT)
+		}
+		if form.Get("requested_token_type") != "" && form.Get("requested_token_type") != TokenTypeAccessToken {
+			return fosite.ErrInvalidRequest.WithHintf("Only requested_token_type=%s is issued.", TokenTypeAccessToken)
+		}
+		pr, err := g.p.ExchangeSubjectToken(ctx, client, form.Get("subject_token"))
+		if err != nil {
+			return exchangeGrantError(err)
+		}
+		sess.Subject = fmt.Sprint(pr.CustomerID)
+		sess.AMR = pr.AMR
+		for _, s := range CustomerScopes {
+			if !slices.Contains(ar.GetGrantedScopes(), s) {
+				ar.GrantScope(s)
+			}
+		}
 	}
 	return nil
 }
@@ -288,7 +308,13 @@ func (g *directGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosi
 	if !g.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	return g.p.issue(ctx, ar, resp)
+	if err := g.p.issue(ctx, ar, resp); err != nil {
+		return err
+	}
+	if ar.GetGrantTypes().ExactOne(GrantTokenExchange) {
+		resp.SetExtra("issued_token_type", TokenTypeAccessToken) // RFC 8693 §2.2.1
+	}
+	return nil
 }
 
 // responseExtras runs after every grant handler and adds to the token response the

@@ -89,6 +89,9 @@ type SocialIdentity struct {
 	AMR           []string
 	ClientID      string // the storefront client of the authorization request
 	Fingerprint   string // the browser's device cookie
+	// NoChallenge: the entry point (token exchange) cannot ask for a second factor;
+	// when one is due the sign-in fails with ErrSecondFactorRequired.
+	NoChallenge bool
 }
 
 // SocialTokens are the upstream's tokens, handed to the storefront once.

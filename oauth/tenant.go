@@ -105,6 +105,7 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAnonymous         = "urn:custodian:grant-type:anonymous"
 	GrantPassword          = "password"
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
 // DefaultSettings are the settings of a new tenant.
@@ -117,7 +118,7 @@ func DefaultSettings() Settings {
 		IDTokenTTL:             Duration(time.Hour),
 		CodeTTL:                Duration(5 * time.Minute),
 		SigningAlg:             "ES256",
-		GrantTypes:             []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous},
+		GrantTypes:             []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantTokenExchange},
 		PasswordGrant:          false,
 		LockoutThreshold:       5,
 		LockoutDuration:        Duration(15 * time.Minute),
@@ -206,7 +207,7 @@ var settingKeys = map[string]setting{
 			var out []string
 			for _, g := range splitList(v) {
 				switch g {
-				case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword:
+				case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword, GrantTokenExchange:
 					out = append(out, g)
 				default:
 					return fmt.Errorf("unknown grant type %q", g)
