@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,6 +234,35 @@ func TestSocialLogin(t *testing.T) {
 			janeToken := loginWith(t, e, anon, shopperEmail, shopperPass).body["access_token"].(string)
 			if r := loginCall(t, e, http.MethodDelete, "/customer/"+testTenant+"/me/accounts/up", "", jsonBearer(janeToken)...); r.status != http.StatusNoContent {
 				t.Errorf("unlink with a password left: %d %s", r.status, r.raw)
+			}
+
+			// Without auto-linking the customer proves the password once, and that links.
+			setTenant(t, e, "social.autolink", "false")
+			upstreamUser(t, e, "carol@example.com", true)
+			if _, err := e.srv.Customers.CreateAccount(ctx, testTenant, customerNew("carol@example.com", shopperPass)); err != nil {
+				t.Fatal(err)
+			}
+			c := browser(t)
+			verifier = oauth2.GenerateVerifier()
+			code, resp, body = socialCode(t, e, c, verifier, "carol@example.com")
+			if code != "" || resp.StatusCode != http.StatusConflict || !strings.Contains(body, `name="link_token"`) {
+				t.Fatalf("link needing the password: code %q, %d %s", code, resp.StatusCode, body)
+			}
+			action, csrf := formParts(t, resp.Request.URL, body)
+			linkToken := regexpFind(t, `name="link_token" value="([^"]+)"`, body)
+			resp = postForm(t, c, action, url.Values{"email": {"carol@example.com"}, "password": {shopperPass}, "csrf_token": {csrf},
+				"step": {"password"}, "link_token": {linkToken}})
+			readBody(t, resp)
+			if loc := location(t, resp); loc.Query().Get("code") == "" {
+				t.Fatalf("no code after the password: %s", loc)
+			}
+			carol, _ := e.srv.Store().GetAccountByEmail(ctx, testTenant, "carol@example.com")
+			if ids, _ := e.srv.Store().ListIdentities(ctx, testTenant, carol.ID); len(ids) != 1 {
+				t.Fatalf("password sign-in did not link: %v", ids)
+			}
+			verifier = oauth2.GenerateVerifier()
+			if code, _, body := socialCode(t, e, browser(t), verifier, "carol@example.com"); code == "" {
+				t.Errorf("linked identity refused: %s", body)
 			}
 
 			// Without auto-provisioning a new upstream user gets a clear page.
@@ -476,4 +506,13 @@ func TestTokenExchange(t *testing.T) {
 	} else if amr := amrOf(jwtClaims(t, body["jwt_access_token"].(string))); len(amr) != 2 || amr[1] != "mfa" {
 		t.Errorf("amr of a trusted upstream second factor: %v", amr)
 	}
+}
+
+func regexpFind(t *testing.T, pattern, s string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no %s in %s", pattern, s)
+	}
+	return m[1]
 }

@@ -171,3 +171,18 @@ func (s *Service) Unlink(ctx context.Context, tenant string, id int64, connector
 		return nil
 	})
 }
+
+// LinkSocialIdentity implements oauth.Authenticator: the customer proved the password,
+// so the upstream identity (with the same verified e-mail) is linked.
+func (s *Service) LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in oauth.SocialIdentity) error {
+	if !in.EmailVerified || in.Issuer == "" || in.Subject == "" {
+		return oauth.ErrSocialUnverifiedEmail
+	}
+	err := s.store.LinkIdentity(ctx, &Identity{Tenant: tenant, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID,
+		CustomerID: customerID, Email: strings.TrimSpace(in.Email), CreatedAt: s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	s.event(ctx, tenant, "social.linked", &customerID, map[string]any{"connector": in.ConnectorID, "by": "password"})
+	return nil
+}

@@ -50,6 +50,8 @@ type page struct {
 
 	// Connectors are the upstream sign-in options of the login page.
 	Connectors []connectorLink
+	// LinkToken carries an upstream identity that signing in with the password links.
+	LinkToken string
 
 	// The second-factor page.
 	ChallengeID string
@@ -234,8 +236,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 					RememberDevice: r.PostForm.Get("remember_device") == "on"})
 			}
 			if err != nil {
+				view.LinkToken = r.PostForm.Get("link_token")
 				p.loginFailed(w, r, view, err)
 				return
+			}
+			if lt := r.PostForm.Get("link_token"); lt != "" && r.PostForm.Get("step") == "password" {
+				if err := p.linkAfterPassword(ctx, t, lt, pr); err != nil {
+					p.log.WarnContext(ctx, "link upstream identity", "err", err)
+				}
 			}
 			if pr.Challenge != nil {
 				view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods

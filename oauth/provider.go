@@ -86,6 +86,9 @@ type Authenticator interface {
 	// SocialSignIn signs in the customer an upstream identity is linked to, links it to
 	// the customer with its verified e-mail, or creates one, per the tenant's settings.
 	SocialSignIn(ctx context.Context, tenant string, in SocialIdentity) (*Principal, error)
+	// LinkSocialIdentity links an upstream identity to a customer who has just proven
+	// the password (the tenant does not link by e-mail alone).
+	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in SocialIdentity) error
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the

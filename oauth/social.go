@@ -9,6 +9,7 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -385,6 +386,13 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "social sign-in", "err", err)
 		}
 		view.Email = claims.Email
+		if errors.Is(err, ErrSocialLinkNeedsPassword) {
+			// The password form carries the identity, sealed: signing in links it.
+			if view.LinkToken, err = p.sealLink(t.Name, id); err != nil {
+				p.upstreamFailed(w, r, err)
+				return
+			}
+		}
 		p.renderLogin(w, r, status, view, msg)
 		return
 	}
@@ -489,4 +497,44 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 		return nil, nil, err
 	}
 	return ts, social, nil
+}
+
+// pendingLink is an upstream identity waiting for the customer's password.
+type pendingLink struct {
+	Identity  SocialIdentity `json:"identity"`
+	ExpiresAt time.Time      `json:"exp"`
+}
+
+// sealLink seals an identity for the login form that links it.
+func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
+	b, err := json.Marshal(pendingLink{Identity: id, ExpiresAt: p.now().Add(upstreamTTL)})
+	if err != nil {
+		return "", err
+	}
+	sealed, err := p.socialSealer.Seal(b, []byte("link|"+tenant))
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// linkAfterPassword links the identity a login form carried to the customer who just
+// signed in with the password, when the addresses match.
+func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token string, pr *Principal) error {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return fmt.Errorf("%w: link token", ErrInvalid)
+	}
+	b, err := p.socialSealer.Open(raw, []byte("link|"+t.Name))
+	if err != nil {
+		return err
+	}
+	var l pendingLink
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	if !p.now().Before(l.ExpiresAt) || !strings.EqualFold(strings.TrimSpace(l.Identity.Email), strings.TrimSpace(pr.Email)) {
+		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
+	}
+	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)
 }
