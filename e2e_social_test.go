@@ -224,11 +224,10 @@ func TestSocialLogin(t *testing.T) {
 				"Authorization", "Bearer "+anonymousLogin(t, e)["access_token"].(string)), http.StatusBadRequest, "bad_request", "code", "redirect_uri", "code_verifier")
 
 			// Unlinking: not the last way in; the social customer has no password.
-			aliceToken := again.body["access_token"].(string)
 			anon = anonymousLogin(t, e)["access_token"].(string)
 			verifier = oauth2.GenerateVerifier()
 			code, _, _ = socialCode(t, e, browser(t), verifier, "alice@example.com")
-			aliceToken = socialLogin(t, e, anon, code, spaRedirect, verifier).body["access_token"].(string)
+			aliceToken := socialLogin(t, e, anon, code, spaRedirect, verifier).body["access_token"].(string)
 			wantLoginError(t, "unlink the last way in", loginCall(t, e, http.MethodDelete, "/customer/"+testTenant+"/me/accounts/up", "", jsonBearer(aliceToken)...),
 				http.StatusConflict, "conflict_resource")
 			janeToken := loginWith(t, e, anon, shopperEmail, shopperPass).body["access_token"].(string)

@@ -224,7 +224,7 @@ func TestTwoFactorTickets(t *testing.T) {
 				t.Fatal(err)
 			}
 			sent = len(smtp.Messages())
-			id, _ = challenge(ticket("fp-4", "eu"))
+			challenge(ticket("fp-4", "eu"))
 			janeCode := mailedCode(t, e, smtp, shopperEmail, sent)
 			body, _ := json.Marshal(map[string]any{"username": "bob@example.com", "password": shopperPass, "fingerprint": "fp-4", "region": "eu"})
 			bobID, _ := challenge(ticketCall(t, e, http.MethodPost, "/api/commerce/customer/authtickets", string(body), app...))

@@ -97,7 +97,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 		slog.Int("status", e.status), slog.String("type", e.typ), slog.Any("err", err))
 	body := loginErrorBody{Status: e.status, Type: e.typ, Message: e.message}
 	for _, d := range e.details {
-		body.Details = append(body.Details, loginErrorDetail{Field: d.Field, Type: d.Type, Message: d.Message})
+		body.Details = append(body.Details, loginErrorDetail(d))
 	}
 	writeLoginJSON(w, e.status, body)
 }
