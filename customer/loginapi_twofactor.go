@@ -389,13 +389,7 @@ func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
 
 // notice answers a small HTML page.
 func (a *API) notice(w http.ResponseWriter, status int, title, errMsg, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	oauth.SetPageHeaders(w.Header())
 	w.WriteHeader(status)
 	if err := a.pages.ExecuteTemplate(w, "notice.html", struct{ Title, Error, Notice string }{title, errMsg, msg}); err != nil {
 		a.log.Error("render notice", "err", err)

@@ -583,11 +583,7 @@ func (s *Service) Erase(ctx context.Context, t *oauth.Tenant, id int64, password
 		if code == "" {
 			return &ValidationError{Fields: []FieldError{{Field: "code", Type: "missing", Message: "an authenticator code is required"}}}
 		}
-		var wrong *twofactor.WrongCodeError
-		if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
-			wrong.CustomerID = id
-			return s.wrongCode(ctx, t, wrong)
-		} else if err != nil {
+		if err := s.requireTOTP(ctx, t, id, code); err != nil {
 			return err
 		}
 	}

@@ -400,11 +400,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, t *oauth.Tenant, id int64, pas
 	if err := s.checkPassword(ctx, t, id, password); err != nil {
 		return err
 	}
-	var wrong *twofactor.WrongCodeError
-	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
-		wrong.CustomerID = id
-		return s.wrongCode(ctx, t, wrong)
-	} else if err != nil {
+	if err := s.requireTOTP(ctx, t, id, code); err != nil {
 		return err
 	}
 	if err := s.tf.RemoveTOTP(ctx, t.Name, id); err != nil {
@@ -419,14 +415,23 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *oauth.Tenant, 
 	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
 		return nil, err
 	}
-	var wrong *twofactor.WrongCodeError
-	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
-		wrong.CustomerID = id
-		return nil, s.wrongCode(ctx, t, wrong)
-	} else if err != nil {
+	if err := s.requireTOTP(ctx, t, id, code); err != nil {
 		return nil, err
 	}
 	return s.tf.RegenerateRecoveryCodes(ctx, t.Name, id)
+}
+
+// requireTOTP checks a current authenticator code of a signed-in customer for a
+// sensitive change; a wrong one counts towards the lockout like a wrong password.
+func (s *Service) requireTOTP(ctx context.Context, t *oauth.Tenant, id int64, code string) error {
+	var wrong *twofactor.WrongCodeError
+	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
+		wrong.CustomerID = id
+		return s.wrongCode(ctx, t, wrong)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // AuthenticatePassword implements oauth.Authenticator for the login pages and the

@@ -105,6 +105,22 @@ func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken str
 	ar.GrantTypes = fosite.Arguments{GrantRefreshToken}
 	ar.Form.Set("grant_type", GrantRefreshToken)
 	ar.Form.Set("refresh_token", refreshToken)
+	ctx, err := p.handleTokenRequest(ctx, ar)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return nil, err
+	}
+	return tokenSet(ar, resp), nil
+}
+
+// handleTokenRequest runs an access request the server built itself (not parsed from
+// HTTP) through the token endpoint's handlers, as fosite's NewAccessRequest would: the
+// same checks, rotation and reuse detection as at /token. The client has been
+// authenticated by the caller. It returns the context the handlers expect.
+func (p *Provider) handleTokenRequest(ctx context.Context, ar *fosite.AccessRequest) (context.Context, error) {
 	ctx = context.WithValue(ctx, fosite.AccessRequestContextKey, ar)
 	handled := false
 	for _, h := range p.fconf.GetTokenEndpointHandlers(ctx) {
@@ -116,18 +132,14 @@ func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken str
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return ctx, err
 		}
 		handled = true
 	}
 	if !handled {
-		return nil, fosite.ErrUnsupportedGrantType
+		return ctx, fosite.ErrUnsupportedGrantType
 	}
-	resp, err := p.fosite.NewAccessResponse(ctx, ar)
-	if err != nil {
-		return nil, err
-	}
-	return tokenSet(ar, resp), nil
+	return ctx, nil
 }
 
 func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *TokenSet {

@@ -63,15 +63,20 @@ type page struct {
 // MethodList is Methods as the form carries it.
 func (p page) MethodList() string { return strings.Join(p.Methods, ",") }
 
-// render writes an HTML page with headers that keep it out of caches and frames.
-func (p *Provider) render(w http.ResponseWriter, status int, name string, data page) {
-	h := w.Header()
+// SetPageHeaders sets the headers of every HTML page Custodian serves: no caching, no
+// framing, no sniffing, no referrer, and a CSP that allows inline styles only.
+func SetPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// render writes an HTML page with headers that keep it out of caches and frames.
+func (p *Provider) render(w http.ResponseWriter, status int, name string, data page) {
+	SetPageHeaders(w.Header())
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		p.log.Error("render page", "page", name, "err", err)

@@ -456,23 +456,9 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 	ar.Form.Set("code", code)
 	ar.Form.Set("redirect_uri", redirectURI)
 	ar.Form.Set("code_verifier", verifier)
-	ctx = context.WithValue(ctx, fosite.AccessRequestContextKey, ar)
-	handled := false
-	for _, h := range p.fconf.GetTokenEndpointHandlers(ctx) {
-		if !h.CanHandleTokenEndpointRequest(ctx, ar) {
-			continue
-		}
-		err := h.HandleTokenEndpointRequest(ctx, ar)
-		if errors.Is(err, fosite.ErrUnknownRequest) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		handled = true
-	}
-	if !handled {
-		return nil, nil, fosite.ErrUnsupportedGrantType
+	ctx, err := p.handleTokenRequest(ctx, ar)
+	if err != nil {
+		return nil, nil, err
 	}
 	if sess, ok := ar.GetSession().(*Session); ok && sessionID != "" {
 		sess.SessionID, sess.sessionOverride = sessionID, sessionID
