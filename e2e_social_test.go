@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -514,4 +515,43 @@ func regexpFind(t *testing.T, pattern, s string) string {
 		t.Fatalf("no %s in %s", pattern, s)
 	}
 	return m[1]
+}
+
+// TestSocialLoginSecondFactor: the local second-factor policy applies to a social
+// sign-in whose upstream asserts none; the upstream tokens survive the challenge.
+func TestSocialLoginSecondFactor(t *testing.T) {
+	smtp := notifytest.StartSMTP(t)
+	e := newEnv(t, storagetest.Backends(t)[0], withSMTP(smtp))
+	socialSetup(t, e)
+	upstreamUser(t, e, "alice@example.com", true)
+	setTenant(t, e, "twofactor.triggers", "always")
+	c := browser(t)
+	verifier := oauth2.GenerateVerifier()
+	sent := len(smtp.Messages())
+	code, resp, page := socialCode(t, e, c, verifier, "alice@example.com")
+	if code != "" || resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="code"`) {
+		t.Fatalf("want the second-factor page, got code %q, %d %s", code, resp.StatusCode, page)
+	}
+	action, csrf := formParts(t, resp.Request.URL, page)
+	otp := mailedCode(t, e, smtp, "alice@example.com", sent)
+	resp = postForm(t, c, action, url.Values{"csrf_token": {csrf}, "step": {"2fa"}, "code": {otp}, "method": {"email"},
+		"methods": {"email"}, "challenge_id": {regexpFind(t, `name="challenge_id" value="([^"]+)"`, page)}})
+	readBody(t, resp)
+	done := location(t, resp)
+	if done.Query().Get("code") == "" {
+		t.Fatalf("no code after the second factor: %s", done)
+	}
+	anon := anonymousLogin(t, e)["access_token"].(string)
+	got := socialLogin(t, e, anon, done.Query().Get("code"), spaRedirect, verifier)
+	if got.status != http.StatusOK || got.body["social_id_token"] == nil {
+		t.Fatalf("socialLogin after a second factor: %d %s", got.status, got.raw)
+	}
+	tn, err := e.srv.OAuth.GetTenant(context.Background(), testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.srv.OAuth.ValidateAccessToken(oauth.WithTenant(context.Background(), tn), got.body["access_token"].(string))
+	if err != nil || strings.Join(info.AMR, " ") != "fed otp mfa" {
+		t.Errorf("token after social + second factor: amr %v, %v", info, err)
+	}
 }

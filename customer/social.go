@@ -13,6 +13,10 @@ import (
 	"github.com/custodian-id/custodian/oauth"
 )
 
+// payloadHandoff is the challenge payload key of a social sign-in's sealed upstream
+// tokens (oauth.SocialIdentity.Handoff).
+const payloadHandoff = "handoff"
+
 // upstreamMFA are amr values that mean the upstream asked for a second factor.
 var upstreamMFA = []string{"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "pin"}
 
@@ -49,6 +53,9 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.Soci
 	}
 	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, map[string]any{"connector": in.ConnectorID})
 	sign := SignIn{ClientID: in.ClientID, Fingerprint: in.Fingerprint}
+	if in.Handoff != "" {
+		sign.Payload = map[string]string{payloadHandoff: in.Handoff}
+	}
 	if t.Settings.SocialTrustMFA && slices.ContainsFunc(in.AMR, func(m string) bool { return slices.Contains(upstreamMFA, m) }) {
 		dev, err := s.touchDevice(ctx, t, a, s.attempt(t, sign), 0)
 		if err != nil {

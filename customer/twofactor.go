@@ -473,7 +473,8 @@ func (s *Service) ResendSecondFactor(ctx context.Context, tenant, challengeID, c
 }
 
 func principal(r *SignedIn) *oauth.Principal {
-	return &oauth.Principal{CustomerID: r.Account.ID, Email: r.Account.Email, AMR: r.AMR, DeviceID: r.DeviceID, Challenge: r.Challenge}
+	return &oauth.Principal{CustomerID: r.Account.ID, Email: r.Account.Email, AMR: r.AMR, DeviceID: r.DeviceID, Challenge: r.Challenge,
+		Handoff: r.Payload[payloadHandoff]}
 }
 
 // tenantOf returns the ctx tenant when it is the one named, else loads it.

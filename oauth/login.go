@@ -221,6 +221,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	bs := p.browserSession(r, t.Name)
+	var social *SocialTokens // a social sign-in's upstream tokens, after its second factor
 	freshLogin := false
 	consented := false
 	if r.Method == http.MethodPost {
@@ -259,6 +260,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
 				return
 			}
+			social = p.openPending(t.Name, pr.Handoff)
 			freshLogin = true
 		case "2fa_resend":
 			if _, err := p.auth.ResendSecondFactor(ctx, t.Name, r.PostForm.Get("challenge_id"), client.ID); err != nil {
@@ -330,7 +332,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.finishAuthorize(w, r, ar, bs)
+	p.finishAuthorize(w, r, ar, bs, social)
 }
 
 // checkPKCE requires S256 PKCE from public clients and refuses the plain method from
@@ -473,13 +475,9 @@ func loginPageError(err error) (int, string) {
 	return http.StatusInternalServerError, "Signing in failed. Please try again later."
 }
 
-func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession) {
-	p.finishAuthorizeWith(w, r, ar, bs, nil)
-}
-
-// finishAuthorizeWith issues the code; upstream tokens of a social sign-in wait, sealed,
-// for the code's exchange (socialLogin).
-func (p *Provider) finishAuthorizeWith(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession, social *SocialTokens) {
+// finishAuthorize issues the code; upstream tokens of a social sign-in (social, may be
+// nil) wait, sealed, for the code's exchange (socialLogin).
+func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession, social *SocialTokens) {
 	ctx := r.Context()
 	t := TenantFromContext(ctx)
 	for _, s := range ar.GetRequestedScopes() {

@@ -53,6 +53,7 @@ type Principal struct {
 	AMR        []string
 	DeviceID   string          // the device of the sign-in, when known
 	Challenge  *twofactor.Info // a second factor is due: no session may start yet
+	Handoff    string          // SocialIdentity.Handoff of the sign-in the answered challenge began
 }
 
 // LoginAttempt is a password sign-in at the login pages or the password grant.

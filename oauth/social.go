@@ -93,6 +93,9 @@ type SocialIdentity struct {
 	// NoChallenge: the entry point (token exchange) cannot ask for a second factor;
 	// when one is due the sign-in fails with ErrSecondFactorRequired.
 	NoChallenge bool
+	// Handoff is the upstream tokens, sealed, for the Authenticator to keep with a
+	// second-factor challenge and give back (Principal.Handoff) when it is answered.
+	Handoff string
 }
 
 // SocialTokens are the upstream's tokens, handed to the storefront once.
@@ -375,9 +378,15 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		p.writeAuthorizeError(w, r2, ar, err)
 		return
 	}
+	social := &SocialTokens{AccessToken: tok.AccessToken, IDToken: rawID}
+	handoff, err := p.sealPending(t.Name, social)
+	if err != nil {
+		p.upstreamFailed(w, r, err)
+		return
+	}
 	id := SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
 		EmailVerified: claims.verified(), GivenName: claims.GivenName, FamilyName: claims.FamilyName, AMR: claims.AMR,
-		ClientID: ar.GetClient().GetID(), Fingerprint: p.deviceID(w, r, t.Name)}
+		ClientID: ar.GetClient().GetID(), Fingerprint: p.deviceID(w, r, t.Name), Handoff: handoff}
 	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
 	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(ar.GetClient().(*Client)), Action: login.ResumeURL}
 	if err != nil {
@@ -396,10 +405,9 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, r, status, view, msg)
 		return
 	}
-	social := &SocialTokens{AccessToken: tok.AccessToken, IDToken: rawID}
 	if pr.Challenge != nil {
-		// The second factor is asked on the page of the resumed request; the upstream
-		// tokens are not handed on through it.
+		// The second factor is asked on the page of the resumed request; the challenge
+		// keeps the sealed upstream tokens and gives them back when it is answered.
 		view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods
 		p.renderSecondFactor(w, r, http.StatusOK, view, "", "")
 		return
@@ -415,7 +423,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, login.ResumeURL, http.StatusFound)
 		return
 	}
-	p.finishAuthorizeWith(w, r2, ar, bs, social)
+	p.finishAuthorize(w, r2, ar, bs, social)
 }
 
 func socialPageError(err error) (int, string) {
@@ -523,4 +531,37 @@ func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token strin
 		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
 	}
 	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)
+}
+
+// sealPending seals upstream tokens to travel with a second-factor challenge.
+func (p *Provider) sealPending(tenant string, s *SocialTokens) (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := p.handoffSealer.Seal(b, []byte("pending|"+tenant))
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// openPending opens what sealPending sealed; nil when there is nothing to open.
+func (p *Provider) openPending(tenant, token string) *SocialTokens {
+	if token == "" {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return nil
+	}
+	b, err := p.handoffSealer.Open(raw, []byte("pending|"+tenant))
+	if err != nil {
+		return nil
+	}
+	var s SocialTokens
+	if json.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	return &s
 }
