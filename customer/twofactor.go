@@ -96,8 +96,10 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 	if err != nil {
 		return nil, err
 	}
-	if a.Memberships, err = s.store.ListMemberships(ctx, t.Name, a.ID); err != nil {
-		return nil, fmt.Errorf("sign in: %w", err)
+	if p.B2BRequired && a.Memberships == nil { // only the B2B rule needs them
+		if a.Memberships, err = s.store.ListMemberships(ctx, t.Name, a.ID); err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
 	}
 	att := s.attempt(t, in)
 	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn, Last2FA: a.Last2FAAt}
