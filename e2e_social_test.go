@@ -187,11 +187,14 @@ func TestSocialLogin(t *testing.T) {
 				t.Errorf("tokens of a replayed code still work: %d", r.status)
 			}
 
-			// Second sign-in reuses the customer.
+			// Second sign-in reuses the customer; without a Bearer token the client is
+			// named by client_id and the cart session comes from the session-id header.
 			verifier = oauth2.GenerateVerifier()
 			code, _, _ = socialCode(t, e, browser(t), verifier, "alice@example.com")
-			again := socialLogin(t, e, anon, code, spaRedirect, verifier)
-			if again.status != http.StatusOK || jwtClaims(t, again.body["saas_token"].(string))["sub"] != aliceID {
+			again := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/socialLogin?"+url.Values{"code": {code},
+				"redirect_uri": {spaRedirect}, "code_verifier": {verifier}, "client_id": {spaClient}}.Encode(), "", "session-id", "cart-123")
+			if again.status != http.StatusOK || jwtClaims(t, again.body["saas_token"].(string))["sub"] != aliceID ||
+				again.body["session_id"] != "cart-123" {
 				t.Errorf("second sign-in: %d %s", again.status, again.raw)
 			}
 
