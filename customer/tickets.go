@@ -394,16 +394,10 @@ func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 		payload[payloadRefreshTTL] = strconv.Itoa(*in.RefreshTokenTTLMinutes)
 	}
 	res, err := a.svc.SignIn(call.ctx, call.tenant, SignIn{Email: *in.Username, Password: *in.Password, ClientID: call.client.ID,
-		Fingerprint: deref(in.Fingerprint), Region: deref(in.Region), Payload: payload})
+		Fingerprint: deref(in.Fingerprint), Region: deref(in.Region), Payload: payload, Member: accountID})
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
-	}
-	if accountID != "" {
-		if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, res.Account.ID, accountID); err != nil || !ok {
-			a.ticketFail(w, r, notTicketMember(err))
-			return
-		}
 	}
 	if res.Challenge != nil {
 		a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(res.Challenge)})

@@ -49,6 +49,8 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 		te = &ticketError{status: http.StatusTooManyRequests, code: "TOO_MANY_REQUESTS", message: "too many attempts; retry later"}
 	case errors.Is(err, ErrInvalidCredentials):
 		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid username or password"}
+	case errors.Is(err, ErrNotMember):
+		te = notTicketMember(nil).(*ticketError)
 	case errors.Is(err, ErrLocked):
 		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
 	case errors.Is(err, ErrInactive):

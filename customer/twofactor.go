@@ -52,7 +52,14 @@ type SignIn struct {
 	Payload map[string]string
 	// NoChallenge: the entry point cannot ask for a second factor.
 	NoChallenge bool
+	// Member, when set, is the B2B account / legal entity the sign-in is scoped to: a
+	// customer who does not belong to it gets ErrNotMember before any second factor.
+	Member string
 }
+
+// ErrNotMember: the customer does not belong to the B2B account / legal entity the
+// sign-in names.
+var ErrNotMember = errors.New("the customer is not a member of this account")
 
 // SignedIn is the outcome of a sign-in step: an account ready for tokens, or a
 // challenge to answer first.
@@ -84,6 +91,15 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 	a, err := s.Login(ctx, t, in.Email, in.Password)
 	if err != nil {
 		return nil, err
+	}
+	if in.Member != "" {
+		ok, err := s.IsMember(ctx, t.Name, a.ID, in.Member)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrNotMember
+		}
 	}
 	return s.afterFirstFactor(ctx, t, a, in, "pwd")
 }
