@@ -30,6 +30,9 @@ import (
 
 var codeMailRE = regexp.MustCompile(`sign-in code is (\d{6})`)
 
+// ResendWait is a little more than the resend cooldown.
+const ResendWait = 31 * time.Second
+
 // mailedCode flushes the outbox and reads the code of the newest mail to the address;
 // it fails unless a new mail arrived since before (the count of messages then).
 func mailedCode(t *testing.T, e *env, smtp *notifytest.SMTPServer, email string, before int) string {
@@ -217,6 +220,15 @@ func TestTwoFactorTickets(t *testing.T) {
 				t.Errorf("attemptsRemaining after three tries: %s", last.raw)
 			}
 			wantReason("fourth try", verify(id, code2, false), 401, "no_attempts_left")
+			// A challenge sends five codes at most (two so far), then a new sign-in is needed.
+			for range 3 {
+				e.clock.Advance(ResendWait)
+				if r := resend(id); r.status != http.StatusOK {
+					t.Fatalf("resend: %d %s", r.status, r.raw)
+				}
+			}
+			e.clock.Advance(ResendWait)
+			wantReason("sixth code", resend(id), 401, "too_many_codes")
 
 			// A challenge of another customer does not take this customer's code.
 			e.clock.Advance(time.Minute)
@@ -439,6 +451,20 @@ func TestTwoFactorTOTP(t *testing.T) {
 			}
 			e.clock.Advance(time.Minute)
 			pending(login("phone")) // no longer trusted
+
+			// New recovery codes with a current authenticator code; the old ones stop working.
+			e.clock.Advance(30 * time.Second)
+			regen := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/me/2fa/recovery-codes", `{"code":"`+codeAt(e.clock.Now())+`"}`, jsonBearer(me)...)
+			fresh := asStrings(regen.body["recoveryCodes"])
+			if regen.status != http.StatusOK || len(fresh) != 10 || fresh[0] == recovery[1] {
+				t.Fatalf("regenerate: %d %s", regen.status, regen.raw)
+			}
+			if st := loginCall(t, e, http.MethodGet, "/customer/"+testTenant+"/me/2fa", "", jsonBearer(me)...); st.body["recoveryCodesRemaining"] != float64(10) {
+				t.Errorf("after regenerating: %s", st.raw)
+			}
+			e.clock.Advance(time.Minute)
+			id, _ = pending(login("kiosk-3"))
+			wantLoginError(t, "an old recovery code", second(id, "recovery", recovery[1], false), http.StatusUnauthorized, "unauthorized", "code")
 
 			// Removal needs the password and a code.
 			remove := func(password, code string) loginReply {
