@@ -212,8 +212,8 @@ type Store interface {
 	// GetIdentity returns the link of an upstream identity; ErrNotFound otherwise.
 	GetIdentity(ctx context.Context, tenant, issuer, subject string) (*Identity, error)
 	ListIdentities(ctx context.Context, tenant string, customerID int64) ([]Identity, error)
-	// DeleteIdentities unlinks a customer's identities of a connector; ErrNotFound
-	// when there is none.
+	// DeleteIdentities unlinks a customer's identities of a connector; ErrNoLink when
+	// there is none.
 	DeleteIdentities(ctx context.Context, tenant string, customerID int64, connectorID string) error
 	// EraseAccount removes everything personal of an account and pseudonymises what
 	// the audit trail keeps.

@@ -390,9 +390,6 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	legal := r.URL.Query().Get("legalEntityId")
 	res, err := a.svc.SignIn(ctx, t, SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
 		Fingerprint: in.Fingerprint, Region: in.Region, Payload: map[string]string{payloadLegalEntity: legal}, Member: legal})
-	if errors.Is(err, ErrNotMember) {
-		err = notMember()
-	}
 	if err != nil {
 		a.loginFail(w, r, err)
 		return

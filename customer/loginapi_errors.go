@@ -123,6 +123,18 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: "request body too large"}
 	}
 	switch {
+	case errors.Is(err, ErrNotMember):
+		return notMember()
+	case errors.Is(err, ErrLastSignIn):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrLastSignIn.Error()}
+	case errors.Is(err, ErrNoLink):
+		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: ErrNoLink.Error()}
+	case errors.Is(err, oauth.ErrSubjectToken):
+		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: oauth.ErrSubjectToken.Error(), cause: err}
+	case errors.Is(err, oauth.ErrExchangeNotAllowed):
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: oauth.ErrExchangeNotAllowed.Error()}
+	case errors.Is(err, oauth.ErrSocialNoAccount), errors.Is(err, oauth.ErrSocialUnverifiedEmail), errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
 	case errors.Is(err, ErrRateLimited):
 		return &loginError{status: http.StatusTooManyRequests, typ: typeTooManyRequests, message: "too many attempts; try again later"}
 	case errors.Is(err, ErrInvalidCredentials):

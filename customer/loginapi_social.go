@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
-
-	"github.com/custodian-id/custodian/oauth"
 )
 
 // socialLoginView is the login response plus the upstream's tokens.
@@ -113,14 +111,7 @@ func (a *API) meUnlink(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	err = a.svc.Unlink(ctx, t.Name, id, pathVar(r, "providerId"))
-	switch {
-	case errors.Is(err, ErrLastSignIn):
-		err = &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrLastSignIn.Error()}
-	case errors.Is(err, ErrNotFound):
-		err = &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "no link to this provider"}
-	}
-	if err != nil {
+	if err := a.svc.Unlink(ctx, t.Name, id, pathVar(r, "providerId")); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -152,14 +143,6 @@ func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pr, err := a.oauth.ExchangeSubjectToken(ctx, client, subject)
-	switch {
-	case errors.Is(err, oauth.ErrSubjectToken):
-		err = &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: oauth.ErrSubjectToken.Error(), cause: err}
-	case errors.Is(err, oauth.ErrInvalid):
-		err = &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "token exchange is not enabled for this storefront client", cause: err}
-	case errors.Is(err, oauth.ErrSocialNoAccount), errors.Is(err, oauth.ErrSocialUnverifiedEmail), errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
-		err = &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
-	}
 	if err != nil {
 		a.loginFail(w, r, err)
 		return

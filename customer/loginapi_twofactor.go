@@ -182,9 +182,6 @@ func (a *API) meDeviceDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.svc.ForgetDevice(ctx, t.Name, id, pathVar(r, "deviceId")); err != nil {
-		if errors.Is(err, twofactor.ErrNotFound) {
-			err = &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "no such device"}
-		}
 		a.loginFail(w, r, err)
 		return
 	}

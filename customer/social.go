@@ -152,8 +152,13 @@ func (s *Service) Identities(ctx context.Context, tenant string, id int64) ([]Id
 	return s.store.ListIdentities(ctx, tenant, id)
 }
 
-// ErrLastSignIn: unlinking would leave the customer no way to sign in.
-var ErrLastSignIn = errors.New("this is the account's last way to sign in; set a password first")
+// Errors of unlinking.
+var (
+	// ErrLastSignIn: unlinking would leave the customer no way to sign in.
+	ErrLastSignIn = errors.New("this is the account's last way to sign in; set a password first")
+	// ErrNoLink: the customer has no link to that provider.
+	ErrNoLink = errors.New("no link to this provider")
+)
 
 // Unlink removes a customer's link to a connector while another way to sign in (a
 // password or another link) remains.

@@ -24,9 +24,14 @@ const (
 	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 )
 
-// ErrSubjectToken: the subject token is not a valid JWT of one of the tenant's
-// connectors (issuer, audience, expiry, signature).
-var ErrSubjectToken = errors.New("the subject token is not a valid token of a configured provider")
+// Errors of token exchange.
+var (
+	// ErrSubjectToken: the subject token is not a valid JWT of one of the tenant's
+	// connectors (issuer, audience, expiry, signature).
+	ErrSubjectToken = errors.New("the subject token is not a valid token of a configured provider")
+	// ErrExchangeNotAllowed: the tenant or the client does not use token exchange.
+	ErrExchangeNotAllowed = errors.New("token exchange is not enabled for this client")
+)
 
 // ExchangeSubjectToken verifies an upstream JWT against the connector whose issuer it
 // names and signs its customer in. No second factor can be asked here: when one is due
@@ -37,7 +42,7 @@ func (p *Provider) ExchangeSubjectToken(ctx context.Context, client *Client, sub
 		return nil, errors.New("exchange subject token: no tenant in context")
 	}
 	if !t.Settings.GrantAllowed(GrantTokenExchange) || !client.GetGrantTypes().Has(GrantTokenExchange) {
-		return nil, fmt.Errorf("%w: token exchange is not enabled for this client", ErrInvalid)
+		return nil, ErrExchangeNotAllowed
 	}
 	iss, err := unverifiedIssuer(subjectToken)
 	if err != nil {
@@ -101,7 +106,7 @@ func exchangeGrantError(err error) error {
 	switch {
 	case errors.Is(err, ErrSubjectToken):
 		return fosite.ErrInvalidGrant.WithHint("The subject_token is not a valid token of a provider of this tenant.").WithWrap(err)
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrExchangeNotAllowed):
 		return fosite.ErrUnauthorizedClient.WithHint("The client may not use token exchange.")
 	case errors.Is(err, ErrSocialNoAccount), errors.Is(err, ErrSocialUnverifiedEmail), errors.Is(err, ErrSocialLinkNeedsPassword):
 		return fosite.ErrInvalidGrant.WithHint(err.Error())

@@ -227,7 +227,7 @@ func (s *Store) DeleteIdentities(ctx context.Context, tenant string, customerID 
 		return fmt.Errorf("unlink identity: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("identity of %q: %w", connectorID, customer.ErrNotFound)
+		return fmt.Errorf("identity of %q: %w", connectorID, customer.ErrNoLink)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if ids, _ := s.ListIdentities(ctx, "alpha", id); len(ids) != 1 {
 		t.Errorf("identities %v", ids)
 	}
-	if err := s.DeleteIdentities(ctx, "alpha", id, "apple"); !errors.Is(err, customer.ErrNotFound) {
+	if err := s.DeleteIdentities(ctx, "alpha", id, "apple"); !errors.Is(err, customer.ErrNoLink) {
 		t.Errorf("unlink unknown: %v", err)
 	}
 	if err := s.DeleteIdentities(ctx, "alpha", id, "google"); err != nil {
