@@ -285,7 +285,9 @@ func asStrings(v any) []string {
 	return out
 }
 
-// TestTwoFactorLockout: wrong codes count towards the account lockout.
+// TestTwoFactorLockout: wrong codes count towards the account lockout, and a right
+// password does not reset the count while its second factor is outstanding (nor is it
+// recorded as a sign-in).
 func TestTwoFactorLockout(t *testing.T) {
 	b := storagetest.Backends(t)[0]
 	smtp := notifytest.StartSMTP(t)
@@ -293,15 +295,25 @@ func TestTwoFactorLockout(t *testing.T) {
 	e.clock.Advance(0)
 	setTenant(t, e, "twofactor.triggers", "always", "lockout.threshold", "3")
 	anon := anonymousLogin(t, e)["access_token"].(string)
+	wantLoginError(t, "wrong password", loginWith(t, e, anon, shopperEmail, "wrong password!"), http.StatusUnauthorized, "unauthorized")
 	r := loginWith(t, e, anon, shopperEmail, shopperPass)
 	id := r.body["twoFactorChallenge"].(map[string]any)["challengeId"].(string)
-	for i := range 3 {
+	acc, err := e.srv.Store().GetAccountByEmail(context.Background(), testTenant, shopperEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := e.srv.Store().ListEvents(context.Background(), testTenant, &acc.ID, 100)
+	for _, ev := range events {
+		if ev.Kind == oauth.EventLoginSucceeded {
+			t.Error("a password awaiting its second factor was recorded as a sign-in")
+		}
+	}
+	for range 2 {
 		got := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/login/2fa", `{"challengeId":"`+id+`","code":"000000"}`, jsonBearer(anon)...)
 		wantLoginError(t, "wrong code", got, http.StatusUnauthorized, "unauthorized", "code")
-		_ = i
 	}
 	if got := loginWith(t, e, anon, shopperEmail, shopperPass); got.status != http.StatusForbidden {
-		t.Errorf("after three wrong codes the right password: %d %s, want 403 (locked)", got.status, got.raw)
+		t.Errorf("after a wrong password and two wrong codes the right password: %d %s, want 403 (locked)", got.status, got.raw)
 	}
 }
 

@@ -162,13 +162,24 @@ func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, passwo
 	if !signIn {
 		return a, nil
 	}
+	if err := s.signedIn(ctx, t, a, nil); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// signedIn records a completed sign-in: the failure count resets, the login time is
+// stamped and login.succeeded goes to the audit trail. A password followed by a
+// second-factor challenge is not complete until the challenge is answered.
+func (s *Service) signedIn(ctx context.Context, t *oauth.Tenant, a *Account, detail map[string]any) error {
+	now := s.now().UTC()
 	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
-		return nil, fmt.Errorf("record login: %w", err)
+		return fmt.Errorf("record login: %w", err)
 	}
 	a.LastLoginAt = &now
 	a.FailedLogins = 0
-	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, nil)
-	return a, nil
+	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, detail)
+	return nil
 }
 
 // LoginStateOf derives the admin view of an account's sign-in state.

@@ -48,15 +48,14 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.Soci
 	case !a.Active || a.OnHold:
 		return nil, ErrInactive
 	}
-	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
-		return nil, fmt.Errorf("record login: %w", err)
-	}
-	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, map[string]any{"connector": in.ConnectorID})
 	sign := SignIn{ClientID: in.ClientID, Fingerprint: in.Fingerprint}
 	if in.Handoff != "" {
 		sign.Payload = map[string]string{payloadHandoff: in.Handoff}
 	}
 	if t.Settings.SocialTrustMFA && slices.ContainsFunc(in.AMR, func(m string) bool { return slices.Contains(upstreamMFA, m) }) {
+		if err := s.signedIn(ctx, t, a, map[string]any{"amr": "fed", "connector": in.ConnectorID}); err != nil {
+			return nil, err
+		}
 		dev, err := s.touchDevice(ctx, t, a, s.attempt(t, sign), 0)
 		if err != nil {
 			return nil, err

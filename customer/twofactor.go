@@ -88,7 +88,7 @@ func deviceTTL(t *oauth.Tenant) time.Duration {
 // whether a second factor is due. When it is, a challenge is opened (and an e-mailed
 // code queued) and no account is handed out for tokens.
 func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*SignedIn, error) {
-	a, err := s.Login(ctx, t, in.Email, in.Password)
+	a, err := s.checkLogin(ctx, t, in.Email, in.Password, false)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +143,9 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 		}
 		s.event(ctx, t.Name, EventTwoFactorChallenged, &a.ID, map[string]any{"reason": d.Reason, "methods": info.Methods})
 		return &SignedIn{Account: a, Challenge: info, Payload: in.Payload}, nil
+	}
+	if err := s.signedIn(ctx, t, a, map[string]any{"amr": amr}); err != nil {
+		return nil, err
 	}
 	dev, err := s.touchDevice(ctx, t, a, att, 0)
 	if err != nil {
@@ -200,8 +203,8 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in 
 		return nil, err
 	}
 	// The sign-in is complete: wrong codes before the right one stop counting.
-	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
-		return nil, fmt.Errorf("record login: %w", err)
+	if err := s.signedIn(ctx, t, a, map[string]any{"amr": "2fa", "method": method}); err != nil {
+		return nil, err
 	}
 	a.Last2FAAt = &now
 	var trust time.Duration
