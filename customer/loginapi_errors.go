@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -93,7 +95,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	if e.status >= 500 {
 		level = slog.LevelError
 	}
-	a.log.LogAttrs(r.Context(), level, "customer login api", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+	a.log.LogAttrs(r.Context(), level, "customer login api", slog.String("method", r.Method), slog.String("route", routeOf(r)),
 		slog.Int("status", e.status), slog.String("type", e.typ), slog.Any("err", err))
 	body := loginErrorBody{Status: e.status, Type: e.typ, Message: e.message}
 	for _, d := range e.details {
@@ -181,4 +183,15 @@ func writeLoginJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// routeOf names the matched route by its template: paths can carry single-use tokens
+// (opt-in, "not me"), which must not reach the logs.
+func routeOf(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if tpl, err := rt.GetPathTemplate(); err == nil {
+			return tpl
+		}
+	}
+	return "unmatched"
 }
