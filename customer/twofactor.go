@@ -246,15 +246,13 @@ func (s *Service) ResendCode(ctx context.Context, t *oauth.Tenant, challengeID, 
 	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return nil, err
 	}
-	id, err := s.tf.CustomerOf(ctx, t.Name, challengeID, clientID)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.store.GetAccount(ctx, t.Name, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.tf.Resend(ctx, t.Name, challengeID, clientID, a.Email)
+	return s.tf.Resend(ctx, t.Name, challengeID, clientID, func(ctx context.Context, id int64) (string, error) {
+		a, err := s.store.GetAccount(ctx, t.Name, id)
+		if err != nil {
+			return "", err
+		}
+		return a.Email, nil
+	})
 }
 
 // touchDevice records a sign-in from a device and returns the device id ("" without a

@@ -429,15 +429,20 @@ func (s *Service) checkTOTP(ctx context.Context, tenant string, customerID int64
 	return ok, !ok, nil
 }
 
-// Resend sends a new e-mailed code for a challenge, at most once per ResendCooldown and
-// MaxCodes times; the new code gets fresh tries and the old one stops working.
-func (s *Service) Resend(ctx context.Context, tenant, id, clientID, email string) (*Info, error) {
+// Resend sends a new e-mailed code for a challenge (to the address emailOf gives for its
+// customer), at most once per ResendCooldown and MaxCodes times; the new code gets fresh
+// tries and the old one stops working.
+func (s *Service) Resend(ctx context.Context, tenant, id, clientID string, emailOf func(ctx context.Context, customerID int64) (string, error)) (*Info, error) {
 	c, err := s.open(ctx, tenant, id, clientID)
 	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(c.Methods, MethodEmail) {
 		return nil, ErrMethod
+	}
+	email, err := emailOf(ctx, c.CustomerID)
+	if err != nil {
+		return nil, err
 	}
 	code, err := newEmailCode(s.rand)
 	if err != nil {
@@ -465,17 +470,8 @@ func (s *Service) Resend(ctx context.Context, tenant, id, clientID, email string
 	if err != nil {
 		return nil, err
 	}
-	c.CodeHash, c.CodeExpiresAt, c.CodeSentAt, c.AttemptsLeft = "", &exp, &now, MaxAttempts
+	c.CodeExpiresAt, c.CodeSentAt, c.AttemptsLeft = &exp, &now, MaxAttempts
 	return info(id, c), nil
-}
-
-// CustomerOf returns the customer of an open challenge the caller may use.
-func (s *Service) CustomerOf(ctx context.Context, tenant, id, clientID string) (int64, error) {
-	c, err := s.open(ctx, tenant, id, clientID)
-	if err != nil {
-		return 0, err
-	}
-	return c.CustomerID, nil
 }
 
 // Enrollment is a started TOTP enrollment: what the authenticator app needs.
