@@ -125,8 +125,8 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 	}
 	if in.Password == "" {
 		v.add("password", "missing", "is required")
-	} else if err := CheckPassword(t, in.Password, in.Email); err != nil {
-		v.add("password", "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	} else {
+		passwordField(v, "password", CheckPassword(t, in.Password, in.Email))
 	}
 	d := in.Details
 	if d.ContactEmail != "" && ValidateEmail(d.ContactEmail) != nil {
