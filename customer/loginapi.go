@@ -173,7 +173,7 @@ type signupBody struct {
 	Email           string             `json:"email"`
 	Password        string             `json:"password"`
 	CustomerDetails *signupDetailsBody `json:"customerDetails"`
-	CustomerAddress *signupAddressBody `json:"customerAddress"`
+	CustomerAddress *addressBody       `json:"customerAddress"`
 }
 
 type signupDetailsBody struct {
@@ -201,24 +201,6 @@ type signupLegalEntity struct {
 	ContactAssignmentID string `json:"contactAssignmentId"`
 }
 
-type signupAddressBody struct {
-	ContactName    string   `json:"contactName"`
-	CompanyName    string   `json:"companyName"`
-	Street         string   `json:"street"`
-	StreetNumber   string   `json:"streetNumber"`
-	StreetAppendix string   `json:"streetAppendix"`
-	ExtraLine1     string   `json:"extraLine1"`
-	ExtraLine2     string   `json:"extraLine2"`
-	ExtraLine3     string   `json:"extraLine3"`
-	ExtraLine4     string   `json:"extraLine4"`
-	ZipCode        string   `json:"zipCode"`
-	City           string   `json:"city"`
-	Country        string   `json:"country"`
-	State          string   `json:"state"`
-	ContactPhone   string   `json:"contactPhone"`
-	Tags           []string `json:"tags"`
-}
-
 func (b *signupBody) request() SignupRequest {
 	in := SignupRequest{Email: b.Email, Password: b.Password}
 	if d := b.CustomerDetails; d != nil {
@@ -235,10 +217,8 @@ func (b *signupBody) request() SignupRequest {
 		}
 	}
 	if ad := b.CustomerAddress; ad != nil {
-		in.Address = &Address{ContactName: ad.ContactName, CompanyName: ad.CompanyName, Street: ad.Street,
-			StreetNumber: ad.StreetNumber, StreetAppendix: ad.StreetAppendix, ExtraLine1: ad.ExtraLine1,
-			ExtraLine2: ad.ExtraLine2, ExtraLine3: ad.ExtraLine3, ExtraLine4: ad.ExtraLine4, ZipCode: ad.ZipCode,
-			City: ad.City, Country: ad.Country, State: ad.State, ContactPhone: ad.ContactPhone, Tags: ad.Tags}
+		in.Address = &Address{}
+		ad.apply(in.Address)
 	}
 	return in
 }

@@ -301,6 +301,12 @@ func (a *API) readCode(w http.ResponseWriter, r *http.Request, needPassword bool
 // totpConfirm confirms the enrollment with a first code and answers the recovery
 // codes, shown this once: POST /customer/{tenant}/me/2fa/totp/confirm.
 func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
+	a.recoveryCodes(w, r, a.svc.ConfirmTOTP)
+}
+
+// recoveryCodes answers the recovery codes fn issues for a code the caller sends.
+func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request,
+	fn func(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error)) {
 	t, ctx, id, err := a.meCaller(r)
 	if err != nil {
 		a.loginFail(w, r, err)
@@ -311,7 +317,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	codes, err := a.svc.ConfirmTOTP(ctx, t, id, in.Code)
+	codes, err := fn(ctx, t, id, in.Code)
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
@@ -343,22 +349,7 @@ func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) {
 // recoveryRegenerate replaces the recovery codes, with a current authenticator code:
 // POST /customer/{tenant}/me/2fa/recovery-codes.
 func (a *API) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	in, err := a.readCode(w, r, false)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	codes, err := a.svc.RegenerateRecoveryCodes(ctx, t, id, in.Code)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	writeLoginJSON(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
+	a.recoveryCodes(w, r, a.svc.RegenerateRecoveryCodes)
 }
 
 // notMe is the one-click link of a new-device mail: every session, token and trusted
