@@ -46,6 +46,13 @@ type validator struct{ errs []FieldError }
 
 func (v *validator) add(field, typ, msg string) { v.errs = append(v.errs, FieldError{field, typ, msg}) }
 
+// required reports a field that is absent or empty.
+func (v *validator) required(field, value string) {
+	if value == "" {
+		v.add(field, "missing", "is required")
+	}
+}
+
 func (v *validator) maxLen(field, value string, n int) {
 	if utf8.RuneCountInString(value) > n {
 		v.add(field, "too_long", fmt.Sprintf("must have at most %d characters", n))
@@ -82,15 +89,9 @@ type B2B struct {
 
 // validateAddress checks an address; prefix names the field path in errors.
 func validateAddress(v *validator, prefix string, a *Address) {
-	if strings.TrimSpace(a.Street) == "" {
-		v.add(prefix+"street", "missing", "is required")
-	}
-	if strings.TrimSpace(a.ZipCode) == "" {
-		v.add(prefix+"zipCode", "missing", "is required")
-	}
-	if strings.TrimSpace(a.City) == "" {
-		v.add(prefix+"city", "missing", "is required")
-	}
+	v.required(prefix+"street", strings.TrimSpace(a.Street))
+	v.required(prefix+"zipCode", strings.TrimSpace(a.ZipCode))
+	v.required(prefix+"city", strings.TrimSpace(a.City))
 	if !validCountry(a.Country) {
 		v.add(prefix+"country", "invalid", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}

@@ -350,12 +350,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &validator{}
-	if strings.TrimSpace(in.Email) == "" {
-		v.add("email", "missing", "is required")
-	}
-	if in.Password == "" {
-		v.add("password", "missing", "is required")
-	}
+	v.required("email", strings.TrimSpace(in.Email))
+	v.required("password", in.Password)
 	v.maxLen("fingerprint", in.Fingerprint, 512)
 	v.maxLen("region", in.Region, 64)
 	if err := v.err(); err != nil {

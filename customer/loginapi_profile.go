@@ -259,13 +259,9 @@ func (b *profilePatchBody) patch() (ProfilePatch, error) {
 
 // mePatch updates the profile: PATCH /customer/{tenant}/me.
 func (a *API) mePatch(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var body profilePatchBody
-	if err := decodeLoginJSON(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &body, "application/json", "application/merge-patch+json")
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -344,13 +340,9 @@ func (a *API) addressesList(w http.ResponseWriter, r *http.Request) {
 
 // addressCreate: POST /customer/{tenant}/me/addresses → 201 {id}.
 func (a *API) addressCreate(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var body addressBody
-	if err := decodeLoginJSON(w, r, &body); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &body)
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -380,13 +372,9 @@ func (a *API) addressGet(w http.ResponseWriter, r *http.Request) {
 
 // addressPatch: PATCH /customer/{tenant}/me/addresses/{addressId} → the address.
 func (a *API) addressPatch(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var body addressBody
-	if err := decodeLoginJSON(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &body, "application/json", "application/merge-patch+json")
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -504,12 +492,8 @@ func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &validator{}
-	if in.Token == "" {
-		v.add("token", "missing", "is required")
-	}
-	if in.Password == "" {
-		v.add("password", "missing", "is required")
-	}
+	v.required("token", in.Token)
+	v.required("password", in.Password)
 	if err := v.err(); err != nil {
 		a.loginFail(w, r, err)
 		return
@@ -524,26 +508,18 @@ func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request) {
 // passwordChange: POST /customer/{tenant}/password/change {currentPassword, newPassword}
 // → 204; the customer's other sessions end.
 func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var in struct {
 		CurrentPassword string `json:"currentPassword"`
 		NewPassword     string `json:"newPassword"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &in)
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
 	v := &validator{}
-	if in.CurrentPassword == "" {
-		v.add("currentPassword", "missing", "is required")
-	}
-	if in.NewPassword == "" {
-		v.add("newPassword", "missing", "is required")
-	}
+	v.required("currentPassword", in.CurrentPassword)
+	v.required("newPassword", in.NewPassword)
 	if err := v.err(); err != nil {
 		a.loginFail(w, r, err)
 		return
@@ -562,27 +538,21 @@ func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
 
 // emailChange: POST /customer/{tenant}/me/accounts/internal/email/change → 204.
 func (a *API) emailChange(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var in struct {
 		Email            string `json:"email"`
 		Password         string `json:"password"`
 		NewEmail         string `json:"newEmail"`
 		SyncContactEmail bool   `json:"syncContactEmail"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &in)
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
 	v := &validator{}
-	for field, value := range map[string]string{"email": in.Email, "password": in.Password, "newEmail": in.NewEmail} {
-		if strings.TrimSpace(value) == "" {
-			v.add(field, "missing", "is required")
-		}
-	}
+	v.required("email", strings.TrimSpace(in.Email))
+	v.required("password", in.Password)
+	v.required("newEmail", strings.TrimSpace(in.NewEmail))
 	if err := v.err(); err != nil {
 		a.loginFail(w, r, err)
 		return
@@ -679,16 +649,12 @@ func (a *API) meExport(w http.ResponseWriter, r *http.Request) {
 
 // meDelete erases the customer: DELETE /customer/{tenant}/me {password, code?} → 204.
 func (a *API) meDelete(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var in struct {
 		Password string `json:"password"`
 		Code     string `json:"code"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &in)
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}

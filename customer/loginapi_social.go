@@ -32,9 +32,7 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := &validator{}
 	for _, name := range []string{"code", "redirect_uri", "code_verifier"} {
-		if q.Get(name) == "" {
-			v.add(name, "missing", "is required")
-		}
+		v.required(name, q.Get(name))
 	}
 	if err := v.err(); err != nil {
 		a.loginFail(w, r, err)

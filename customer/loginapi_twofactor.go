@@ -44,12 +44,8 @@ func (a *API) login2FA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &validator{}
-	if in.ChallengeID == "" {
-		v.add("challengeId", "missing", "is required")
-	}
-	if in.Code == "" {
-		v.add("code", "missing", "is required")
-	}
+	v.required("challengeId", in.ChallengeID)
+	v.required("code", in.Code)
 	v.maxLen("code", in.Code, 64)
 	if err := v.err(); err != nil {
 		a.loginFail(w, r, err)
@@ -103,6 +99,19 @@ func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(info)})
+}
+
+// meJSON authenticates a signed-in customer (meCaller) and decodes the JSON body into v
+// (decodeLoginJSON, default media type application/json).
+func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) (*oauth.Tenant, context.Context, int64, error) {
+	t, ctx, id, err := a.meCaller(r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := decodeLoginJSON(w, r, v, mediaTypes...); err != nil {
+		return nil, nil, 0, err
+	}
+	return t, ctx, id, nil
 }
 
 // meCaller authenticates a signed-in customer by their access token.
@@ -222,16 +231,12 @@ func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http
 // meTwoFactorSet opts in to (or out of) e-mailed codes on new devices and regions:
 // PUT /customer/{tenant}/me/2fa {enabled, password}; turning it off needs the password.
 func (a *API) meTwoFactorSet(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
 	var in struct {
 		Enabled  *bool  `json:"enabled"`
 		Password string `json:"password"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
+	t, ctx, id, err := a.meJSON(w, r, &in)
+	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -282,20 +287,20 @@ type codeBody struct {
 	Password string `json:"password,omitempty"`
 }
 
-func (a *API) readCode(w http.ResponseWriter, r *http.Request, needPassword bool) (codeBody, error) {
+// meCode authenticates the signed-in customer and reads a {code[, password]} body.
+func (a *API) meCode(w http.ResponseWriter, r *http.Request, needPassword bool) (*oauth.Tenant, context.Context, int64, codeBody, error) {
 	var in codeBody
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		return in, err
+	t, ctx, id, err := a.meJSON(w, r, &in)
+	if err != nil {
+		return nil, nil, 0, in, err
 	}
 	v := &validator{}
-	if in.Code == "" {
-		v.add("code", "missing", "is required")
-	}
+	v.required("code", in.Code)
 	v.maxLen("code", in.Code, 64)
-	if needPassword && in.Password == "" {
-		v.add("password", "missing", "is required")
+	if needPassword {
+		v.required("password", in.Password)
 	}
-	return in, v.err()
+	return t, ctx, id, in, v.err()
 }
 
 // totpConfirm confirms the enrollment with a first code and answers the recovery
@@ -307,12 +312,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
 // recoveryCodes answers the recovery codes fn issues for a code the caller sends.
 func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request,
 	fn func(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error)) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	in, err := a.readCode(w, r, false)
+	t, ctx, id, in, err := a.meCode(w, r, false)
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
@@ -328,12 +328,7 @@ func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request,
 // totpRemove removes the authenticator app with the password and a current code:
 // DELETE /customer/{tenant}/me/2fa/totp.
 func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	in, err := a.readCode(w, r, true)
+	t, ctx, id, in, err := a.meCode(w, r, true)
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
