@@ -713,3 +713,96 @@ func TestTwoFactorEnforcedAccounts(t *testing.T) {
 		t.Errorf("opted-out shopper asked: %s", r.raw)
 	}
 }
+
+// TestSecondFactorBadInput: every malformed or misdirected second-factor, device, link
+// and connector request gets a clear error in its API's shape and changes nothing.
+func TestSecondFactorBadInput(t *testing.T) {
+	smtp := notifytest.StartSMTP(t)
+	e := newEnv(t, storagetest.Backends(t)[0], withSMTP(smtp))
+	e.clock.Advance(0)
+	base := "/customer/" + testTenant
+	anon := anonymousLogin(t, e)["access_token"].(string)
+	me := loginWith(t, e, anon, shopperEmail, shopperPass).body["access_token"].(string)
+	setTenant(t, e, "twofactor.triggers", "always")
+	sent := len(smtp.Messages())
+	challenge := loginWith(t, e, anon, shopperEmail, shopperPass).body["twoFactorChallenge"].(map[string]any)["challengeId"].(string)
+	code := mailedCode(t, e, smtp, shopperEmail, sent)
+	before := loginCall(t, e, http.MethodGet, base+"/me/2fa", "", jsonBearer(me)...).raw
+
+	cases := []struct {
+		name, method, path, body, token string
+		status                          int
+		typ                             string
+		fields                          []string
+	}{
+		{"2fa: empty", http.MethodPost, "/login/2fa", `{}`, anon, 400, "bad_request", []string{"challengeId", "code"}},
+		{"2fa: unknown field", http.MethodPost, "/login/2fa", `{"challengeId":"x","code":"1","otp":"1"}`, anon, 400, "bad_request", []string{"otp"}},
+		{"2fa: wrong type", http.MethodPost, "/login/2fa", `{"challengeId":"x","code":123456}`, anon, 400, "bad_request", []string{"code"}},
+		{"2fa: unknown challenge", http.MethodPost, "/login/2fa", `{"challengeId":"nope","code":"123456"}`, anon, 401, "unauthorized", []string{"code"}},
+		{"2fa: unknown method", http.MethodPost, "/login/2fa", `{"challengeId":"` + challenge + `","code":"` + code + `","method":"sms"}`, anon, 400, "bad_request", []string{"code"}},
+		{"2fa: customer token", http.MethodPost, "/login/2fa", `{"challengeId":"` + challenge + `","code":"` + code + `"}`, me, 401, "unauthorized", nil},
+		{"2fa resend: empty", http.MethodPost, "/login/2fa/resend", `{}`, anon, 400, "bad_request", []string{"challengeId"}},
+		{"totp confirm: nothing enrolled", http.MethodPost, "/me/2fa/totp/confirm", `{"code":"123456"}`, me, 409, "conflict_resource", []string{"code"}},
+		{"totp confirm: wrong type", http.MethodPost, "/me/2fa/totp/confirm", `{"code":5}`, me, 400, "bad_request", []string{"code"}},
+		{"totp confirm: too long", http.MethodPost, "/me/2fa/totp/confirm", `{"code":"` + strings.Repeat("1", 65) + `"}`, me, 400, "bad_request", []string{"code"}},
+		{"totp remove: nothing enrolled", http.MethodDelete, "/me/2fa/totp", `{"password":"` + shopperPass + `","code":"123456"}`, me, 409, "conflict_resource", []string{"code"}},
+		{"totp remove: no password", http.MethodDelete, "/me/2fa/totp", `{"code":"123456"}`, me, 400, "bad_request", []string{"password"}},
+		{"opt-in: wrong type", http.MethodPut, "/me/2fa", `{"enabled":"yes"}`, me, 400, "bad_request", []string{"enabled"}},
+		{"opt-in: missing", http.MethodPut, "/me/2fa", `{}`, me, 400, "bad_request", []string{"enabled"}},
+		{"opt-in: anonymous token", http.MethodPut, "/me/2fa", `{"enabled":true}`, anon, 401, "unauthorized", nil},
+		{"device: unknown", http.MethodDelete, "/me/devices/nope", "", me, 404, "resource_not_found", nil},
+		{"unlink: no such link", http.MethodDelete, "/me/accounts/nope", "", me, 404, "resource_not_found", nil},
+		{"socialLogin: unknown code", http.MethodPost, "/socialLogin?code=nope&redirect_uri=" + url.QueryEscape(spaRedirect) + "&code_verifier=" + strings.Repeat("v", 43), "", anon, 400, "bad_request", nil},
+		{"exchange: no token", http.MethodPost, "/exchangeauthtoken", "", anon, 400, "bad_request", []string{"subjectAccessToken"}},
+		{"exchange: a client without the grant", http.MethodPost, "/exchangeauthtoken?subjectAccessToken=nope", "", anon, 403, "forbidden", nil},
+	}
+	for _, tc := range cases {
+		got := loginCall(t, e, tc.method, base+tc.path, tc.body, jsonBearer(tc.token)...)
+		wantLoginError(t, tc.name, got, tc.status, tc.typ, tc.fields...)
+	}
+
+	app := []string{"x-vol-tenant", testTenant, "Authorization", basicAuth(backendID, backendSec)}
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		code             string
+	}{
+		{"ticket verify: empty", "/2fa/verify", `{}`, 400, "MISSING_OR_INVALID_PARAMETER"},
+		{"ticket verify: unknown field", "/2fa/verify", `{"challengeId":"x","code":"1","x":1}`, 400, "MISSING_OR_INVALID_PARAMETER"},
+		{"ticket verify: another client's challenge", "/2fa/verify", `{"challengeId":"` + challenge + `","code":"` + code + `"}`, 401, "UNAUTHORIZED"},
+		{"ticket resend: empty", "/2fa/resend", `{}`, 400, "MISSING_OR_INVALID_PARAMETER"},
+	} {
+		got := ticketCall(t, e, http.MethodPost, "/api/commerce/customer/authtickets"+tc.path, tc.body, app...)
+		wantTicketError(t, tc.name, got, tc.status, tc.code)
+	}
+
+	for name, body := range map[string]string{
+		"connector: bad issuer": `{"id":"g","issuer":"http://accounts.example","clientId":"c","clientSecret":"s"}`,
+		"connector: bad id":     `{"id":"G!","issuer":"https://accounts.example","clientId":"c","clientSecret":"s"}`,
+		"connector: no secret":  `{"id":"g","issuer":"https://accounts.example","clientId":"c"}`,
+	} {
+		if status, out := adminDo(t, e, http.MethodPost, "/admin/tenants/"+testTenant+"/connectors", body); status != http.StatusBadRequest {
+			t.Errorf("%s: %d %v", name, status, out)
+		}
+	}
+	if status, _ := adminDo(t, e, http.MethodPost, "/admin/tenants/"+testTenant+"/connectors",
+		`{"id":"g","issuer":"https://accounts.example","clientId":"c","clientSecret":"s"}`); status != http.StatusCreated {
+		t.Fatalf("connector: %d", status)
+	}
+	if status, _ := adminDo(t, e, http.MethodPost, "/admin/tenants/"+testTenant+"/connectors",
+		`{"id":"g","issuer":"https://accounts.example","clientId":"c","clientSecret":"s"}`); status != http.StatusConflict {
+		t.Errorf("duplicate connector: %d", status)
+	}
+	if status, _ := adminDo(t, e, http.MethodDelete, "/admin/tenants/"+testTenant+"/connectors/nope", ""); status != http.StatusNotFound {
+		t.Errorf("delete unknown connector: %d", status)
+	}
+
+	// Nothing changed: the setup is the same, and the challenge still takes its code
+	// (an unknown method spends no try; another client's attempt cannot touch it).
+	if after := loginCall(t, e, http.MethodGet, base+"/me/2fa", "", jsonBearer(me)...).raw; after != before {
+		t.Errorf("bad requests changed the second-factor setup:\n%s\n%s", before, after)
+	}
+	if r := loginCall(t, e, http.MethodPost, base+"/login/2fa", `{"challengeId":"`+challenge+`","code":"`+code+`"}`, jsonBearer(anon)...); r.status != http.StatusOK {
+		t.Errorf("the challenge after the bad requests: %d %s", r.status, r.raw)
+	}
+}
