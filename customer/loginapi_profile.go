@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/oauth"
-	"github.com/custodian-id/custodian/twofactor"
 )
 
 type accountRefView struct {
@@ -631,7 +630,7 @@ func (a *API) meExport(w http.ResponseWriter, r *http.Request) {
 			"last2FaDate": acc.Last2FAAt, "failedLoginAttempts": acc.FailedLogins, "lockedUntil": acc.LockedUntil},
 		Addresses: []addressView{}, Devices: []deviceView{}, Events: []eventView{},
 		TwoFactor: twoFactorView{Enabled: x.TwoFactor.OptedIn, TOTP: x.TwoFactor.TOTP, TOTPPending: x.TwoFactor.TOTPPending,
-			RecoveryCodesRemaining: x.TwoFactor.RecoveryRemaining, Last2FaDate: x.TwoFactor.Last2FA, Methods: methodsOf(x.TwoFactor)}}
+			RecoveryCodesRemaining: x.TwoFactor.RecoveryRemaining, Last2FaDate: x.TwoFactor.Last2FA, Methods: x.TwoFactor.Methods()}}
 	for _, ad := range x.Addresses {
 		out.Addresses = append(out.Addresses, addressViewOf(ad))
 	}
@@ -667,14 +666,4 @@ func (a *API) meDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noContent(w)
-}
-
-func methodsOf(st *TwoFactorStatus) []string {
-	if !st.TOTP {
-		return []string{twofactor.MethodEmail}
-	}
-	if st.RecoveryRemaining > 0 {
-		return []string{twofactor.MethodTOTP, twofactor.MethodRecovery}
-	}
-	return []string{twofactor.MethodTOTP}
 }

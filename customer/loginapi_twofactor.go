@@ -224,7 +224,7 @@ func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http
 		a.loginFail(w, r, err)
 		return
 	}
-	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: methodsOf(st), TOTP: st.TOTP, TOTPPending: st.TOTPPending,
+	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: st.Methods(), TOTP: st.TOTP, TOTPPending: st.TOTPPending,
 		RecoveryCodesRemaining: st.RecoveryRemaining, Last2FaDate: st.Last2FA})
 }
 

@@ -118,12 +118,11 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 		}
 	}
 	att := s.attempt(t, in)
-	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn, Last2FA: a.Last2FAAt}
-	if st, err := s.tf.StatusOf(ctx, t.Name, a.ID); err != nil {
+	st, err := s.tf.StatusOf(ctx, t.Name, a.ID)
+	if err != nil {
 		return nil, err
-	} else if st.TOTP {
-		sub.OptedIn = true
 	}
+	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn || st.TOTP, Last2FA: a.Last2FAAt}
 	d, err := s.tf.Decide(ctx, p, t.Name, a.ID, sub, att)
 	if err != nil {
 		return nil, err
@@ -137,7 +136,7 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 			payload[k] = v
 		}
 		info, err := s.tf.Begin(ctx, twofactor.Begin{Tenant: t.Name, CustomerID: a.ID, Email: a.Email, ClientID: in.ClientID,
-			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: payload})
+			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: payload, Methods: st.Methods()})
 		if err != nil {
 			return nil, fmt.Errorf("open challenge: %w", err)
 		}

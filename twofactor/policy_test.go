@@ -1,6 +1,7 @@
 package twofactor
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +131,21 @@ func BenchmarkDecide(b *testing.B) {
 	a := Attempt{FingerprintHash: DeviceHash(key, "shop", "t"), Region: "DE"}
 	for b.Loop() {
 		Decide(p, Subject{Last2FA: &last}, devices, a, now)
+	}
+}
+
+func TestStatusMethods(t *testing.T) {
+	for _, tc := range []struct {
+		st   Status
+		want string
+	}{
+		{Status{}, "email"},
+		{Status{TOTPPending: true, RecoveryRemaining: 10}, "email"},
+		{Status{TOTP: true, RecoveryRemaining: 3}, "totp recovery"},
+		{Status{TOTP: true}, "totp"},
+	} {
+		if got := strings.Join(tc.st.Methods(), " "); got != tc.want {
+			t.Errorf("%+v: methods %q, want %q", tc.st, got, tc.want)
+		}
 	}
 }

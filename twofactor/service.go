@@ -253,36 +253,33 @@ type Begin struct {
 	Attempt    Attempt
 	UserAgent  string
 	Payload    map[string]string
+	// Methods the customer can use (Status.Methods); nil: looked up.
+	Methods []string
 }
 
 // Methods lists what a customer can use: an authenticator app (and its recovery codes)
 // once enrolled, otherwise an e-mailed code. With an app enrolled, e-mail is not
 // offered: a second factor only as strong as the mailbox would undo the app.
-func (s *Service) Methods(ctx context.Context, tenant string, customerID int64) ([]string, error) {
-	t, err := s.store.GetTOTP(ctx, tenant, customerID)
-	if errors.Is(err, ErrNotFound) || (err == nil && t.ConfirmedAt == nil) {
-		return []string{MethodEmail}, nil
+func (st Status) Methods() []string {
+	if !st.TOTP {
+		return []string{MethodEmail}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load totp: %w", err)
+	if st.RecoveryRemaining > 0 {
+		return []string{MethodTOTP, MethodRecovery}
 	}
-	m := []string{MethodTOTP}
-	n, err := s.store.CountRecoveryCodes(ctx, tenant, customerID)
-	if err != nil {
-		return nil, fmt.Errorf("count recovery codes: %w", err)
-	}
-	if n > 0 {
-		m = append(m, MethodRecovery)
-	}
-	return m, nil
+	return []string{MethodTOTP}
 }
 
 // Begin opens a challenge and, when e-mail is its method, queues the first code, in one
 // transaction.
 func (s *Service) Begin(ctx context.Context, in Begin) (*Info, error) {
-	methods, err := s.Methods(ctx, in.Tenant, in.CustomerID)
-	if err != nil {
-		return nil, err
+	methods := in.Methods
+	if len(methods) == 0 {
+		st, err := s.StatusOf(ctx, in.Tenant, in.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		methods = st.Methods()
 	}
 	id, idHash, err := s.newID()
 	if err != nil {
