@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -36,16 +37,55 @@ type Session struct {
 }
 
 // UnmarshalJSON decodes a stored session, keeping a session-id override.
+//
+// The ID token's extra claims (updated_at, …) and header travel as map[string]any; a
+// plain decode would turn every number in them into a float64, which the JWT encoder
+// then writes as 1.796174919e+09 and strict clients (go-oidc) refuse. Numbers are read
+// exactly instead: integers come back as int64, anything else as float64.
 func (s *Session) UnmarshalJSON(b []byte) error {
 	type plain Session // no methods: no recursion
 	override := s.sessionOverride
-	if err := json.Unmarshal(b, (*plain)(s)); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode((*plain)(s)); err != nil {
 		return err
+	}
+	if s.DefaultSession != nil {
+		if s.Claims != nil {
+			s.Claims.Extra = exactNumbers(s.Claims.Extra).(map[string]any)
+		}
+		if s.Headers != nil {
+			s.Headers.Extra = exactNumbers(s.Headers.Extra).(map[string]any)
+		}
 	}
 	if override != "" {
 		s.SessionID, s.sessionOverride = override, override
 	}
 	return nil
+}
+
+// exactNumbers replaces the json.Numbers of a decoded JSON value, however deep, with
+// int64 when they are integers and float64 otherwise.
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e)
+		}
+		return x
+	}
+	return v
 }
 
 // NewSession returns an empty session for fosite to hydrate.
