@@ -144,18 +144,20 @@ func (p *Provider) GetClient(ctx context.Context, tenant, id string) (*Client, e
 	return p.store.GetTenantClient(ctx, tenant, id)
 }
 
-// AuthenticateClient checks a client's credentials the way the token endpoint does:
-// public clients by id alone, confidential ones by their secret in constant time.
+// AuthenticateClient checks a client's credentials the way the token endpoint does
+// (Client.checkSecret): public clients by id alone and without a secret, confidential
+// ones by their secret in constant time. A public client that presents a secret fails
+// with ErrInvalidCredentials (wrapping ErrPublicClientSecret).
 func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret string) (*Client, error) {
 	c, err := p.store.GetTenantClient(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	if c.Public {
-		return c, nil
-	}
-	if err := p.secretHash.Compare(ctx, c.SecretHash, []byte(secret)); err != nil {
-		return nil, fmt.Errorf("%w: client secret", ErrInvalidCredentials)
+	if err := c.checkSecret(ctx, p.secretHash, secret); err != nil {
+		if errors.Is(err, ErrPublicClientSecret) {
+			err = fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
+		}
+		return nil, err
 	}
 	return c, nil
 }

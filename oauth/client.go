@@ -62,6 +62,28 @@ func (c *Client) GetResponseTypes() fosite.Arguments {
 	return c.ResponseTypes
 }
 
+// ErrPublicClientSecret: a public client presented a client secret. Public clients have
+// none, so a secret means a confused or impersonating caller; it is refused, never
+// ignored.
+var ErrPublicClientSecret = errors.New("a public client must not present a client secret")
+
+// checkSecret is the one rule of client authentication, wherever a client
+// authenticates (the token, revocation and introspection endpoints through fosite, the
+// customer APIs through Provider.AuthenticateClient): a public client authenticates by
+// its id alone and presents no secret; a confidential client presents its secret.
+func (c *Client) checkSecret(ctx context.Context, h SecretHasher, presented string) error {
+	if c.Public {
+		if presented != "" {
+			return ErrPublicClientSecret
+		}
+		return nil
+	}
+	if err := h.Compare(ctx, c.SecretHash, []byte(presented)); err != nil {
+		return fmt.Errorf("%w: client secret", ErrInvalidCredentials)
+	}
+	return nil
+}
+
 // HasBehavior reports whether the client holds a named permission.
 func (c *Client) HasBehavior(b string) bool { return slices.Contains(c.Behaviors, b) }
 

@@ -245,6 +245,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 // per tenant, so the same loop is written here over it.
 func (p *Provider) compose(strategy any, factories ...compose.Factory) fosite.OAuth2Provider {
 	f := fosite.NewOAuth2Provider(p.store, p.fconf)
+	p.fconf.ClientAuthenticationStrategy = p.clientAuthentication(f)
 	for _, factory := range factories {
 		h := factory(p.fconf, p.store, strategy)
 		if ah, ok := h.(fosite.AuthorizeEndpointHandler); ok {
@@ -261,6 +262,37 @@ func (p *Provider) compose(strategy any, factories ...compose.Factory) fosite.OA
 		}
 	}
 	return f
+}
+
+// clientAuthentication is how fosite's endpoints (token, revocation) authenticate
+// clients: fosite's own parsing and secret check, then Custodian's rule
+// (Client.checkSecret) that a public client presents no secret.
+func (p *Provider) clientAuthentication(f *fosite.Fosite) fosite.ClientAuthenticationStrategy {
+	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		fc, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
+		if err != nil {
+			return nil, err
+		}
+		c, ok := fc.(*Client)
+		if !ok {
+			return nil, fosite.ErrServerError.WithDebugf("unexpected client type %T", fc)
+		}
+		if c.Public {
+			if err := c.checkSecret(ctx, p.secretHash, presentedSecret(r, form)); err != nil {
+				return nil, fosite.ErrInvalidClient.WithHint("A public client authenticates with its client_id alone and must not send a client secret.").WithWrap(err)
+			}
+		}
+		return c, nil
+	}
+}
+
+// presentedSecret is the client secret a request carries, in the HTTP Basic
+// credentials (client_secret_basic) or the form (client_secret_post).
+func presentedSecret(r *http.Request, form url.Values) string {
+	if _, secret, ok := r.BasicAuth(); ok && secret != "" {
+		return secret
+	}
+	return form.Get("client_secret")
 }
 
 // secureRedirect allows https redirect URIs, loopback http ones (native apps and
