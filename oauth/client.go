@@ -62,6 +62,15 @@ func (c *Client) GetResponseTypes() fosite.Arguments {
 	return c.ResponseTypes
 }
 
+// GetResponseModes lists how an authorization response may reach the client: in the
+// redirect's query (the default) or as an HTML form posted to the redirect URI (OAuth 2.0
+// Form Post Response Mode). Discovery advertises the same two.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
+}
+
+var _ fosite.ResponseModeClient = (*Client)(nil)
+
 // ErrPublicClientSecret: a public client presented a client secret. Public clients have
 // none, so a secret means a confused or impersonating caller; it is refused, never
 // ignored.

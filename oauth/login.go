@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -58,10 +59,17 @@ type page struct {
 	Methods     []string
 	Method      string
 	CanResend   bool
+
+	// The form_post page: the fields it posts and its script.
+	Fields []formField
+	Script template.JS
 }
 
 // MethodList is Methods as the form carries it.
 func (p page) MethodList() string { return strings.Join(p.Methods, ",") }
+
+// pageCSP is the Content-Security-Policy of every page: inline styles, nothing else.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 
 // SetPageHeaders sets the headers of every HTML page Custodian serves: no caching, no
 // framing, no sniffing, no referrer, and a CSP that allows inline styles only.
@@ -71,7 +79,7 @@ func SetPageHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
 }
 
 // render writes an HTML page with headers that keep it out of caches and frames.
@@ -186,34 +194,18 @@ func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, ten
 	return bs
 }
 
-// authorize is the authorization endpoint: it validates the request with fosite, signs
-// the shopper in (or reuses the browser session), asks third-party consent, and
-// redirects back with a code.
+// authorize is the authorization endpoint: it validates the whole request
+// (newAuthorization), signs the shopper in (or reuses the browser session), asks
+// third-party consent, and sends the code back.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	t := TenantFromContext(ctx)
-	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
+	az, err := p.newAuthorization(ctx, r)
 	if err != nil {
-		p.writeAuthorizeError(w, r, ar, err)
+		p.writeAuthorizeError(w, r, az.ar, err)
 		return
 	}
-	if !t.Settings.GrantAllowed(GrantAuthorizationCode) {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrUnauthorizedClient.WithHint("The authorization code grant is not enabled for this tenant."))
-		return
-	}
-	client, ok := ar.GetClient().(*Client)
-	if !ok {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithDebug("unexpected client type"))
-		return
-	}
-	form := ar.GetRequestForm()
-	// fosite checks PKCE only when it builds the response; checking first spares the
-	// shopper a sign-in that would end in an error.
-	if err := checkPKCE(client, form); err != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, err)
-		return
-	}
-	prompts := strings.Fields(form.Get("prompt"))
+	ar, client, prompts := az.ar, az.client, az.prompts
 	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(client), Action: r.URL.RequestURI()}
 	if hint := r.URL.Query().Get("idp_hint"); hint != "" && r.Method == http.MethodGet && !slices.Contains(prompts, "none") {
 		p.startUpstream(w, r, t, hint)
@@ -257,7 +249,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if bs, err = p.startBrowserSession(w, r, t, pr); err != nil {
-				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+				p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 				return
 			}
 			social = p.openPending(t.Name, pr.Handoff)
@@ -275,7 +267,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if r.PostForm.Get("consent") != "allow" {
-				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
+				p.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
 				return
 			}
 			consented = true
@@ -290,16 +282,24 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		if slices.Contains(prompts, "login") && !consented {
 			mustLogin = true
 		}
-		if ma, err := strconv.Atoi(form.Get("max_age")); err == nil && ma >= 0 && p.now().After(bs.AuthTime.Add(time.Duration(ma)*time.Second)) {
+		if az.maxAge >= 0 && p.now().After(bs.AuthTime.Add(time.Duration(az.maxAge)*time.Second)) {
+			mustLogin = true
+		}
+		// The client expects another shopper than the one signed in here.
+		if az.namesOther(bs) {
 			mustLogin = true
 		}
 	}
 	if mustLogin {
 		if slices.Contains(prompts, "none") {
-			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+			p.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired)
 			return
 		}
 		p.renderLogin(w, r, http.StatusOK, view, "")
+		return
+	}
+	if az.namesOther(bs) { // signed in just now, as someone else
+		p.writeAuthorizeError(w, r, ar, errHintNamesOther)
 		return
 	}
 
@@ -308,12 +308,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		covered := err == nil && !slices.Contains(prompts, "consent") && coversScopes(c.Scopes, ar.GetRequestedScopes())
 		if !covered {
 			if slices.Contains(prompts, "none") {
-				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+				p.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired)
 				return
 			}
 			csrf, err := p.csrfToken(w, r, t.Name)
 			if err != nil {
-				p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+				p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 				return
 			}
 			view.Title = "Allow access"
@@ -328,24 +328,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if consented {
 		if err := p.store.SaveConsent(ctx, &Consent{Tenant: t.Name, CustomerID: bs.CustomerID, ClientID: client.ID,
 			Scopes: ar.GetRequestedScopes(), CreatedAt: p.now()}); err != nil {
-			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
 	}
-	p.finishAuthorize(w, r, ar, bs, social)
-}
-
-// checkPKCE requires S256 PKCE from public clients and refuses the plain method from
-// everyone.
-func checkPKCE(c *Client, form url.Values) error {
-	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	switch {
-	case challenge == "" && c.Public:
-		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE with code_challenge_method=S256.")
-	case challenge != "" && method != "S256":
-		return fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
-	}
-	return nil
+	p.finishAuthorize(w, r, az, bs, social)
 }
 
 // connectorLink is a "Continue with …" link of the login page.
@@ -477,21 +464,26 @@ func loginPageError(err error) (int, string) {
 
 // finishAuthorize issues the code; upstream tokens of a social sign-in (social, may be
 // nil) wait, sealed, for the code's exchange (socialLogin).
-func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, bs *BrowserSession, social *SocialTokens) {
+func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, az *authorization, bs *BrowserSession, social *SocialTokens) {
 	ctx := r.Context()
 	t := TenantFromContext(ctx)
+	ar := az.ar
+	sub := strconv.FormatInt(bs.CustomerID, 10)
+	if az.namesOther(bs) {
+		p.writeAuthorizeError(w, r, ar, errHintNamesOther)
+		return
+	}
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	sub := strconv.FormatInt(bs.CustomerID, 10)
 	extra := map[string]any{"sid": bs.SessionID}
 	if p.claims != nil {
 		claims, err := p.claims.Claims(ctx, t.Name, bs.CustomerID, ar.GetGrantedScopes())
 		if err != nil {
-			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
 		for k, v := range claims {
@@ -527,29 +519,11 @@ func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fo
 			err = p.store.PutSocialHandoff(ctx, t.Name, ar.GetID(), sealed, now.Add(time.Duration(t.Settings.CodeTTL)))
 		}
 		if err != nil {
-			p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+			p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
 	}
-	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
-}
-
-// writeAuthorizeError redirects errors to the client when fosite trusts the redirect
-// URI, and otherwise shows them on a page: never redirect to an unregistered URI.
-func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
-	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
-		p.log.ErrorContext(r.Context(), "authorize", "err", err, "debug", rfc.DebugField)
-	}
-	if ar != nil && ar.IsRedirectURIValid() {
-		p.fosite.WriteAuthorizeError(r.Context(), w, ar, err)
-		return
-	}
-	msg := "The sign-in request is not valid."
-	if errors.As(err, &rfc) {
-		msg = rfc.GetDescription()
-	}
-	p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: msg})
+	p.writeAuthorizeResponse(w, r, ar, resp)
 }
 
 func clientName(c *Client) string {

@@ -373,11 +373,12 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	r2 := r.Clone(ctx)
 	r2.Method, r2.URL, r2.Form, r2.PostForm, r2.RequestURI = http.MethodGet, resume, nil, nil, login.ResumeURL
-	ar, err := p.fosite.NewAuthorizeRequest(ctx, r2)
+	az, err := p.newAuthorization(ctx, r2)
 	if err != nil {
-		p.writeAuthorizeError(w, r2, ar, err)
+		p.writeAuthorizeError(w, r2, az.ar, err)
 		return
 	}
+	ar := az.ar
 	social := &SocialTokens{AccessToken: tok.AccessToken, IDToken: rawID}
 	handoff, err := p.sealPending(t.Name, social)
 	if err != nil {
@@ -414,7 +415,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	bs, err := p.startBrowserSession(w, r, t, pr)
 	if err != nil {
-		p.fosite.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+		p.writeAuthorizeError(w, r2, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
 	client := ar.GetClient().(*Client)
@@ -423,7 +424,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, login.ResumeURL, http.StatusFound)
 		return
 	}
-	p.finishAuthorize(w, r2, ar, bs, social)
+	p.finishAuthorize(w, r2, az, bs, social)
 }
 
 func socialPageError(err error) (int, string) {

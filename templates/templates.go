@@ -1,5 +1,6 @@
 // Package templates holds the HTML pages of the browser sign-in flow, embedded into the
-// binary. Pages work without JavaScript.
+// binary. Pages work without JavaScript; the one script (form_post.html submits its
+// form by itself) is allowed by its hash and has a button to fall back on.
 package templates
 
 import (
