@@ -88,7 +88,9 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 		Name:       "Demo backend",
 		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken},
 		Scopes:     strings.Fields(demoScope),
-		Behaviors:  []string{oauth.BehaviorConfigureTokenDurations},
+		// The demo backend plays the shop's resource server: it may introspect every
+		// token of the tenant (the README's tour does).
+		Behaviors: []string{oauth.BehaviorConfigureTokenDurations, oauth.BehaviorIntrospectAny},
 	}
 	if d.BackendSecret, err = s.OAuth.CreateClient(ctx, backend, ""); err != nil {
 		return nil, fmt.Errorf("seed demo: client %s: %w", demoBackendClient, err)

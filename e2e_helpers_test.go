@@ -119,7 +119,8 @@ func (e *env) seed() {
 		Tenant: testTenant, ID: backendID,
 		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken, oauth.GrantAnonymous},
 		Scopes:     []string{"openid", "orders"},
-		Behaviors:  []string{oauth.BehaviorConfigureTokenDurations},
+		// The shop's backend is a resource server: it introspects every token.
+		Behaviors: []string{oauth.BehaviorConfigureTokenDurations, oauth.BehaviorIntrospectAny},
 	}, backendSec); err != nil {
 		t.Fatalf("create backend client: %v", err)
 	}

@@ -240,6 +240,8 @@ type Store interface {
 	// UseToken marks an unexpired, unused token used with one conditional update and
 	// returns it; ErrInvalidToken otherwise.
 	UseToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
+	// RetireTokens marks a customer's unused tokens of a kind used.
+	RetireTokens(ctx context.Context, tenant string, customerID int64, kind string) error
 
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }

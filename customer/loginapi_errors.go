@@ -137,6 +137,9 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: oauth.ErrExchangeNotAllowed.Error()}
 	case errors.Is(err, oauth.ErrSocialNoAccount), errors.Is(err, oauth.ErrSocialUnverifiedEmail), errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
+	case errors.Is(err, oauth.ErrForeignSession):
+		return badRequest(oauth.ErrForeignSession.Error(),
+			FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
 	case errors.Is(err, ErrRateLimited):
 		return &loginError{status: http.StatusTooManyRequests, typ: typeTooManyRequests, message: "too many attempts; try again later"}
 	case errors.Is(err, ErrInvalidCredentials):

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/oauth"
 )
 
 // socialLoginView is the login response plus the upstream's tokens.
@@ -21,8 +23,10 @@ type socialLoginView struct {
 
 // socialLogin exchanges a code that /oauth2/{tenant}/auth issued to the storefront's
 // public client: POST /customer/{tenant}/socialLogin?code=&redirect_uri=&code_verifier=.
-// The client is named by client_id or by the storefront's anonymous Bearer token; the
-// shopper session comes from the session-id header, else that token, else the sign-in.
+// The client is named by client_id or by the storefront's anonymous Bearer token. With
+// that token the customer's tokens join its shopper session (the cart); a session-id
+// header may only repeat that session: a caller cannot choose a session it does not
+// own. Without the token the tokens keep the sign-in's own session.
 func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
@@ -38,31 +42,27 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	sessionID := strings.TrimSpace(r.Header.Get("session-id"))
 	clientID := q.Get("client_id")
+	var cart *oauth.AccessInfo
 	if loginBearer(r) != "" {
-		anon, err := a.anonymousCaller(ctx, r)
-		if err != nil {
+		if cart, err = a.anonymousCaller(ctx, r); err != nil {
 			a.loginFail(w, r, err)
 			return
 		}
 		if clientID == "" {
-			clientID = anon.ClientID
+			clientID = cart.ClientID
 		}
-		if sessionID == "" {
-			sessionID = anon.SessionID
-		}
-	}
-	if len(sessionID) > 128 {
-		a.loginFail(w, r, badRequest("session-id is too long", FieldError{Field: "session-id", Type: "invalid", Message: "at most 128 characters"}))
-		return
 	}
 	client, err := a.storefrontClient(ctx, t.Name, clientID)
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
-	ts, social, err := a.oauth.ExchangeCode(ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), sessionID)
+	if err := ownSession(r.Header.Get("session-id"), cart, client.ID); err != nil {
+		a.loginFail(w, r, err)
+		return
+	}
+	ts, social, err := a.oauth.ExchangeCode(ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), cart)
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField < 500 {
 		a.loginFail(w, r, &loginError{status: http.StatusBadRequest, typ: typeBadRequest, cause: err,
@@ -99,6 +99,25 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 		out.SocialAccessToken, out.SocialIDToken = social.AccessToken, social.IDToken
 	}
 	writeLoginJSON(w, http.StatusOK, out)
+}
+
+// ownSession is the rule for a shopper session a caller names: the session-id header
+// must be the session of the caller's anonymous token (cart), and that token must be of
+// the client the customer's tokens go to. An absent header names nothing.
+func ownSession(header string, cart *oauth.AccessInfo, clientID string) error {
+	header = strings.TrimSpace(header)
+	if cart != nil && cart.ClientID != clientID {
+		return badRequest("the anonymous token in Authorization is of another client than client_id",
+			FieldError{Field: "client_id", Type: "invalid", Message: "must be the client of the anonymous token"})
+	}
+	if header == "" {
+		return nil
+	}
+	if cart == nil || header != cart.SessionID {
+		return badRequest("session-id must be the sessionId of the anonymous token in Authorization",
+			FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
+	}
+	return nil
 }
 
 // meUnlink removes the link to a provider while another way to sign in remains:

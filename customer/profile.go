@@ -359,7 +359,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, ema
 }
 
 // ResetPassword sets a new password with a reset token: the token works once, the
-// account is unlocked and every session of the customer ends.
+// account is unlocked, pending e-mail changes are retired and every session of the
+// customer ends. For an account whose address was never verified the token is the
+// first proof of it (proveAddress).
 func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, password string) error {
 	meta := oauth.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
@@ -388,7 +390,15 @@ func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, pas
 		if err := s.store.UpdatePasswordHash(ctx, t.Name, id, hash); err != nil {
 			return err
 		}
+		if !a.EmailVerified {
+			// The token came from the mailbox: the first proof of the address.
+			return s.proveAddress(ctx, t, id)
+		}
 		if err := s.guard.SetLock(ctx, t.Name, id, nil, s.now().UTC()); err != nil {
+			return err
+		}
+		// An e-mail change asked for before the reset does not outlive it.
+		if err := s.store.RetireTokens(ctx, t.Name, id, TokenEmailChange); err != nil {
 			return err
 		}
 		return s.revokeAll(ctx, t.Name, id)

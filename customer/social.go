@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -20,13 +21,19 @@ const payloadHandoff = "handoff"
 // upstreamMFA are amr values that mean the upstream asked for a second factor.
 var upstreamMFA = []string{"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "pin"}
 
+// EventSocialClaimed: an upstream identity whose provider verified the address took
+// over an account whose address was never verified (see claim).
+const EventSocialClaimed = "social.claimed"
+
 // SocialSignIn implements oauth.Authenticator. A known identity signs its customer in.
-// A new identity whose verified e-mail belongs to a customer is linked to it when
-// social.autolink is on (otherwise the customer must sign in with the password once
-// and link from there); a new identity without such a customer creates one when
-// social.autoprovision is on. An e-mail the upstream did not verify never links and
-// never creates (it would let anyone claim someone else's address). The second-factor
-// policy applies unless social.trust_upstream_mfa is on and the upstream asserts one.
+// A new identity whose verified e-mail belongs to a customer with a verified e-mail is
+// linked to it when social.autolink is on (otherwise the customer must sign in with the
+// password once and link from there); a new identity without such a customer creates
+// one when social.autoprovision is on. An e-mail the upstream did not verify never
+// links and never creates (it would let anyone claim someone else's address). An
+// account whose own e-mail was never verified is not linked as it stands, whatever the
+// settings: the verified owner claims it (see claim). The second-factor policy applies
+// unless social.trust_upstream_mfa is on and the upstream asserts one.
 func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.SocialIdentity) (*oauth.Principal, error) {
 	t, err := s.tenantOf(ctx, tenant)
 	if err != nil {
@@ -89,7 +96,16 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 	}
 	link, err := s.store.GetIdentity(ctx, t.Name, in.Issuer, in.Subject)
 	if err == nil {
-		return s.store.GetAccount(ctx, t.Name, link.CustomerID)
+		a, err := s.store.GetAccount(ctx, t.Name, link.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		// A link made before an account's address was verified (by an older
+		// auto-link): the provider proves the address now, so its owner claims it.
+		if !a.EmailVerified && in.EmailVerified && EmailKey(in.Email) == EmailKey(a.Email) {
+			return s.claim(ctx, t, a, nil, in)
+		}
+		return a, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -105,6 +121,12 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 		CreatedAt: s.now().UTC()}
 	existing, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	switch {
+	case err == nil && !existing.EmailVerified:
+		// Whoever created the account never proved the address; the provider just
+		// did. Linking as it stands would hand the owner's sign-ins to that someone
+		// (pre-account takeover); asking for its password would ask the owner for a
+		// secret the owner may not have.
+		return s.claim(ctx, t, existing, id, in)
 	case err == nil:
 		if !t.Settings.SocialAutoLink {
 			return nil, oauth.ErrSocialLinkNeedsPassword
@@ -136,6 +158,43 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 	}
 	s.event(ctx, t.Name, "customer.signup", &a.ID, map[string]any{"connector": in.ConnectorID})
 	return a, nil
+}
+
+// claim hands an account whose e-mail address was never verified to the upstream
+// identity whose provider verified that address: the verified owner wins. In one
+// transaction the identity is linked (link is nil when it already is), the password is
+// removed (the owner may set one with "Forgot password"), the address is proven
+// (proveAddress: what was set up to get in is removed, every session ends), and the
+// address is told. What the account holds otherwise (profile, addresses) stays: the
+// owner sees it.
+func (s *Service) claim(ctx context.Context, t *oauth.Tenant, a *Account, link *Identity, in oauth.SocialIdentity) (*Account, error) {
+	id := a.ID
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if link != nil {
+			link.CustomerID = id
+			if err := s.store.LinkIdentity(ctx, link); err != nil {
+				return err
+			}
+		}
+		if err := s.store.UpdatePasswordHash(ctx, t.Name, id, ""); err != nil {
+			return err
+		}
+		if err := s.proveAddress(ctx, t, id); err != nil {
+			return err
+		}
+		return s.notify(ctx, t, &notify.Message{Kind: notify.KindAccountClaimed, To: a.Email,
+			Subject: "Your account is now connected to " + in.ConnectorID,
+			Body: "You signed in with " + in.ConnectorID + ", which confirmed this e-mail address. The address of the account " +
+				"had not been confirmed before, so the password, authenticator app and trusted devices set up for it were " +
+				"removed and every session was ended.\n\nSign in with " + in.ConnectorID + " from now on, or choose a new " +
+				"password with \"Forgot password\". If you did not sign in, contact the shop at once.",
+			Data: map[string]any{"customerId": id, "connector": in.ConnectorID}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim account: %w", err)
+	}
+	s.event(ctx, t.Name, EventSocialClaimed, &id, map[string]any{"connector": in.ConnectorID, "linked": link != nil})
+	return s.store.GetAccount(ctx, t.Name, id)
 }
 
 func truncateRunes(s string, n int) string {
@@ -189,7 +248,16 @@ func (s *Service) LinkSocialIdentity(ctx context.Context, tenant string, custome
 	if !in.EmailVerified || in.Issuer == "" || in.Subject == "" {
 		return oauth.ErrSocialUnverifiedEmail
 	}
-	err := s.store.LinkIdentity(ctx, &Identity{Tenant: tenant, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID,
+	// The password form is only offered for accounts with a verified address (an
+	// unverified one is claimed instead); a password never links to one.
+	a, err := s.store.GetAccount(ctx, tenant, customerID)
+	if err != nil {
+		return err
+	}
+	if !a.EmailVerified {
+		return fmt.Errorf("%w: the account's e-mail address is not verified", ErrInvalid)
+	}
+	err = s.store.LinkIdentity(ctx, &Identity{Tenant: tenant, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID,
 		CustomerID: customerID, Email: strings.TrimSpace(in.Email), CreatedAt: s.now().UTC()})
 	if err != nil {
 		return err

@@ -19,6 +19,10 @@ const (
 	// BehaviorConfigureTokenDurations lets a client ask the ticket API for token
 	// lifetimes other than the tenant's defaults (never above the tenant's caps).
 	BehaviorConfigureTokenDurations = "customer-auth:configure-token-durations"
+	// BehaviorIntrospectAny lets a confidential client (a resource server of the
+	// tenant) introspect every token of the tenant, not only its own and those whose
+	// audience names it.
+	BehaviorIntrospectAny = "oauth:introspect-any"
 )
 
 // MinSecretLength is the shortest client secret accepted: secrets are verified with a

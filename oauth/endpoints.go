@@ -120,16 +120,6 @@ func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar f
 	p.fosite.WriteAccessError(r.Context(), w, ar, err)
 }
 
-func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ir, err := p.fosite.NewIntrospectionRequest(ctx, r, NewSession())
-	if err != nil {
-		p.fosite.WriteIntrospectionError(ctx, w, err)
-		return
-	}
-	p.fosite.WriteIntrospectionResponse(ctx, w, ir)
-}
-
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := p.fosite.NewRevocationRequest(ctx, r)

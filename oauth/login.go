@@ -561,12 +561,16 @@ func withoutPrompt(u *url.URL, drop string) string {
 	return c.RequestURI()
 }
 
-// idTokenHint is what logout reads from an id_token_hint.
+// idTokenHint is what logout reads from an id_token_hint. Tenant and ClientID are
+// claims of Custodian's other JWTs (access tokens, the saas_token), never of an ID
+// token: their presence marks a token that is not one.
 type idTokenHint struct {
 	Issuer   string   `json:"iss"`
 	Subject  string   `json:"sub"`
 	Audience audience `json:"aud"`
 	SID      string   `json:"sid"`
+	Tenant   string   `json:"tenant"`
+	ClientID string   `json:"client_id"`
 }
 
 // audience reads the aud claim in either of its JSON forms.
@@ -589,9 +593,43 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// logout implements OpenID Connect RP-Initiated Logout. With a valid id_token_hint it
-// signs the shopper out at once; without one it asks first, so a cross-site link
-// cannot sign anyone out. The tokens of the ended session are revoked.
+// errHintNotIDToken: an id_token_hint that is not an ID token of the tenant.
+var errHintNotIDToken = errors.New("the id_token_hint is not an ID token of this tenant")
+
+// parseIDTokenHint accepts only an ID token of the tenant as a logout hint: signed
+// with one of its keys, issued by it, typed JWT (not an at+jwt access token), for one
+// of its clients, with a subject, and without the claims of Custodian's other JWTs. An
+// expired ID token is still a hint (RP-Initiated Logout §2). A storage failure is not
+// errHintNotIDToken.
+func (p *Provider) parseIDTokenHint(ctx context.Context, t *Tenant, raw string) (*idTokenHint, error) {
+	var h idTokenHint
+	hdr, err := p.keys.Verify(ctx, t.Name, raw, &h)
+	if errors.Is(err, ErrInvalid) {
+		return nil, fmt.Errorf("%w: %w", errHintNotIDToken, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	typ, _ := hdr.ExtraHeaders["typ"].(string)
+	if !strings.EqualFold(typ, "JWT") || h.Issuer != p.Issuer(t.Name) || h.Subject == "" || len(h.Audience) == 0 ||
+		h.Tenant != "" || h.ClientID != "" {
+		return nil, errHintNotIDToken
+	}
+	if _, err := p.store.GetTenantClient(ctx, t.Name, h.Audience[0]); errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: no client %q", errHintNotIDToken, h.Audience[0])
+	} else if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// logout implements OpenID Connect RP-Initiated Logout. It ends this browser's
+// session at once only when an id_token_hint names the customer signed in here; in
+// every other case it asks first (a CSRF-protected confirmation), so a cross-site
+// link cannot sign anyone out. The tokens of the ended session are revoked, and so
+// are those of the hint's session (its sid) unless another customer is signed in in
+// this browser: the hint is then about someone else, not a reason to end their
+// session from here.
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	t := TenantFromContext(ctx)
@@ -601,15 +639,20 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	var hint *idTokenHint
 	if raw := r.Form.Get("id_token_hint"); raw != "" {
-		var h idTokenHint
-		if _, err := p.keys.Verify(ctx, t.Name, raw, &h); err != nil || h.Issuer != p.Issuer(t.Name) {
+		h, err := p.parseIDTokenHint(ctx, t, raw)
+		if errors.Is(err, errHintNotIDToken) {
 			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The id_token_hint is not valid."})
 			return
 		}
-		hint = &h
+		if err != nil {
+			p.log.ErrorContext(ctx, "logout: read id_token_hint", "err", err)
+			p.render(w, http.StatusServiceUnavailable, "error.html", page{Title: "Error", Error: "Please try again later."})
+			return
+		}
+		hint = h
 	}
 	clientID := r.Form.Get("client_id")
-	if hint != nil && len(hint.Audience) > 0 {
+	if hint != nil {
 		if clientID != "" && !slices.Contains(hint.Audience, clientID) {
 			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "client_id does not match the id_token_hint."})
 			return
@@ -629,8 +672,10 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	bs := p.browserSession(r, t.Name)
+	hintIsBrowser := hint != nil && bs != nil && hint.Subject == strconv.FormatInt(bs.CustomerID, 10)
 	view := page{Title: "Sign out", Tenant: t.Name, Action: r.URL.RequestURI()}
-	if hint == nil {
+	if !hintIsBrowser {
 		if r.Method != http.MethodPost {
 			csrf, err := p.csrfToken(w, r, t.Name)
 			if err != nil {
@@ -646,12 +691,14 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	bs := p.endBrowserSession(w, r, t.Name)
+	ended := p.endBrowserSession(w, r, t.Name)
 	sids := []string{}
-	if bs != nil {
-		sids = append(sids, bs.SessionID)
+	if ended != nil {
+		sids = append(sids, ended.SessionID)
 	}
-	if hint != nil && hint.SID != "" && (bs == nil || hint.SID != bs.SessionID) {
+	// The hint's session ends too when it is this browser's customer's, or when no
+	// one is signed in here (the shopper confirmed, holding the RP's ID token).
+	if hint != nil && hint.SID != "" && (ended == nil || hintIsBrowser) && !slices.Contains(sids, hint.SID) {
 		sids = append(sids, hint.SID)
 	}
 	for _, sid := range sids {
@@ -659,7 +706,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "revoke session on logout", "err", err)
 		}
 	}
-	p.recordEvent(ctx, EventLogout, bs, clientID)
+	p.recordEvent(ctx, EventLogout, ended, clientID)
 	if redirect != "" {
 		u, _ := url.Parse(redirect)
 		if st := r.Form.Get("state"); st != "" {

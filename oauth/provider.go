@@ -227,7 +227,6 @@ func NewProvider(cfg Config) (*Provider, error) {
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
-		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 	)
@@ -237,6 +236,8 @@ func NewProvider(cfg Config) (*Provider, error) {
 	// directGrant serves both grants.)
 	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p})
 	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
+	// The revocation endpoint also takes the JWT form of an access token.
+	p.fconf.RevocationHandlers.Append(&jwtRevocation{p: p})
 	return p, nil
 }
 

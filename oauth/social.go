@@ -448,15 +448,29 @@ func (p *Provider) sealHandoff(tenant, requestID string, s *SocialTokens) ([]byt
 	return p.handoffSealer.Seal(b, []byte(tenant+"|"+requestID))
 }
 
+// ErrForeignSession: a sign-in was asked to join a shopper session the caller does not
+// own (only the caller's own anonymous session of the same client can be joined).
+var ErrForeignSession = errors.New("the shopper session is not the caller's anonymous session of this client")
+
 // ExchangeCode is the authorization_code grant for the customer login API's
 // socialLogin: fosite checks the code, the redirect URI and PKCE exactly as at the token
 // endpoint (a replayed code fails and revokes what the first exchange minted).
-// sessionID, when set, replaces the shopper session of the tokens (the storefront's cart
-// session). The upstream tokens come back once, when the sign-in was social.
-func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier, sessionID string) (*TokenSet, *SocialTokens, error) {
+// cart, when set, is the caller's validated anonymous token: the tokens join its
+// shopper session (the storefront's cart session). It must be an anonymous token of the
+// same tenant and client, or the exchange fails with ErrForeignSession before the code
+// is spent: no caller can put a session id it does not own into its tokens. The
+// upstream tokens come back once, when the sign-in was social.
+func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*TokenSet, *SocialTokens, error) {
 	t := TenantFromContext(ctx)
 	if t == nil {
 		return nil, nil, errors.New("exchange code: no tenant in context")
+	}
+	sessionID := ""
+	if cart != nil {
+		if !cart.Anonymous || cart.Tenant != t.Name || cart.ClientID != client.ID || cart.SessionID == "" {
+			return nil, nil, ErrForeignSession
+		}
+		sessionID = cart.SessionID
 	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client

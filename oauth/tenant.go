@@ -286,7 +286,7 @@ var settingKeys = map[string]setting{
 	"twofactor.b2b_required":    boolSetting("B2B accounts need a second factor on every device and region they have not verified, even when twofactor.triggers is off", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
 	"twofactor.device_ttl":      durationSetting("how long a device stays trusted after a second factor with rememberDevice", func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
 	"social.trust_upstream_mfa": boolSetting("a social sign-in whose upstream asserts a second factor (amr mfa, otp or hwk) counts as one; false: the local second-factor policy applies to every social sign-in", func(s *Settings) *bool { return &s.SocialTrustMFA }),
-	"social.autolink":           boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password", func(s *Settings) *bool { return &s.SocialAutoLink }),
+	"social.autolink":           boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password (customers whose own address is verified; one whose address never was is claimed by the verified owner either way)", func(s *Settings) *bool { return &s.SocialAutoLink }),
 	"notify.webhook_url": {
 		doc: "deliver notifications as signed JSON posts to this URL instead of by e-mail (empty: e-mail)",
 		set: func(s *Settings, v string) error {

@@ -11,11 +11,17 @@ import (
 	"github.com/ory/fosite"
 )
 
-// ErrInvalidToken is returned for an access token that is unknown, expired, revoked or
-// of another tenant.
+// ErrInvalidToken is returned for a token that is unknown, expired, revoked or of
+// another tenant.
 var ErrInvalidToken = errors.New("invalid access token")
 
-// AccessInfo is what an access token says about its bearer.
+// Token uses (RFC 7662 token_type_hint values).
+const (
+	UseAccessToken  = "access_token"
+	UseRefreshToken = "refresh_token"
+)
+
+// AccessInfo is what one of Custodian's tokens says about its bearer.
 type AccessInfo struct {
 	Tenant    string
 	Subject   string
@@ -25,14 +31,21 @@ type AccessInfo struct {
 	Anonymous bool
 	AccountID string
 	AMR       []string
+	// Audience is the granted audience; empty when none was requested (the JWT
+	// access token then names the tenant's issuer).
+	Audience  []string
+	IssuedAt  time.Time
 	ExpiresAt time.Time
 	RequestID string // token family; empty for JWT access tokens
+	Use       string // UseAccessToken or UseRefreshToken
 }
 
-// ValidateAccessToken accepts either form Custodian issues: the opaque access token
-// (looked up by its HMAC signature) or the RFC 9068 JWT access token (signature
-// verified against the tenant's keys, then its jti checked against the store so
-// revocation reaches it too). The ctx must carry the tenant.
+// ValidateAccessToken accepts either form of access token Custodian issues: the opaque
+// access token (looked up by its HMAC signature) or the RFC 9068 JWT access token
+// (signature verified against the tenant's keys, then its jti checked against the
+// store so revocation reaches it too). The ctx must carry the tenant. A token that is
+// not a live access token of the tenant is ErrInvalidToken; any other error is a
+// storage failure.
 func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*AccessInfo, error) {
 	t := TenantFromContext(ctx)
 	if t == nil {
@@ -41,37 +54,94 @@ func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*Acce
 	if strings.Count(token, ".") == 2 {
 		return p.validateJWT(ctx, t.Name, token)
 	}
-	sess := NewSession()
-	_, ar, err := p.fosite.IntrospectToken(ctx, token, fosite.AccessToken, sess)
-	if err != nil {
-		if errors.Is(err, fosite.ErrServerError) {
-			return nil, fmt.Errorf("validate access token: %w", err)
+	return p.opaqueToken(ctx, t.Name, token, UseAccessToken)
+}
+
+// InspectToken finds a live token of the tenant in every form Custodian issues: the
+// opaque access token, the refresh token and the JWT access token (the login API's
+// saas_token is a signed statement, not a credential any endpoint accepts, so it is
+// not one). hint (UseAccessToken or UseRefreshToken) only orders the lookups. A token
+// that is not live is ErrInvalidToken; any other error is a storage failure.
+func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*AccessInfo, error) {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return nil, errors.New("inspect token: no tenant in context")
+	}
+	if strings.Count(token, ".") == 2 {
+		return p.validateJWT(ctx, t.Name, token)
+	}
+	uses := []string{UseAccessToken, UseRefreshToken}
+	if hint == UseRefreshToken {
+		uses[0], uses[1] = uses[1], uses[0]
+	}
+	for _, use := range uses {
+		info, err := p.opaqueToken(ctx, t.Name, token, use)
+		if !errors.Is(err, ErrInvalidToken) {
+			return info, err
 		}
+	}
+	return nil, fmt.Errorf("%w: unknown token", ErrInvalidToken)
+}
+
+// opaqueToken looks up an opaque access or refresh token by its HMAC signature and
+// checks it as fosite's validators do (signature, expiry), and its expiry against the
+// server's clock as well, as for the JWT form.
+func (p *Provider) opaqueToken(ctx context.Context, tenant, token, use string) (*AccessInfo, error) {
+	sess := NewSession()
+	var (
+		ar  fosite.Requester
+		err error
+		typ = fosite.AccessToken
+	)
+	if use == UseRefreshToken {
+		typ = fosite.RefreshToken
+		ar, err = p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess)
+	} else {
+		ar, err = p.store.GetAccessTokenSession(ctx, p.hmac.AccessTokenSignature(ctx, token), sess)
+	}
+	switch {
+	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	case err != nil:
+		return nil, fmt.Errorf("look up %s: %w", use, err)
+	}
+	if use == UseRefreshToken {
+		err = p.hmac.ValidateRefreshToken(ctx, ar, token)
+	} else {
+		err = p.hmac.ValidateAccessToken(ctx, ar, token)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	s, ok := ar.GetSession().(*Session)
-	if !ok {
-		return nil, fmt.Errorf("validate access token: unexpected session %T", ar.GetSession())
+	exp := sess.GetExpiresAt(typ)
+	if !exp.IsZero() && !p.now().Before(exp) {
+		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
 	return &AccessInfo{
-		Tenant:    t.Name,
-		Subject:   s.Subject,
+		Tenant:    tenant,
+		Subject:   sess.Subject,
 		ClientID:  ar.GetClient().GetID(),
 		Scopes:    ar.GetGrantedScopes(),
-		SessionID: s.SessionID,
-		Anonymous: s.Anonymous,
-		AccountID: s.AccountID,
-		AMR:       s.AMR,
-		ExpiresAt: s.GetExpiresAt(fosite.AccessToken),
+		SessionID: sess.SessionID,
+		Anonymous: sess.Anonymous,
+		AccountID: sess.AccountID,
+		AMR:       sess.AMR,
+		Audience:  ar.GetGrantedAudience(),
+		IssuedAt:  ar.GetRequestedAt(),
+		ExpiresAt: exp,
 		RequestID: ar.GetID(),
+		Use:       use,
 	}, nil
 }
 
 func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*AccessInfo, error) {
 	var c accessClaims
 	hdr, err := p.keys.Verify(ctx, tenant, token, &c)
-	if err != nil {
+	if errors.Is(err, ErrInvalid) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("validate access token: %w", err)
 	}
 	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
 		return nil, fmt.Errorf("%w: not an access token (typ %q)", ErrInvalidToken, typ)
@@ -95,6 +165,12 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 	if c.Scope != "" {
 		scopes = strings.Fields(c.Scope)
 	}
+	// The claim names the issuer when no audience was granted; AccessInfo keeps the
+	// granted audience only, as for the opaque form.
+	aud := c.Audience
+	if len(aud) == 1 && aud[0] == c.Issuer {
+		aud = nil
+	}
 	return &AccessInfo{
 		Tenant:    tenant,
 		Subject:   c.Subject,
@@ -104,7 +180,10 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 		Anonymous: c.Anonymous,
 		AccountID: c.AccountID,
 		AMR:       c.AMR,
+		Audience:  aud,
+		IssuedAt:  time.Unix(c.IssuedAt, 0),
 		ExpiresAt: exp,
+		Use:       UseAccessToken,
 	}, nil
 }
 
@@ -120,12 +199,16 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 	switch {
 	case strings.Count(token, ".") == 2:
 		var c accessClaims
-		if _, err := p.keys.Verify(ctx, t.Name, token, &c); err != nil {
+		if _, err := p.keys.Verify(ctx, t.Name, token, &c); errors.Is(err, ErrInvalid) {
 			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		} else if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
 		}
 		f, err := p.store.FamilyByJTI(ctx, t.Name, c.JTI)
-		if err != nil {
+		if errors.Is(err, fosite.ErrNotFound) {
 			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		} else if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
 		}
 		family = f
 	default:

@@ -304,6 +304,15 @@ func (s *Store) CreateToken(ctx context.Context, t *customer.OneTimeToken) error
 
 // UseToken consumes a token with one conditional update: of two concurrent uses
 // exactly one wins.
+// RetireTokens marks a customer's unused one-time tokens of a kind used.
+func (s *Store) RetireTokens(ctx context.Context, tenant string, customerID int64, kind string) error {
+	if _, err := s.exec(ctx, `UPDATE one_time_tokens SET used_at = ? WHERE tenant = ? AND customer_id = ? AND kind = ? AND used_at IS NULL`,
+		s.clock(), tenant, customerID, kind); err != nil {
+		return fmt.Errorf("retire %s tokens: %w", kind, err)
+	}
+	return nil
+}
+
 func (s *Store) UseToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*customer.OneTimeToken, error) {
 	var out *customer.OneTimeToken
 	err := s.InTx(ctx, func(ctx context.Context) error {

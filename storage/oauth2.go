@@ -238,6 +238,10 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 	if err != nil {
 		return nil, err
 	}
+	// A code revoked with its subject's tokens (RevokeSubject) is gone, not reused.
+	if row.Revoked {
+		return nil, fmt.Errorf("authorization code revoked: %w", fosite.ErrNotFound)
+	}
 	if !row.Active {
 		s.recordTokenEvent(ctx, oauth.EventCodeReuse, row)
 		return req, fosite.ErrInvalidatedAuthorizeCode
@@ -443,11 +447,12 @@ func (s *Store) RevokeSession(ctx context.Context, tenant, sessionID string) err
 	return nil
 }
 
-// RevokeSubject revokes every access and refresh token of a subject.
+// RevokeSubject revokes every access and refresh token of a subject, and the
+// authorization codes not yet exchanged (a sign-in in flight ends too).
 func (s *Store) RevokeSubject(ctx context.Context, tenant, subject string) error {
 	if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, revoked = ?
-		WHERE tenant = ? AND subject = ? AND kind IN (?, ?)`,
-		false, true, tenant, subject, kindAccess, kindRefresh); err != nil {
+		WHERE tenant = ? AND subject = ? AND kind IN (?, ?, ?)`,
+		false, true, tenant, subject, kindAccess, kindRefresh, kindCode); err != nil {
 		return fmt.Errorf("revoke subject tokens: %w", err)
 	}
 	return nil

@@ -20,6 +20,9 @@ const (
 	KindEmailChanged  = "email.changed"
 	KindTwoFactorCode = "twofactor.code"
 	KindNewDevice     = "device.new"
+	// KindAccountClaimed: a provider that verified the address took over an account
+	// whose address was never verified.
+	KindAccountClaimed = "account.claimed"
 )
 
 // Message is one notification to one recipient.

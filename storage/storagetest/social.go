@@ -96,6 +96,30 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if a, _ := s.GetAccount(ctx, "alpha", id); !a.EmailVerified {
 		t.Error("email_verified not stored")
 	}
+	// Retiring a customer's one-time tokens of a kind leaves other kinds and other
+	// customers' tokens working.
+	other := mustCustomer(t, s, "alpha", "john@example.com")
+	for _, tok := range []*customer.OneTimeToken{
+		{Hash: "h-change", Tenant: "alpha", CustomerID: id, Kind: customer.TokenEmailChange, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "h-reset", Tenant: "alpha", CustomerID: id, Kind: customer.TokenPasswordReset, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "h-other", Tenant: "alpha", CustomerID: other, Kind: customer.TokenEmailChange, ExpiresAt: now.Add(time.Hour)},
+	} {
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RetireTokens(ctx, "alpha", id, customer.TokenEmailChange); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseToken(ctx, "alpha", customer.TokenEmailChange, "h-change", now); !errors.Is(err, customer.ErrInvalidToken) {
+		t.Errorf("a retired token was used: %v", err)
+	}
+	for _, h := range []struct{ kind, hash string }{{customer.TokenPasswordReset, "h-reset"}, {customer.TokenEmailChange, "h-other"}} {
+		if _, err := s.UseToken(ctx, "alpha", h.kind, h.hash, now); err != nil {
+			t.Errorf("%s was retired too: %v", h.hash, err)
+		}
+	}
+
 	if err := s.DeleteConnector(ctx, "alpha", "google"); err != nil {
 		t.Fatal(err)
 	}

@@ -554,11 +554,20 @@ func testTokens(t *testing.T, s *storage.Store) {
 	}
 	req3 := tokenRequest(c, "alpha", "44", "sid-3", "family-3", exp)
 	_ = s.CreateAccessTokenSession(actx, "at-3", req3)
+	_ = s.CreateAuthorizeCodeSession(actx, "code-44", tokenRequest(c, "alpha", "44", "sid-3", "family-5", exp))
+	_ = s.CreateAuthorizeCodeSession(actx, "code-46", tokenRequest(c, "alpha", "46", "sid-6", "family-6", exp))
 	if err := s.RevokeSubject(actx, "alpha", "44"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetAccessTokenSession(actx, "at-3", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("subject revocation missed the access token: %v", err)
+	}
+	// A code of the subject not yet exchanged is gone (not a reuse); others stay.
+	if got, err := s.GetAuthorizeCodeSession(actx, "code-44", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) || got != nil {
+		t.Errorf("subject revocation missed the code: %v %v", got, err)
+	}
+	if _, err := s.GetAuthorizeCodeSession(actx, "code-46", oauth.NewSession()); err != nil {
+		t.Errorf("subject revocation reached another subject's code: %v", err)
 	}
 
 	// PKCE and OpenID Connect state.
