@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 )
 
@@ -111,9 +110,12 @@ func (p *Provider) checkAuthorization(ctx context.Context, az *authorization) er
 		az.maxAge = v
 	}
 	if raw := form.Get("id_token_hint"); raw != "" {
-		sub, err := p.idTokenHintSubject(ctx, t.Name, raw)
-		if err != nil {
+		sub, err := p.idTokenHintSubject(ctx, t, raw)
+		if errors.Is(err, errHintNotIDToken) {
 			return fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token of this tenant.").WithWrap(err)
+		}
+		if err != nil {
+			return fosite.ErrTemporarilyUnavailable.WithHint("The id_token_hint could not be checked; try again.").WithWrap(err)
 		}
 		az.hintSubject = sub
 		// Custodian enforces the hint itself (authorize, finishAuthorize). fosite would
@@ -144,24 +146,14 @@ func formPostable(u *url.URL) bool {
 	return u != nil && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()))
 }
 
-// idTokenHintSubject returns the subject of an ID token this tenant issued: signed with
-// one of its live keys (so a rotation does not void it), issued by it, addressed to a
-// client, and not an access token. An expired ID token is still a good hint (OpenID
-// Connect Core §3.1.2.1).
-func (p *Provider) idTokenHintSubject(ctx context.Context, tenant, raw string) (string, error) {
-	var h idTokenHint
-	hdr, err := p.keys.Verify(ctx, tenant, raw, &h)
+// idTokenHintSubject returns the subject of an ID token this tenant issued, by the
+// same rule as the logout hint (parseIDTokenHint): signed with one of its live keys (so
+// a rotation does not void it), issued by it, typed JWT, for one of its clients. An
+// expired ID token is still a good hint (OpenID Connect Core §3.1.2.1).
+func (p *Provider) idTokenHintSubject(ctx context.Context, t *Tenant, raw string) (string, error) {
+	h, err := p.parseIDTokenHint(ctx, t, raw)
 	if err != nil {
 		return "", err
-	}
-	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
-	switch {
-	case h.Issuer != p.Issuer(tenant):
-		return "", errors.New("id_token_hint: another issuer")
-	case strings.EqualFold(typ, "at+jwt") || len(h.Audience) == 0:
-		return "", errors.New("id_token_hint: not an ID token")
-	case h.Subject == "":
-		return "", errors.New("id_token_hint: no subject")
 	}
 	return h.Subject, nil
 }
