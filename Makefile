@@ -1,4 +1,5 @@
-# The two commands: `make run` and `make test`. See README.md.
+# The two commands: `make run` and `make test`. See README.md. `make load` measures
+# (docs/performance.md, "How to measure"); it is not part of `make test`.
 
 GO ?= go
 # staticcheck 2026.2.2; `go list -m -versions honnef.co/go/tools` lists newer ones.
@@ -8,7 +9,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # set and the server cannot be reached, they fail.
 CUSTODIAN_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: run test lint bench build
+.PHONY: run test lint bench build load
 
 run:
 	$(GO) run ./cmd/custodian serve --demo
@@ -25,3 +26,14 @@ bench:
 
 build:
 	$(GO) build -trimpath -o bin/custodian ./cmd/custodian
+
+# The load harness (cmd/custodian-load): Custodian on SQLite and, when
+# CUSTODIAN_TEST_POSTGRES_URL is set (empty skips it), on PostgreSQL, against a trivial
+# handler and the one-write and one-read floors. Loopback only; stops by itself.
+# Flags through LOAD_FLAGS, e.g. make load LOAD_FLAGS='-duration 30s -json load.json'.
+LOAD_FLAGS ?=
+
+load:
+	$(GO) build -o bin/custodian ./cmd/custodian
+	$(GO) build -o bin/custodian-load ./cmd/custodian-load
+	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' bin/custodian-load -custodian bin/custodian $(LOAD_FLAGS)
