@@ -416,7 +416,14 @@ func (s *Service) notify(ctx context.Context, t *oauth.Tenant, m *notify.Message
 	}
 	m.Tenant = t.Name
 	if t.Settings.WebhookURL != "" {
-		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, t.Settings.WebhookSecret
+		if s.webhookSecrets == nil {
+			return errors.New("notify: no webhook secret sealer configured")
+		}
+		sealed, err := s.webhookSecrets.SealedOf(t.Name, t.Settings.WebhookSecret)
+		if err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, sealed
 	}
 	return s.outbox.Enqueue(ctx, m)
 }

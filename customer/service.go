@@ -33,6 +33,8 @@ type Service struct {
 	limits    Limits
 	log       *slog.Logger
 	tf        *twofactor.Service
+	// webhookSecrets seals tenants' webhook secrets into the messages they sign.
+	webhookSecrets *oauth.WebhookSecrets
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -53,9 +55,11 @@ type Config struct {
 	Limits Limits
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
-	Now       func() time.Time
-	Rand      io.Reader
-	Logger    *slog.Logger
+	// WebhookSecrets seals the webhook secret into messages of tenants with a webhook.
+	WebhookSecrets *oauth.WebhookSecrets
+	Now            func() time.Time
+	Rand           io.Reader
+	Logger         *slog.Logger
 }
 
 // TwoFactorConfig derives what second factors need from the server secret: the sealer
@@ -72,7 +76,8 @@ func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Conf
 // NewService builds the customer service.
 func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
-		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger}
+		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
+		webhookSecrets: cfg.WebhookSecrets}
 	if s.limits == (Limits{}) {
 		s.limits = DefaultLimits()
 	}

@@ -163,6 +163,8 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 	u, err := url.Parse(c.Issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
 		errs = append(errs, fmt.Errorf("issuer %q must be an https URL (http only for loopback)", c.Issuer))
+	} else if err := p.egress.CheckURL(ctx, c.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("issuer: %w", err))
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("a client id is required"))

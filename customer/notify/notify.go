@@ -32,9 +32,10 @@ type Message struct {
 	Body    string         `json:"body"`
 	Data    map[string]any `json:"data,omitempty"`
 	// Webhook, when set, delivers the message as a signed JSON POST to this URL
-	// instead of by e-mail (the tenant sends its own branded mail).
+	// instead of by e-mail (the tenant sends its own branded mail). WebhookSecret is the
+	// tenant's signing secret, sealed: the WebhookSender opens it only to sign.
 	Webhook       string     `json:"-"`
-	WebhookSecret string     `json:"-"`
+	WebhookSecret []byte     `json:"-"`
 	Attempts      int        `json:"-"`
 	NextAttemptAt time.Time  `json:"-"`
 	DeliveredAt   *time.Time `json:"-"`
