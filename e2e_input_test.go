@@ -1,12 +1,16 @@
 package custodian_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
@@ -118,5 +122,102 @@ func wantShape(t *testing.T, what string, status int, body, key, want string) {
 	_ = json.Unmarshal([]byte(body), &m)
 	if status != http.StatusBadRequest || m[key] != want {
 		t.Errorf("%s: %d %s, want 400 with %s %q", what, status, body, key, want)
+	}
+}
+
+// TestEmailLookAlikes: an address is normalised once and compared by one canonical
+// key everywhere. A look-alike cannot squat the real address (bİll@ took bill@'s place
+// and received its reset mail), look-alikes from other scripts and invisible
+// characters are refused with a field error, and width or case variants are the same
+// address.
+func TestEmailLookAlikes(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			smtp := notifytest.StartSMTP(t)
+			e := newEnv(t, b, withSMTP(smtp))
+			base := "/customer/" + testTenant
+			anon := anonymousLogin(t, e)["access_token"].(string)
+			signup := func(email string) loginReply {
+				return loginCall(t, e, http.MethodPost, base+"/signup", `{"email":"`+email+`","password":"password123"}`, jsonBearer(anon)...)
+			}
+			// The Turkish dotted capital I no longer squats the plain address.
+			if r := signup("bİll@example.com"); r.status != http.StatusCreated {
+				t.Fatalf("signup of bİll: %d %s", r.status, r.raw)
+			}
+			if r := signup("bill@example.com"); r.status != http.StatusCreated {
+				t.Fatalf("the real bill cannot sign up: %d %s", r.status, r.raw)
+			}
+			if r := loginCall(t, e, http.MethodPost, base+"/password/reset", `{"email":"bill@example.com"}`, jsonBearer(anon)...); r.status != http.StatusNoContent {
+				t.Fatalf("reset: %d %s", r.status, r.raw)
+			}
+			if _, err := e.srv.DeliverNotifications(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			m := smtp.WaitFor(t, "bill@example.com", 10*time.Second)
+			if !strings.Contains(m.Subject, "Reset") {
+				t.Errorf("bill's reset mail: %+v", m)
+			}
+			for _, got := range smtp.Messages() {
+				for _, to := range got.To {
+					if strings.Contains(to, "İ") {
+						t.Errorf("the look-alike got mail: %+v", got)
+					}
+				}
+			}
+
+			// Other scripts and invisible characters: a field error.
+			for email, reason := range map[string]string{
+				"j\u0430ne@example.com":  "scripts", // Cyrillic а
+				"jane@ex\u0430mple.com":  "scripts",
+				"ja\u200bne@example.com": "invisible",
+				"jane\u200d@example.com": "invisible",
+				"\u202ejane@example.com": "invisible",
+			} {
+				r := signup(email)
+				if r.status != http.StatusBadRequest || !strings.Contains(r.raw, `"field":"email"`) || !strings.Contains(r.raw, reason) {
+					t.Errorf("signup %q: %d %s", email, r.status, r.raw)
+				}
+			}
+			// Width and case variants are the same address as the shopper's.
+			for _, email := range []string{"ｊａｎｅ@example.com", "JANE@EXAMPLE.COM", "jane@ＥＸＡＭＰＬＥ.com"} {
+				if r := signup(email); r.status != http.StatusConflict {
+					t.Errorf("signup %q beside %s: %d %s", email, shopperEmail, r.status, r.raw)
+				}
+				if r := loginWith(t, e, anon, email, shopperPass); r.status != http.StatusOK {
+					t.Errorf("login as %q: %d %s", email, r.status, r.raw)
+				}
+			}
+			app := appToken(t, e, backendID, backendSec)
+			got := ticketCall(t, e, http.MethodPost, "/api/commerce/customer/authtickets",
+				`{"username":"ｊａｎｅ@example.com","password":"`+shopperPass+`"}`, "x-vol-tenant", testTenant, "Authorization", "Bearer "+app)
+			if got.status != http.StatusOK {
+				t.Errorf("ticket for the full-width username: %d %s", got.status, got.raw)
+			}
+			// Stored once, in normal form.
+			if r := signup("  Zoe\u0308@Example.ORG "); r.status != http.StatusCreated {
+				t.Fatalf("signup: %d %s", r.status, r.raw)
+			}
+			a, err := e.srv.Store().GetAccountByEmail(context.Background(), testTenant, "zoë@example.org")
+			if err != nil || a.Email != "Zoë@example.org" {
+				t.Errorf("stored as %v, %v", a, err)
+			}
+			// The e-mail change and the admin surface apply the same rule.
+			me := loginWith(t, e, anon, shopperEmail, shopperPass).body["access_token"].(string)
+			r := loginCall(t, e, http.MethodPost, base+"/me/accounts/internal/email/change",
+				`{"email":"`+shopperEmail+`","password":"`+shopperPass+`","newEmail":"b\u0456ll@example.com"}`, jsonBearer(me)...)
+			if r.status != http.StatusBadRequest || !strings.Contains(r.raw, `"field":"newEmail"`) {
+				t.Errorf("e-mail change to a look-alike: %d %s", r.status, r.raw)
+			}
+			r = loginCall(t, e, http.MethodPost, base+"/me/accounts/internal/email/change",
+				`{"email":"`+shopperEmail+`","password":"`+shopperPass+`","newEmail":"ＢＩＬＬ@example.com"}`, jsonBearer(me)...)
+			if r.status != http.StatusConflict {
+				t.Errorf("e-mail change to bill's address in full width: %d %s", r.status, r.raw)
+			}
+			status, body := adminDo(t, e, http.MethodPost, "/admin/tenants/"+testTenant+"/customers",
+				`{"email":"bi\u200bll@example.com","password":"password123"}`)
+			if status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body), "invisible") {
+				t.Errorf("admin create with an invisible character: %d %v", status, body)
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -104,8 +105,8 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		switch {
 		case c == "" && a.ContactEmail != "":
 			v.add("contactEmail", "invalid", "cannot be removed once set")
-		case c != "" && ValidateEmail(c) != nil:
-			v.add("contactEmail", "invalid", "is not a valid e-mail address")
+		case c != "":
+			a.ContactEmail = emailField(v, "contactEmail", c)
 		default:
 			a.ContactEmail = c
 		}
@@ -313,7 +314,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, ema
 	if err := s.allow(ctx, "reset:account:"+t.Name+":"+EmailKey(email), Limit{Max: 5, Window: time.Hour}); err != nil {
 		return err
 	}
-	a, err := s.store.GetAccountByEmail(ctx, t.Name, strings.TrimSpace(email))
+	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
 		s.event(ctx, t.Name, "password.reset_requested", nil, map[string]any{"known": false})
 		return nil
@@ -448,15 +449,16 @@ func (s *Service) RequestEmailChange(ctx context.Context, t *oauth.Tenant, id in
 	if err != nil {
 		return err
 	}
-	newEmail = strings.TrimSpace(newEmail)
 	v := &validator{}
 	if EmailKey(email) != EmailKey(a.Email) {
 		v.add("email", "invalid", "is not the account's current e-mail address")
 	}
-	if ValidateEmail(newEmail) != nil {
-		v.add("newEmail", "invalid", "is not a valid e-mail address")
-	} else if EmailKey(newEmail) == EmailKey(a.Email) {
+	if next, err := normalizeEmail(newEmail); err != nil {
+		v.add("newEmail", "invalid", mailaddr.Describe(err))
+	} else if EmailKey(next) == EmailKey(a.Email) {
 		v.add("newEmail", "invalid", "is the current e-mail address")
+	} else {
+		newEmail = next
 	}
 	if err := v.err(); err != nil {
 		return err

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -146,16 +146,30 @@ const (
 	MaxPasswordLength = 128
 )
 
-// ValidateEmail checks an e-mail address's syntax.
+// ValidateEmail checks an e-mail address against Custodian's rule (mailaddr).
 func ValidateEmail(email string) error {
-	if len(email) > 254 {
-		return fmt.Errorf("%w: e-mail address is too long", ErrInvalid)
+	_, err := normalizeEmail(email)
+	return err
+}
+
+// normalizeEmail is an address in the form it is stored in (mailaddr.Parse), or
+// ErrInvalid with the reason.
+func normalizeEmail(email string) (string, error) {
+	a, err := mailaddr.Parse(email)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || !strings.Contains(email, "@") {
-		return fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, email)
+	return a.String(), nil
+}
+
+// emailField checks an e-mail field of a request and answers its normal form.
+func emailField(v *validator, field, email string) string {
+	a, err := mailaddr.Parse(email)
+	if err != nil {
+		v.add(field, "invalid", mailaddr.Describe(err))
+		return email
 	}
-	return nil
+	return a.String()
 }
 
 // ValidatePassword checks a new password against the policy.
@@ -174,10 +188,11 @@ func ValidatePassword(password, email string) error {
 
 // CreateAccount creates an account with an argon2id password hash.
 func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccount) (*Account, error) {
-	in.Email = strings.TrimSpace(in.Email)
-	if err := errors.Join(ValidateEmail(in.Email), ValidatePassword(in.Password, in.Email)); err != nil {
+	email, err := normalizeEmail(in.Email)
+	if err := errors.Join(err, ValidatePassword(in.Password, in.Email)); err != nil {
 		return nil, err
 	}
+	in.Email = email
 	hash, err := s.hasher.Hash(in.Password)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
+
+	"github.com/custodian-id/custodian/mailaddr"
 )
 
 // Connector is an upstream OpenID Connect provider of a tenant.
@@ -529,7 +531,7 @@ func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token strin
 	if err := json.Unmarshal(b, &l); err != nil {
 		return err
 	}
-	if !p.now().Before(l.ExpiresAt) || !strings.EqualFold(strings.TrimSpace(l.Identity.Email), strings.TrimSpace(pr.Email)) {
+	if !p.now().Before(l.ExpiresAt) || mailaddr.Key(l.Identity.Email) != mailaddr.Key(pr.Email) {
 		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
 	}
 	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)

@@ -362,7 +362,7 @@ func TestCommands(t *testing.T) {
 		{"client without id", []string{"client", "create", "--tenant", "shop"}, exitUsage, "missing --id"},
 		{"public client_credentials", []string{"client", "create", "--tenant", "shop", "--id", "pub", "--public", "--grant-type", "client_credentials"}, exitUsage, "client_credentials"},
 		{"client of unknown tenant", []string{"client", "create", "--tenant", "nope", "--id", "x"}, exitFailure, "not found"},
-		{"customer bad e-mail", []string{"customer", "create", "--tenant", "shop", "--email", "nope", "--password", "long enough pw"}, exitUsage, "not an e-mail address"},
+		{"customer bad e-mail", []string{"customer", "create", "--tenant", "shop", "--email", "nope", "--password", "long enough pw"}, exitUsage, "not a valid e-mail address"},
 		{"customer short password", []string{"customer", "create", "--tenant", "shop", "--email", "joe@example.com", "--password", "short"}, exitUsage, "at least 8"},
 		{"duplicate customer", []string{"customer", "create", "--tenant", "shop", "--email", "jane@example.com", "--password", "another password"}, exitFailure, "exists"},
 		{"keys of unknown tenant", []string{"keys", "rotate", "--tenant", "nope"}, exitFailure, "not found"},
