@@ -221,3 +221,69 @@ func TestEmailLookAlikes(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordResetSameWork: a reset request for an address with an account and one
+// without do the same work before they answer (count the rate limits, queue one job);
+// the token and the mail come from the outbox worker, so no answer waits for them.
+func TestPasswordResetSameWork(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			smtp := notifytest.StartSMTP(t)
+			e := newEnv(t, b, withSMTP(smtp))
+			db, _ := storagetest.SQL(t, b)
+			anon := anonymousLogin(t, e)["access_token"].(string)
+			trace := func() (tokens, queued int, kinds string) {
+				t.Helper()
+				if err := db.QueryRow(`SELECT COUNT(*) FROM one_time_tokens`).Scan(&tokens); err != nil {
+					t.Fatal(err)
+				}
+				var ks []string
+				for _, r := range outboxRows(t, db) {
+					if !r.delivered {
+						queued++
+						ks = append(ks, r.kind)
+					}
+				}
+				return tokens, queued, strings.Join(ks, ",")
+			}
+			var traces []string
+			for _, email := range []string{shopperEmail, "nobody@example.com"} {
+				before, _, _ := trace()
+				if r := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/password/reset", `{"email":"`+email+`"}`, jsonBearer(anon)...); r.status != http.StatusNoContent {
+					t.Fatalf("reset %s: %d %s", email, r.status, r.raw)
+				}
+				tokens, queued, kinds := trace()
+				traces = append(traces, fmt.Sprintf("tokens=%d queued=%d kinds=%s", tokens-before, queued, kinds))
+				if _, err := e.srv.DeliverNotifications(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if traces[0] != "tokens=0 queued=1 kinds=job.password_reset" || traces[1] != traces[0] {
+				t.Errorf("the two answers left different traces: known %q, unknown %q", traces[0], traces[1])
+			}
+			// The worker did the rest: one mail, to the account; nothing for the stranger.
+			mails := smtp.Messages()
+			if len(mails) != 1 || mails[0].To[0] != shopperEmail || !resetTokenRE.MatchString(mails[0].Body) {
+				t.Errorf("mails after the worker: %+v", mails)
+			}
+			if tokens, queued, _ := trace(); tokens != 1 || queued != 0 {
+				t.Errorf("after the worker: %d tokens, %d queued", tokens, queued)
+			}
+			for _, r := range outboxRows(t, db) {
+				if r.data != "{}" {
+					t.Errorf("%s kept %s", r.kind, r.data)
+				}
+			}
+			evs, _ := e.srv.Store().ListEvents(context.Background(), testTenant, nil, 10)
+			requested := 0
+			for _, ev := range evs {
+				if ev.Kind == "password.reset_requested" && ev.IP != "" {
+					requested++
+				}
+			}
+			if requested != 2 {
+				t.Errorf("%d reset requests recorded with the caller's address, want 2", requested)
+			}
+		})
+	}
+}

@@ -107,6 +107,9 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.tf = tf
+	if s.outbox != nil {
+		s.outbox.HandleJob(notify.KindPasswordResetJob, s.passwordResetJob)
+	}
 	h, err := s.hasher.Hash("custodian-dummy-password")
 	if err != nil {
 		return nil, err
