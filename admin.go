@@ -1,10 +1,12 @@
 package custodian
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/wellformed"
 )
 
 // The admin surface: tenants, clients, keys, customers and the audit trail, under a
@@ -26,6 +29,10 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="custodian-admin"`)
 			writeAdminError(w, http.StatusUnauthorized, "unauthorized", "a valid admin token is required")
+			return
+		}
+		if err := wellformed.Query(r); err != nil {
+			writeAdminError(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -71,7 +78,14 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 var errBadBody = errors.New("malformed request body")
 
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	if err := wellformed.JSON(body); err != nil {
+		return fmt.Errorf("%w: %w", errBadBody, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", errBadBody, err)

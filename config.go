@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/egress"
 	"github.com/custodian-id/custodian/storage"
 )
 
@@ -53,6 +54,11 @@ type Config struct {
 	// SecureCookies forces the Secure attribute on cookies; it is on by default when
 	// PublicURL is https.
 	SecureCookies bool
+	// AllowPrivateURLs lets connector issuers and webhook URLs (and every call made to
+	// them) reach loopback, link-local and private addresses. Off by default: whoever
+	// configures a tenant must not be able to make the server call its own network.
+	// Local development and tests with an upstream provider on loopback turn it on.
+	AllowPrivateURLs bool
 
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
@@ -102,3 +108,6 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) publicURL() string { return strings.TrimRight(c.PublicURL, "/") }
+
+// egress is the policy of outgoing calls to addresses tenants configure.
+func (c *Config) egress() egress.Policy { return egress.Policy{AllowPrivate: c.AllowPrivateURLs} }

@@ -67,6 +67,10 @@ const (
 
 type envOption func(*custodian.Config)
 
+// allowPrivateURLs lets connectors and webhooks reach loopback, where the tests run
+// their upstream providers and webhook receivers.
+func allowPrivateURLs(c *custodian.Config) { c.AllowPrivateURLs = true }
+
 func newEnv(t testing.TB, b storagetest.Backend, opts ...envOption) *env {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)

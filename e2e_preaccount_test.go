@@ -153,7 +153,7 @@ func TestPreAccountTakeover(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			smtp := notifytest.StartSMTP(t)
-			e := newEnv(t, b, withSMTP(smtp))
+			e := newEnv(t, b, withSMTP(smtp), allowPrivateURLs)
 			e.clock.Advance(0)
 			ctx := context.Background()
 			socialSetup(t, e)
@@ -283,7 +283,7 @@ func TestPasswordResetProvesTheAddress(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			smtp := notifytest.StartSMTP(t)
-			e := newEnv(t, b, withSMTP(smtp))
+			e := newEnv(t, b, withSMTP(smtp), allowPrivateURLs)
 			e.clock.Advance(0)
 			ctx := context.Background()
 			socialSetup(t, e)

@@ -136,7 +136,7 @@ func socialLogin(t *testing.T, e *env, anon, code, redirect, verifier string) lo
 func TestSocialLogin(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			e := newEnv(t, b)
+			e := newEnv(t, b, allowPrivateURLs)
 			e.clock.Advance(0)
 			socialSetup(t, e)
 			upstreamUser(t, e, "alice@example.com", true)
@@ -380,7 +380,7 @@ func newScriptedUpstream(t *testing.T) *scriptedUpstream {
 // TestSocialLoginAttacks: a spoiled upstream answer or a foreign callback creates
 // nothing and says why.
 func TestSocialLoginAttacks(t *testing.T) {
-	e := newEnv(t, storagetest.Backends(t)[0])
+	e := newEnv(t, storagetest.Backends(t)[0], allowPrivateURLs)
 	up := newScriptedUpstream(t)
 	ctx := context.Background()
 	if err := e.srv.OAuth.CreateConnector(ctx, &oauth.Connector{Tenant: testTenant, ID: "scripted", Issuer: up.srv.URL,
@@ -463,7 +463,7 @@ func (u *scriptedUpstream) idToken(t *testing.T, mangle func(map[string]any)) st
 // TestTokenExchange: an upstream ID token becomes Custodian tokens at the token endpoint
 // (RFC 8693) and at the login API's exchangeauthtoken.
 func TestTokenExchange(t *testing.T) {
-	e := newEnv(t, storagetest.Backends(t)[0])
+	e := newEnv(t, storagetest.Backends(t)[0], allowPrivateURLs)
 	up := newScriptedUpstream(t)
 	ctx := context.Background()
 	if err := e.srv.OAuth.CreateConnector(ctx, &oauth.Connector{Tenant: testTenant, ID: "scripted", Issuer: up.srv.URL,
@@ -545,7 +545,7 @@ func regexpFind(t *testing.T, pattern, s string) string {
 // sign-in whose upstream asserts none; the upstream tokens survive the challenge.
 func TestSocialLoginSecondFactor(t *testing.T) {
 	smtp := notifytest.StartSMTP(t)
-	e := newEnv(t, storagetest.Backends(t)[0], withSMTP(smtp))
+	e := newEnv(t, storagetest.Backends(t)[0], withSMTP(smtp), allowPrivateURLs)
 	socialSetup(t, e)
 	upstreamUser(t, e, "alice@example.com", true)
 	setTenant(t, e, "twofactor.triggers", "always")

@@ -68,7 +68,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := newMetrics()
-	outbox, err := newOutbox(cfg, store, log)
+	webhookSecrets, err := oauth.NewWebhookSecrets([]byte(cfg.Secret))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	outbox, err := newOutbox(cfg, store, webhookSecrets, log)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -79,34 +84,49 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
-		TwoFactor: tfc, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
+		TwoFactor: tfc, WebhookSecrets: webhookSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	provider, err := oauth.NewProvider(oauth.Config{
-		PublicURL:     cfg.publicURL(),
-		Secret:        []byte(cfg.Secret),
-		Store:         store,
-		Authenticator: customers,
-		Claims:        customers,
-		Templates:     tmpl,
-		Logger:        log,
-		Now:           cfg.Now,
-		Rand:          cfg.Rand,
-		SecureCookies: cfg.SecureCookies,
-		OnTokenIssued: m.tokenIssued,
+		PublicURL:      cfg.publicURL(),
+		Secret:         []byte(cfg.Secret),
+		Store:          store,
+		Authenticator:  customers,
+		Claims:         customers,
+		Templates:      tmpl,
+		Logger:         log,
+		Now:            cfg.Now,
+		Rand:           cfg.Rand,
+		SecureCookies:  cfg.SecureCookies,
+		OnTokenIssued:  m.tokenIssued,
+		WebhookSecrets: webhookSecrets,
+		Egress:         cfg.egress(),
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
+	}
+	// Secrets stored in plaintext by a release before sealing are sealed now.
+	if n, err := provider.SealSecrets(ctx); err != nil {
+		store.Close()
+		return nil, err
+	} else if n > 0 {
+		log.InfoContext(ctx, "sealed plaintext secret settings", "tenants", n)
+	}
+	if n, err := store.SealOutboxSecrets(ctx, webhookSecrets.Seal); err != nil {
+		store.Close()
+		return nil, err
+	} else if n > 0 {
+		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)
 	}
 	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now)
 	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // newOutbox delivers mail through SMTP when configured and to the log otherwise.
-func newOutbox(cfg Config, store *storage.Store, log *slog.Logger) (*notify.Outbox, error) {
+func newOutbox(cfg Config, store *storage.Store, secrets *oauth.WebhookSecrets, log *slog.Logger) (*notify.Outbox, error) {
 	var mail notify.Sender = notify.LogSender{Log: log}
 	if cfg.SMTPURL != "" {
 		smtp, err := notify.NewSMTPSender(string(cfg.SMTPURL), cfg.MailFrom)
@@ -115,7 +135,8 @@ func newOutbox(cfg Config, store *storage.Store, log *slog.Logger) (*notify.Outb
 		}
 		mail = smtp
 	}
-	return notify.New(notify.Config{Store: store, Mail: mail, Webhook: notify.WebhookSender{Now: cfg.Now}, Now: cfg.Now, Logger: log}), nil
+	return notify.New(notify.Config{Store: store, Mail: mail, Webhook: notify.WebhookSender{Now: cfg.Now, OpenSecret: secrets.Open,
+		Client: cfg.egress().Client(10 * time.Second)}, Now: cfg.Now, Logger: log}), nil
 }
 
 // DeliverNotifications delivers the notifications that are due now; the worker of

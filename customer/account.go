@@ -6,9 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -121,8 +121,9 @@ func (a *Account) AccountType() string {
 	return "B2C"
 }
 
-// EmailKey is the form e-mail addresses are compared in: trimmed and lower-cased.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// EmailKey is the canonical key e-mail addresses are compared by everywhere
+// (mailaddr.Key): the store keeps it beside every address and looks accounts up by it.
+func EmailKey(email string) string { return mailaddr.Key(email) }
 
 // Address is one entry of a customer's address book.
 type Address struct {

@@ -117,12 +117,11 @@ func validateAddress(v *validator, prefix string, a *Address) {
 // tokens scoped to it, so only the admin surface assigns memberships. With the tenant's double opt-in the account starts inactive and an
 // activation link is queued in the same transaction.
 func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest) (*Account, error) {
-	in.Email = strings.TrimSpace(in.Email)
 	v := &validator{}
-	if in.Email == "" {
+	if strings.TrimSpace(in.Email) == "" {
 		v.add("email", "missing", "is required")
-	} else if err := ValidateEmail(in.Email); err != nil {
-		v.add("email", "invalid", "is not a valid e-mail address")
+	} else {
+		in.Email = emailField(v, "email", in.Email)
 	}
 	if in.Password == "" {
 		v.add("password", "missing", "is required")
@@ -130,8 +129,8 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 		passwordField(v, "password", CheckPassword(t, in.Password, in.Email))
 	}
 	d := in.Details
-	if d.ContactEmail != "" && ValidateEmail(d.ContactEmail) != nil {
-		v.add("customerDetails.contactEmail", "invalid", "is not a valid e-mail address")
+	if d.ContactEmail != "" {
+		d.ContactEmail = emailField(v, "customerDetails.contactEmail", d.ContactEmail)
 	}
 	for field, value := range map[string]string{"title": d.Title, "firstName": d.FirstName, "middleName": d.MiddleName,
 		"lastName": d.LastName, "contactPhone": d.ContactPhone, "company": d.Company, "preferredLanguage": d.PreferredLanguage,
@@ -416,7 +415,14 @@ func (s *Service) notify(ctx context.Context, t *oauth.Tenant, m *notify.Message
 	}
 	m.Tenant = t.Name
 	if t.Settings.WebhookURL != "" {
-		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, t.Settings.WebhookSecret
+		if s.webhookSecrets == nil {
+			return errors.New("notify: no webhook secret sealer configured")
+		}
+		sealed, err := s.webhookSecrets.SealedOf(t.Name, t.Settings.WebhookSecret)
+		if err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, sealed
 	}
 	return s.outbox.Enqueue(ctx, m)
 }

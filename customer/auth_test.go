@@ -14,6 +14,7 @@ import (
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/egress"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/storage/storagetest"
@@ -54,13 +55,19 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := notify.New(notify.Config{Store: st, Mail: sender, Webhook: notify.WebhookSender{Now: clk.Now}, Now: clk.Now})
-	tfc, err := customer.TwoFactorConfig(st, []byte("a test server secret of at least thirty-two bytes"))
+	secret := []byte("a test server secret of at least thirty-two bytes")
+	ws, err := oauth.NewWebhookSecrets(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := notify.New(notify.Config{Store: st, Mail: sender, Webhook: notify.WebhookSender{Now: clk.Now, OpenSecret: ws.Open,
+		Client: egress.Policy{AllowPrivate: true}.Client(10 * time.Second)}, Now: clk.Now})
+	tfc, err := customer.TwoFactorConfig(st, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Tokens: st, Guard: st, Events: st, Outbox: ob,
-		TwoFactor: tfc, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
+		TwoFactor: tfc, WebhookSecrets: ws, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
 		Limits: limits, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ package customer
 //     response. login/2fa/resend (not in the seed) sends a new e-mailed code.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/wellformed"
 )
 
 // loginScopes are the permissions a customer's tokens carry in the customer login API
@@ -658,6 +660,10 @@ func (a *API) anonymousView(t *oauth.Tenant, ts *oauth.TokenSet) anonymousTokenV
 
 // loginTenant loads the tenant a request names and returns a context carrying it.
 func (a *API) loginTenant(r *http.Request, name string) (*oauth.Tenant, context.Context, error) {
+	// Every route of the login API starts here, so its query is checked here.
+	if err := wellformed.Query(r); err != nil {
+		return nil, nil, badRequest(err.Error())
+	}
 	if name == "" {
 		return nil, nil, missingParam("tenant")
 	}
@@ -787,8 +793,8 @@ func notMember() *loginError {
 }
 
 // decodeLoginJSON decodes a JSON body of one of the media types (default
-// application/json) into v, refusing unknown fields, trailing data and bodies above
-// loginMaxBody.
+// application/json) into v, refusing text that is not valid UTF-8, unknown fields,
+// trailing data and bodies above loginMaxBody.
 func decodeLoginJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) error {
 	if len(mediaTypes) == 0 {
 		mediaTypes = []string{"application/json"}
@@ -798,7 +804,14 @@ func decodeLoginJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes .
 		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest,
 			message: "Content-Type must be " + strings.Join(mediaTypes, " or ")}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, loginMaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, loginMaxBody))
+	if err != nil {
+		return jsonBodyError(err)
+	}
+	if err := wellformed.JSON(body); err != nil {
+		return badRequest(err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonBodyError(err)

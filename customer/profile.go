@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -104,8 +105,8 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		switch {
 		case c == "" && a.ContactEmail != "":
 			v.add("contactEmail", "invalid", "cannot be removed once set")
-		case c != "" && ValidateEmail(c) != nil:
-			v.add("contactEmail", "invalid", "is not a valid e-mail address")
+		case c != "":
+			a.ContactEmail = emailField(v, "contactEmail", c)
 		default:
 			a.ContactEmail = c
 		}
@@ -303,8 +304,12 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// RequestPasswordReset queues a single-use reset token for the account of an e-mail
-// address. It answers the same whether or not the address has an account.
+// RequestPasswordReset asks for a single-use reset token for the account of an e-mail
+// address. It answers the same, after the same work, whether or not the address has an
+// account: it counts the rate limits and queues a job in the outbox, one insert on
+// both paths, and the outbox worker does the rest (passwordResetJob). The job is in
+// the database before the answer, so a request is never lost: a failing job is
+// retried like a failed delivery.
 func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, email, site string) error {
 	meta := oauth.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
@@ -313,7 +318,25 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, ema
 	if err := s.allow(ctx, "reset:account:"+t.Name+":"+EmailKey(email), Limit{Max: 5, Window: time.Hour}); err != nil {
 		return err
 	}
-	a, err := s.store.GetAccountByEmail(ctx, t.Name, strings.TrimSpace(email))
+	if s.outbox == nil {
+		return errors.New("password reset: no outbox configured")
+	}
+	return s.outbox.Enqueue(ctx, &notify.Message{Tenant: t.Name, Kind: notify.KindPasswordResetJob,
+		Data: map[string]any{"email": email, "site": site, "ip": meta.IP, "userAgent": meta.UserAgent, "requestId": meta.RequestID}})
+}
+
+// passwordResetJob is the work of a reset request (RequestPasswordReset), run by the
+// outbox worker: an address with an account gets a token (a new one retires older
+// ones) and its mail, in one transaction; an unknown address gets nothing. Either way
+// the request is recorded with the caller's address and agent.
+func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error {
+	str := func(k string) string { v, _ := m.Data[k].(string); return v }
+	t, err := s.tenantOf(ctx, m.Tenant)
+	if err != nil {
+		return err
+	}
+	ctx = oauth.WithRequestMeta(oauth.WithTenant(ctx, t), oauth.RequestMeta{IP: str("ip"), UserAgent: str("userAgent"), RequestID: str("requestId")})
+	a, err := s.store.GetAccountByEmail(ctx, t.Name, str("email"))
 	if errors.Is(err, ErrNotFound) {
 		s.event(ctx, t.Name, "password.reset_requested", nil, map[string]any{"known": false})
 		return nil
@@ -349,7 +372,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, ema
 			return err
 		}
 		return s.notify(ctx, t, &notify.Message{Kind: notify.KindPasswordReset, To: a.Email, Subject: "Reset your password",
-			Body: body, Data: map[string]any{"token": tok, "link": link, "site": site, "customerId": a.ID}})
+			Body: body, Data: map[string]any{"token": tok, "link": link, "site": str("site"), "customerId": a.ID}})
 	})
 	if err != nil {
 		return err
@@ -458,15 +481,16 @@ func (s *Service) RequestEmailChange(ctx context.Context, t *oauth.Tenant, id in
 	if err != nil {
 		return err
 	}
-	newEmail = strings.TrimSpace(newEmail)
 	v := &validator{}
 	if EmailKey(email) != EmailKey(a.Email) {
 		v.add("email", "invalid", "is not the account's current e-mail address")
 	}
-	if ValidateEmail(newEmail) != nil {
-		v.add("newEmail", "invalid", "is not a valid e-mail address")
-	} else if EmailKey(newEmail) == EmailKey(a.Email) {
+	if next, err := normalizeEmail(newEmail); err != nil {
+		v.add("newEmail", "invalid", mailaddr.Describe(err))
+	} else if EmailKey(next) == EmailKey(a.Email) {
 		v.add("newEmail", "invalid", "is the current e-mail address")
+	} else {
+		newEmail = next
 	}
 	if err := v.err(); err != nil {
 		return err

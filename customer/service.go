@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -33,6 +33,8 @@ type Service struct {
 	limits    Limits
 	log       *slog.Logger
 	tf        *twofactor.Service
+	// webhookSecrets seals tenants' webhook secrets into the messages they sign.
+	webhookSecrets *oauth.WebhookSecrets
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -53,9 +55,11 @@ type Config struct {
 	Limits Limits
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
-	Now       func() time.Time
-	Rand      io.Reader
-	Logger    *slog.Logger
+	// WebhookSecrets seals the webhook secret into messages of tenants with a webhook.
+	WebhookSecrets *oauth.WebhookSecrets
+	Now            func() time.Time
+	Rand           io.Reader
+	Logger         *slog.Logger
 }
 
 // TwoFactorConfig derives what second factors need from the server secret: the sealer
@@ -72,7 +76,8 @@ func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Conf
 // NewService builds the customer service.
 func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
-		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger}
+		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
+		webhookSecrets: cfg.WebhookSecrets}
 	if s.limits == (Limits{}) {
 		s.limits = DefaultLimits()
 	}
@@ -102,6 +107,9 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.tf = tf
+	if s.outbox != nil {
+		s.outbox.HandleJob(notify.KindPasswordResetJob, s.passwordResetJob)
+	}
 	h, err := s.hasher.Hash("custodian-dummy-password")
 	if err != nil {
 		return nil, err
@@ -141,16 +149,30 @@ const (
 	MaxPasswordLength = 128
 )
 
-// ValidateEmail checks an e-mail address's syntax.
+// ValidateEmail checks an e-mail address against Custodian's rule (mailaddr).
 func ValidateEmail(email string) error {
-	if len(email) > 254 {
-		return fmt.Errorf("%w: e-mail address is too long", ErrInvalid)
+	_, err := normalizeEmail(email)
+	return err
+}
+
+// normalizeEmail is an address in the form it is stored in (mailaddr.Parse), or
+// ErrInvalid with the reason.
+func normalizeEmail(email string) (string, error) {
+	a, err := mailaddr.Parse(email)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || !strings.Contains(email, "@") {
-		return fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, email)
+	return a.String(), nil
+}
+
+// emailField checks an e-mail field of a request and answers its normal form.
+func emailField(v *validator, field, email string) string {
+	a, err := mailaddr.Parse(email)
+	if err != nil {
+		v.add(field, "invalid", mailaddr.Describe(err))
+		return email
 	}
-	return nil
+	return a.String()
 }
 
 // ValidatePassword checks a new password against the policy.
@@ -169,10 +191,11 @@ func ValidatePassword(password, email string) error {
 
 // CreateAccount creates an account with an argon2id password hash.
 func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccount) (*Account, error) {
-	in.Email = strings.TrimSpace(in.Email)
-	if err := errors.Join(ValidateEmail(in.Email), ValidatePassword(in.Password, in.Email)); err != nil {
+	email, err := normalizeEmail(in.Email)
+	if err := errors.Join(err, ValidatePassword(in.Password, in.Email)); err != nil {
 		return nil, err
 	}
+	in.Email = email
 	hash, err := s.hasher.Hash(in.Password)
 	if err != nil {
 		return nil, err

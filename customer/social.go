@@ -110,8 +110,8 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	email := strings.TrimSpace(in.Email)
-	if email == "" || ValidateEmail(email) != nil {
+	email, err := normalizeEmail(in.Email)
+	if err != nil {
 		return nil, oauth.ErrSocialNoAccount
 	}
 	if !in.EmailVerified {
@@ -257,8 +257,12 @@ func (s *Service) LinkSocialIdentity(ctx context.Context, tenant string, custome
 	if !a.EmailVerified {
 		return fmt.Errorf("%w: the account's e-mail address is not verified", ErrInvalid)
 	}
+	email, err := normalizeEmail(in.Email)
+	if err != nil {
+		email = strings.TrimSpace(in.Email)
+	}
 	err = s.store.LinkIdentity(ctx, &Identity{Tenant: tenant, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID,
-		CustomerID: customerID, Email: strings.TrimSpace(in.Email), CreatedAt: s.now().UTC()})
+		CustomerID: customerID, Email: email, CreatedAt: s.now().UTC()})
 	if err != nil {
 		return err
 	}

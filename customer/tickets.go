@@ -24,6 +24,7 @@ import (
 
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
+	"github.com/custodian-id/custodian/wellformed"
 )
 
 type auditInfoView struct {
@@ -172,6 +173,10 @@ type ticketCall struct {
 }
 
 func (a *API) ticketStart(r *http.Request) (*ticketCall, error) {
+	// Every route of the ticket API starts here, so its query is checked here.
+	if err := wellformed.Query(r); err != nil {
+		return nil, badTicketParam(err.Error())
+	}
 	fields, err := ParseFields(r.URL.Query().Get("responseFields"))
 	if err != nil {
 		return nil, err
@@ -268,6 +273,9 @@ func decodeTicketBody(r *http.Request, v any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return badTicketParam("the body could not be read (too large?)")
+	}
+	if err := wellformed.JSON(body); err != nil {
+		return badTicketParam(err.Error())
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

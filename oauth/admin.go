@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Administration of tenants, clients and keys, shared by the custodian command and the
@@ -60,13 +61,53 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 			errs = append(errs, err)
 		}
 	}
+	if u, ok := set["notify.webhook_url"]; ok && len(errs) == 0 && t.Settings.WebhookURL != "" {
+		if err := p.egress.CheckURL(ctx, strings.TrimSpace(u)); err != nil {
+			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", ErrInvalid, err))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if err := p.webhookSecrets.seal(name, &t.Settings.WebhookSecret); err != nil {
+		return nil, err
 	}
 	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
 		return nil, err
 	}
 	return p.store.GetTenant(ctx, name)
+}
+
+// SealSecrets seals the secret settings that a release before sealing stored as
+// plaintext (notify.webhook_secret), tenant by tenant. It runs at every start and
+// changes nothing once every secret is sealed.
+func (p *Provider) SealSecrets(ctx context.Context) (int, error) {
+	ts, err := p.store.ListTenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range ts {
+		if t.Settings.WebhookSecret.plain == "" {
+			continue
+		}
+		err := p.store.InTx(ctx, func(ctx context.Context) error {
+			// Read again in the transaction: another node may be doing the same.
+			cur, err := p.store.GetTenant(ctx, t.Name)
+			if err != nil || cur.Settings.WebhookSecret.plain == "" {
+				return err
+			}
+			if err := p.webhookSecrets.seal(t.Name, &cur.Settings.WebhookSecret); err != nil {
+				return err
+			}
+			return p.store.UpdateTenantSettings(ctx, t.Name, cur.Settings)
+		})
+		if err != nil {
+			return n, fmt.Errorf("seal the secret settings of tenant %q: %w", t.Name, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // RotateKeys rotates a tenant's signing keys: next becomes current, current becomes

@@ -23,6 +23,7 @@ import (
 	fositestorage "github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/egress"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -111,8 +112,14 @@ type Config struct {
 	Rand          io.Reader
 	SecureCookies bool
 	OnTokenIssued func(grant string) // metrics hook
-	// HTTPClient talks to upstream (social) providers; default: 10 s timeout.
+	// Egress says where calls to upstream providers and webhooks may go: connector
+	// issuers and webhook URLs are checked against it when configured.
+	Egress egress.Policy
+	// HTTPClient talks to upstream (social) providers; default: Egress.Client with a
+	// 10 s timeout, which checks every connection's address.
 	HTTPClient *http.Client
+	// WebhookSecrets seals tenants' webhook secrets (default: derived from Secret).
+	WebhookSecrets *WebhookSecrets
 }
 
 // Provider is the OAuth 2.0 / OpenID Connect provider of every tenant.
@@ -134,9 +141,11 @@ type Provider struct {
 	onIssued   func(grant string)
 	secretHash SecretHasher
 
-	socialSealer  *Sealer // connector secrets, upstream PKCE verifiers
-	handoffSealer *Sealer // upstream tokens waiting for the code exchange
-	upstream      *upstreams
+	webhookSecrets *WebhookSecrets
+	egress         egress.Policy
+	socialSealer   *Sealer // connector secrets, upstream PKCE verifiers
+	handoffSealer  *Sealer // upstream tokens waiting for the code exchange
+	upstream       *upstreams
 }
 
 // NewProvider composes fosite and the handlers.
@@ -157,6 +166,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		csrfKey:    DeriveKey(cfg.Secret, "custodian/csrf/v1"),
 		onIssued:   cfg.OnTokenIssued,
 		secretHash: SecretHasher{Key: DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
+		egress:     cfg.Egress,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -171,6 +181,11 @@ func NewProvider(cfg Config) (*Provider, error) {
 		p.onIssued = func(string) {}
 	}
 	var err error
+	if p.webhookSecrets = cfg.WebhookSecrets; p.webhookSecrets == nil {
+		if p.webhookSecrets, err = NewWebhookSecrets(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
 	if p.socialSealer, err = NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
 		return nil, err
 	}
@@ -179,7 +194,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = cfg.Egress.Client(10 * time.Second)
 	}
 	p.upstream = &upstreams{byIss: map[string]cachedUpstream{}, client: hc}
 	sealer, err := NewSealer(cfg.Secret)

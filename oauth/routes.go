@@ -16,7 +16,7 @@ func (p *Provider) Register(r *mux.Router) {
 		p.withTenant(http.HandlerFunc(p.discovery))).Methods(http.MethodGet).Name("oauth.metadata")
 
 	t := r.PathPrefix("/oauth2/{tenant:" + TenantPattern + "}").Subrouter()
-	t.Use(p.withTenant)
+	t.Use(p.withTenant, p.wellFormed)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
 	t.HandleFunc("/auth", p.authorize).Methods(http.MethodGet, http.MethodPost).Name("oauth.auth")

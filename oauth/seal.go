@@ -89,3 +89,59 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// webhookSecretPurpose is the DeriveKey purpose of the key that seals tenants' webhook
+// secrets (notify.webhook_secret).
+const webhookSecretPurpose = "custodian/webhook-secret-seal/v1"
+
+// WebhookSecrets seals and opens tenants' webhook signing secrets under their own key:
+// the tenant setting and every queued webhook message keep the sealed value, and the
+// plaintext exists only while a message is signed.
+type WebhookSecrets struct{ s *Sealer }
+
+// NewWebhookSecrets derives the webhook-secret key from the server secret.
+func NewWebhookSecrets(serverSecret []byte) (*WebhookSecrets, error) {
+	s, err := NewSealerFor(serverSecret, webhookSecretPurpose)
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookSecrets{s: s}, nil
+}
+
+func webhookAAD(tenant string) []byte { return []byte("webhook-secret|" + tenant) }
+
+// Seal seals a tenant's webhook secret.
+func (w *WebhookSecrets) Seal(tenant, plain string) ([]byte, error) {
+	return w.s.Seal([]byte(plain), webhookAAD(tenant))
+}
+
+// Open opens a tenant's sealed webhook secret.
+func (w *WebhookSecrets) Open(tenant string, sealed []byte) (string, error) {
+	b, err := w.s.Open(sealed, webhookAAD(tenant))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of tenant %q: %w", tenant, err)
+	}
+	return string(b), nil
+}
+
+// SealedOf returns the sealed form of a tenant's secret setting, sealing it now when it
+// is still a plaintext (set in memory, or stored by a release before sealing).
+func (w *WebhookSecrets) SealedOf(tenant string, s SealedSecret) ([]byte, error) {
+	if s.Sealed != nil || s.plain == "" {
+		return s.Sealed, nil
+	}
+	return w.Seal(tenant, s.plain)
+}
+
+// seal replaces the plaintext of a secret setting by its sealed form.
+func (w *WebhookSecrets) seal(tenant string, s *SealedSecret) error {
+	if s.plain == "" {
+		return nil
+	}
+	sealed, err := w.Seal(tenant, s.plain)
+	if err != nil {
+		return err
+	}
+	*s = SealedSecret{Sealed: sealed}
+	return nil
+}

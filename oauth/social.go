@@ -26,6 +26,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
+
+	"github.com/custodian-id/custodian/mailaddr"
 )
 
 // Connector is an upstream OpenID Connect provider of a tenant.
@@ -163,6 +165,8 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 	u, err := url.Parse(c.Issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
 		errs = append(errs, fmt.Errorf("issuer %q must be an https URL (http only for loopback)", c.Issuer))
+	} else if err := p.egress.CheckURL(ctx, c.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("issuer: %w", err))
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("a client id is required"))
@@ -542,7 +546,7 @@ func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token strin
 	if err := json.Unmarshal(b, &l); err != nil {
 		return err
 	}
-	if !p.now().Before(l.ExpiresAt) || !strings.EqualFold(strings.TrimSpace(l.Identity.Email), strings.TrimSpace(pr.Email)) {
+	if !p.now().Before(l.ExpiresAt) || mailaddr.Key(l.Identity.Email) != mailaddr.Key(pr.Email) {
 		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
 	}
 	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)

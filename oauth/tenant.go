@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -94,8 +95,55 @@ type Settings struct {
 
 	// WebhookURL, when set, receives the tenant's notifications as signed JSON posts
 	// instead of Custodian's e-mail; WebhookSecret signs them.
-	WebhookURL    string `json:"notify.webhook_url,omitempty"`
-	WebhookSecret string `json:"notify.webhook_secret,omitempty"`
+	WebhookURL    string       `json:"notify.webhook_url,omitempty"`
+	WebhookSecret SealedSecret `json:"notify.webhook_secret"`
+}
+
+// SealedSecret is a secret setting: at rest it is only ever sealed (WebhookSecrets),
+// and it is shown as REDACTED. A value set through Settings.Set is plaintext in memory
+// until the provider seals it before storing; encoding an unsealed value fails, so it
+// cannot reach the database by mistake.
+type SealedSecret struct {
+	Sealed []byte
+	plain  string
+}
+
+// IsSet reports whether the secret has a value.
+func (s SealedSecret) IsSet() bool { return s.Sealed != nil || s.plain != "" }
+
+// sealedJSON is the stored form of a sealed secret.
+type sealedJSON struct {
+	Sealed []byte `json:"sealed"`
+}
+
+// errUnsealed: a plaintext secret setting was about to be encoded for storage.
+var errUnsealed = errors.New("a secret setting must be sealed before it is stored")
+
+// MarshalJSON implements json.Marshaler: "" when unset, {"sealed": base64} otherwise.
+func (s SealedSecret) MarshalJSON() ([]byte, error) {
+	switch {
+	case s.Sealed != nil:
+		return json.Marshal(sealedJSON{Sealed: s.Sealed})
+	case s.plain != "":
+		return nil, errUnsealed
+	}
+	return []byte(`""`), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler. A JSON string is a plaintext secret stored
+// by a release before sealing; the server seals it at start (Provider.SealSecrets).
+func (s *SealedSecret) UnmarshalJSON(b []byte) error {
+	var plain string
+	if err := json.Unmarshal(b, &plain); err == nil {
+		*s = SealedSecret{plain: plain}
+		return nil
+	}
+	var v sealedJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("secret setting: %w", err)
+	}
+	*s = SealedSecret{Sealed: v.Sealed}
+	return nil
 }
 
 // Grant type names.
@@ -147,25 +195,52 @@ func (s Settings) GrantAllowed(grant string) bool {
 
 // setting describes one stable key.
 type setting struct {
-	doc string
-	set func(s *Settings, v string) error
-	get func(s *Settings) string
+	doc   string
+	set   func(s *Settings, v string) error
+	get   func(s *Settings) string
+	clamp func(s *Settings) // keeps a stored value within the key's bounds (nil: none)
 }
 
-func durationSetting(doc string, field func(*Settings) *Duration) setting {
+// durationSetting is a duration key with an upper bound: a lifetime an administrator
+// sets by mistake (or on purpose) far above what the key is for is refused when set,
+// and a value stored by a release without the bound is read as the bound.
+func durationSetting(doc string, upTo time.Duration, field func(*Settings) *Duration) setting {
 	return setting{
-		doc: doc,
+		doc: fmt.Sprintf("%s (at most %s)", doc, formatBound(upTo)),
 		set: func(s *Settings, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return fmt.Errorf("want a positive Go duration such as 15m or 720h, got %q", v)
 			}
+			if d > upTo {
+				return fmt.Errorf("want at most %s, got %q", formatBound(upTo), v)
+			}
 			*field(s) = Duration(d)
 			return nil
 		},
-		get: func(s *Settings) string { return time.Duration(*field(s)).String() },
+		get:   func(s *Settings) string { return time.Duration(*field(s)).String() },
+		clamp: func(s *Settings) { *field(s) = min(*field(s), Duration(upTo)) },
 	}
 }
+
+// formatBound writes a bound the way the documentation does: 24h, 8760h, 10m.
+func formatBound(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return strings.TrimSuffix(d.String(), "0s")
+}
+
+// Upper bounds of the duration settings.
+const (
+	MaxAccessTokenTTL   = 24 * time.Hour       // tokens.access_ttl, tokens.max_access_ttl, tokens.id_token_ttl
+	MaxRefreshTokenTTL  = 365 * 24 * time.Hour // tokens.refresh_ttl, tokens.max_refresh_ttl
+	MaxCodeTTL          = 10 * time.Minute     // tokens.code_ttl (RFC 6749 §4.1.2)
+	MaxSessionTTL       = 90 * 24 * time.Hour  // session.ttl
+	MaxLockoutDuration  = 24 * time.Hour       // lockout.duration
+	MaxPasswordResetTTL = 24 * time.Hour       // password.reset_ttl
+	MaxTrustTTL         = 365 * 24 * time.Hour // twofactor.reverify_after, twofactor.device_ttl
+)
 
 func boolSetting(doc string, field func(*Settings) *bool) setting {
 	return setting{
@@ -183,13 +258,13 @@ func boolSetting(doc string, field func(*Settings) *bool) setting {
 }
 
 var settingKeys = map[string]setting{
-	"tokens.access_ttl":      durationSetting("lifetime of access tokens", func(s *Settings) *Duration { return &s.AccessTTL }),
-	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", func(s *Settings) *Duration { return &s.RefreshTTL }),
-	"tokens.max_access_ttl":  durationSetting("longest access-token lifetime a client may request", func(s *Settings) *Duration { return &s.MaxAccessTTL }),
-	"tokens.max_refresh_ttl": durationSetting("longest refresh-token lifetime a client may request", func(s *Settings) *Duration { return &s.MaxRefreshTTL }),
-	"tokens.id_token_ttl":    durationSetting("lifetime of ID tokens", func(s *Settings) *Duration { return &s.IDTokenTTL }),
-	"tokens.code_ttl":        durationSetting("lifetime of authorization codes", func(s *Settings) *Duration { return &s.CodeTTL }),
-	"session.ttl":            durationSetting("lifetime of a browser sign-in session of the login pages", func(s *Settings) *Duration { return &s.SessionTTL }),
+	"tokens.access_ttl":      durationSetting("lifetime of access tokens", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.AccessTTL }),
+	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", MaxRefreshTokenTTL, func(s *Settings) *Duration { return &s.RefreshTTL }),
+	"tokens.max_access_ttl":  durationSetting("longest access-token lifetime a client may request", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.MaxAccessTTL }),
+	"tokens.max_refresh_ttl": durationSetting("longest refresh-token lifetime a client may request", MaxRefreshTokenTTL, func(s *Settings) *Duration { return &s.MaxRefreshTTL }),
+	"tokens.id_token_ttl":    durationSetting("lifetime of ID tokens", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.IDTokenTTL }),
+	"tokens.code_ttl":        durationSetting("lifetime of authorization codes", MaxCodeTTL, func(s *Settings) *Duration { return &s.CodeTTL }),
+	"session.ttl":            durationSetting("lifetime of a browser sign-in session of the login pages", MaxSessionTTL, func(s *Settings) *Duration { return &s.SessionTTL }),
 	"keys.alg": {
 		doc: "signing algorithm of new keys: ES256 or RS256 (takes effect at the next `keys rotate`)",
 		set: func(s *Settings, v string) error {
@@ -231,7 +306,7 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strconv.Itoa(s.LockoutThreshold) },
 	},
-	"lockout.duration": durationSetting("how long a locked account stays locked", func(s *Settings) *Duration { return &s.LockoutDuration }),
+	"lockout.duration": durationSetting("how long a locked account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
 	"signup.optin":     boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),
 	"password.min_length": {
 		doc: "shortest password a customer may choose (8 to 128; common passwords and the e-mail address are always refused)",
@@ -245,7 +320,7 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strconv.Itoa(s.PasswordMinLength) },
 	},
-	"password.reset_ttl": durationSetting("how long a password reset token works", func(s *Settings) *Duration { return &s.PasswordResetTTL }),
+	"password.reset_ttl": durationSetting("how long a password reset token works", MaxPasswordResetTTL, func(s *Settings) *Duration { return &s.PasswordResetTTL }),
 	"password.reset_url": {
 		doc: "the storefront page that sets a new password; the reset mail links to it with ?token= (empty: the mail carries the token)",
 		set: func(s *Settings, v string) error {
@@ -282,9 +357,9 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strings.Join(s.TwoFactorTriggers, ",") },
 	},
-	"twofactor.reverify_after":  durationSetting("a trusted device needs a new second factor after this long", func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
+	"twofactor.reverify_after":  durationSetting("a trusted device needs a new second factor after this long", MaxTrustTTL, func(s *Settings) *Duration { return &s.TwoFactorReverifyAfter }),
 	"twofactor.b2b_required":    boolSetting("B2B accounts need a second factor on every device and region they have not verified, even when twofactor.triggers is off", func(s *Settings) *bool { return &s.TwoFactorB2BRequired }),
-	"twofactor.device_ttl":      durationSetting("how long a device stays trusted after a second factor with rememberDevice", func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
+	"twofactor.device_ttl":      durationSetting("how long a device stays trusted after a second factor with rememberDevice", MaxTrustTTL, func(s *Settings) *Duration { return &s.TwoFactorDeviceTTL }),
 	"social.trust_upstream_mfa": boolSetting("a social sign-in whose upstream asserts a second factor (amr mfa, otp or hwk) counts as one; false: the local second-factor policy applies to every social sign-in", func(s *Settings) *bool { return &s.SocialTrustMFA }),
 	"social.autolink":           boolSetting("link an upstream identity to the customer with the same verified e-mail without asking for the password (customers whose own address is verified; one whose address never was is claimed by the verified owner either way)", func(s *Settings) *bool { return &s.SocialAutoLink }),
 	"notify.webhook_url": {
@@ -309,11 +384,11 @@ var settingKeys = map[string]setting{
 			if v != "" && len(v) < 32 {
 				return errors.New("want at least 32 characters")
 			}
-			s.WebhookSecret = v
+			s.WebhookSecret = SealedSecret{plain: v}
 			return nil
 		},
 		get: func(s *Settings) string {
-			if s.WebhookSecret == "" {
+			if !s.WebhookSecret.IsSet() {
 				return ""
 			}
 			return "REDACTED"
@@ -360,7 +435,7 @@ func (s *Settings) Validate() error {
 	if s.AccessTTL > s.MaxAccessTTL {
 		errs = append(errs, fmt.Errorf("tokens.access_ttl (%s) is above tokens.max_access_ttl (%s)", s.AccessTTL, s.MaxAccessTTL))
 	}
-	if s.WebhookURL != "" && s.WebhookSecret == "" {
+	if s.WebhookURL != "" && !s.WebhookSecret.IsSet() {
 		errs = append(errs, errors.New("notify.webhook_url needs notify.webhook_secret"))
 	}
 	if s.RefreshTTL > s.MaxRefreshTTL {
@@ -380,6 +455,22 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// DecodeSettings reads settings as the database keeps them: keys the stored JSON lacks
+// (added by later releases) keep their defaults, and durations above their key's bound
+// (stored before bounds existed) are read as the bound.
+func DecodeSettings(raw []byte) (Settings, error) {
+	st := DefaultSettings()
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return Settings{}, err
+	}
+	for _, k := range settingKeys {
+		if k.clamp != nil {
+			k.clamp(&st)
+		}
+	}
+	return st, nil
 }
 
 // Duration is a time.Duration that reads and writes as a Go duration string in JSON.

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,9 +15,22 @@ func TestSettingsSet(t *testing.T) {
 		check   func(Settings) bool
 	}{
 		{"duration", [][2]string{{"tokens.access_ttl", "30m"}}, false, func(s Settings) bool { return time.Duration(s.AccessTTL) == 30*time.Minute }},
-		{"related keys together", [][2]string{{"tokens.access_ttl", "48h"}, {"tokens.max_access_ttl", "72h"}}, false,
-			func(s Settings) bool { return time.Duration(s.MaxAccessTTL) == 72*time.Hour }},
-		{"above its cap", [][2]string{{"tokens.access_ttl", "48h"}}, true, nil},
+		{"related keys together", [][2]string{{"tokens.refresh_ttl", "2400h"}, {"tokens.max_refresh_ttl", "2880h"}}, false,
+			func(s Settings) bool { return time.Duration(s.MaxRefreshTTL) == 2880*time.Hour }},
+		{"above its cap", [][2]string{{"tokens.refresh_ttl", "2400h"}}, true, nil},
+		// Every duration has an upper bound; the 292-year token is not possible.
+		{"access ttl at its bound", [][2]string{{"tokens.max_access_ttl", "24h"}, {"tokens.access_ttl", "24h"}}, false,
+			func(s Settings) bool { return time.Duration(s.AccessTTL) == 24*time.Hour }},
+		{"access ttl of 292 years", [][2]string{{"tokens.max_access_ttl", "2562047h"}, {"tokens.access_ttl", "2562047h"}}, true, nil},
+		{"access ttl above its bound", [][2]string{{"tokens.max_access_ttl", "25h"}}, true, nil},
+		{"refresh ttl above its bound", [][2]string{{"tokens.max_refresh_ttl", "8761h"}}, true, nil},
+		{"id token above its bound", [][2]string{{"tokens.id_token_ttl", "48h"}}, true, nil},
+		{"code above its bound", [][2]string{{"tokens.code_ttl", "11m"}}, true, nil},
+		{"session above its bound", [][2]string{{"session.ttl", "2161h"}}, true, nil},
+		{"lockout above its bound", [][2]string{{"lockout.duration", "25h"}}, true, nil},
+		{"reset token above its bound", [][2]string{{"password.reset_ttl", "25h"}}, true, nil},
+		{"reverify above its bound", [][2]string{{"twofactor.reverify_after", "8761h"}}, true, nil},
+		{"device trust above its bound", [][2]string{{"twofactor.device_ttl", "8761h"}}, true, nil},
 		{"unknown key", [][2]string{{"tokens.nope", "1h"}}, true, nil},
 		{"negative duration", [][2]string{{"lockout.duration", "-5m"}}, true, nil},
 		{"bad bool", [][2]string{{"signup.optin", "maybe"}}, true, nil},
@@ -59,5 +73,35 @@ func TestSettingsSet(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDurationBounds: every duration key has a documented bound, and a value stored
+// before bounds existed is read as the bound.
+func TestDurationBounds(t *testing.T) {
+	for key, st := range settingKeys {
+		s := DefaultSettings()
+		if err := s.Set(key, "1h"); err != nil || st.clamp == nil {
+			continue // not a duration
+		}
+		if err := s.Set(key, "2562047h"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s accepts 292 years: %v", key, err)
+		}
+		if !strings.Contains(st.doc, "at most") {
+			t.Errorf("%s does not document its bound: %q", key, st.doc)
+		}
+	}
+	stored := []byte(`{"tokens.access_ttl":"2562047h","tokens.max_access_ttl":"2562047h","tokens.refresh_ttl":"1h",` +
+		`"tokens.code_ttl":"100h","session.ttl":"100000h"}`)
+	s, err := DecodeSettings(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.AccessTTL) != MaxAccessTokenTTL || time.Duration(s.MaxAccessTTL) != MaxAccessTokenTTL ||
+		time.Duration(s.CodeTTL) != MaxCodeTTL || time.Duration(s.SessionTTL) != MaxSessionTTL {
+		t.Errorf("stored durations not bounded: %+v", s)
+	}
+	if time.Duration(s.RefreshTTL) != time.Hour || time.Duration(s.IDTokenTTL) != time.Hour {
+		t.Errorf("values within bounds changed or defaults lost: %+v", s)
 	}
 }

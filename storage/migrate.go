@@ -42,7 +42,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	for _, r := range results {
 		s.log.InfoContext(ctx, "applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	return nil
+	return s.runDataUpgrades(ctx)
 }
 
 // MigrationVersion reports the schema version the database is at.

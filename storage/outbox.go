@@ -21,7 +21,7 @@ type outboxRow struct {
 	Body          string       `db:"body"`
 	Data          string       `db:"data"`
 	Webhook       string       `db:"webhook"`
-	WebhookSecret string       `db:"webhook_secret"`
+	WebhookSecret []byte       `db:"webhook_secret_sealed"`
 	Attempts      int          `db:"attempts"`
 	NextAttemptAt sql.NullTime `db:"next_attempt_at"`
 	DeliveredAt   sql.NullTime `db:"delivered_at"`
@@ -38,7 +38,7 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *notify.Message) error {
 	if m.Data == nil {
 		data = []byte("{}")
 	}
-	err = s.get(ctx, &m.ID, `INSERT INTO outbox (tenant, kind, recipient, subject, body, data, webhook, webhook_secret,
+	err = s.get(ctx, &m.ID, `INSERT INTO outbox (tenant, kind, recipient, subject, body, data, webhook, webhook_secret_sealed,
 		attempts, next_attempt_at, last_error, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?) RETURNING id`,
 		m.Tenant, m.Kind, m.To, m.Subject, m.Body, string(data), m.Webhook, m.WebhookSecret,
@@ -54,7 +54,7 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *notify.Message) error {
 func (s *Store) ClaimMessages(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*notify.Message, error) {
 	now = ts(now)
 	var rows []outboxRow
-	if err := s.sel(ctx, &rows, `SELECT id, tenant, kind, recipient, subject, body, data, webhook, webhook_secret,
+	if err := s.sel(ctx, &rows, `SELECT id, tenant, kind, recipient, subject, body, data, webhook, webhook_secret_sealed,
 		attempts, next_attempt_at, delivered_at, last_error, created_at
 		FROM outbox WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?
 		ORDER BY next_attempt_at LIMIT ?`, now, limit); err != nil {
@@ -82,11 +82,17 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, limit int, lea
 	return out, nil
 }
 
-// MarkDelivered records a delivery and scrubs the message: bodies carry single-use
-// links that must not outlive their delivery in the database.
+// scrubbed is what a delivered or dead message keeps: its tenant, kind, recipient,
+// webhook URL, attempts and times. Every field that can carry a secret goes: the
+// subject ("Your sign-in code: 887454"), the body and data (codes, reset and e-mail
+// change tokens, opt-in and "this was not me" links) and the webhook secret.
+const scrubbed = `subject = '', body = '', data = '{}', webhook_secret = '', webhook_secret_sealed = NULL`
+
+// MarkDelivered records a delivery and scrubs the message: single-use codes and links
+// must not outlive their delivery in the database.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
-	if _, err := s.exec(ctx, `UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL, body = '', data = '{}',
-		webhook_secret = '', last_error = '' WHERE id = ?`, ts(at), id); err != nil {
+	if _, err := s.exec(ctx, `UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL, `+scrubbed+`,
+		last_error = '' WHERE id = ?`, ts(at), id); err != nil {
 		return fmt.Errorf("mark message %d delivered: %w", id, err)
 	}
 	return nil
@@ -97,8 +103,7 @@ func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error
 func (s *Store) MarkFailed(ctx context.Context, id int64, next *time.Time, lastErr string) error {
 	var err error
 	if next == nil {
-		_, err = s.exec(ctx, `UPDATE outbox SET next_attempt_at = NULL, last_error = ?, body = '', data = '{}',
-			webhook_secret = '' WHERE id = ?`, lastErr, id)
+		_, err = s.exec(ctx, `UPDATE outbox SET next_attempt_at = NULL, last_error = ?, `+scrubbed+` WHERE id = ?`, lastErr, id)
 	} else {
 		_, err = s.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?`, ts(*next), lastErr, id)
 	}
@@ -134,4 +139,29 @@ func (s *Store) DeleteStaleRateLimits(ctx context.Context, before time.Time) err
 		return fmt.Errorf("delete stale rate limits: %w", err)
 	}
 	return nil
+}
+
+// SealOutboxSecrets seals the plaintext webhook secrets of messages that a release
+// before sealing queued, and blanks the plaintext. It runs at every start and changes
+// nothing once every queued secret is sealed.
+func (s *Store) SealOutboxSecrets(ctx context.Context, seal func(tenant, plain string) ([]byte, error)) (int, error) {
+	var rows []struct {
+		ID     int64  `db:"id"`
+		Tenant string `db:"tenant"`
+		Secret string `db:"webhook_secret"`
+	}
+	if err := s.sel(ctx, &rows, `SELECT id, tenant, webhook_secret FROM outbox WHERE webhook_secret <> ''`); err != nil {
+		return 0, fmt.Errorf("select plaintext webhook secrets: %w", err)
+	}
+	for i, r := range rows {
+		sealed, err := seal(r.Tenant, r.Secret)
+		if err != nil {
+			return i, err
+		}
+		if _, err := s.exec(ctx, `UPDATE outbox SET webhook_secret_sealed = ?, webhook_secret = '' WHERE id = ? AND webhook_secret = ?`,
+			sealed, r.ID, r.Secret); err != nil {
+			return i, fmt.Errorf("seal webhook secret of message %d: %w", r.ID, err)
+		}
+	}
+	return len(rows), nil
 }

@@ -64,7 +64,7 @@ func (s *Store) EraseAccount(ctx context.Context, tenant string, id int64) error
 			args  []any
 		}{
 			{"tokens", `DELETE FROM oauth2_tokens WHERE tenant = ? AND subject = ?`, []any{tenant, fmt.Sprint(id)}},
-			{"outbox", `UPDATE outbox SET recipient = '', subject = '', body = '', data = '{}' WHERE tenant = ? AND recipient = ?`, []any{tenant, a.Email}},
+			{"outbox", `UPDATE outbox SET recipient = '', ` + scrubbed + ` WHERE tenant = ? AND recipient = ?`, []any{tenant, a.Email}},
 			{"events", `UPDATE security_events SET ip = '', user_agent = '', detail = '{}' WHERE tenant = ? AND customer_id = ?`, []any{tenant, id}},
 			{"customer", `DELETE FROM customers WHERE tenant = ? AND id = ?`, []any{tenant, id}},
 		}

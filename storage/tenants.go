@@ -21,9 +21,8 @@ type tenantRow struct {
 }
 
 func (r tenantRow) tenant() (*oauth.Tenant, error) {
-	// Start from the defaults so settings added by later releases get their default.
-	st := oauth.DefaultSettings()
-	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
+	st, err := oauth.DecodeSettings([]byte(r.Settings))
+	if err != nil {
 		return nil, fmt.Errorf("decode settings of tenant %q: %w", r.Name, err)
 	}
 	return &oauth.Tenant{Name: r.Name, Settings: st, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, nil

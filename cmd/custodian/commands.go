@@ -285,10 +285,10 @@ const (
 )
 
 func (c *cli) serve(name string, args []string) int {
-	fs := c.flagSet(name, "[--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--demo]",
+	fs := c.flagSet(name, "[--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--demo]",
 		"Serves Custodian's HTTP surface until SIGINT or SIGTERM, then shuts down gracefully", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "database", "public-url")
+	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
@@ -427,7 +427,7 @@ func (c *cli) tenantUpdate(name string, args []string) int {
 	fs := c.flagSet(name, "NAME --set KEY=VALUE... [--database URL]",
 		"Changes a tenant's settings; either every --set applies or none does", printSettingKeys)
 	o := defaultOptions()
-	configFlags(fs, &o, "database")
+	configFlags(fs, &o, "database", "allow-private-urls")
 	var sets stringList
 	fs.Var(&sets, "set", "`KEY=VALUE` of a setting (repeatable)")
 	pos, code, ok := c.parse(fs, args, "NAME")
@@ -578,7 +578,7 @@ func (c *cli) connectorAdd(name string, args []string) int {
 		"Adds an upstream OpenID Connect provider. Register this redirect URI with the provider:\n"+
 			"{public URL}/oauth2/{tenant}/connectors/{id}/callback. The client secret is stored sealed", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "database", "public-url")
+	configFlags(fs, &o, "database", "public-url", "allow-private-urls")
 	var (
 		cn     oauth.Connector
 		scopes stringList

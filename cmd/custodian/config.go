@@ -32,6 +32,8 @@ type options struct {
 	MailFrom   string
 	LogFormat  string
 	LogLevel   string
+	// AllowPrivateURLs ("true"/"false"): connectors and webhooks may reach internal addresses.
+	AllowPrivateURLs string
 }
 
 const (
@@ -58,6 +60,7 @@ var sources = []struct {
 	{"CUSTODIAN_MAIL_FROM", "", func(o *options) *string { return &o.MailFrom }},
 	{"CUSTODIAN_LOG_FORMAT", "", func(o *options) *string { return &o.LogFormat }},
 	{"CUSTODIAN_LOG_LEVEL", "", func(o *options) *string { return &o.LogLevel }},
+	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
 }
 
 // configFlags registers the configuration flags a command takes (a subset of
@@ -72,6 +75,8 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.StringVar(&o.Addr, n, defaultAddr, "listen `address` host:port; port 0 picks a free port (env CUSTODIAN_ADDR)")
 		case "public-url":
 			fs.StringVar(&o.PublicURL, n, "", "external base `URL`; issuers are URL/oauth2/{tenant} (env CUSTODIAN_PUBLIC_URL; default http://{addr})")
+		case "allow-private-urls":
+			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
 		default:
 			panic("unknown configuration flag " + n)
 		}
@@ -112,6 +117,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %q: want debug, info, warn or error", o.LogLevel))
+	}
+	if _, err := o.allowPrivateURLs(); err != nil {
+		errs = append(errs, err)
 	}
 	if needsSecret && o.Secret == "" {
 		if d, _, err := storage.ParseURL(o.Database); err == nil && d == storage.Postgres {
@@ -177,8 +185,45 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		SMTPURL:     custodian.Secret(o.SMTPURL),
 		MailFrom:    o.MailFrom,
 		Logger:      log,
+		// An invalid value is reported by problems; until then it allows nothing.
+		AllowPrivateURLs: must(o.allowPrivateURLs()),
 	}
 }
+
+// allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.
+func (o *options) allowPrivateURLs() (bool, error) {
+	if o.AllowPrivateURLs == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(o.AllowPrivateURLs)
+	if err != nil {
+		return false, fmt.Errorf("allow private URLs (CUSTODIAN_ALLOW_PRIVATE_URLS) %q: want true or false", o.AllowPrivateURLs)
+	}
+	return b, nil
+}
+
+func must(b bool, _ error) bool { return b }
+
+// boolOption is a boolean flag kept as the string its environment variable would hold,
+// so that a flag given on the command line wins over the environment like the others.
+type boolOption struct{ v *string }
+
+func (b boolOption) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+
+func (b boolOption) Set(s string) error {
+	if _, err := strconv.ParseBool(s); err != nil {
+		return fmt.Errorf("want true or false, got %q", s)
+	}
+	*b.v = s
+	return nil
+}
+
+func (b boolOption) IsBoolFlag() bool { return true }
 
 // validate reports every problem of the options and of the library configuration
 // they make, at once. A secret that a SQLite secret file will provide is not a

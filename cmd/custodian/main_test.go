@@ -362,7 +362,7 @@ func TestCommands(t *testing.T) {
 		{"client without id", []string{"client", "create", "--tenant", "shop"}, exitUsage, "missing --id"},
 		{"public client_credentials", []string{"client", "create", "--tenant", "shop", "--id", "pub", "--public", "--grant-type", "client_credentials"}, exitUsage, "client_credentials"},
 		{"client of unknown tenant", []string{"client", "create", "--tenant", "nope", "--id", "x"}, exitFailure, "not found"},
-		{"customer bad e-mail", []string{"customer", "create", "--tenant", "shop", "--email", "nope", "--password", "long enough pw"}, exitUsage, "not an e-mail address"},
+		{"customer bad e-mail", []string{"customer", "create", "--tenant", "shop", "--email", "nope", "--password", "long enough pw"}, exitUsage, "not a valid e-mail address"},
 		{"customer short password", []string{"customer", "create", "--tenant", "shop", "--email", "joe@example.com", "--password", "short"}, exitUsage, "at least 8"},
 		{"duplicate customer", []string{"customer", "create", "--tenant", "shop", "--email", "jane@example.com", "--password", "another password"}, exitFailure, "exists"},
 		{"keys of unknown tenant", []string{"keys", "rotate", "--tenant", "nope"}, exitFailure, "not found"},
@@ -372,6 +372,10 @@ func TestCommands(t *testing.T) {
 		{"connector http issuer", []string{"connector", "add", "--tenant", "shop", "--id", "g", "--issuer", "http://accounts.example", "--client-id", "c", "--client-secret", "s"}, exitUsage, "https"},
 		{"connector bad id", []string{"connector", "add", "--tenant", "shop", "--id", "Google!", "--issuer", "https://accounts.example", "--client-id", "c", "--client-secret", "s"}, exitUsage, "id"},
 		{"remove unknown connector", []string{"connector", "remove", "--tenant", "shop", "--id", "nope"}, exitFailure, "not found"},
+		{"connector on loopback", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "http://127.0.0.1:9443/realm", "--client-id", "c", "--client-secret", "s"}, exitUsage, "CUSTODIAN_ALLOW_PRIVATE_URLS"},
+		{"connector on a private address", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "https://[::ffff:10.0.0.8]/realm", "--client-id", "c", "--client-secret", "s"}, exitUsage, "not allowed"},
+		{"webhook on link-local", []string{"tenant", "update", "shop", "--set", "notify.webhook_url=https://169.254.169.254/latest", "--set", "notify.webhook_secret=" + strings.Repeat("w", 32)}, exitUsage, "not allowed"},
+		{"allow-private-urls not a bool", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "http://127.0.0.1:9443/realm", "--client-id", "c", "--client-secret", "s", "--allow-private-urls=maybe"}, exitUsage, "true or false"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,6 +397,11 @@ func TestCommands(t *testing.T) {
 			t.Errorf("client %q was created by a failed command", id)
 		}
 	}
+	// The operator may allow internal addresses, by flag or by environment.
+	c.ok("connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "http://127.0.0.1:9443/realm",
+		"--client-id", "c", "--client-secret", "s", "--allow-private-urls")
+	c.env["CUSTODIAN_ALLOW_PRIVATE_URLS"] = "true"
+	c.ok("tenant", "update", "shop", "--set", "notify.webhook_url=http://127.0.0.1:9444/hook", "--set", "notify.webhook_secret="+strings.Repeat("w", 32))
 }
 
 func TestUsage(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+
+	"github.com/custodian-id/custodian/egress"
 )
 
 // LogSender writes messages to the log: the default of the embedded setup, so a
@@ -106,8 +108,11 @@ func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
 // "<unix time>.<body>" in the header X-Custodian-Signature: t=<unix time>,v1=<hex>.
 // Receivers recompute it with the shared secret and reject stale timestamps.
 type WebhookSender struct {
+	// Client makes the call (default: one that refuses internal addresses, egress.Policy).
 	Client *http.Client
 	Now    func() time.Time
+	// OpenSecret opens a message's sealed signing secret (oauth.WebhookSecrets.Open).
+	OpenSecret func(tenant string, sealed []byte) (string, error)
 }
 
 // Sign returns the signature header value of a body at a time.
@@ -136,10 +141,17 @@ func (s WebhookSender) Send(ctx context.Context, m *Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Custodian-Webhook/1")
 	req.Header.Set("X-Custodian-Event", m.Kind)
-	req.Header.Set("X-Custodian-Signature", Sign(m.WebhookSecret, now(), body))
+	if s.OpenSecret == nil {
+		return fmt.Errorf("webhook: no way to open the signing secret")
+	}
+	secret, err := s.OpenSecret(m.Tenant, m.WebhookSecret)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	req.Header.Set("X-Custodian-Signature", Sign(secret, now(), body))
 	client := s.Client
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = egress.Policy{}.Client(10 * time.Second)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

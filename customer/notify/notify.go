@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,7 +25,19 @@ const (
 	// KindAccountClaimed: a provider that verified the address took over an account
 	// whose address was never verified.
 	KindAccountClaimed = "account.claimed"
+
+	// KindPasswordResetJob is a password reset request waiting for the worker: the
+	// request answers at once, the same for every address, and the worker finds the
+	// account, creates the token and queues the mail (or finds none and does nothing).
+	KindPasswordResetJob = "job.password_reset"
 )
+
+// IsJob reports whether a kind is work for the outbox's worker rather than a message
+// to deliver: jobs never reach a channel.
+func IsJob(kind string) bool { return strings.HasPrefix(kind, "job.") }
+
+// Job does the work of one job message; an error retries it like a failed delivery.
+type Job func(ctx context.Context, m *Message) error
 
 // Message is one notification to one recipient.
 type Message struct {
@@ -35,9 +49,10 @@ type Message struct {
 	Body    string         `json:"body"`
 	Data    map[string]any `json:"data,omitempty"`
 	// Webhook, when set, delivers the message as a signed JSON POST to this URL
-	// instead of by e-mail (the tenant sends its own branded mail).
+	// instead of by e-mail (the tenant sends its own branded mail). WebhookSecret is the
+	// tenant's signing secret, sealed: the WebhookSender opens it only to sign.
 	Webhook       string     `json:"-"`
-	WebhookSecret string     `json:"-"`
+	WebhookSecret []byte     `json:"-"`
 	Attempts      int        `json:"-"`
 	NextAttemptAt time.Time  `json:"-"`
 	DeliveredAt   *time.Time `json:"-"`
@@ -66,6 +81,8 @@ type Sender interface {
 
 // Outbox enqueues and delivers messages.
 type Outbox struct {
+	mu          sync.Mutex
+	jobs        map[string]Job
 	store       Store
 	mail        Sender
 	webhook     Sender
@@ -113,7 +130,7 @@ var ErrInvalid = errors.New("invalid message")
 // Enqueue writes a message to the outbox, due now. Call it inside the transaction of
 // the state change it belongs to.
 func (o *Outbox) Enqueue(ctx context.Context, m *Message) error {
-	if m.Tenant == "" || m.Kind == "" || m.To == "" {
+	if m.Tenant == "" || m.Kind == "" || (m.To == "" && !IsJob(m.Kind)) {
 		return fmt.Errorf("%w: tenant, kind and recipient are required", ErrInvalid)
 	}
 	now := o.now().UTC()
@@ -134,29 +151,71 @@ func backoff(attempts int) time.Duration {
 	return min(d, time.Hour)
 }
 
+// HandleJob names the work of a job kind. The service that owns the kind registers
+// it while the server is wired, before the worker runs.
+func (o *Outbox) HandleJob(kind string, job Job) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.jobs == nil {
+		o.jobs = map[string]Job{}
+	}
+	o.jobs[kind] = job
+}
+
+func (o *Outbox) job(kind string) Job {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.jobs[kind]
+}
+
 // DeliverDue delivers the messages that are due and reports how many were delivered.
+// Jobs that are due run too, and the messages they queue are delivered in the same
+// call.
 func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
+	delivered := 0
+	for pass := 0; pass < 3; pass++ {
+		n, jobs, err := o.deliverBatch(ctx)
+		delivered += n
+		if err != nil || jobs == 0 {
+			return delivered, err
+		}
+	}
+	return delivered, nil
+}
+
+// deliverBatch claims one batch of due messages and delivers them or runs them.
+func (o *Outbox) deliverBatch(ctx context.Context) (delivered, jobs int, err error) {
 	msgs, err := o.store.ClaimMessages(ctx, o.now().UTC(), 50, o.lease)
 	if err != nil {
-		return 0, fmt.Errorf("claim messages: %w", err)
+		return 0, 0, fmt.Errorf("claim messages: %w", err)
 	}
-	delivered := 0
 	for _, m := range msgs {
-		sender := o.mail
-		if m.Webhook != "" {
-			sender = o.webhook
-		}
 		var sendErr error
-		if sender == nil {
-			sendErr = errors.New("no sender for this channel")
+		if IsJob(m.Kind) {
+			jobs++
+			if job := o.job(m.Kind); job == nil {
+				sendErr = fmt.Errorf("no handler for job %s", m.Kind)
+			} else {
+				sendErr = job(ctx, m)
+			}
 		} else {
-			sendErr = sender.Send(ctx, m)
+			sender := o.mail
+			if m.Webhook != "" {
+				sender = o.webhook
+			}
+			if sender == nil {
+				sendErr = errors.New("no sender for this channel")
+			} else {
+				sendErr = sender.Send(ctx, m)
+			}
 		}
 		if sendErr == nil {
 			if err := o.store.MarkDelivered(ctx, m.ID, o.now().UTC()); err != nil {
-				return delivered, fmt.Errorf("mark message %d delivered: %w", m.ID, err)
+				return delivered, jobs, fmt.Errorf("mark message %d delivered: %w", m.ID, err)
 			}
-			delivered++
+			if !IsJob(m.Kind) {
+				delivered++
+			}
 			continue
 		}
 		var next *time.Time
@@ -167,10 +226,10 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 		o.log.WarnContext(ctx, "notification delivery failed", "id", m.ID, "kind", m.Kind, "tenant", m.Tenant,
 			"attempt", m.Attempts, "gave_up", next == nil, "err", sendErr)
 		if err := o.store.MarkFailed(ctx, m.ID, next, sendErr.Error()); err != nil {
-			return delivered, fmt.Errorf("mark message %d failed: %w", m.ID, err)
+			return delivered, jobs, fmt.Errorf("mark message %d failed: %w", m.ID, err)
 		}
 	}
-	return delivered, nil
+	return delivered, jobs, nil
 }
 
 // Run delivers due messages every interval until ctx ends.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/egress"
 )
 
 // memStore is an outbox store for the worker's unit tests; the SQL store is covered by
@@ -150,10 +151,18 @@ func TestWebhookSigned(t *testing.T) {
 	defer ts.Close()
 	at := time.Unix(1_800_000_000, 0)
 	st := &memStore{}
-	o := notify.New(notify.Config{Store: st, Webhook: notify.WebhookSender{Now: func() time.Time { return at }}})
+	// The message carries the sealed secret; the sender opens it only to sign.
+	open := func(tenant string, sealed []byte) (string, error) {
+		if tenant != "shop" || string(sealed) != "sealed:"+secret {
+			return "", errors.New("cannot open")
+		}
+		return secret, nil
+	}
+	o := notify.New(notify.Config{Store: st, Webhook: notify.WebhookSender{Now: func() time.Time { return at }, OpenSecret: open,
+		Client: egress.Policy{AllowPrivate: true}.Client(10 * time.Second)}})
 	ctx := context.Background()
 	_ = o.Enqueue(ctx, &notify.Message{Tenant: "shop", Kind: notify.KindEmailChange, To: "new@example.com",
-		Subject: "Confirm", Body: "token", Webhook: ts.URL, WebhookSecret: secret, Data: map[string]any{"token": "t1"}})
+		Subject: "Confirm", Body: "token", Webhook: ts.URL, WebhookSecret: []byte("sealed:" + secret), Data: map[string]any{"token": "t1"}})
 	if n, err := o.DeliverDue(ctx); n != 1 || err != nil {
 		t.Fatalf("delivered %d, err %v", n, err)
 	}

@@ -107,3 +107,37 @@ func Name(prefix string) string {
 	_, _ = rand.Read(b)
 	return strings.ToLower(fmt.Sprintf("%s-%s", prefix, hex.EncodeToString(b)))
 }
+
+// SQL opens a plain database/sql connection to a backend for tests that arrange or
+// inspect rows no store method exposes (rows as an older release left them, what the
+// outbox keeps after delivery). Write statements with ? placeholders and pass them
+// through the returned rebind.
+func SQL(t testing.TB, b Backend) (*sql.DB, func(query string) string) {
+	t.Helper()
+	dialect, dsn, err := storage.ParseURL(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open(string(dialect), dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", b.Name, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rebind := func(q string) string { return q }
+	if dialect == storage.Postgres {
+		rebind = func(q string) string {
+			var sb strings.Builder
+			n := 0
+			for _, r := range q {
+				if r == '?' {
+					n++
+					fmt.Fprintf(&sb, "$%d", n)
+					continue
+				}
+				sb.WriteRune(r)
+			}
+			return sb.String()
+		}
+	}
+	return db, rebind
+}
