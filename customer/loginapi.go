@@ -461,7 +461,7 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
 		// The legal entity is part of the token family: another one is a new family,
 		// and the one just refreshed goes.
 		next, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: info.Subject, Scopes: info.Scopes,
-			SessionID: info.SessionID, AMR: info.AMR, AccountID: want, Grant: loginGrant})
+			SessionID: info.SessionID, AMR: info.AMR, AccountID: want, ThirdParty: info.ThirdParty, Grant: loginGrant})
 		if err != nil {
 			fail(fmt.Errorf("issue tokens for legal entity: %w", err))
 			return

@@ -114,7 +114,8 @@ func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes .
 	return t, ctx, id, nil
 }
 
-// meCaller authenticates a signed-in customer by their access token.
+// meCaller authenticates a signed-in customer by their access token, which must pass
+// the route's rule (meRules).
 func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, error) {
 	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
@@ -127,6 +128,9 @@ func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, 
 	id, perr := strconv.ParseInt(info.Subject, 10, 64)
 	if info.Anonymous || perr != nil {
 		return nil, nil, 0, tokenRequired("this call needs a customer's access token", nil)
+	}
+	if err := a.authorizeMe(ctx, r, info); err != nil {
+		return nil, nil, 0, err
 	}
 	acc, err := a.svc.store.GetAccount(ctx, t.Name, id)
 	if errors.Is(err, ErrNotFound) {

@@ -61,3 +61,11 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 
 // pathVar reads a path variable of the matched route.
 func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
+
+// routeName is the name of the matched route, or "".
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		return rt.GetName()
+	}
+	return ""
+}

@@ -571,7 +571,7 @@ func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			scoped, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: ts.Subject,
-				Scopes: ts.Scopes, SessionID: ts.SessionID, AMR: info.AMR, AccountID: want, Grant: "ticket"})
+				Scopes: ts.Scopes, SessionID: ts.SessionID, AMR: info.AMR, AccountID: want, ThirdParty: info.ThirdParty, Grant: "ticket"})
 			if err != nil {
 				a.ticketFail(w, r, err)
 				return

@@ -44,7 +44,7 @@ type page struct {
 	CSRF       string
 	Email      string
 	Error      string
-	Scopes     []string
+	Scopes     []string // what the consent page asks for, in words
 	Done       bool
 	Notice     string
 
@@ -318,7 +318,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			}
 			view.Title = "Allow access"
 			view.CSRF = csrf
-			view.Scopes = ar.GetRequestedScopes()
+			view.Scopes = describeScopes(ar.GetRequestedScopes())
 			// The shopper has just signed in: the consent post must not ask again.
 			view.Action = withoutPrompt(r.URL, "login")
 			p.render(w, http.StatusOK, "consent.html", view)
@@ -504,6 +504,9 @@ func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fo
 	sess.SessionID = bs.SessionID
 	sess.AMR = bs.AMR
 	sess.DeviceID = bs.DeviceID
+	if c, ok := ar.GetClient().(*Client); !ok || !c.FirstParty {
+		sess.ThirdParty = true
+	}
 	now := p.now().UTC()
 	sess.Claims = &jwt.IDTokenClaims{
 		Subject:                             sub,

@@ -25,8 +25,12 @@ type AccessInfo struct {
 	Anonymous bool
 	AccountID string
 	AMR       []string
-	ExpiresAt time.Time
-	RequestID string // token family; empty for JWT access tokens
+	// ThirdParty: a client that is not first-party got the token through the consent
+	// page (Session.ThirdParty).
+	ThirdParty bool
+	DeviceID   string // the device of the sign-in; known for opaque tokens only
+	ExpiresAt  time.Time
+	RequestID  string // token family; empty for JWT access tokens
 }
 
 // ValidateAccessToken accepts either form Custodian issues: the opaque access token
@@ -49,21 +53,28 @@ func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*Acce
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	return accessInfoOf(t.Name, ar, fosite.AccessToken)
+}
+
+// accessInfoOf describes a stored token request; kind picks the expiry.
+func accessInfoOf(tenant string, ar fosite.Requester, kind fosite.TokenType) (*AccessInfo, error) {
 	s, ok := ar.GetSession().(*Session)
 	if !ok {
-		return nil, fmt.Errorf("validate access token: unexpected session %T", ar.GetSession())
+		return nil, fmt.Errorf("token: unexpected session %T", ar.GetSession())
 	}
 	return &AccessInfo{
-		Tenant:    t.Name,
-		Subject:   s.Subject,
-		ClientID:  ar.GetClient().GetID(),
-		Scopes:    ar.GetGrantedScopes(),
-		SessionID: s.SessionID,
-		Anonymous: s.Anonymous,
-		AccountID: s.AccountID,
-		AMR:       s.AMR,
-		ExpiresAt: s.GetExpiresAt(fosite.AccessToken),
-		RequestID: ar.GetID(),
+		Tenant:     tenant,
+		Subject:    s.Subject,
+		ClientID:   ar.GetClient().GetID(),
+		Scopes:     ar.GetGrantedScopes(),
+		SessionID:  s.SessionID,
+		Anonymous:  s.Anonymous,
+		AccountID:  s.AccountID,
+		AMR:        s.AMR,
+		ThirdParty: s.ThirdParty,
+		DeviceID:   s.DeviceID,
+		ExpiresAt:  s.GetExpiresAt(kind),
+		RequestID:  ar.GetID(),
 	}, nil
 }
 
@@ -95,16 +106,25 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 	if c.Scope != "" {
 		scopes = strings.Fields(c.Scope)
 	}
+	// A client's own token (client_credentials) names the client as its subject (RFC
+	// 9068 §2.2) and has no shopper session; every customer's token has one. The
+	// subject is then the client's, not a customer's: answer it as the opaque form
+	// does, empty, so a client whose id looks like a customer number is no customer.
+	subject := c.Subject
+	if c.SessionID == "" && subject == c.ClientID {
+		subject = ""
+	}
 	return &AccessInfo{
-		Tenant:    tenant,
-		Subject:   c.Subject,
-		ClientID:  c.ClientID,
-		Scopes:    scopes,
-		SessionID: c.SessionID,
-		Anonymous: c.Anonymous,
-		AccountID: c.AccountID,
-		AMR:       c.AMR,
-		ExpiresAt: exp,
+		Tenant:     tenant,
+		Subject:    subject,
+		ClientID:   c.ClientID,
+		Scopes:     scopes,
+		SessionID:  c.SessionID,
+		Anonymous:  c.Anonymous,
+		AccountID:  c.AccountID,
+		AMR:        c.AMR,
+		ThirdParty: c.ThirdParty,
+		ExpiresAt:  exp,
 	}, nil
 }
 
