@@ -166,9 +166,28 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 // IsAnonymousRefreshToken reports whether a live refresh token belongs to an anonymous
 // shopper, without rotating it. Unknown or used tokens answer an error.
 func (p *Provider) IsAnonymousRefreshToken(ctx context.Context, token string) (bool, error) {
-	sess := NewSession()
-	if _, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	info, err := p.RefreshTokenInfo(ctx, token)
+	if err != nil {
+		return false, err
 	}
-	return sess.Anonymous, nil
+	return info.Anonymous, nil
+}
+
+// RefreshTokenInfo describes a refresh token that a refresh would accept (live, or
+// rotated moments ago within the grace window), without rotating it and without any
+// other effect: a replayed token is left for the refresh itself to detect. Unknown,
+// used and revoked tokens answer ErrInvalidToken. The ctx must carry the tenant.
+func (p *Provider) RefreshTokenInfo(ctx context.Context, token string) (*AccessInfo, error) {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return nil, errors.New("refresh token info: no tenant in context")
+	}
+	ar, err := p.store.PeekRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), NewSession())
+	switch {
+	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	case err != nil:
+		return nil, fmt.Errorf("refresh token info: %w", err)
+	}
+	return accessInfoOf(t.Name, ar, fosite.RefreshToken)
 }

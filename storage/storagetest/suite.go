@@ -512,6 +512,14 @@ func testTokens(t *testing.T, s *storage.Store) {
 	if err := s.CreateAccessTokenSession(actx, "at-1", req); err == nil {
 		t.Errorf("duplicate signature accepted")
 	}
+	// A peek at a live refresh token reads it and records nothing.
+	peeked := oauth.NewSession()
+	if got, err := s.PeekRefreshTokenSession(actx, "rt-1", peeked); err != nil || got.GetID() != "family-1" || peeked.SessionID != "sid-1" {
+		t.Errorf("peek refresh: %v %+v", err, peeked)
+	}
+	if _, err := s.PeekRefreshTokenSession(bctx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("refresh token visible from another tenant: %v", err)
+	}
 	sess := oauth.NewSession()
 	if _, err := s.GetAccessTokenSession(actx, "at-1", sess); err != nil || sess.SessionID != "sid-1" {
 		t.Errorf("get access: %v %+v", err, sess)
@@ -537,6 +545,13 @@ func testTokens(t *testing.T, s *storage.Store) {
 	}
 	if err := s.RevokeRefreshToken(actx, "family-1"); err != nil {
 		t.Fatal(err)
+	}
+	before, _ := s.ListEvents(actx, "alpha", nil, 100)
+	if _, err := s.PeekRefreshTokenSession(actx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Errorf("peek a revoked refresh token: %v", err)
+	}
+	if after, _ := s.ListEvents(actx, "alpha", nil, 100); len(after) != len(before) {
+		t.Errorf("a peek recorded an event: %d events, %d before", len(after), len(before))
 	}
 	if _, err := s.GetRefreshTokenSession(actx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("revoked refresh token: %v", err)
