@@ -240,6 +240,9 @@ type Store interface {
 	// UseToken marks an unexpired, unused token used with one conditional update and
 	// returns it; ErrInvalidToken otherwise.
 	UseToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
+	// PeekToken returns an unexpired, unused token without using it; ErrInvalidToken
+	// otherwise.
+	PeekToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
 
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }

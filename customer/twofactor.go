@@ -305,6 +305,13 @@ func (s *Service) sendNewDevice(ctx context.Context, t *oauth.Tenant, a *Account
 			"userAgent": d.UserAgent}})
 }
 
+// CheckNotMe reports whether a "this was not me" token still works (ErrInvalidToken
+// otherwise), without using it: the link's page asks before NotMe acts.
+func (s *Service) CheckNotMe(ctx context.Context, t *oauth.Tenant, token string) error {
+	_, err := s.store.PeekToken(ctx, t.Name, TokenNotMe, HashToken(token), s.now().UTC())
+	return err
+}
+
 // NotMe answers a new-device mail's "this was not me" link: every token, browser
 // session and device of the account ends. The token works once.
 func (s *Service) NotMe(ctx context.Context, t *oauth.Tenant, token string) error {

@@ -91,10 +91,16 @@ func (p *Provider) randomToken(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// csrfToken returns the form token for this browser, setting the CSRF cookie when the
-// browser has none. The token is an HMAC of the cookie (double-submit, signed), so a
-// cross-site page can neither read nor forge it.
+// csrfToken returns the form token of the login pages for this browser.
 func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant string) (string, error) {
+	return p.FormCSRF(w, r, tenant, "/oauth2/"+tenant+"/")
+}
+
+// FormCSRF returns the form token for this browser of a page under path, setting the
+// CSRF cookie (scoped to path) when the browser has none. The token is an HMAC of the
+// cookie (double-submit, signed), so a cross-site page can neither read nor forge it.
+// Every HTML form Custodian serves uses it; CheckFormCSRF checks the post.
+func (p *Provider) FormCSRF(w http.ResponseWriter, r *http.Request, tenant, path string) (string, error) {
 	var v string
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
 		v = c.Value
@@ -104,7 +110,7 @@ func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant stri
 			return "", err
 		}
 		v = nv
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/oauth2/" + tenant + "/",
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: path,
 			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
 	}
@@ -117,7 +123,11 @@ func (p *Provider) csrfFor(cookie, tenant string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (p *Provider) checkCSRF(r *http.Request, tenant string) bool {
+func (p *Provider) checkCSRF(r *http.Request, tenant string) bool { return p.CheckFormCSRF(r, tenant) }
+
+// CheckFormCSRF reports whether a parsed form post carries the csrf_token of
+// FormCSRF for the browser's cookie.
+func (p *Provider) CheckFormCSRF(r *http.Request, tenant string) bool {
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || c.Value == "" {
 		return false

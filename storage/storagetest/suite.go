@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"KeyStateRace", testKeyStateRace},
 		{"Customers", testCustomers},
 		{"CustomerEmailRace", testCustomerEmailRace},
+		{"OneTimeTokens", testOneTimeTokens},
 		{"Events", testEvents},
 		{"BrowserSessions", testBrowserSessions},
 		{"Consents", testConsents},
@@ -289,6 +290,46 @@ func testCustomerEmailRace(t *testing.T, s *storage.Store) {
 	}, customer.ErrConflict)
 	if wins != 1 || conflicts != 7 {
 		t.Errorf("wins %d, conflicts %d", wins, conflicts)
+	}
+}
+
+// testOneTimeTokens: a token can be looked at without using it, is used once, and
+// neither works when expired, used or of another tenant or kind.
+func testOneTimeTokens(t *testing.T, s *storage.Store) {
+	mustTenant(t, s, "alpha")
+	mustTenant(t, s, "beta")
+	id := mustCustomer(t, s, "alpha", "tok@example.com")
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := s.CreateToken(ctx, &customer.OneTimeToken{Hash: "hash-1", Tenant: "alpha", CustomerID: id, Kind: customer.TokenNotMe,
+		Data: map[string]string{"k": "v"}, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		got, err := s.PeekToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now)
+		if err != nil || got.CustomerID != id || got.Data["k"] != "v" {
+			t.Fatalf("peek %d: %+v %v", i, got, err)
+		}
+	}
+	for _, c := range []struct {
+		name, tenant, kind string
+		at                 time.Time
+	}{
+		{"another tenant", "beta", customer.TokenNotMe, now},
+		{"another kind", "alpha", customer.TokenPasswordReset, now},
+		{"expired", "alpha", customer.TokenNotMe, now.Add(2 * time.Hour)},
+	} {
+		if _, err := s.PeekToken(ctx, c.tenant, c.kind, "hash-1", c.at); !errors.Is(err, customer.ErrInvalidToken) {
+			t.Errorf("peek, %s: %v", c.name, err)
+		}
+	}
+	if got, err := s.UseToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); err != nil || got.CustomerID != id {
+		t.Fatalf("use after peeks: %+v %v", got, err)
+	}
+	if _, err := s.PeekToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); !errors.Is(err, customer.ErrInvalidToken) {
+		t.Errorf("peek a used token: %v", err)
+	}
+	if _, err := s.UseToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); !errors.Is(err, customer.ErrInvalidToken) {
+		t.Errorf("use twice: %v", err)
 	}
 }
 
