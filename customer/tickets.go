@@ -136,7 +136,7 @@ func jsonOr(raw json.RawMessage, def string) json.RawMessage {
 	return raw
 }
 
-func (a *API) accountView(acc *Account) *customerAccountView {
+func (a *API) accountView(t *oauth.Tenant, acc *Account) *customerAccountView {
 	id := strconv.FormatInt(acc.ID, 10)
 	name := acc.UserName
 	if name == "" {
@@ -148,7 +148,7 @@ func (a *API) accountView(acc *Account) *customerAccountView {
 		CustomerSinceDate: acc.CreatedAt, IsActive: acc.Active, IsLocked: acc.Locked(a.now()),
 		HasExternalPassword: acc.HasExternalPassword, MigrationRequired: acc.MigrationRequired, Last2FaDate: acc.Last2FAAt,
 		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: contactsOf(acc), Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
-		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(),
+		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(t.Settings),
 		AuditInfo: auditInfoView{CreateBy: acc.CreatedBy, CreateDate: acc.CreatedAt, UpdateBy: acc.UpdatedBy, UpdateDate: acc.UpdatedAt}}
 }
 
@@ -419,7 +419,7 @@ func (a *API) finishTicket(w http.ResponseWriter, r *http.Request, call *ticketC
 		a.ticketFail(w, r, err)
 		return
 	}
-	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(full)))
+	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(call.tenant, full)))
 }
 
 func deref(s *string) string {
@@ -549,5 +549,5 @@ func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
 		a.writeTicket(w, r, call, ticketOf(res.tokens, nil))
 		return
 	}
-	a.writeTicket(w, r, call, ticketOf(res.tokens, a.accountView(res.account)))
+	a.writeTicket(w, r, call, ticketOf(res.tokens, a.accountView(call.tenant, res.account)))
 }

@@ -122,7 +122,7 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 	if err != nil {
 		return nil, err
 	}
-	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn || st.TOTP, Last2FA: a.Last2FAAt}
+	sub := twofactor.Subject{B2B: a.AccountType(t.Settings) == "B2B", OptedIn: a.TwoFactorOptIn || st.TOTP, Last2FA: a.Last2FAAt}
 	d, err := s.tf.Decide(ctx, p, t.Name, a.ID, sub, att)
 	if err != nil {
 		return nil, err
