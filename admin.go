@@ -346,7 +346,7 @@ func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *oauth.
 		return
 	}
 	v := customerView{ID: a.ID, EmailAddress: a.Email, FirstName: a.FirstName, LastName: a.LastName, IsActive: a.Active,
-		OnHold: a.OnHold, AccountType: a.AccountType(), LoginState: customer.LoginStateOf(a, t.Settings.LockoutThreshold, s.cfg.Now()),
+		OnHold: a.OnHold, AccountType: a.AccountType(t.Settings), LoginState: customer.LoginStateOf(a, t.Settings.LockoutThreshold, s.cfg.Now()),
 		Memberships: []membershipView{}, Attributes: a.Attributes, Notes: a.Notes, Segments: a.Segments,
 		CommerceSummary: a.CommerceSummary, Version: a.Version}
 	for _, m := range a.Memberships {

@@ -125,7 +125,12 @@ func TestProfileSeed(t *testing.T) {
 			wantKeys(t, "profile", got.body, "id", "customerNumber", "title", "firstName", "middleName", "lastName", "contactEmail",
 				"contactPhone", "company", "preferredLanguage", "preferredCurrency", "preferredSite", "accounts", "businessModel", "b2b",
 				"mixins", "metadata", "lastLogin", "addresses", "defaultAddress")
-			if got.body["id"] != got.body["customerNumber"] || got.body["businessModel"] != "B2B" || got.body["title"] != "MR" ||
+			// The seed's company registration id is kept and shown back, but the shopper's
+			// word does not make the account B2B (b2b.self_declared is off).
+			if b2b, _ := got.body["b2b"].(map[string]any); b2b == nil || b2b["companyRegistrationId"] != "123-456-789" {
+				t.Errorf("b2b block: %v", got.body["b2b"])
+			}
+			if got.body["id"] != got.body["customerNumber"] || got.body["businessModel"] != "B2C" || got.body["title"] != "MR" ||
 				got.body["metadata"].(map[string]any)["version"] != float64(1) {
 				t.Errorf("profile %s", got.raw)
 			}

@@ -499,7 +499,7 @@ func TestTwoFactorTOTP(t *testing.T) {
 var notMeRE = regexp.MustCompile(`/customer/` + testTenant + `/security/not-me/([A-Za-z0-9_-]+)`)
 
 // TestNewDeviceNotice: a sign-in from a second device mails a "this was not me" link
-// that ends every session and forgets every device.
+// that, once confirmed, ends every session and forgets every device.
 func TestNewDeviceNotice(t *testing.T) {
 	b := storagetest.Backends(t)[0]
 	smtp := notifytest.StartSMTP(t)
@@ -531,13 +531,9 @@ func TestNewDeviceNotice(t *testing.T) {
 	if m == nil {
 		t.Fatal("no not-me link in the new-device mail")
 	}
-	resp, err := http.Get(e.url + "/customer/" + testTenant + "/security/not-me/" + m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := readBody(t, resp)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "signed out") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Errorf("not-me: %d %s", resp.StatusCode, page)
+	status, page := confirmNotMe(t, e, browser(t), m[1])
+	if status != http.StatusOK || !strings.Contains(page, "signed out") {
+		t.Errorf("not-me: %d %s", status, page)
 	}
 	if r := loginCall(t, e, http.MethodGet, "/customer/"+testTenant+"/validateauthtoken", "", jsonBearer(first)...); r.status != http.StatusUnauthorized {
 		t.Errorf("a session survived the not-me link: %d", r.status)
@@ -549,7 +545,7 @@ func TestNewDeviceNotice(t *testing.T) {
 	if len(devices) != 1 {
 		t.Errorf("devices after not-me and one sign-in: %s", list.raw)
 	}
-	resp, _ = http.Get(e.url + "/customer/" + testTenant + "/security/not-me/" + m[1])
+	resp, _ := http.Get(e.url + "/customer/" + testTenant + "/security/not-me/" + m[1])
 	if readBody(t, resp); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("not-me link used twice: %d", resp.StatusCode)
 	}

@@ -113,9 +113,13 @@ func (a *Account) Locked(now time.Time) bool {
 	return a.LockedUntil != nil && now.Before(*a.LockedUntil)
 }
 
-// AccountType is B2B for customers of a company, B2C otherwise.
-func (a *Account) AccountType() string {
-	if len(a.Memberships) > 0 || a.CompanyRegistrationID != "" {
+// AccountType is B2B for customers of a company, B2C otherwise: the one rule behind
+// the profile's businessModel, the ticket's accountType and twofactor.b2b_required.
+// Memberships of B2B accounts are assigned by the admin; a company registration id is
+// what the shopper says (signup, PATCH /me) and makes the account B2B only under the
+// tenant's b2b.self_declared.
+func (a *Account) AccountType(s oauth.Settings) string {
+	if len(a.Memberships) > 0 || (s.B2BSelfDeclared && a.CompanyRegistrationID != "") {
 		return "B2B"
 	}
 	return "B2C"
@@ -243,6 +247,9 @@ type Store interface {
 	UseToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
 	// RetireTokens marks a customer's unused tokens of a kind used.
 	RetireTokens(ctx context.Context, tenant string, customerID int64, kind string) error
+	// PeekToken returns an unexpired, unused token without using it; ErrInvalidToken
+	// otherwise.
+	PeekToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*OneTimeToken, error)
 
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }

@@ -256,8 +256,15 @@ func TestSignupOptIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Active || a.AccountType() != "B2B" {
-				t.Errorf("new opt-in account: active %v type %s", a.Active, a.AccountType())
+			// The company registration id is the shopper's word: it is kept, and makes
+			// the account B2B only under b2b.self_declared.
+			if a.Active || a.CompanyRegistrationID != "123-456-789" || a.AccountType(f.tenant.Settings) != "B2C" {
+				t.Errorf("new opt-in account: active %v registration %q type %s", a.Active, a.CompanyRegistrationID, a.AccountType(f.tenant.Settings))
+			}
+			selfDeclared := f.tenant.Settings
+			selfDeclared.B2BSelfDeclared = true
+			if a.AccountType(selfDeclared) != "B2B" {
+				t.Errorf("b2b.self_declared: type %s", a.AccountType(selfDeclared))
 			}
 			// A signup cannot make itself a member of a B2B account.
 			if ok, _ := f.svc.IsMember(ctx, "shop", a.ID, "le-1"); ok {

@@ -18,7 +18,8 @@ package customer
 //   - refreshauthtoken finds the client by HTTP Basic credentials (any client), by
 //     client_id or by a Bearer token of the client (public clients only).
 //   - A refresh with another legalEntityId (of which the customer is a member) mints a
-//     new token family bound to it and revokes the one just refreshed.
+//     new token family bound to it and revokes the one just refreshed; a legalEntityId
+//     the customer is not a member of is refused before the token rotates (refresh.go).
 //   - The opt-in confirmation answers with the login response when it comes with the
 //     storefront's anonymous token (or client_id); a bare link click only activates the
 //     account and answers 204. An unknown, used or expired opt-in token is a 400.
@@ -416,64 +417,25 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	ts, err := a.oauth.Refresh(ctx, client, rt, oauth.Lifespans{})
+	res, err := a.refresh(ctx, t, client, rt, q.Get("legalEntityId"), loginGrant)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		err = tokenRequired("the customer no longer exists", nil)
+	case errors.Is(err, errNotCustomerToken):
+		err = tokenRequired("not a customer's token", nil)
+	}
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
-	info, err := a.oauth.ValidateAccessToken(ctx, ts.AccessToken)
+	if res.account == nil {
+		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, res.tokens))
+		return
+	}
+	view, err := a.loginView(ctx, t, res.account, res.tokens, res.member)
 	if err != nil {
-		a.loginFail(w, r, fmt.Errorf("read refreshed token: %w", err))
-		return
-	}
-	if info.Anonymous {
-		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
-		return
-	}
-	// From here on a failure leaves no live tokens behind: the old refresh token is
-	// spent, so the family just minted is revoked.
-	fail := func(err error) {
-		a.revokeQuietly(ctx, ts.AccessToken)
+		a.revokeQuietly(ctx, res.tokens.AccessToken)
 		a.loginFail(w, r, err)
-	}
-	id, err := strconv.ParseInt(info.Subject, 10, 64)
-	if err != nil {
-		fail(tokenRequired("not a customer's token", nil))
-		return
-	}
-	acc, err := a.svc.Account(ctx, t.Name, id)
-	if errors.Is(err, ErrNotFound) {
-		fail(tokenRequired("the customer no longer exists", nil))
-		return
-	}
-	if err != nil {
-		fail(err)
-		return
-	}
-	if !acc.Active || acc.OnHold {
-		fail(ErrInactive)
-		return
-	}
-	legal := info.AccountID
-	if want := q.Get("legalEntityId"); want != "" && want != info.AccountID {
-		if !slices.ContainsFunc(acc.Memberships, func(m Membership) bool { return m.AccountID == want }) {
-			fail(notMember())
-			return
-		}
-		// The legal entity is part of the token family: another one is a new family,
-		// and the one just refreshed goes.
-		next, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: info.Subject, Scopes: info.Scopes,
-			SessionID: info.SessionID, AMR: info.AMR, AccountID: want, Grant: loginGrant})
-		if err != nil {
-			fail(fmt.Errorf("issue tokens for legal entity: %w", err))
-			return
-		}
-		a.revokeQuietly(ctx, ts.AccessToken)
-		ts, legal = next, want
-	}
-	view, err := a.loginView(ctx, t, acc, ts, legal)
-	if err != nil {
-		fail(err)
 		return
 	}
 	writeLoginJSON(w, http.StatusOK, view)

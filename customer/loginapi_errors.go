@@ -34,7 +34,7 @@ type loginError struct {
 	message string
 	details []FieldError
 	cause   error
-	// challenge, when set, is sent as WWW-Authenticate (RFC 6750 §3) with a 401.
+	// challenge, when set, is sent as WWW-Authenticate (RFC 6750 §3) with a 401 or 403.
 	challenge string
 }
 
@@ -88,7 +88,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((rl.RetryAfter+time.Second-1)/time.Second), 10))
 	}
-	if e.status == http.StatusUnauthorized && e.challenge != "" {
+	if (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden) && e.challenge != "" {
 		w.Header().Set("WWW-Authenticate", e.challenge)
 	}
 	level := slog.LevelDebug

@@ -106,7 +106,7 @@ type profileView struct {
 	DefaultAddress    *addressView     `json:"defaultAddress,omitempty"`
 }
 
-func profileOf(a *Account, addresses []Address, withAddresses bool) profileView {
+func profileOf(t *oauth.Tenant, a *Account, addresses []Address, withAddresses bool) profileView {
 	accounts := []accountRefView{}
 	if a.PasswordHash != "" {
 		accounts = append(accounts, accountRefView{ID: a.Email, ProviderID: "internal"})
@@ -123,9 +123,11 @@ func profileOf(a *Account, addresses []Address, withAddresses bool) profileView 
 		ContactEmail: a.ContactEmail, ContactPhone: a.ContactPhone, Company: a.Company, PreferredLanguage: a.PreferredLanguage,
 		PreferredCurrency: a.PreferredCurrency, PreferredSite: a.PreferredSite,
 		Accounts:      accounts,
-		BusinessModel: a.AccountType(), Mixins: jsonOr(a.Mixins, "{}"),
+		BusinessModel: a.AccountType(t.Settings), Mixins: jsonOr(a.Mixins, "{}"),
 		Metadata: metadataView{Version: a.Version, Mixins: json.RawMessage("{}")}, LastLogin: a.LastLoginAt}
-	if v.BusinessModel == "B2B" {
+	// The shopper's own company registration id is shown back even while it does not
+	// make the account B2B: businessModel alone says what the account is.
+	if v.BusinessModel == "B2B" || a.CompanyRegistrationID != "" {
 		v.B2B = &b2bView{CompanyRegistrationID: a.CompanyRegistrationID, LegalEntities: []legalEntityView{}}
 		for _, m := range a.Memberships {
 			v.B2B.LegalEntities = append(v.B2B.LegalEntities, legalEntityView{ID: m.AccountID, Name: m.Name, ContactAssignmentID: m.ContactAssignmentID})
@@ -173,7 +175,7 @@ func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *oauth.Tena
 			return
 		}
 	}
-	writeLoginJSON(w, status, profileOf(acc, addrs, withAddresses))
+	writeLoginJSON(w, status, profileOf(t, acc, addrs, withAddresses))
 }
 
 // profilePatchBody is PATCH /me. Every field is raw so that null (clear) and absent
@@ -625,7 +627,7 @@ func (a *API) meExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acc := x.Account
-	out := exportView{ExportedAt: a.now().UTC(), Profile: profileOf(acc, x.Addresses, true),
+	out := exportView{ExportedAt: a.now().UTC(), Profile: profileOf(t, acc, x.Addresses, true),
 		Login: map[string]any{"email": acc.Email, "active": acc.Active, "createdAt": acc.CreatedAt, "lastLogin": acc.LastLoginAt,
 			"last2FaDate": acc.Last2FAAt, "failedLoginAttempts": acc.FailedLogins, "lockedUntil": acc.LockedUntil},
 		Addresses: []addressView{}, Devices: []deviceView{}, Events: []eventView{},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -114,7 +115,8 @@ func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes .
 	return t, ctx, id, nil
 }
 
-// meCaller authenticates a signed-in customer by their access token.
+// meCaller authenticates a signed-in customer by their access token, which must pass
+// the route's rule (meRules).
 func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, error) {
 	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
@@ -127,6 +129,9 @@ func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, 
 	id, perr := strconv.ParseInt(info.Subject, 10, 64)
 	if info.Anonymous || perr != nil {
 		return nil, nil, 0, tokenRequired("this call needs a customer's access token", nil)
+	}
+	if err := a.authorizeMe(ctx, r, info); err != nil {
+		return nil, nil, 0, err
 	}
 	acc, err := a.svc.store.GetAccount(ctx, t.Name, id)
 	if errors.Is(err, ErrNotFound) {
@@ -347,27 +352,68 @@ func (a *API) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
 	a.recoveryCodes(w, r, a.svc.RegenerateRecoveryCodes)
 }
 
-// notMe is the one-click link of a new-device mail: every session, token and trusted
-// device of the account ends. GET /customer/{tenant}/security/not-me/{token}; it
-// answers a page, since a person clicks it.
+// notMeAsk is the link of a new-device mail: GET /customer/{tenant}/security/not-me/{token}.
+// It only asks: a mail scanner that opens the link changes nothing and leaves the token
+// unused. The page's form posts back to the same address (notMe).
+func (a *API) notMeAsk(w http.ResponseWriter, r *http.Request) {
+	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
+	if err != nil {
+		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
+		return
+	}
+	if !a.notMeUsable(ctx, w, a.svc.CheckNotMe(ctx, t, pathVar(r, "token"))) {
+		return
+	}
+	// The CSRF cookie is scoped to the links' directory, wherever a host mounts them.
+	csrf, err := a.oauth.FormCSRF(w, r, t.Name, path.Dir(r.URL.Path)+"/")
+	if err != nil {
+		a.notMeUsable(ctx, w, err)
+		return
+	}
+	oauth.SetPageHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	if err := a.pages.ExecuteTemplate(w, "notme.html", struct{ Title, Action, CSRF string }{"Was this not you?", r.URL.RequestURI(), csrf}); err != nil {
+		a.log.ErrorContext(ctx, "render not-me page", "err", err)
+	}
+}
+
+// notMe acts on the confirmed link: every session, token and trusted device of the
+// account ends. POST /customer/{tenant}/security/not-me/{token} (form, csrf_token).
 func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
 	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
 		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
 		return
 	}
-	err = a.svc.NotMe(ctx, t, pathVar(r, "token"))
+	r.Body = http.MaxBytesReader(w, r.Body, loginMaxBody)
+	if err := r.ParseForm(); err != nil {
+		a.notice(w, http.StatusBadRequest, "Please try again", "The form could not be read. Please open the link in the e-mail again.", "")
+		return
+	}
+	if !a.oauth.CheckFormCSRF(r, t.Name) {
+		a.notice(w, http.StatusForbidden, "Please try again", "This form has expired. Please open the link in the e-mail again.", "")
+		return
+	}
+	if !a.notMeUsable(ctx, w, a.svc.NotMe(ctx, t, pathVar(r, "token"))) {
+		return
+	}
+	a.notice(w, http.StatusOK, "Your account is safe again", "",
+		"Every session of your account has been signed out and every trusted device forgotten. "+
+			"Please sign in again and change your password.")
+}
+
+// notMeUsable answers the page of a failed not-me step and reports whether err is nil.
+func (a *API) notMeUsable(ctx context.Context, w http.ResponseWriter, err error) bool {
 	switch {
+	case err == nil:
+		return true
 	case errors.Is(err, ErrInvalidToken):
 		a.notice(w, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
-	case err != nil:
+	default:
 		a.log.ErrorContext(ctx, "not-me link", "err", fmt.Errorf("not me: %w", err))
 		a.notice(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.", "")
-	default:
-		a.notice(w, http.StatusOK, "Your account is safe again", "",
-			"Every session of your account has been signed out and every trusted device forgotten. "+
-				"Please sign in again and change your password.")
 	}
+	return false
 }
 
 // notice answers a small HTML page.

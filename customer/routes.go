@@ -52,7 +52,8 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 	c.HandleFunc("/me/2fa/totp/confirm", a.totpConfirm).Methods(http.MethodPost).Name("me.2fa.totp.confirm")
 	c.HandleFunc("/me/2fa/totp", a.totpRemove).Methods(http.MethodDelete).Name("me.2fa.totp.remove")
 	c.HandleFunc("/me/2fa/recovery-codes", a.recoveryRegenerate).Methods(http.MethodPost).Name("me.2fa.recovery")
-	c.HandleFunc("/security/not-me/{token}", a.notMe).Methods(http.MethodGet).Name("security.notme")
+	c.HandleFunc("/security/not-me/{token}", a.notMeAsk).Methods(http.MethodGet).Name("security.notme")
+	c.HandleFunc("/security/not-me/{token}", a.notMe).Methods(http.MethodPost).Name("security.notme.confirm")
 	c.HandleFunc("/refreshauthtoken", a.refreshAuth).Methods(http.MethodGet).Name("login.refresh")
 	c.HandleFunc("/validateauthtoken", a.validateAuth).Methods(http.MethodGet).Name("login.validate")
 	c.HandleFunc("/logout", a.logout).Methods(http.MethodGet).Name("login.logout")
@@ -61,3 +62,11 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 
 // pathVar reads a path variable of the matched route.
 func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
+
+// routeName is the name of the matched route, or "".
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		return rt.GetName()
+	}
+	return ""
+}

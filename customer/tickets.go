@@ -137,7 +137,7 @@ func jsonOr(raw json.RawMessage, def string) json.RawMessage {
 	return raw
 }
 
-func (a *API) accountView(acc *Account) *customerAccountView {
+func (a *API) accountView(t *oauth.Tenant, acc *Account) *customerAccountView {
 	id := strconv.FormatInt(acc.ID, 10)
 	name := acc.UserName
 	if name == "" {
@@ -149,7 +149,7 @@ func (a *API) accountView(acc *Account) *customerAccountView {
 		CustomerSinceDate: acc.CreatedAt, IsActive: acc.Active, IsLocked: acc.Locked(a.now()),
 		HasExternalPassword: acc.HasExternalPassword, MigrationRequired: acc.MigrationRequired, Last2FaDate: acc.Last2FAAt,
 		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: contactsOf(acc), Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
-		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(),
+		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(t.Settings),
 		AuditInfo: auditInfoView{CreateBy: acc.CreatedBy, CreateDate: acc.CreatedAt, UpdateBy: acc.UpdatedBy, UpdateDate: acc.UpdatedAt}}
 }
 
@@ -427,7 +427,7 @@ func (a *API) finishTicket(w http.ResponseWriter, r *http.Request, call *ticketC
 		a.ticketFail(w, r, err)
 		return
 	}
-	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(full)))
+	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(call.tenant, full)))
 }
 
 func deref(s *string) string {
@@ -547,49 +547,15 @@ func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
 		a.ticketFail(w, r, badTicketParam("refreshToken is required"))
 		return
 	}
-	ts, err := a.oauth.Refresh(call.ctx, call.client, rt, oauth.Lifespans{})
-	if err != nil {
-		a.ticketFail(w, r, err)
-		return
-	}
-	id, err := strconv.ParseInt(ts.Subject, 10, 64)
-	if err != nil { // an anonymous shopper's ticket
-		a.writeTicket(w, r, call, ticketOf(ts, nil))
-		return
-	}
-	acc, err := a.svc.Account(call.ctx, call.tenant.Name, id)
-	if err == nil && (!acc.Active || acc.OnHold) {
-		err = ErrInactive
-	}
-	if err != nil {
-		_ = a.oauth.RevokeToken(call.ctx, ts.RefreshToken)
-		a.ticketFail(w, r, err)
-		return
-	}
 	// Another accountId re-scopes: a new family bound to it replaces the refreshed one.
-	if want := r.URL.Query().Get("accountId"); want != "" {
-		info, err := a.oauth.ValidateAccessToken(call.ctx, ts.AccessToken)
-		if err != nil {
-			a.ticketFail(w, r, err)
-			return
-		}
-		if info.AccountID != want {
-			if ok, err := a.svc.IsMember(call.ctx, call.tenant.Name, id, want); err != nil || !ok {
-				a.ticketFail(w, r, notTicketMember(err))
-				return
-			}
-			scoped, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: ts.Subject,
-				Scopes: ts.Scopes, SessionID: ts.SessionID, AMR: info.AMR, AccountID: want, Grant: "ticket"})
-			if err != nil {
-				a.ticketFail(w, r, err)
-				return
-			}
-			if err := a.oauth.RevokeToken(call.ctx, ts.RefreshToken); err != nil {
-				a.ticketFail(w, r, err)
-				return
-			}
-			ts = scoped
-		}
+	res, err := a.refresh(call.ctx, call.tenant, call.client, rt, r.URL.Query().Get("accountId"), "ticket")
+	if err != nil {
+		a.ticketFail(w, r, err)
+		return
 	}
-	a.writeTicket(w, r, call, ticketOf(ts, a.accountView(acc)))
+	if res.account == nil { // an anonymous shopper's ticket
+		a.writeTicket(w, r, call, ticketOf(res.tokens, nil))
+		return
+	}
+	a.writeTicket(w, r, call, ticketOf(res.tokens, a.accountView(call.tenant, res.account)))
 }

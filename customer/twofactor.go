@@ -122,7 +122,7 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 	if err != nil {
 		return nil, err
 	}
-	sub := twofactor.Subject{B2B: a.AccountType() == "B2B", OptedIn: a.TwoFactorOptIn || st.TOTP, Last2FA: a.Last2FAAt}
+	sub := twofactor.Subject{B2B: a.AccountType(t.Settings) == "B2B", OptedIn: a.TwoFactorOptIn || st.TOTP, Last2FA: a.Last2FAAt}
 	d, err := s.tf.Decide(ctx, p, t.Name, a.ID, sub, att)
 	if err != nil {
 		return nil, err
@@ -303,6 +303,13 @@ func (s *Service) sendNewDevice(ctx context.Context, t *oauth.Tenant, a *Account
 			"forgets every trusted device (valid for 7 days):\n\n" + link + "\n\nThen change your password.",
 		Data: map[string]any{"token": tok, "link": link, "customerId": a.ID, "deviceId": d.ID, "region": d.Region,
 			"userAgent": d.UserAgent}})
+}
+
+// CheckNotMe reports whether a "this was not me" token still works (ErrInvalidToken
+// otherwise), without using it: the link's page asks before NotMe acts.
+func (s *Service) CheckNotMe(ctx context.Context, t *oauth.Tenant, token string) error {
+	_, err := s.store.PeekToken(ctx, t.Name, TokenNotMe, HashToken(token), s.now().UTC())
+	return err
 }
 
 // NotMe answers a new-device mail's "this was not me" link: every token, browser

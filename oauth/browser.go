@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"time"
+
+	"github.com/ory/fosite"
 )
 
 // BrowserSession is a shopper's sign-in at the login pages (single sign-on across the
@@ -53,4 +55,9 @@ type TokenStore interface {
 	AccessTokenByJTI(ctx context.Context, tenant, jti string) (active bool, err error)
 	// FamilyByJTI returns the token family (request id) of a JWT access token's opaque twin.
 	FamilyByJTI(ctx context.Context, tenant, jti string) (string, error)
+	// PeekRefreshTokenSession returns the request of a refresh token that a refresh
+	// would accept (active, or rotated within the grace window with forks left), with
+	// no side effect; fosite.ErrInactiveToken for any other known token, and
+	// fosite.ErrNotFound for an unknown one.
+	PeekRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error)
 }

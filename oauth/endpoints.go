@@ -46,7 +46,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"grant_types_supported":                         grants,
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{"ES256", "RS256"},
-		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
+		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access", ScopeProfileView, ScopeProfileEdit, ScopeAccountManage},
 		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "email", "email_verified", "name", "given_name", "family_name", "updated_at"},
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},

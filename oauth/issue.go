@@ -38,6 +38,9 @@ type IssueRequest struct {
 	DeviceID  string    // the device the sign-in came from, if known
 	Lifespans Lifespans // zero: the tenant's defaults
 	Grant     string    // what the issuance is called in metrics and logs
+	// ThirdParty carries Session.ThirdParty over when tokens of a third-party
+	// family are re-issued (a re-scope); the customer APIs' own sign-ins leave it unset.
+	ThirdParty bool
 }
 
 // TokenSet is one issuance: the opaque tokens, the JWT access token and their expiries.
@@ -76,6 +79,7 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet,
 	sess.AMR = in.AMR
 	sess.AccountID = in.AccountID
 	sess.DeviceID = in.DeviceID
+	sess.ThirdParty = in.ThirdParty
 	ar := fosite.NewAccessRequest(sess)
 	ar.Client = in.Client
 	ar.GrantTypes = fosite.Arguments{in.Grant}
@@ -368,6 +372,8 @@ type accessClaims struct {
 	Tenant    string   `json:"tenant"`
 	Anonymous bool     `json:"anonymous,omitempty"`
 	AccountID string   `json:"account_id,omitempty"`
+	// ThirdParty: issued to a client that is not first-party through the consent page.
+	ThirdParty bool `json:"third_party,omitempty"`
 }
 
 func (p *Provider) addExtras(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
@@ -402,6 +408,7 @@ func (p *Provider) addExtras(ctx context.Context, ar fosite.AccessRequester, res
 		c.SessionID = sess.SessionID
 		c.Anonymous = sess.Anonymous
 		c.AccountID = sess.AccountID
+		c.ThirdParty = sess.ThirdParty
 		c.AMR = sess.AMR
 		c.ACR = acrFor(sess.AMR)
 		if sess.Claims != nil && !sess.Claims.AuthTime.IsZero() {

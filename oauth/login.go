@@ -45,7 +45,7 @@ type page struct {
 	CSRF       string
 	Email      string
 	Error      string
-	Scopes     []string
+	Scopes     []string // what the consent page asks for, in words
 	Done       bool
 	Notice     string
 
@@ -99,10 +99,16 @@ func (p *Provider) randomToken(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// csrfToken returns the form token for this browser, setting the CSRF cookie when the
-// browser has none. The token is an HMAC of the cookie (double-submit, signed), so a
-// cross-site page can neither read nor forge it.
+// csrfToken returns the form token of the login pages for this browser.
 func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant string) (string, error) {
+	return p.FormCSRF(w, r, tenant, "/oauth2/"+tenant+"/")
+}
+
+// FormCSRF returns the form token for this browser of a page under path, setting the
+// CSRF cookie (scoped to path) when the browser has none. The token is an HMAC of the
+// cookie (double-submit, signed), so a cross-site page can neither read nor forge it.
+// Every HTML form Custodian serves uses it; CheckFormCSRF checks the post.
+func (p *Provider) FormCSRF(w http.ResponseWriter, r *http.Request, tenant, path string) (string, error) {
 	var v string
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
 		v = c.Value
@@ -112,7 +118,7 @@ func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant stri
 			return "", err
 		}
 		v = nv
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/oauth2/" + tenant + "/",
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: path,
 			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
 	}
@@ -125,7 +131,11 @@ func (p *Provider) csrfFor(cookie, tenant string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (p *Provider) checkCSRF(r *http.Request, tenant string) bool {
+func (p *Provider) checkCSRF(r *http.Request, tenant string) bool { return p.CheckFormCSRF(r, tenant) }
+
+// CheckFormCSRF reports whether a parsed form post carries the csrf_token of
+// FormCSRF for the browser's cookie.
+func (p *Provider) CheckFormCSRF(r *http.Request, tenant string) bool {
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || c.Value == "" {
 		return false
@@ -318,7 +328,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			}
 			view.Title = "Allow access"
 			view.CSRF = csrf
-			view.Scopes = ar.GetRequestedScopes()
+			view.Scopes = describeScopes(ar.GetRequestedScopes())
 			// The shopper has just signed in: the consent post must not ask again.
 			view.Action = withoutPrompt(r.URL, "login")
 			p.render(w, http.StatusOK, "consent.html", view)
@@ -496,6 +506,9 @@ func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, az *a
 	sess.SessionID = bs.SessionID
 	sess.AMR = bs.AMR
 	sess.DeviceID = bs.DeviceID
+	if c, ok := ar.GetClient().(*Client); !ok || !c.FirstParty {
+		sess.ThirdParty = true
+	}
 	now := p.now().UTC()
 	sess.Claims = &jwt.IDTokenClaims{
 		Subject:                             sub,

@@ -29,6 +29,10 @@ type Session struct {
 	// DeviceID is the device (twofactor.Device) the sign-in came from, if known:
 	// forgetting the device revokes the tokens.
 	DeviceID string `json:"device_id,omitempty"`
+	// ThirdParty marks tokens a client that is not first-party obtained through the
+	// consent page. They never reach the customer API's security settings, whatever
+	// their scopes. Refreshes and re-scopes keep the mark.
+	ThirdParty bool `json:"third_party,omitempty"`
 
 	// sessionOverride, when set, replaces SessionID whenever the session is decoded:
 	// fosite reloads a code's session from storage while it issues the tokens, and

@@ -93,6 +93,11 @@ type Settings struct {
 
 	SessionTTL Duration `json:"session.ttl"`
 
+	// B2BSelfDeclared: a company registration id the shopper gives at signup or in
+	// PATCH /me makes the account B2B. Off (the default), only memberships the admin
+	// assigns do, and the id is kept as what the shopper said.
+	B2BSelfDeclared bool `json:"b2b.self_declared"`
+
 	// WebhookURL, when set, receives the tenant's notifications as signed JSON posts
 	// instead of Custodian's e-mail; WebhookSecret signs them.
 	WebhookURL    string       `json:"notify.webhook_url,omitempty"`
@@ -394,6 +399,7 @@ var settingKeys = map[string]setting{
 			return "REDACTED"
 		},
 	},
+	"b2b.self_declared":    boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
 	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
 }
 

@@ -33,11 +33,15 @@ type AccessInfo struct {
 	AMR       []string
 	// Audience is the granted audience; empty when none was requested (the JWT
 	// access token then names the tenant's issuer).
-	Audience  []string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	RequestID string // token family; empty for JWT access tokens
-	Use       string // UseAccessToken or UseRefreshToken
+	Audience []string
+	// ThirdParty: a client that is not first-party got the token through the consent
+	// page (Session.ThirdParty).
+	ThirdParty bool
+	DeviceID   string // the device of the sign-in; known for opaque tokens only
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	RequestID  string // token family; empty for JWT access tokens
+	Use        string // UseAccessToken or UseRefreshToken
 }
 
 // ValidateAccessToken accepts either form of access token Custodian issues: the opaque
@@ -117,20 +121,35 @@ func (p *Provider) opaqueToken(ctx context.Context, tenant, token, use string) (
 	if !exp.IsZero() && !p.now().Before(exp) {
 		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
+	info, err := accessInfoOf(tenant, ar, typ)
+	if err != nil {
+		return nil, err
+	}
+	info.Use = use
+	return info, nil
+}
+
+// accessInfoOf describes a stored token request; kind picks the expiry.
+func accessInfoOf(tenant string, ar fosite.Requester, kind fosite.TokenType) (*AccessInfo, error) {
+	s, ok := ar.GetSession().(*Session)
+	if !ok {
+		return nil, fmt.Errorf("token: unexpected session %T", ar.GetSession())
+	}
 	return &AccessInfo{
-		Tenant:    tenant,
-		Subject:   sess.Subject,
-		ClientID:  ar.GetClient().GetID(),
-		Scopes:    ar.GetGrantedScopes(),
-		SessionID: sess.SessionID,
-		Anonymous: sess.Anonymous,
-		AccountID: sess.AccountID,
-		AMR:       sess.AMR,
-		Audience:  ar.GetGrantedAudience(),
-		IssuedAt:  ar.GetRequestedAt(),
-		ExpiresAt: exp,
-		RequestID: ar.GetID(),
-		Use:       use,
+		Tenant:     tenant,
+		Subject:    s.Subject,
+		ClientID:   ar.GetClient().GetID(),
+		Scopes:     ar.GetGrantedScopes(),
+		SessionID:  s.SessionID,
+		Anonymous:  s.Anonymous,
+		AccountID:  s.AccountID,
+		AMR:        s.AMR,
+		Audience:   ar.GetGrantedAudience(),
+		ThirdParty: s.ThirdParty,
+		DeviceID:   s.DeviceID,
+		IssuedAt:   ar.GetRequestedAt(),
+		ExpiresAt:  s.GetExpiresAt(kind),
+		RequestID:  ar.GetID(),
 	}, nil
 }
 
@@ -171,19 +190,28 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 	if len(aud) == 1 && aud[0] == c.Issuer {
 		aud = nil
 	}
+	// A client's own token (client_credentials) names the client as its subject (RFC
+	// 9068 §2.2) and has no shopper session; every customer's token has one. The
+	// subject is then the client's, not a customer's: answer it as the opaque form
+	// does, empty, so a client whose id looks like a customer number is no customer.
+	subject := c.Subject
+	if c.SessionID == "" && subject == c.ClientID {
+		subject = ""
+	}
 	return &AccessInfo{
-		Tenant:    tenant,
-		Subject:   c.Subject,
-		ClientID:  c.ClientID,
-		Scopes:    scopes,
-		SessionID: c.SessionID,
-		Anonymous: c.Anonymous,
-		AccountID: c.AccountID,
-		AMR:       c.AMR,
-		Audience:  aud,
-		IssuedAt:  time.Unix(c.IssuedAt, 0),
-		ExpiresAt: exp,
-		Use:       UseAccessToken,
+		Tenant:     tenant,
+		Subject:    subject,
+		ClientID:   c.ClientID,
+		Scopes:     scopes,
+		SessionID:  c.SessionID,
+		Anonymous:  c.Anonymous,
+		AccountID:  c.AccountID,
+		AMR:        c.AMR,
+		Audience:   aud,
+		ThirdParty: c.ThirdParty,
+		IssuedAt:   time.Unix(c.IssuedAt, 0),
+		ExpiresAt:  exp,
+		Use:        UseAccessToken,
 	}, nil
 }
 
@@ -229,9 +257,28 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 // IsAnonymousRefreshToken reports whether a live refresh token belongs to an anonymous
 // shopper, without rotating it. Unknown or used tokens answer an error.
 func (p *Provider) IsAnonymousRefreshToken(ctx context.Context, token string) (bool, error) {
-	sess := NewSession()
-	if _, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	info, err := p.RefreshTokenInfo(ctx, token)
+	if err != nil {
+		return false, err
 	}
-	return sess.Anonymous, nil
+	return info.Anonymous, nil
+}
+
+// RefreshTokenInfo describes a refresh token that a refresh would accept (live, or
+// rotated moments ago within the grace window), without rotating it and without any
+// other effect: a replayed token is left for the refresh itself to detect. Unknown,
+// used and revoked tokens answer ErrInvalidToken. The ctx must carry the tenant.
+func (p *Provider) RefreshTokenInfo(ctx context.Context, token string) (*AccessInfo, error) {
+	t := TenantFromContext(ctx)
+	if t == nil {
+		return nil, errors.New("refresh token info: no tenant in context")
+	}
+	ar, err := p.store.PeekRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), NewSession())
+	switch {
+	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	case err != nil:
+		return nil, fmt.Errorf("refresh token info: %w", err)
+	}
+	return accessInfoOf(t.Name, ar, fosite.RefreshToken)
 }

@@ -338,6 +338,28 @@ func (s *Store) UseToken(ctx context.Context, tenant, kind, hash string, now tim
 	return out, err
 }
 
+// PeekToken returns an unexpired, unused token and changes nothing.
+func (s *Store) PeekToken(ctx context.Context, tenant, kind, hash string, now time.Time) (*customer.OneTimeToken, error) {
+	var r struct {
+		CustomerID int64     `db:"customer_id"`
+		Data       string    `db:"data"`
+		ExpiresAt  time.Time `db:"expires_at"`
+	}
+	err := s.get(ctx, &r, `SELECT customer_id, data, expires_at FROM one_time_tokens
+		WHERE token_hash = ? AND tenant = ? AND kind = ? AND used_at IS NULL AND expires_at > ?`, hash, tenant, kind, ts(now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, customer.ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("peek token: %w", err)
+	}
+	out := &customer.OneTimeToken{Hash: hash, Tenant: tenant, CustomerID: r.CustomerID, Kind: kind, ExpiresAt: r.ExpiresAt.UTC()}
+	if err := json.Unmarshal([]byte(r.Data), &out.Data); err != nil {
+		return nil, fmt.Errorf("decode token data: %w", err)
+	}
+	return out, nil
+}
+
 // RecordFailedLogin counts a failed password and locks the account when the count
 // reaches the threshold, in one statement: concurrent failures each count once and
 // exactly one of them locks. A lock that has run out restarts the count.

@@ -336,6 +336,20 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	return req, fosite.ErrInactiveToken
 }
 
+// PeekRefreshTokenSession returns the request of a refresh token a refresh would
+// accept, like GetRefreshTokenSession but without recording anything: a used token is
+// fosite.ErrInactiveToken and left for the refresh to detect as a reuse.
+func (s *Store) PeekRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	row, err := s.getToken(ctx, kindRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active && !s.inGrace(row) {
+		return nil, fmt.Errorf("peek refresh token: %w", fosite.ErrInactiveToken)
+	}
+	return s.hydrate(ctx, row, session)
+}
+
 func (s *Store) inGrace(row *tokenRow) bool {
 	return !row.Revoked && row.RotatedAt.Valid && s.graceperiod > 0 &&
 		s.clock().Before(row.RotatedAt.Time.Add(s.graceperiod)) && row.GraceForks < s.graceforks

@@ -120,7 +120,7 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// seedStatement copies the template row of one kind for n in [lo, hi]. Parameters in
+// seedStatement copies the template row of one kind (the first by signature) for n in [lo, hi]. Parameters in
 // order: lo, hi, tag, expired per mille, expired time, kind, template request id.
 //
 // Keys are spread over the index like real (random) signatures: they start with a
@@ -169,7 +169,9 @@ func seedStatement(dialect storage.Dialect, cols []string, kind string) string {
 	}
 	q := "WITH RECURSIVE s(n) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT n + 1 FROM s WHERE n < CAST(? AS BIGINT)) " +
 		"INSERT INTO " + tokenTable + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM s, " + tokenTable + " t WHERE t.kind = ? AND t.request_id = ?"
+		" FROM s, " + tokenTable + " t WHERE t.kind = ? AND t.request_id = ?" +
+		// One template row even when the family holds several tokens of the kind.
+		" AND t.signature = (SELECT MIN(m.signature) FROM " + tokenTable + " m WHERE m.kind = t.kind AND m.request_id = t.request_id)"
 	return bindSeed(dialect, q, params)
 }
 

@@ -56,7 +56,7 @@ type account struct {
 // The clients every load tenant has.
 const (
 	storefrontClient = "storefront" // public, first-party: anonymous, refresh and password grants
-	backendClient    = "backend"    // confidential: client_credentials only
+	backendClient    = "backend"    // confidential: client_credentials only, introspects any token
 )
 
 // setupSize says how much to create.
@@ -156,6 +156,8 @@ func setup(ctx context.Context, a *adminAPI, baseline string, size setupSize, si
 			}
 			if err := a.admin(gctx, http.MethodPost, "/admin/tenants/"+t+"/clients", map[string]any{
 				"id": backendClient, "secret": f.secret, "grantTypes": []string{"client_credentials"},
+				// A resource server: it introspects the storefront's tokens too.
+				"behaviors": []string{"oauth:introspect-any"},
 			}, http.StatusCreated); err != nil {
 				return fmt.Errorf("create client: %w", err)
 			}

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"KeyStateRace", testKeyStateRace},
 		{"Customers", testCustomers},
 		{"CustomerEmailRace", testCustomerEmailRace},
+		{"OneTimeTokens", testOneTimeTokens},
 		{"Events", testEvents},
 		{"BrowserSessions", testBrowserSessions},
 		{"Consents", testConsents},
@@ -292,6 +293,46 @@ func testCustomerEmailRace(t *testing.T, s *storage.Store) {
 	}
 }
 
+// testOneTimeTokens: a token can be looked at without using it, is used once, and
+// neither works when expired, used or of another tenant or kind.
+func testOneTimeTokens(t *testing.T, s *storage.Store) {
+	mustTenant(t, s, "alpha")
+	mustTenant(t, s, "beta")
+	id := mustCustomer(t, s, "alpha", "tok@example.com")
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := s.CreateToken(ctx, &customer.OneTimeToken{Hash: "hash-1", Tenant: "alpha", CustomerID: id, Kind: customer.TokenNotMe,
+		Data: map[string]string{"k": "v"}, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		got, err := s.PeekToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now)
+		if err != nil || got.CustomerID != id || got.Data["k"] != "v" {
+			t.Fatalf("peek %d: %+v %v", i, got, err)
+		}
+	}
+	for _, c := range []struct {
+		name, tenant, kind string
+		at                 time.Time
+	}{
+		{"another tenant", "beta", customer.TokenNotMe, now},
+		{"another kind", "alpha", customer.TokenPasswordReset, now},
+		{"expired", "alpha", customer.TokenNotMe, now.Add(2 * time.Hour)},
+	} {
+		if _, err := s.PeekToken(ctx, c.tenant, c.kind, "hash-1", c.at); !errors.Is(err, customer.ErrInvalidToken) {
+			t.Errorf("peek, %s: %v", c.name, err)
+		}
+	}
+	if got, err := s.UseToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); err != nil || got.CustomerID != id {
+		t.Fatalf("use after peeks: %+v %v", got, err)
+	}
+	if _, err := s.PeekToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); !errors.Is(err, customer.ErrInvalidToken) {
+		t.Errorf("peek a used token: %v", err)
+	}
+	if _, err := s.UseToken(ctx, "alpha", customer.TokenNotMe, "hash-1", now); !errors.Is(err, customer.ErrInvalidToken) {
+		t.Errorf("use twice: %v", err)
+	}
+}
+
 func testEvents(t *testing.T, s *storage.Store) {
 	id := int64(42)
 	for i, kind := range []string{oauth.EventLoginFailed, oauth.EventLoginSucceeded, oauth.EventLogout} {
@@ -512,6 +553,14 @@ func testTokens(t *testing.T, s *storage.Store) {
 	if err := s.CreateAccessTokenSession(actx, "at-1", req); err == nil {
 		t.Errorf("duplicate signature accepted")
 	}
+	// A peek at a live refresh token reads it and records nothing.
+	peeked := oauth.NewSession()
+	if got, err := s.PeekRefreshTokenSession(actx, "rt-1", peeked); err != nil || got.GetID() != "family-1" || peeked.SessionID != "sid-1" {
+		t.Errorf("peek refresh: %v %+v", err, peeked)
+	}
+	if _, err := s.PeekRefreshTokenSession(bctx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("refresh token visible from another tenant: %v", err)
+	}
 	sess := oauth.NewSession()
 	if _, err := s.GetAccessTokenSession(actx, "at-1", sess); err != nil || sess.SessionID != "sid-1" {
 		t.Errorf("get access: %v %+v", err, sess)
@@ -537,6 +586,13 @@ func testTokens(t *testing.T, s *storage.Store) {
 	}
 	if err := s.RevokeRefreshToken(actx, "family-1"); err != nil {
 		t.Fatal(err)
+	}
+	before, _ := s.ListEvents(actx, "alpha", nil, 100)
+	if _, err := s.PeekRefreshTokenSession(actx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Errorf("peek a revoked refresh token: %v", err)
+	}
+	if after, _ := s.ListEvents(actx, "alpha", nil, 100); len(after) != len(before) {
+		t.Errorf("a peek recorded an event: %d events, %d before", len(after), len(before))
 	}
 	if _, err := s.GetRefreshTokenSession(actx, "rt-1", oauth.NewSession()); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Errorf("revoked refresh token: %v", err)
