@@ -138,6 +138,9 @@ func parseCustodian(s string, v Verifier, lim Limits) (*Hash, error) {
 	if a.variant != "argon2id" {
 		return nil, refuse(Custodian, ErrMalformed, "Custodian hashes are argon2id, not %s", a.variant)
 	}
+	if strings.Count(s, "=") != 4 { // v=, m=, t=, p=: Custodian writes no base64 padding
+		return nil, refuse(Custodian, ErrMalformed, "Custodian hashes have unpadded base64 salt and hash")
+	}
 	return &Hash{
 		scheme:  "custodian " + a.scheme(),
 		verdict: a.verdict(),

@@ -88,6 +88,7 @@ func TestParseRefuses(t *testing.T) {
 
 		// custodian
 		{"custodian argon2i", passwordhash.Stored{Format: "custodian", Hash: argon("argon2i$v=19$m=19456,t=2,p=1")}, false, passwordhash.ErrMalformed},
+		{"custodian padded base64", passwordhash.Stored{Format: "custodian", Hash: argon("argon2id$v=19$m=19456,t=2,p=1") + "=="}, false, passwordhash.ErrMalformed},
 		{"custodian over limit", passwordhash.Stored{Format: "custodian", Hash: argon("argon2id$v=19$m=19456,t=99,p=1")}, false, passwordhash.ErrOverLimit},
 
 		// scrypt
@@ -179,6 +180,21 @@ func TestParseRefuses(t *testing.T) {
 				t.Errorf("error %q repeats the hash", err)
 			}
 		})
+	}
+}
+
+func TestParseErrorText(t *testing.T) {
+	var p passwordhash.Parser
+	cases := map[passwordhash.Stored]string{
+		{Hash: "x"}:                 "password hash: no format given",
+		{Format: "sha3", Hash: "x"}: "sha3: unknown format",
+		{Format: "bcrypt", Hash: "$2b$31$" + okBcrypt[7:]}: "bcrypt: bcrypt cost 31 is over the limit 14",
+		{Format: "magento2", Hash: sha256x + ":s:9"}:       `magento2: hash version "9" is unknown (0, 1, 2 or 3_<bytes>_<ops>_<mem>)`,
+	}
+	for in, want := range cases {
+		if _, err := p.Parse(in); err == nil || err.Error() != want {
+			t.Errorf("Parse(%+v) = %v, want %q", in, err, want)
+		}
 	}
 }
 

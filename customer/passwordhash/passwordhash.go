@@ -86,7 +86,12 @@ type ParseError struct {
 	Err    error // one of the Err… sentinels
 }
 
-func (e *ParseError) Error() string { return string(e.Format) + ": " + e.Reason }
+func (e *ParseError) Error() string {
+	if e.Format == "" {
+		return "password hash: " + e.Reason
+	}
+	return string(e.Format) + ": " + e.Reason
+}
 func (e *ParseError) Unwrap() error { return e.Err }
 
 func refuse(f Format, sentinel error, format string, args ...any) error {

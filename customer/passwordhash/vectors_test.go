@@ -3,6 +3,7 @@ package passwordhash_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,5 +194,44 @@ func TestFormatsAreDistinct(t *testing.T) {
 	slices.Sort(fs)
 	if len(slices.Compact(fs)) != len(passwordhash.Formats()) {
 		t.Error("duplicate format names")
+	}
+}
+
+// A parsed Hash is shared by concurrent sign-ins.
+func TestVerifyConcurrently(t *testing.T) {
+	cheap := map[string]bool{"magento2-sha256": true, "legacy-magento1-md5": true, "legacy-sha512-salt-field": true,
+		"aspnet-identity-v3-sha512-50": true}
+	n := 0
+	for _, v := range loadVectors(t) {
+		if !cheap[v.Name] {
+			continue
+		}
+		n++
+		h, err := parserFor(t, v).Parse(v.stored())
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 16)
+		for i := range 16 {
+			go func() {
+				pw, want := v.Password, true
+				if i%2 == 1 {
+					pw, want = v.Wrong[0], false
+				}
+				if ok, err := h.Verify(pw); ok != want || err != nil {
+					errs <- fmt.Errorf("%s: Verify(%q) = %v, %v", v.Name, pw, ok, err)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range 16 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if n != len(cheap) {
+		t.Errorf("found %d of the %d vectors", n, len(cheap))
 	}
 }
