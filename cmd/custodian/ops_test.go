@@ -231,6 +231,10 @@ func TestConfigKeysFollowTheFlags(t *testing.T) {
 			t.Error("the example sets nothing")
 		}
 	}
+	// The container image's file too.
+	if values, err := readConfigFile("../../docs/deploy/custodian.container.yaml"); err != nil || values["addr"] != "0.0.0.0:8080" {
+		t.Errorf("docs/deploy/custodian.container.yaml: %v, %v", values, err)
+	}
 	// A command runs with it (the database replaced by a temporary one).
 	code, out, errs := newCLITest(t).runWith(map[string]string{"CUSTODIAN_CONFIG": "../../docs/custodian.example.yaml"}, "migrate")
 	if code != exitOK || !strings.Contains(out, "schema is at version") {
