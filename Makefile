@@ -24,8 +24,10 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# -buildvcs=auto stamps the git commit for `custodian version` even where GOFLAGS turns
+# stamping off.
 build:
-	$(GO) build -trimpath -o bin/custodian ./cmd/custodian
+	$(GO) build -trimpath -buildvcs=auto -o bin/custodian ./cmd/custodian
 
 # The load harness (cmd/custodian-load): Custodian on SQLite and, when
 # CUSTODIAN_TEST_POSTGRES_URL is set (empty skips it), on PostgreSQL, against a trivial

@@ -110,8 +110,24 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
-// Open connects to the database named by rawURL and runs pending migrations.
+// Open connects to the database named by rawURL and runs pending migrations. A
+// database migrated by a newer release is refused with a *SchemaTooNewError
+// (errors.Is ErrSchemaTooNew).
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	s, err := Connect(ctx, rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect connects to the database named by rawURL without migrating it, for tools
+// that only inspect it (SchemaStatus). Everything else opens the database with Open.
+func Connect(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	dialect, dsn, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -138,10 +154,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err := s.ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactURL(rawURL), err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
 	}
 	return s, nil
 }

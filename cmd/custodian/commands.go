@@ -35,7 +35,8 @@ type cli struct {
 	stderr io.Writer
 }
 
-// command is a (sub)command: either it runs, or it groups subcommands.
+// command is a (sub)command: it runs, or it groups subcommands, or both (`migrate`
+// runs; `migrate status` is its subcommand).
 type command struct {
 	name    string
 	summary string
@@ -45,7 +46,11 @@ type command struct {
 
 var commands = []command{
 	{name: "serve", summary: "run the HTTP server", run: (*cli).serve},
-	{name: "migrate", summary: "apply pending database migrations", run: (*cli).migrate},
+	{name: "healthcheck", summary: "check that the server on --addr answers /healthz (for container health checks)", run: (*cli).healthcheck},
+	{name: "version", summary: "print the version, commit and Go version of this binary", run: (*cli).version},
+	{name: "migrate", summary: "apply pending database migrations", run: (*cli).migrate, sub: []command{
+		{name: "status", summary: "list the migrations: applied or pending, and the database's version vs the binary's", run: (*cli).migrateStatus},
+	}},
 	{name: "tenant", summary: "manage tenants", sub: []command{
 		{name: "create", summary: "create a tenant with default settings and signing keys", run: (*cli).tenantCreate},
 		{name: "update", summary: "change a tenant's settings", run: (*cli).tenantUpdate},
@@ -92,7 +97,7 @@ func (c *cli) dispatch(prefix string, cmds []command, args []string) int {
 			continue
 		}
 		name := prefix + " " + cmd.name
-		if cmd.sub != nil {
+		if cmd.sub != nil && (cmd.run == nil || len(args) > 1 && hasCommand(cmd.sub, args[1])) {
 			return c.dispatch(name, cmd.sub, args[1:])
 		}
 		return cmd.run(c, name, args[1:])
@@ -102,23 +107,31 @@ func (c *cli) dispatch(prefix string, cmds []command, args []string) int {
 	return exitUsage
 }
 
+func hasCommand(cmds []command, name string) bool {
+	return slices.ContainsFunc(cmds, func(c command) bool { return c.name == name })
+}
+
 func printCommands(w io.Writer, prefix string, cmds []command) {
 	fmt.Fprintf(w, "Usage: %s COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n", prefix)
 	var walk func(p string, cs []command)
 	walk = func(p string, cs []command) {
 		for _, cmd := range cs {
+			if cmd.run != nil {
+				fmt.Fprintf(w, "  %-18s %s\n", strings.TrimSpace(p+" "+cmd.name), cmd.summary)
+			}
 			if cmd.sub != nil {
 				walk(strings.TrimSpace(p+" "+cmd.name), cmd.sub)
-				continue
 			}
-			fmt.Fprintf(w, "  %-18s %s\n", strings.TrimSpace(p+" "+cmd.name), cmd.summary)
 		}
 	}
 	walk("", cmds)
 	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for the flags of a command.\n", prefix)
 	if prefix == "custodian" {
 		fmt.Fprint(w, `
-Configuration: defaults, then the environment, then flags.
+Configuration: defaults, then the config file, then the environment, then flags.
+  CUSTODIAN_CONFIG        YAML config file (or --config FILE): one key per configuration
+                          flag, e.g. public_url for --public-url; secrets stay in the
+                          environment
   CUSTODIAN_DATABASE_URL  postgres://… or sqlite:PATH (default sqlite:custodian.db)
   CUSTODIAN_ADDR          listen address (default 127.0.0.1:8080)
   CUSTODIAN_PUBLIC_URL    external base URL (default http://{addr})
@@ -248,10 +261,10 @@ func required(fs *flag.FlagSet, names ...string) error {
 // config resolves and validates the configuration of a command that opens a Server,
 // and provides the server secret.
 func (c *cli) config(fs *flag.FlagSet, o *options, listens bool) (custodian.Config, *slog.Logger, int, bool) {
-	resolve(fs, o, c.env)
+	fileErr := resolve(fs, o, c.env)
 	log := o.logger(c.stderr)
 	cfg := o.libraryConfig(log)
-	if err := o.validate(cfg, listens); err != nil {
+	if err := errors.Join(fileErr, o.validate(cfg, listens)); err != nil {
 		return cfg, log, c.configError(err), false
 	}
 	if err := serverSecret(&cfg, log); err != nil {
@@ -285,10 +298,10 @@ const (
 )
 
 func (c *cli) serve(name string, args []string) int {
-	fs := c.flagSet(name, "[--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--demo]",
+	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--demo]",
 		"Serves Custodian's HTTP surface until SIGINT or SIGTERM, then shuts down gracefully", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls")
+	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls", "mail-from")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
@@ -368,23 +381,17 @@ func (c *cli) serve(name string, args []string) int {
 
 func (c *cli) migrate(name string, args []string) int {
 	fs := c.flagSet(name, "[--database URL]",
-		"Applies pending database migrations (serve and the other commands also do at start)", nil)
+		"Applies pending database migrations (serve and the other commands also do at start).\n"+
+			"'"+name+" status' lists them without applying any", nil)
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	resolve(fs, &o, c.env)
-	// Migrating needs neither the secret nor a public URL: only the database URL and
-	// the logging options are checked.
-	errs := o.problems(false, false)
-	if _, _, err := storage.ParseURL(o.Database); err != nil {
-		errs = append(errs, err)
+	log, code, ok := c.databaseConfig(fs, &o)
+	if !ok {
+		return code
 	}
-	if err := errors.Join(errs...); err != nil {
-		return c.configError(err)
-	}
-	log := o.logger(c.stderr)
 	st, err := storage.Open(c.ctx, o.Database, storage.Options{Logger: log})
 	if err != nil {
 		return c.fail(exitFailure, err)
@@ -396,6 +403,21 @@ func (c *cli) migrate(name string, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "database schema is at version %d\n", v)
 	return exitOK
+}
+
+// databaseConfig resolves and checks the configuration of a command that works on the
+// database directly: it needs neither the secret nor a public URL, so only the database
+// URL and the logging options are checked.
+func (c *cli) databaseConfig(fs *flag.FlagSet, o *options) (*slog.Logger, int, bool) {
+	errs := []error{resolve(fs, o, c.env)}
+	errs = append(errs, o.problems(false, false)...)
+	if _, _, err := storage.ParseURL(o.Database); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, c.configError(err), false
+	}
+	return o.logger(c.stderr), exitOK, true
 }
 
 func (c *cli) tenantCreate(name string, args []string) int {

@@ -19,9 +19,9 @@ import (
 	"github.com/custodian-id/custodian/storage"
 )
 
-// options is the command's configuration: defaults, then the environment, then flags.
-// Secrets stay plain strings here and become custodian.Secret (which logs as REDACTED)
-// in the library's Config; options itself is never logged.
+// options is the command's configuration: defaults, then the config file, then the
+// environment, then flags. Secrets stay plain strings here and become custodian.Secret
+// (which logs as REDACTED) in the library's Config; options itself is never logged.
 type options struct {
 	Database   string
 	Addr       string
@@ -34,41 +34,58 @@ type options struct {
 	LogLevel   string
 	// AllowPrivateURLs ("true"/"false"): connectors and webhooks may reach internal addresses.
 	AllowPrivateURLs string
+	// ConfigFile is the YAML file of --config / CUSTODIAN_CONFIG; empty: none.
+	ConfigFile string
 }
 
 const (
 	defaultDatabase = "sqlite:custodian.db"
 	defaultAddr     = "127.0.0.1:8080"
+	configEnv       = "CUSTODIAN_CONFIG"
 )
 
 func defaultOptions() options {
 	return options{Database: defaultDatabase, Addr: defaultAddr, LogFormat: "text", LogLevel: "info"}
 }
 
-// sources ties each option to its environment variable and, for some, its flag.
-var sources = []struct {
+// source ties an option to its environment variable and, for some, its flag. An option
+// with a flag also has a config-file key: the flag's name with "_" for "-" (fileKey).
+// Secrets have no flag, so they come only from the environment (or, for the server
+// secret of a SQLite database, the file beside it), never from the config file.
+type source struct {
 	env   string
 	flag  string // "" when the option has no flag
 	field func(*options) *string
-}{
+}
+
+var sources = []source{
 	{"CUSTODIAN_DATABASE_URL", "database", func(o *options) *string { return &o.Database }},
 	{"CUSTODIAN_ADDR", "addr", func(o *options) *string { return &o.Addr }},
 	{"CUSTODIAN_PUBLIC_URL", "public-url", func(o *options) *string { return &o.PublicURL }},
 	{"CUSTODIAN_SECRET", "", func(o *options) *string { return &o.Secret }},
 	{"CUSTODIAN_ADMIN_TOKEN", "", func(o *options) *string { return &o.AdminToken }},
 	{"CUSTODIAN_SMTP_URL", "", func(o *options) *string { return &o.SMTPURL }},
-	{"CUSTODIAN_MAIL_FROM", "", func(o *options) *string { return &o.MailFrom }},
-	{"CUSTODIAN_LOG_FORMAT", "", func(o *options) *string { return &o.LogFormat }},
-	{"CUSTODIAN_LOG_LEVEL", "", func(o *options) *string { return &o.LogLevel }},
+	{"CUSTODIAN_MAIL_FROM", "mail-from", func(o *options) *string { return &o.MailFrom }},
+	{"CUSTODIAN_LOG_FORMAT", "log-format", func(o *options) *string { return &o.LogFormat }},
+	{"CUSTODIAN_LOG_LEVEL", "log-level", func(o *options) *string { return &o.LogLevel }},
 	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
 }
 
-// configFlags registers the configuration flags a command takes (a subset of
-// database, addr, public-url) on fs, writing into o. The help text shows the
-// built-in defaults, never a value from the environment.
+// fileKey is the config-file key of a flag: --public-url is public_url.
+func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
+
+// configFlags registers the configuration flags a command takes (a subset of database,
+// addr, public-url, allow-private-urls, mail-from) on fs, writing into o, and on every
+// command --config, --log-format and --log-level. The help text shows the built-in
+// defaults, never a value from the file or the environment.
 func configFlags(fs *flag.FlagSet, o *options, names ...string) {
-	for _, n := range names {
+	for _, n := range append([]string{"config", "log-format", "log-level"}, names...) {
+		if fs.Lookup(n) != nil {
+			continue
+		}
 		switch n {
+		case "config":
+			fs.StringVar(&o.ConfigFile, n, "", "YAML `file` of configuration: one key per configuration flag, e.g. public_url for --public-url (env "+configEnv+")")
 		case "database":
 			fs.StringVar(&o.Database, n, defaultDatabase, "database `URL`: postgres://… or sqlite:PATH (env CUSTODIAN_DATABASE_URL)")
 		case "addr":
@@ -77,26 +94,47 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.StringVar(&o.PublicURL, n, "", "external base `URL`; issuers are URL/oauth2/{tenant} (env CUSTODIAN_PUBLIC_URL; default http://{addr})")
 		case "allow-private-urls":
 			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
+		case "mail-from":
+			fs.StringVar(&o.MailFrom, n, "", "sender `address` of outgoing mail (env CUSTODIAN_MAIL_FROM)")
+		case "log-format":
+			fs.StringVar(&o.LogFormat, n, "text", "log `format`: text or json (env CUSTODIAN_LOG_FORMAT)")
+		case "log-level":
+			fs.StringVar(&o.LogLevel, n, "info", "log `level`: debug, info, warn or error (env CUSTODIAN_LOG_LEVEL)")
 		default:
 			panic("unknown configuration flag " + n)
 		}
 	}
 }
 
-// resolve applies the environment under the flags: after fs is parsed, every option
-// whose flag was not given on the command line takes its environment variable when
-// that is set. o must start from defaultOptions.
-func resolve(fs *flag.FlagSet, o *options, env func(string) string) {
+// resolve applies the config file and the environment under the flags: after fs is
+// parsed, every option whose flag was not given on the command line takes its
+// environment variable when that is set, else its key in the config file when that is
+// set. o must start from defaultOptions. The error lists every problem of the config
+// file; the options are resolved as far as they could be.
+func resolve(fs *flag.FlagSet, o *options, env func(string) string) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["config"] {
+		o.ConfigFile = env(configEnv)
+	}
+	var (
+		file map[string]string
+		err  error
+	)
+	if o.ConfigFile != "" {
+		file, err = readConfigFile(o.ConfigFile)
+	}
 	for _, s := range sources {
 		if s.flag != "" && given[s.flag] {
 			continue
 		}
 		if v := env(s.env); v != "" {
 			*s.field(o) = v
+		} else if v, ok := file[fileKey(s.flag)]; ok && s.flag != "" {
+			*s.field(o) = v
 		}
 	}
+	return err
 }
 
 // problems reports what is wrong with the options beyond what custodian.Config checks,
@@ -106,17 +144,14 @@ func (o *options) problems(listens, needsSecret bool) []error {
 	var errs []error
 	if listens {
 		if err := checkAddr(o.Addr); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("listen address %w", err))
 		}
 	}
-	switch o.LogFormat {
-	case "text", "json":
-	default:
-		errs = append(errs, fmt.Errorf("log format (CUSTODIAN_LOG_FORMAT) %q: want text or json", o.LogFormat))
+	if err := checkLogFormat(o.LogFormat); err != nil {
+		errs = append(errs, fmt.Errorf("log format (CUSTODIAN_LOG_FORMAT) %w", err))
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %q: want debug, info, warn or error", o.LogLevel))
+	if err := checkLogLevel(o.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %w", err))
 	}
 	if _, err := o.allowPrivateURLs(); err != nil {
 		errs = append(errs, err)
@@ -129,13 +164,29 @@ func (o *options) problems(listens, needsSecret bool) []error {
 	return errs
 }
 
+func checkLogFormat(f string) error {
+	switch f {
+	case "text", "json":
+		return nil
+	}
+	return fmt.Errorf("%q: want text or json", f)
+}
+
+func checkLogLevel(l string) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l)); err != nil {
+		return fmt.Errorf("%q: want debug, info, warn or error", l)
+	}
+	return nil
+}
+
 func checkAddr(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("listen address %q: want host:port, e.g. 127.0.0.1:8080", addr)
+		return fmt.Errorf("%q: want host:port, e.g. 127.0.0.1:8080", addr)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		return fmt.Errorf("listen address %q: port must be a number from 0 to 65535", addr)
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
 }
@@ -256,6 +307,15 @@ func flatten(err error) []error {
 // secretFilePath is where the server secret of a file-backed SQLite database lives:
 // beside the database, PATH.secret. An in-memory database has none.
 func secretFilePath(databaseURL string) (string, bool) {
+	path, ok := sqliteFile(databaseURL)
+	if !ok {
+		return "", false
+	}
+	return path + ".secret", true
+}
+
+// sqliteFile is the file of a file-backed SQLite database.
+func sqliteFile(databaseURL string) (string, bool) {
 	d, _, err := storage.ParseURL(databaseURL)
 	if err != nil || d != storage.SQLite {
 		return "", false
@@ -265,7 +325,7 @@ func secretFilePath(databaseURL string) (string, bool) {
 	if path == ":memory:" {
 		return "", false
 	}
-	return path + ".secret", true
+	return path, true
 }
 
 // secretBytes is the entropy of a generated server secret.
