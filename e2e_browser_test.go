@@ -448,7 +448,7 @@ func flowErrors(t *testing.T, fx *browserFixture, s *pageSession) {
 		{"error-unknown-client", fx.authRequest(testTenant, "nosuch", browserScopes, nil).url, http.StatusBadRequest, "client"},
 		{"error-bad-redirect", fx.authRequest(testTenant, browserClient, browserScopes,
 			url.Values{"redirect_uri": {"http://127.0.0.1:1/elsewhere"}}).url, http.StatusBadRequest, "redirect"},
-		{"error-unknown-tenant", fx.authRequest("nosuch", browserClient, browserScopes, nil).url, http.StatusNotFound, "shop"},
+		{"error-unknown-tenant", fx.authRequest("nosuch", browserClient, browserScopes, nil).url, http.StatusNotFound, "does not exist"},
 	} {
 		if status := s.Open(c.url); status != c.status {
 			t.Errorf("%s: status %d, want %d", c.name, status, c.status)

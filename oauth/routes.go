@@ -37,7 +37,7 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 		if errors.Is(err, ErrNotFound) {
 			if route := mux.CurrentRoute(r); route != nil && browserRoutes[route.GetName()] {
 				p.render(w, http.StatusNotFound, "error.html", page{Title: "Page not found",
-					Error: "This sign-in page does not exist. Please check the address, or go back to the shop and try again."})
+					Error: "This sign-in page does not exist. Please check the address."})
 				return
 			}
 			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
