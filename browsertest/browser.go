@@ -34,19 +34,22 @@ var BrowserNames = []string{"chromium", "chromium-browser", "google-chrome", "go
 // 2.2 at levels A and AA.
 var AxeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"}
 
-// Flags are the Chromium switches beyond chromedp's headless defaults. The machines
-// that run the suite have no network but loopback: background networking, component
-// updates, sync and QUIC would only open connections that are refused.
-var Flags = map[string]any{
-	"headless":                      true,
-	"no-sandbox":                    true,
-	"disable-gpu":                   true,
-	"disable-quic":                  true,
-	"no-first-run":                  true,
-	"disable-background-networking": true,
-	"disable-component-update":      true,
-	"disable-sync":                  true,
-	"disable-features":              "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
+// Flags are the Chromium switches added to chromedp's headless defaults, in order. The
+// machines that run the suite reach nothing but loopback: background networking,
+// component updates, sync and QUIC would only open connections that are refused.
+var Flags = []struct {
+	Name  string
+	Value any
+}{
+	{"headless", true},
+	{"no-sandbox", true},
+	{"disable-gpu", true},
+	{"disable-quic", true},
+	{"no-first-run", true},
+	{"disable-background-networking", true},
+	{"disable-component-update", true},
+	{"disable-sync", true},
+	{"disable-features", "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider"},
 }
 
 // Browser is one running Chromium.
@@ -100,8 +103,8 @@ func Start() (*Browser, error) {
 		return nil, fmt.Errorf("profile directory: %w", err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(execPath), chromedp.UserDataDir(dir))
-	for name, v := range Flags {
-		opts = append(opts, chromedp.Flag(name, v))
+	for _, f := range Flags {
+		opts = append(opts, chromedp.Flag(f.Name, f.Value))
 	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
