@@ -53,6 +53,7 @@ type browserFlow struct {
 
 var browserFlows = []browserFlow{
 	{"sign-in", flowSignIn},
+	{"form-post-without-js", flowFormPostWithoutJS},
 	{"consent", flowConsent},
 	{"two-factor", flowTwoFactor},
 	{"social", flowSocial},
@@ -296,6 +297,25 @@ func flowSignIn(t *testing.T, fx *browserFixture, s *pageSession) {
 
 	s.Fill("#password", shopperPass)
 	s.Click(`#sign-in`) // the form_post page submits itself at once
+	fx.wantCode(t, s, ar)
+}
+
+// flowFormPostWithoutJS: a browser without JavaScript stays on the form_post page,
+// whose Continue button posts the code to the storefront.
+func flowFormPostWithoutJS(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "formpost", s.Width)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, url.Values{"response_mode": {"form_post"}})
+	s.Open(ar.url)
+	s.PageScripts(false)
+	if status := signIn(s, email, shopperPass); status != http.StatusOK {
+		t.Fatalf("sign in: %d", status)
+	}
+	s.PageScripts(true) // for the checks; the page was loaded without its script
+	if got := s.Text("h1"); got != "Continue to Example Shop" {
+		t.Fatalf("no form_post page: %q at %s", got, s.Location())
+	}
+	s.Check("form-post")
+	s.Press(`button[type=submit]`)
 	fx.wantCode(t, s, ar)
 }
 

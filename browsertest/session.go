@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -172,6 +173,17 @@ func (s *Session) WaitURL(prefix string) string {
 	}
 	s.t.Fatalf("[%dpx] the tab did not reach %s; it is at %s", s.Width, prefix, last)
 	return ""
+}
+
+// PageScripts turns the pages' own scripts on or off, as a browser without JavaScript
+// would have them; checks (axe-core, through DevTools) need them on. A page loaded
+// while they were off stays without its scripts when they are turned back on.
+func (s *Session) PageScripts(on bool) {
+	s.t.Helper()
+	step(s, fmt.Sprintf("scripts on: %v", on), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	}))
 }
 
 // Location is the tab's current URL.
