@@ -14,8 +14,17 @@ CUSTODIAN_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmo
 run:
 	$(GO) run ./cmd/custodian serve --demo
 
-test:
+# The browser suite (TestBrowserPages, browsertest) needs Chromium (`apt-get install
+# chromium`; it fails without one, it never skips) and axe-core, installed from the
+# lock file below.
+AXE_DIR := browsertest/testdata
+
+test: $(AXE_DIR)/node_modules
 	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' $(GO) test -race -count=1 ./...
+
+$(AXE_DIR)/node_modules: $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	cd $(AXE_DIR) && npm ci --no-audit --no-fund
+	touch $@
 
 lint:
 	$(GO) vet ./...

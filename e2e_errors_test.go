@@ -186,6 +186,18 @@ func TestBadInput(t *testing.T) {
 						t.Errorf("%s: %d", path, resp.StatusCode)
 					}
 				}
+				// The routes a browser opens answer a page, not JSON (issue 14).
+				for _, path := range []string{"/oauth2/nosuch/auth?client_id=spa", "/oauth2/nosuch/logout", "/oauth2/nosuch/connectors/up/callback?state=x"} {
+					resp, err := http.Get(e.url + path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body := readBody(t, resp)
+					if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+						!strings.Contains(body, "<h1>Page not found</h1>") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+						t.Errorf("%s: %d %q %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+					}
+				}
 			})
 
 			t.Run("grant disabled for tenant", func(t *testing.T) {

@@ -151,7 +151,7 @@ func TestSocialLogin(t *testing.T) {
 
 			// The login page lists the connector.
 			_, page := follow(t, browser(t), storefrontAuth(e, oauth2.GenerateVerifier(), ""))
-			if !strings.Contains(page, "Continue with Upstream ID") || !strings.Contains(page, "idp_hint=up") {
+			if !strings.Contains(page, "Continue with Upstream ID") || !strings.Contains(page, `name="idp_hint" value="up"`) {
 				t.Errorf("login page without the connector: %s", page)
 			}
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,6 +46,10 @@ type page struct {
 	CSRF       string
 	Email      string
 	Error      string
+	// FieldError says that Error is about what the shopper typed into the form's
+	// fields (wrong credentials, a wrong or expired code): the page marks the fields
+	// invalid and ties the message to them. Other errors concern the whole form.
+	FieldError bool
 	Scopes     []string // what the consent page asks for, in words
 	Done       bool
 	Notice     string
@@ -345,10 +350,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.finishAuthorize(w, r, az, bs, social)
 }
 
-// connectorLink is a "Continue with …" link of the login page.
+// connectorLink is a "Continue with …" button of the login page: a GET form to the
+// authorization endpoint with the request's parameters and idp_hint.
 type connectorLink struct {
-	Name string
-	URL  string
+	Name   string
+	Action string      // the authorization endpoint's path
+	Fields []formField // the request's query parameters and idp_hint, sorted
 }
 
 func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, view page, msg string) {
@@ -358,11 +365,16 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 			if base == nil {
 				break
 			}
-			u := *base
-			q := u.Query()
+			q := base.Query()
 			q.Set("idp_hint", c.ID)
-			u.RawQuery = q.Encode()
-			view.Connectors = append(view.Connectors, connectorLink{Name: c.DisplayName(), URL: u.RequestURI()})
+			link := connectorLink{Name: c.DisplayName(), Action: base.EscapedPath()}
+			keys := slices.Sorted(maps.Keys(q))
+			for _, k := range keys {
+				for _, v := range q[k] {
+					link.Fields = append(link.Fields, formField{Name: k, Value: v})
+				}
+			}
+			view.Connectors = append(view.Connectors, link)
 		}
 	}
 	csrf, err := p.csrfToken(w, r, view.Tenant)
@@ -372,7 +384,7 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 	}
 	view.Title = "Sign in"
 	view.CSRF = csrf
-	view.Error = msg
+	view.Error, view.FieldError = msg, view.FieldError && msg != ""
 	p.render(w, status, "login.html", view)
 }
 
@@ -417,6 +429,7 @@ func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, st
 	}
 	view.CanResend = slices.Contains(view.Methods, twofactor.MethodEmail)
 	view.Title, view.CSRF, view.Error, view.Notice = "Verify it's you", csrf, msg, notice
+	view.FieldError = view.FieldError && msg != ""
 	p.render(w, status, "twofactor.html", view)
 }
 
@@ -429,6 +442,7 @@ func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError
+	view.FieldError = errors.Is(err, ErrInvalidCredentials) || errors.As(err, &wrong) || errors.Is(err, twofactor.ErrCodeExpired)
 	switch {
 	case errors.As(err, &wrong), errors.As(err, &cool), errors.Is(err, twofactor.ErrCodeExpired),
 		errors.Is(err, twofactor.ErrMethod), errors.Is(err, twofactor.ErrNoAttempts) && strings.Contains(r.PostForm.Get("methods"), twofactor.MethodEmail):

@@ -29,12 +29,17 @@ func (p *Provider) Register(r *mux.Router) {
 }
 
 // withTenant loads the tenant named in the path into the request context; an unknown
-// tenant is a 404 in the OAuth error shape.
+// tenant is a 404 in the OAuth error shape, and a 404 page on the browser routes.
 func (p *Provider) withTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["tenant"]
 		t, err := p.store.GetTenant(r.Context(), name)
 		if errors.Is(err, ErrNotFound) {
+			if route := mux.CurrentRoute(r); route != nil && browserRoutes[route.GetName()] {
+				p.render(w, http.StatusNotFound, "error.html", page{Title: "Page not found",
+					Error: "This sign-in page does not exist. Please check the address."})
+				return
+			}
 			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
 			return
 		}

@@ -1,0 +1,533 @@
+package custodian_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/custodian-id/custodian/browsertest"
+	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/storage/storagetest"
+)
+
+// The browser suite (issue 14): Custodian's hosted pages in a real, headless Chromium,
+// at a phone's and a desktop's width. Each flow below drives a page as a shopper would
+// (types into the fields, presses the buttons, follows the redirects back to a
+// storefront on loopback, which exchanges the code) and checks every page it passes
+// with Session.Check: axe-core's WCAG 2.2 AA rules, one <h1>, lang, no sideways
+// scrolling, a visible focus indicator on everything Tab reaches, the card clear of
+// the screen's edges, and no CSP violation. Screenshots go to CUSTODIAN_SCREENSHOTS
+// (default: custodian-screenshots in the temporary directory) and, with
+// -update-screenshots, to docs/screenshots (the README's set).
+//
+// A new page is one more entry in browserFlows: how to reach it, what to do on it, and
+// s.Check("its-name") wherever it shows.
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser suite's screenshots to docs/screenshots")
+
+// ScreenshotsEnv names the directory that keeps the browser suite's screenshots.
+const ScreenshotsEnv = "CUSTODIAN_SCREENSHOTS"
+
+// browserWidths are the viewports every page is checked at: a phone and a desktop.
+var browserWidths = []struct{ width, height int }{{390, 844}, {1280, 800}}
+
+// browserFlow is one way through the pages; it calls check for each page it shows.
+type browserFlow struct {
+	name string
+	run  func(t *testing.T, fx *browserFixture, s *pageSession)
+}
+
+var browserFlows = []browserFlow{
+	{"sign-in", flowSignIn},
+	{"form-post-without-js", flowFormPostWithoutJS},
+	{"consent", flowConsent},
+	{"two-factor", flowTwoFactor},
+	{"social", flowSocial},
+	{"logout", flowLogout},
+	{"not-me", flowNotMe},
+	{"errors", flowErrors},
+}
+
+// TestBrowserPages runs every flow at every width in one Chromium. A machine without
+// Chromium or without axe-core (npm ci in browsertest/testdata) fails the test: the
+// suite never skips.
+func TestBrowserPages(t *testing.T) {
+	b, err := browsertest.Start()
+	if err != nil {
+		t.Fatalf("browser suite: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	dirs := screenshotDirs(t)
+	t.Logf("browser: %s; screenshots: %s", b.Version, strings.Join(dirs, ", "))
+
+	// The pages are the same on both databases, and the flows' storage is covered by
+	// the other end-to-end tests on both: the browser runs against SQLite.
+	fx := newBrowserFixture(t, storagetest.Backends(t)[0])
+	for _, f := range browserFlows {
+		t.Run(f.name, func(t *testing.T) {
+			for _, w := range browserWidths {
+				t.Run(strconv.Itoa(w.width), func(t *testing.T) {
+					s := &pageSession{Session: b.NewSession(t, w.width, w.height), t: t}
+					s.ScreenshotDirs = dirs
+					f.run(t, fx, s)
+				})
+			}
+		})
+	}
+}
+
+func screenshotDirs(t *testing.T) []string {
+	dir := os.Getenv(ScreenshotsEnv)
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "custodian-screenshots")
+	}
+	dirs := []string{dir}
+	if *updateScreenshots {
+		dirs = append(dirs, filepath.Join("docs", "screenshots"))
+	}
+	return dirs
+}
+
+// pageSession is a browser session with the checks that belong to Custodian's layout.
+type pageSession struct {
+	*browsertest.Session
+	t *testing.T
+}
+
+// Check runs the generic page checks and then Custodian's own: the card (<main>) keeps
+// clear of the viewport's edges.
+func (s *pageSession) Check(name string) {
+	s.t.Helper()
+	s.Session.Check(name)
+	var card struct{ Left, Right, Width float64 }
+	s.Eval(`(() => { const r = document.querySelector("main").getBoundingClientRect();
+		return {left: r.left, right: r.right, width: document.documentElement.clientWidth}; })()`, &card)
+	if card.Left < 12 || card.Width-card.Right < 12 {
+		s.t.Errorf("[%s %dpx] the card is %.0f px from the left and %.0f px from the right edge, want ≥ 12", name, s.Width, card.Left, card.Width-card.Right)
+	}
+}
+
+// attr is the value of an attribute of the first element the selector names ("" when
+// absent).
+func (s *pageSession) attr(sel, name string) string {
+	s.t.Helper()
+	var v string
+	s.Eval(fmt.Sprintf(`(document.querySelector(%q) || {getAttribute: () => ""}).getAttribute(%q) || ""`, sel, name), &v)
+	return v
+}
+
+// wantErrorTiedTo checks that the page's error message is announced and tied to the
+// field: role=alert, and the field aria-invalid and described by the message.
+func (s *pageSession) wantErrorTiedTo(field, wantText string) {
+	s.t.Helper()
+	msg := s.Text(`[role=alert]`)
+	if !strings.Contains(msg, wantText) {
+		s.t.Errorf("[%dpx] error message %q, want %q", s.Width, msg, wantText)
+	}
+	if got := s.attr(field, "aria-invalid"); got != "true" {
+		s.t.Errorf("[%dpx] %s aria-invalid=%q", s.Width, field, got)
+	}
+	var described string
+	s.Eval(fmt.Sprintf(`(document.querySelector(%q).getAttribute("aria-describedby") || "").split(" ")
+		.map(id => document.getElementById(id)).filter(Boolean).map(e => e.innerText).join(" ")`, field), &described)
+	if !strings.Contains(described, wantText) {
+		s.t.Errorf("[%dpx] %s is described by %q, want the error %q", s.Width, field, described, wantText)
+	}
+}
+
+// browserFixture is one Custodian with the tenants, clients and storefront the flows
+// use, shared by all of them.
+type browserFixture struct {
+	e          *env
+	smtp       *notifytest.SMTPServer
+	storefront *storefrontStub
+	mu         sync.Mutex
+	n          int
+}
+
+const (
+	browserClient  = "storefront"
+	partnerClient  = "partner"
+	guardedTenant  = "guarded"
+	browserScopes  = "openid email profile"
+	partnerScopes  = "openid email"
+	browserTimeout = 10 * time.Second
+)
+
+func newBrowserFixture(t *testing.T, b storagetest.Backend) *browserFixture {
+	smtp := notifytest.StartSMTP(t)
+	e := newEnv(t, b, allowPrivateURLs, withSMTP(smtp))
+	fx := &browserFixture{e: e, smtp: smtp, storefront: startStorefront(t)}
+	ctx := context.Background()
+	for _, tenant := range []string{testTenant, guardedTenant} {
+		if tenant != testTenant {
+			if _, err := e.srv.OAuth.CreateTenant(ctx, tenant); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: tenant, ID: browserClient, Name: "Example Shop",
+			Public: true, FirstParty: true, RedirectURIs: []string{fx.storefront.callback()},
+			PostLogoutRedirectURIs: []string{fx.storefront.url + "/"},
+			GrantTypes:             []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+			Scopes:                 []string{"openid", "profile", "email", "offline_access"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: partnerClient, Name: "Partner App",
+		Public: true, RedirectURIs: []string{fx.storefront.callback()}, Scopes: []string{"openid", "email"},
+		GrantTypes: []string{oauth.GrantAuthorizationCode}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.OAuth.UpdateTenantSettings(ctx, guardedTenant, map[string]string{"twofactor.triggers": "always"}); err != nil {
+		t.Fatal(err)
+	}
+	socialSetup(t, e) // tenant "upstream" behind the shop's connector "up", "Upstream ID"
+	return fx
+}
+
+// shopper creates a customer of the tenant for one flow at one width, so that flows
+// never share an account, a mailbox or a lockout counter.
+func (fx *browserFixture) shopper(t *testing.T, tenant, flow string, width int) string {
+	t.Helper()
+	fx.mu.Lock()
+	fx.n++
+	email := fmt.Sprintf("%s-%d-%d@example.com", flow, width, fx.n)
+	fx.mu.Unlock()
+	if _, err := fx.e.srv.Customers.CreateAccount(context.Background(), tenant, customerNew(email, shopperPass)); err != nil {
+		t.Fatalf("create %s in %s: %v", email, tenant, err)
+	}
+	return email
+}
+
+// authRequest is an authorization request of a storefront with PKCE.
+type authRequest struct {
+	tenant, client, state, verifier string
+	url                             string
+}
+
+func (fx *browserFixture) authRequest(tenant, client, scope string, extra url.Values) authRequest {
+	fx.mu.Lock()
+	fx.n++
+	state := fmt.Sprintf("state-%d-0123456789", fx.n)
+	fx.mu.Unlock()
+	ar := authRequest{tenant: tenant, client: client, state: state, verifier: oauth2.GenerateVerifier()}
+	q := url.Values{"response_type": {"code"}, "client_id": {client}, "redirect_uri": {fx.storefront.callback()},
+		"scope": {scope}, "state": {state}, "code_challenge": {oauth2.S256ChallengeFromVerifier(ar.verifier)},
+		"code_challenge_method": {"S256"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	ar.url = fx.e.url + "/oauth2/" + tenant + "/auth?" + q.Encode()
+	return ar
+}
+
+// wantCode waits for the browser to arrive at the storefront's callback with the
+// request's state, and exchanges the code (with the PKCE verifier) for tokens.
+func (fx *browserFixture) wantCode(t *testing.T, s *pageSession, ar authRequest) *oauth2.Token {
+	t.Helper()
+	s.WaitURL(fx.storefront.url + "/callback")
+	got, ok := fx.storefront.wait(ar.state, browserTimeout)
+	if !ok {
+		t.Fatalf("[%dpx] the storefront got no answer for state %s", s.Width, ar.state)
+	}
+	if got.Get("error") != "" || got.Get("code") == "" {
+		t.Fatalf("[%dpx] the storefront got %v, want a code", s.Width, got)
+	}
+	issuer := fx.e.url + "/oauth2/" + ar.tenant
+	conf := &oauth2.Config{ClientID: ar.client, RedirectURL: fx.storefront.callback(),
+		Endpoint: oauth2.Endpoint{AuthURL: issuer + "/auth", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	tok, err := conf.Exchange(context.Background(), got.Get("code"), oauth2.VerifierOption(ar.verifier))
+	if err != nil {
+		t.Fatalf("[%dpx] exchange the code: %v", s.Width, err)
+	}
+	if tok.AccessToken == "" || tok.Extra("id_token") == nil {
+		t.Fatalf("[%dpx] tokens without an access or ID token: %+v", s.Width, tok)
+	}
+	return tok
+}
+
+// signIn fills the login form and presses its button.
+func signIn(s *pageSession, email, password string) int {
+	s.t.Helper()
+	s.Fill("#email", email)
+	s.Fill("#password", password)
+	return s.Press(`#sign-in`)
+}
+
+// flowSignIn: the login page (with a "Continue with" option), a wrong password, then
+// the right one; the code comes back in a form post (response_mode=form_post), the
+// page whose one script is allowed by its hash.
+func flowSignIn(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "signin", s.Width)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, url.Values{"response_mode": {"form_post"}})
+	if status := s.Open(ar.url); status != http.StatusOK {
+		t.Fatalf("login page: %d", status)
+	}
+	if got := s.Text("h1"); got != "Sign in" {
+		t.Errorf("login page heading %q", got)
+	}
+	if got := s.Text(".connectors button"); !strings.Contains(got, "Continue with Upstream ID") {
+		t.Errorf("login page without the connector's button: %q", got)
+	}
+	s.Check("sign-in")
+
+	if status := signIn(s, email, "not the password"); status != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", status)
+	}
+	s.wantErrorTiedTo("#password", "e-mail address or password is wrong")
+	s.wantErrorTiedTo("#email", "e-mail address or password is wrong")
+	if got := s.attr("#email", "value"); got != email {
+		t.Errorf("the e-mail field lost the address: %q", got)
+	}
+	s.Check("sign-in-error")
+
+	s.Fill("#password", shopperPass)
+	s.Click(`#sign-in`) // the form_post page submits itself at once
+	fx.wantCode(t, s, ar)
+}
+
+// flowFormPostWithoutJS: a browser without JavaScript stays on the form_post page,
+// whose Continue button posts the code to the storefront.
+func flowFormPostWithoutJS(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "formpost", s.Width)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, url.Values{"response_mode": {"form_post"}})
+	s.Open(ar.url)
+	s.PageScripts(false)
+	if status := signIn(s, email, shopperPass); status != http.StatusOK {
+		t.Fatalf("sign in: %d", status)
+	}
+	s.PageScripts(true) // for the checks; the page was loaded without its script
+	if got := s.Text("h1"); got != "Continue to Example Shop" {
+		t.Fatalf("no form_post page: %q at %s", got, s.Location())
+	}
+	s.Check("form-post")
+	s.Press(`button[type=submit]`)
+	fx.wantCode(t, s, ar)
+}
+
+// flowConsent: a third-party client asks; the shopper signs in and allows.
+func flowConsent(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "consent", s.Width)
+	ar := fx.authRequest(testTenant, partnerClient, partnerScopes, nil)
+	s.Open(ar.url)
+	if status := signIn(s, email, shopperPass); status != http.StatusOK {
+		t.Fatalf("sign in: %d", status)
+	}
+	if got := s.Text("h1"); got != "Allow access?" {
+		t.Fatalf("no consent page: %q", got)
+	}
+	if got := s.Text("main"); !strings.Contains(got, "Partner App") {
+		t.Errorf("the consent page does not name the client: %q", got)
+	}
+	s.Check("consent")
+	s.Press(`#allow`)
+	fx.wantCode(t, s, ar)
+}
+
+// flowTwoFactor: a tenant that asks a second factor on every sign-in; a wrong code,
+// then the one from the mail.
+func flowTwoFactor(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, guardedTenant, "twofactor", s.Width)
+	ar := fx.authRequest(guardedTenant, browserClient, browserScopes, nil)
+	s.Open(ar.url)
+	before := len(fx.smtp.Messages())
+	if status := signIn(s, email, shopperPass); status != http.StatusOK {
+		t.Fatalf("sign in: %d", status)
+	}
+	if got := s.Text("h1"); got != "Verify it's you" {
+		t.Fatalf("no second-factor page: %q", got)
+	}
+	code := mailedCode(t, fx.e, fx.smtp, email, before)
+	s.Fill("#code", otherCode(code))
+	if status := s.Press(`#verify`); status != http.StatusUnauthorized {
+		t.Errorf("wrong code: %d", status)
+	}
+	s.wantErrorTiedTo("#code", "The code is wrong")
+	s.Check("two-factor-error")
+	s.Fill("#code", code)
+	s.Press(`#verify`)
+	fx.wantCode(t, s, ar)
+}
+
+// flowSocial: "Continue with Upstream ID", pressed with the keyboard, goes to the
+// upstream provider (another tenant of this Custodian), whose login page the shopper
+// signs in on; the code then arrives at the storefront.
+func flowSocial(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fmt.Sprintf("social-%d@example.com", s.Width)
+	upstreamUser(t, fx.e, email, true)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, nil)
+	s.Open(ar.url)
+	if status := s.PressKey(".connectors button"); status != http.StatusOK {
+		t.Fatalf("continue with the connector: %d", status)
+	}
+	if loc := s.Location(); !strings.HasPrefix(loc, fx.e.url+"/oauth2/"+upstreamTenant+"/auth?") {
+		t.Fatalf("not at the upstream provider: %s", loc)
+	}
+	s.Check("social-upstream")
+	signIn(s, email, shopperPass)
+	fx.wantCode(t, s, ar)
+}
+
+// flowLogout: signed in, the shopper opens the logout endpoint without a hint, is
+// asked, confirms, and sees the signed-out page; the next authorization asks to sign
+// in again.
+func flowLogout(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "logout", s.Width)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, nil)
+	s.Open(ar.url)
+	signIn(s, email, shopperPass)
+	fx.wantCode(t, s, ar)
+
+	if status := s.Open(fx.e.issuer() + "/logout?client_id=" + browserClient); status != http.StatusOK {
+		t.Fatalf("logout page: %d", status)
+	}
+	if got := s.Text("h1"); got != "Sign out?" {
+		t.Fatalf("no logout confirmation: %q", got)
+	}
+	s.Check("logout")
+	if status := s.Press(`button[type=submit]`); status != http.StatusOK {
+		t.Fatalf("sign out: %d", status)
+	}
+	if got := s.Text("h1"); got != "Signed out" {
+		t.Fatalf("no signed-out page: %q", got)
+	}
+	s.Check("signed-out")
+
+	again := fx.authRequest(testTenant, browserClient, browserScopes, nil)
+	s.Open(again.url)
+	if got := s.Text("h1"); got != "Sign in" {
+		t.Errorf("after signing out the authorization shows %q, want the login page", got)
+	}
+}
+
+// flowNotMe: a sign-in from a new device mails a "this was not me" link; the page it
+// opens asks first, and confirming signs the account out everywhere.
+func flowNotMe(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "notme", s.Width)
+	e := fx.e
+	anon := anonymousLogin(t, e)["access_token"].(string)
+	var session string
+	for _, fp := range []string{"home", "elsewhere"} {
+		body, _ := json.Marshal(map[string]string{"email": email, "password": shopperPass, "fingerprint": fp})
+		r := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/login", string(body), jsonBearer(anon)...)
+		if r.status != http.StatusOK {
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+		if session == "" {
+			session = r.body["access_token"].(string)
+		}
+	}
+	if _, err := e.srv.DeliverNotifications(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := notMeRE.FindStringSubmatch(fx.smtp.WaitFor(t, email, browserTimeout).Body)
+	if m == nil {
+		t.Fatal("no not-me link in the new-device mail")
+	}
+	if status := s.Open(e.url + "/customer/" + testTenant + "/security/not-me/" + m[1]); status != http.StatusOK {
+		t.Fatalf("not-me page: %d", status)
+	}
+	if got := s.Text("h1"); got != "Was this not you?" {
+		t.Fatalf("not-me page heading %q", got)
+	}
+	s.Check("not-me")
+	if status := s.Press(`button[type=submit]`); status != http.StatusOK {
+		t.Fatalf("confirm: %d", status)
+	}
+	if got := s.Text("h1"); got != "Your account is safe again" {
+		t.Errorf("after confirming: %q", got)
+	}
+	s.Check("not-me-done")
+	if r := loginCall(t, e, http.MethodGet, "/customer/"+testTenant+"/validateauthtoken", "", jsonBearer(session)...); r.status != http.StatusUnauthorized {
+		t.Errorf("the account's session still answers %d after not-me", r.status)
+	}
+}
+
+// flowErrors: the pages of requests Custodian cannot send back to a client.
+func flowErrors(t *testing.T, fx *browserFixture, s *pageSession) {
+	for _, c := range []struct {
+		name   string
+		url    string
+		status int
+		text   string
+	}{
+		{"error-unknown-client", fx.authRequest(testTenant, "nosuch", browserScopes, nil).url, http.StatusBadRequest, "client"},
+		{"error-bad-redirect", fx.authRequest(testTenant, browserClient, browserScopes,
+			url.Values{"redirect_uri": {"http://127.0.0.1:1/elsewhere"}}).url, http.StatusBadRequest, "redirect"},
+		{"error-unknown-tenant", fx.authRequest("nosuch", browserClient, browserScopes, nil).url, http.StatusNotFound, "does not exist"},
+	} {
+		if status := s.Open(c.url); status != c.status {
+			t.Errorf("%s: status %d, want %d", c.name, status, c.status)
+		}
+		if got := s.Text("main"); !strings.Contains(strings.ToLower(got), c.text) {
+			t.Errorf("%s: the page says %q, want it to mention %q", c.name, got, c.text)
+		}
+		s.Check(c.name)
+	}
+}
+
+// storefrontStub is a storefront's callback on loopback: it records what each
+// authorization answer (query or form post) carried, by state.
+type storefrontStub struct {
+	url  string
+	mu   sync.Mutex
+	got  map[string]url.Values
+	cond chan struct{}
+}
+
+func startStorefront(t *testing.T) *storefrontStub {
+	st := &storefrontStub{got: map[string]url.Values{}, cond: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if r.URL.Path == "/callback" {
+			st.mu.Lock()
+			st.got[r.Form.Get("state")] = r.Form
+			close(st.cond)
+			st.cond = make(chan struct{})
+			st.mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>Storefront</title><main><h1>Storefront</h1></main></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	st.url = srv.URL
+	return st
+}
+
+func (st *storefrontStub) callback() string { return st.url + "/callback" }
+
+// wait returns what the callback received for state, waiting up to timeout.
+func (st *storefrontStub) wait(state string, timeout time.Duration) (url.Values, bool) {
+	deadline := time.After(timeout)
+	for {
+		st.mu.Lock()
+		v, ok := st.got[state]
+		ch := st.cond
+		st.mu.Unlock()
+		if ok {
+			return v, true
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return nil, false
+		}
+	}
+}
