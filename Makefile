@@ -17,7 +17,7 @@ run:
 # The browser suite (TestBrowserPages, browsertest) needs Chromium (`apt-get install
 # chromium`; it fails without one, it never skips) and axe-core, installed from the
 # lock file below.
-AXE_DIR := browsertest/testdata
+AXE_DIR := templates/browsertest/testdata
 
 test: $(AXE_DIR)/node_modules
 	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' $(GO) test -race -count=1 ./...

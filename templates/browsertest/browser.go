@@ -96,7 +96,7 @@ func Start() (*Browser, error) {
 	}
 	axe, err := os.ReadFile(AxePath())
 	if err != nil {
-		return nil, fmt.Errorf("read axe-core (run `npm ci` in browsertest/testdata): %w", err)
+		return nil, fmt.Errorf("read axe-core (run `npm ci` in templates/browsertest/testdata): %w", err)
 	}
 	dir, err := os.MkdirTemp("", "custodian-chromium-")
 	if err != nil {
