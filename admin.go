@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/wellformed"
 )
@@ -52,7 +53,7 @@ func writeAdminError(w http.ResponseWriter, status int, typ, msg string) {
 
 // adminFail is the one place admin failures are mapped to HTTP.
 func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
-	var ve *customer.ValidationError
+	var ve *identity.ValidationError
 	if errors.As(err, &ve) {
 		details := make([]map[string]string, 0, len(ve.Fields))
 		for _, f := range ve.Fields {
@@ -63,11 +64,11 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	switch {
-	case errors.Is(err, oauth.ErrNotFound), errors.Is(err, customer.ErrNotFound):
+	case errors.Is(err, identity.ErrNotFound), errors.Is(err, customer.ErrNotFound):
 		writeAdminError(w, http.StatusNotFound, "resource_not_found", err.Error())
-	case errors.Is(err, oauth.ErrConflict), errors.Is(err, customer.ErrConflict):
+	case errors.Is(err, identity.ErrConflict), errors.Is(err, customer.ErrConflict):
 		writeAdminError(w, http.StatusConflict, "conflict_resource", err.Error())
-	case errors.Is(err, oauth.ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, errBadBody):
+	case errors.Is(err, identity.ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, errBadBody):
 		writeAdminError(w, http.StatusBadRequest, "bad_request", err.Error())
 	default:
 		s.log.ErrorContext(r.Context(), "admin", "route", routeName(r), "err", err)
@@ -104,9 +105,9 @@ type tenantView struct {
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
-func (s *Server) viewTenant(t *oauth.Tenant) tenantView {
+func (s *Server) viewTenant(t *identity.Tenant) tenantView {
 	settings := map[string]string{}
-	for _, kv := range oauth.SettingKeys() {
+	for _, kv := range identity.SettingKeys() {
 		v, _ := t.Settings.Get(kv[0])
 		settings[kv[0]] = v
 	}
@@ -136,7 +137,7 @@ func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Check the settings before creating anything, so a bad one creates nothing.
-	scratch := oauth.DefaultSettings()
+	scratch := identity.DefaultSettings()
 	var bad []error
 	for k, v := range in.Settings {
 		if err := scratch.Set(k, v); err != nil {
@@ -339,7 +340,7 @@ type membershipView struct {
 	ContactAssignmentID string `json:"contactAssignmentId,omitempty"`
 }
 
-func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *oauth.Tenant, id int64) {
+func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *identity.Tenant, id int64) {
 	a, err := s.Customers.Account(r.Context(), t.Name, id)
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -355,7 +356,7 @@ func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *oauth.
 	writeAdminJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request) *oauth.Tenant {
+func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request) *identity.Tenant {
 	t, err := s.OAuth.GetTenant(r.Context(), tenantVar(r))
 	if err != nil {
 		s.adminFail(w, r, err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 	}
 
 	if _, err := s.OAuth.CreateTenant(ctx, demoTenant); err != nil {
-		if errors.Is(err, oauth.ErrConflict) {
+		if errors.Is(err, identity.ErrConflict) {
 			return s.existingDemo(ctx)
 		}
 		return nil, fmt.Errorf("seed demo: %w", err)
@@ -75,7 +76,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 		FirstParty:             true,
 		RedirectURIs:           []string{demoRedirectURI},
 		PostLogoutRedirectURIs: []string{demoPostLogoutURI},
-		GrantTypes:             []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantAnonymous},
+		GrantTypes:             []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken, identity.GrantAnonymous},
 		Scopes:                 strings.Fields(demoScope),
 	}
 	if _, err := s.OAuth.CreateClient(ctx, storefront, ""); err != nil {
@@ -86,7 +87,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 		Tenant:     demoTenant,
 		ID:         demoBackendClient,
 		Name:       "Demo backend",
-		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken},
+		GrantTypes: []string{identity.GrantClientCredentials, identity.GrantRefreshToken},
 		Scopes:     strings.Fields(demoScope),
 		// The demo backend plays the shop's resource server: it may introspect every
 		// token of the tenant (the README's tour does).
@@ -116,7 +117,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 // tenant is there, nothing otherwise.
 func (s *Server) existingDemo(ctx context.Context) (*Demo, error) {
 	d := &Demo{}
-	if _, err := s.OAuth.GetTenant(ctx, demoTenant); errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.OAuth.GetTenant(ctx, demoTenant); errors.Is(err, identity.ErrNotFound) {
 		return d, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("seed demo: %w", err)
@@ -177,7 +178,7 @@ func (d *Demo) Print(w io.Writer, publicURL string) error {
 	if d.PublicClientID != "" {
 		p.line("  # an anonymous shopper token for the storefront")
 		p.line("  curl -s -X POST %s -d grant_type=%s -d client_id=%s",
-			shellQuote(issuer+"/token"), oauth.GrantAnonymous, d.PublicClientID)
+			shellQuote(issuer+"/token"), identity.GrantAnonymous, d.PublicClientID)
 
 		verifier, challenge := pkcePair()
 		q := url.Values{}

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 type requestIDKey struct{}
@@ -42,7 +42,7 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			ip = r.RemoteAddr
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		ctx = oauth.WithRequestMeta(ctx, oauth.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+		ctx = identity.WithRequestMeta(ctx, identity.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r.WithContext(ctx))

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Handler returns Custodian's whole HTTP surface on its own router.
@@ -34,7 +34,7 @@ func (s *Server) Register(r *mux.Router) {
 	a.Use(s.requireAdmin)
 	a.HandleFunc("/tenants", s.adminListTenants).Methods(http.MethodGet).Name("admin.tenants.list")
 	a.HandleFunc("/tenants", s.adminCreateTenant).Methods(http.MethodPost).Name("admin.tenants.create")
-	t := a.PathPrefix("/tenants/{tenant:" + oauth.TenantPattern + "}").Subrouter()
+	t := a.PathPrefix("/tenants/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
 	t.HandleFunc("", s.adminGetTenant).Methods(http.MethodGet).Name("admin.tenants.get")
 	t.HandleFunc("/settings", s.adminUpdateSettings).Methods(http.MethodPatch).Name("admin.tenants.settings")
 	t.HandleFunc("/keys/rotate", s.adminRotateKeys).Methods(http.MethodPost).Name("admin.keys.rotate")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"
@@ -68,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := newMetrics()
-	webhookSecrets, err := oauth.NewWebhookSecrets([]byte(cfg.Secret))
+	webhookSecrets, err := identity.NewWebhookSecrets([]byte(cfg.Secret))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // newOutbox delivers mail through SMTP when configured and to the log otherwise.
-func newOutbox(cfg Config, store *storage.Store, secrets *oauth.WebhookSecrets, log *slog.Logger) (*notify.Outbox, error) {
+func newOutbox(cfg Config, store *storage.Store, secrets *identity.WebhookSecrets, log *slog.Logger) (*notify.Outbox, error) {
 	var mail notify.Sender = notify.LogSender{Log: log}
 	if cfg.SMTPURL != "" {
 		smtp, err := notify.NewSMTPSender(string(cfg.SMTPURL), cfg.MailFrom)

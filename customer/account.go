@@ -6,23 +6,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/mailaddr"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 )
 
-// Domain sentinels of the customer package.
+// Domain sentinels of the customer package, members of identity's error family.
 var (
-	ErrNotFound     = errors.New("customer not found")
-	ErrConflict     = errors.New("customer already exists")
-	ErrInvalid      = errors.New("invalid customer data")
+	ErrNotFound     = fmt.Errorf("customer %w", identity.ErrNotFound)     // "customer not found"
+	ErrConflict     = fmt.Errorf("customer %w", identity.ErrConflict)     // "customer already exists"
+	ErrInvalid      = fmt.Errorf("%w customer data", identity.ErrInvalid) // "invalid customer data"
 	ErrInvalidToken = errors.New("invalid or expired token")
-	// Login outcomes are the oauth package's, so the login pages, the token endpoint
-	// and the customer APIs read one value.
-	ErrInvalidCredentials = oauth.ErrInvalidCredentials
-	ErrLocked             = oauth.ErrAccountLocked
-	ErrInactive           = oauth.ErrAccountInactive
+	// Sign-in outcomes are identity's, so the login pages, the token endpoint and the
+	// customer APIs read one value.
+	ErrInvalidCredentials = identity.ErrInvalidCredentials
+	ErrLocked             = identity.ErrAccountLocked
+	ErrInactive           = identity.ErrAccountInactive
+	ErrRateLimited        = identity.ErrRateLimited
 )
 
 // Account is a shopper's account in one tenant: one model behind the ticket API's
@@ -118,7 +120,7 @@ func (a *Account) Locked(now time.Time) bool {
 // Memberships of B2B accounts are assigned by the admin; a company registration id is
 // what the shopper says (signup, PATCH /me) and makes the account B2B only under the
 // tenant's b2b.self_declared.
-func (a *Account) AccountType(s oauth.Settings) string {
+func (a *Account) AccountType(s identity.Settings) string {
 	if len(a.Memberships) > 0 || (s.B2BSelfDeclared && a.CompanyRegistrationID != "") {
 		return "B2B"
 	}

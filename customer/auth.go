@@ -15,56 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
-
-// FieldError is one invalid field of a request.
-type FieldError struct {
-	Field   string
-	Type    string // missing, invalid, too_long
-	Message string
-}
-
-// ValidationError lists every invalid field of a request at once.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid request: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
-
-type validator struct{ errs []FieldError }
-
-func (v *validator) add(field, typ, msg string) { v.errs = append(v.errs, FieldError{field, typ, msg}) }
-
-// required reports a field that is absent or empty.
-func (v *validator) required(field, value string) {
-	if value == "" {
-		v.add(field, "missing", "is required")
-	}
-}
-
-func (v *validator) maxLen(field, value string, n int) {
-	if utf8.RuneCountInString(value) > n {
-		v.add(field, "too_long", fmt.Sprintf("must have at most %d characters", n))
-	}
-}
-
-func (v *validator) err() error {
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: v.errs}
-}
 
 // SignupRequest is a new customer with profile, B2B block and first address.
 type SignupRequest struct {
@@ -88,25 +42,25 @@ type B2B struct {
 }
 
 // validateAddress checks an address; prefix names the field path in errors.
-func validateAddress(v *validator, prefix string, a *Address) {
-	v.required(prefix+"street", strings.TrimSpace(a.Street))
-	v.required(prefix+"zipCode", strings.TrimSpace(a.ZipCode))
-	v.required(prefix+"city", strings.TrimSpace(a.City))
+func validateAddress(v *identity.Validator, prefix string, a *Address) {
+	v.Required(prefix+"street", strings.TrimSpace(a.Street))
+	v.Required(prefix+"zipCode", strings.TrimSpace(a.ZipCode))
+	v.Required(prefix+"city", strings.TrimSpace(a.City))
 	if !validCountry(a.Country) {
-		v.add(prefix+"country", "invalid", "must be an ISO 3166-1 alpha-2 code such as DE")
+		v.Add(prefix+"country", "invalid", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}
 	for field, value := range map[string]string{"contactName": a.ContactName, "companyName": a.CompanyName, "street": a.Street,
 		"streetNumber": a.StreetNumber, "streetAppendix": a.StreetAppendix, "extraLine1": a.ExtraLine1, "extraLine2": a.ExtraLine2,
 		"extraLine3": a.ExtraLine3, "extraLine4": a.ExtraLine4, "zipCode": a.ZipCode, "city": a.City, "state": a.State,
 		"contactPhone": a.ContactPhone} {
-		v.maxLen(prefix+field, value, 255)
+		v.MaxLen(prefix+field, value, 255)
 	}
 	if len(a.Tags) > 20 {
-		v.add(prefix+"tags", "invalid", "at most 20 tags")
+		v.Add(prefix+"tags", "invalid", "at most 20 tags")
 	}
 	for _, t := range a.Tags {
 		if t == "" || len(t) > 64 {
-			v.add(prefix+"tags", "invalid", "tags must have 1 to 64 characters")
+			v.Add(prefix+"tags", "invalid", "tags must have 1 to 64 characters")
 			break
 		}
 	}
@@ -116,15 +70,15 @@ func validateAddress(v *validator, prefix string, a *Address) {
 // entities named in a signup are not trusted: membership of a B2B account grants
 // tokens scoped to it, so only the admin surface assigns memberships. With the tenant's double opt-in the account starts inactive and an
 // activation link is queued in the same transaction.
-func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest) (*Account, error) {
-	v := &validator{}
+func (s *Service) Signup(ctx context.Context, t *identity.Tenant, in SignupRequest) (*Account, error) {
+	v := &identity.Validator{}
 	if strings.TrimSpace(in.Email) == "" {
-		v.add("email", "missing", "is required")
+		v.Add("email", "missing", "is required")
 	} else {
 		in.Email = emailField(v, "email", in.Email)
 	}
 	if in.Password == "" {
-		v.add("password", "missing", "is required")
+		v.Add("password", "missing", "is required")
 	} else {
 		passwordField(v, "password", CheckPassword(t, in.Password, in.Email))
 	}
@@ -135,19 +89,19 @@ func (s *Service) Signup(ctx context.Context, t *oauth.Tenant, in SignupRequest)
 	for field, value := range map[string]string{"title": d.Title, "firstName": d.FirstName, "middleName": d.MiddleName,
 		"lastName": d.LastName, "contactPhone": d.ContactPhone, "company": d.Company, "preferredLanguage": d.PreferredLanguage,
 		"preferredCurrency": d.PreferredCurrency, "preferredSite": d.PreferredSite} {
-		v.maxLen("customerDetails."+field, value, 255)
+		v.MaxLen("customerDetails."+field, value, 255)
 	}
 	if d.B2B != nil {
 		for i, le := range d.B2B.LegalEntities {
 			if strings.TrimSpace(le.AccountID) == "" {
-				v.add(fmt.Sprintf("customerDetails.b2b.legalEntities[%d].id", i), "missing", "is required")
+				v.Add(fmt.Sprintf("customerDetails.b2b.legalEntities[%d].id", i), "missing", "is required")
 			}
 		}
 	}
 	if in.Address != nil {
 		validateAddress(v, "customerAddress.", in.Address)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(in.Password)
@@ -212,7 +166,7 @@ const OptInTTL = 48 * time.Hour
 
 // sendOptIn creates an activation token and queues its mail, in the caller's
 // transaction.
-func (s *Service) sendOptIn(ctx context.Context, t *oauth.Tenant, a *Account) error {
+func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account) error {
 	tok, hash, err := s.newToken()
 	if err != nil {
 		return err
@@ -232,7 +186,7 @@ func (s *Service) sendOptIn(ctx context.Context, t *oauth.Tenant, a *Account) er
 }
 
 // ConfirmOptIn activates the account of an opt-in token; the token works once.
-func (s *Service) ConfirmOptIn(ctx context.Context, t *oauth.Tenant, token string) (*Account, error) {
+func (s *Service) ConfirmOptIn(ctx context.Context, t *identity.Tenant, token string) (*Account, error) {
 	var a *Account
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		ot, err := s.store.UseToken(ctx, t.Name, TokenOptIn, HashToken(token), s.now().UTC())
@@ -257,8 +211,8 @@ func (s *Service) ConfirmOptIn(ctx context.Context, t *oauth.Tenant, token strin
 
 // ResendOptIn queues a new activation link for an inactive account. It answers the
 // same whether or not the address has an account.
-func (s *Service) ResendOptIn(ctx context.Context, t *oauth.Tenant, email string) error {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) ResendOptIn(ctx context.Context, t *identity.Tenant, email string) error {
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "optin:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return err
 	}
@@ -352,17 +306,17 @@ func (s *Service) revokeAll(ctx context.Context, tenant string, id int64) error 
 }
 
 // SetLock locks an account for the tenant's lockout duration, or unlocks it (admin).
-func (s *Service) SetLock(ctx context.Context, t *oauth.Tenant, id int64, locked bool) error {
+func (s *Service) SetLock(ctx context.Context, t *identity.Tenant, id int64, locked bool) error {
 	if _, err := s.store.GetAccount(ctx, t.Name, id); err != nil {
 		return err
 	}
 	now := s.now().UTC()
 	var until *time.Time
-	kind := oauth.EventAccountUnlocked
+	kind := identity.EventAccountUnlocked
 	if locked {
 		u := now.Add(time.Duration(t.Settings.LockoutDuration))
 		until = &u
-		kind = oauth.EventAccountLocked
+		kind = identity.EventAccountLocked
 	}
 	if err := s.guard.SetLock(ctx, t.Name, id, until, now); err != nil {
 		return err
@@ -372,7 +326,7 @@ func (s *Service) SetLock(ctx context.Context, t *oauth.Tenant, id int64, locked
 }
 
 // LoginState returns an account's sign-in state (admin).
-func (s *Service) LoginState(ctx context.Context, t *oauth.Tenant, id int64) (LoginState, error) {
+func (s *Service) LoginState(ctx context.Context, t *identity.Tenant, id int64) (LoginState, error) {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return LoginState{}, err
@@ -383,16 +337,16 @@ func (s *Service) LoginState(ctx context.Context, t *oauth.Tenant, id int64) (Lo
 // UpdateExternalFields replaces the admin-owned fields of an account after checking
 // their JSON shape.
 func (s *Service) UpdateExternalFields(ctx context.Context, tenant string, id int64, f ExternalFields) (*Account, error) {
-	v := &validator{}
+	v := &identity.Validator{}
 	for name, raw := range map[string]json.RawMessage{"attributes": f.Attributes, "notes": f.Notes, "segments": f.Segments} {
 		if raw != nil && !jsonIs(raw, '[') {
-			v.add(name, "invalid", "must be a JSON array")
+			v.Add(name, "invalid", "must be a JSON array")
 		}
 	}
 	if f.CommerceSummary != nil && !jsonIs(f.CommerceSummary, '{') {
-		v.add("commerceSummary", "invalid", "must be a JSON object")
+		v.Add("commerceSummary", "invalid", "must be a JSON object")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.store.UpdateExternalFields(ctx, tenant, id, f); err != nil {
@@ -409,7 +363,7 @@ func jsonIs(raw json.RawMessage, open byte) bool {
 
 // notify queues a message in the caller's transaction, by the tenant's webhook when it
 // has one and by e-mail otherwise.
-func (s *Service) notify(ctx context.Context, t *oauth.Tenant, m *notify.Message) error {
+func (s *Service) notify(ctx context.Context, t *identity.Tenant, m *notify.Message) error {
 	if s.outbox == nil {
 		return errors.New("notify: no outbox configured")
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // LoginState is an account's sign-in record, as the admin surface shows it.
@@ -43,19 +43,6 @@ type GuardStore interface {
 	Hit(ctx context.Context, bucket string, window time.Duration) (int, time.Time, error)
 }
 
-// RateLimitError is ErrRateLimited with the time to wait.
-type RateLimitError struct{ RetryAfter time.Duration }
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("too many attempts; retry after %s", e.RetryAfter.Round(time.Second))
-}
-
-// Is makes errors.Is(err, ErrRateLimited) true.
-func (e *RateLimitError) Is(target error) bool { return target == oauth.ErrRateLimited }
-
-// ErrRateLimited is the oauth package's sentinel, shared by every entry point.
-var ErrRateLimited = oauth.ErrRateLimited
-
 // Limit is one rate limit: at most Max events per Window.
 type Limit struct {
 	Max    int
@@ -74,7 +61,7 @@ func DefaultLimits() Limits {
 	return Limits{PerIP: Limit{Max: 60, Window: time.Minute}, PerAccount: Limit{Max: 10, Window: time.Minute}}
 }
 
-// allow counts one attempt against a bucket and fails with a RateLimitError when the
+// allow counts one attempt against a bucket and fails with a identity.RateLimitError when the
 // bucket is over its limit.
 func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
 	if s.guard == nil || l.Max <= 0 {
@@ -85,7 +72,7 @@ func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
 		return fmt.Errorf("rate limit: %w", err)
 	}
 	if n > l.Max {
-		return &RateLimitError{RetryAfter: max(end.Sub(s.now()), time.Second)}
+		return &identity.RateLimitError{RetryAfter: max(end.Sub(s.now()), time.Second)}
 	}
 	return nil
 }
@@ -95,26 +82,26 @@ func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
 // audit trail. An unknown e-mail and a wrong password answer ErrInvalidCredentials after
 // the same argon2id work; a locked or inactive account is only revealed to someone who
 // knows its password.
-func (s *Service) Login(ctx context.Context, t *oauth.Tenant, email, password string) (*Account, error) {
+func (s *Service) Login(ctx context.Context, t *identity.Tenant, email, password string) (*Account, error) {
 	return s.checkLogin(ctx, t, email, password, true)
 }
 
 // confirmPassword checks a signed-in customer's password before a sensitive change
 // (password, e-mail, second factor, erasure) with the same rate limits, failure
 // counting and lockout as a sign-in, but it is not a sign-in: the last login stays.
-func (s *Service) confirmPassword(ctx context.Context, t *oauth.Tenant, email, password string) error {
+func (s *Service) confirmPassword(ctx context.Context, t *identity.Tenant, email, password string) error {
 	_, err := s.checkLogin(ctx, t, email, password, false)
 	return err
 }
 
-func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, password string, signIn bool) (*Account, error) {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, password string, signIn bool) (*Account, error) {
+	meta := identity.RequestMetaFromContext(ctx)
 	key := EmailKey(email)
 	if err := errors.Join(
 		s.allow(ctx, "login:ip:"+t.Name+":"+meta.IP, s.limits.PerIP),
 		s.allow(ctx, "login:account:"+t.Name+":"+key, s.limits.PerAccount),
 	); err != nil {
-		var rl *RateLimitError
+		var rl *identity.RateLimitError
 		if errors.As(err, &rl) {
 			return nil, rl
 		}
@@ -126,7 +113,7 @@ func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, passwo
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
 		_, _ = s.hasher.Verify(s.dummyHash, password)
-		s.event(ctx, t.Name, oauth.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
+		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
@@ -145,18 +132,18 @@ func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, passwo
 		if err != nil {
 			return nil, fmt.Errorf("record failed login: %w", err)
 		}
-		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "wrong_password", "count": out.Count})
+		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "wrong_password", "count": out.Count})
 		if out.JustLocked {
-			s.event(ctx, t.Name, oauth.EventAccountLocked, &a.ID, map[string]any{"until": out.LockedUntil})
+			s.event(ctx, t.Name, identity.EventAccountLocked, &a.ID, map[string]any{"until": out.LockedUntil})
 		}
 		return nil, ErrInvalidCredentials
 	}
 	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
-		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "locked"})
+		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "locked"})
 		return nil, ErrLocked
 	}
 	if !a.Active || a.OnHold {
-		s.event(ctx, t.Name, oauth.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
+		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
 		return nil, ErrInactive
 	}
 	if !signIn {
@@ -171,14 +158,14 @@ func (s *Service) checkLogin(ctx context.Context, t *oauth.Tenant, email, passwo
 // signedIn records a completed sign-in: the failure count resets, the login time is
 // stamped and login.succeeded goes to the audit trail. A password followed by a
 // second-factor challenge is not complete until the challenge is answered.
-func (s *Service) signedIn(ctx context.Context, t *oauth.Tenant, a *Account, detail map[string]any) error {
+func (s *Service) signedIn(ctx context.Context, t *identity.Tenant, a *Account, detail map[string]any) error {
 	now := s.now().UTC()
 	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
 		return fmt.Errorf("record login: %w", err)
 	}
 	a.LastLoginAt = &now
 	a.FailedLogins = 0
-	s.event(ctx, t.Name, oauth.EventLoginSucceeded, &a.ID, detail)
+	s.event(ctx, t.Name, identity.EventLoginSucceeded, &a.ID, detail)
 	return nil
 }
 
@@ -206,8 +193,8 @@ func (s *Service) event(ctx context.Context, tenant, kind string, customerID *in
 	if s.events == nil {
 		return
 	}
-	meta := oauth.RequestMetaFromContext(ctx)
-	e := &oauth.SecurityEvent{Tenant: tenant, Kind: kind, CustomerID: customerID, IP: meta.IP, UserAgent: meta.UserAgent,
+	meta := identity.RequestMetaFromContext(ctx)
+	e := &identity.SecurityEvent{Tenant: tenant, Kind: kind, CustomerID: customerID, IP: meta.IP, UserAgent: meta.UserAgent,
 		Detail: detail, CreatedAt: s.now().UTC()}
 	if customerID != nil {
 		e.Subject = fmt.Sprint(*customerID)

@@ -48,6 +48,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/wellformed"
 )
@@ -124,13 +125,13 @@ func (a *API) anonLogin(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	if !t.Settings.GrantAllowed(oauth.GrantAnonymous) || !slices.Contains(client.GrantTypes, oauth.GrantAnonymous) {
+	if !t.Settings.GrantAllowed(identity.GrantAnonymous) || !slices.Contains(client.GrantTypes, identity.GrantAnonymous) {
 		a.loginFail(w, r, &loginError{status: http.StatusForbidden, typ: typeForbidden,
 			message: "the client may not request anonymous tokens"})
 		return
 	}
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
-		Grant: oauth.GrantAnonymous})
+		Grant: identity.GrantAnonymous})
 	if err != nil {
 		a.loginFail(w, r, fmt.Errorf("issue anonymous token: %w", err))
 		return
@@ -352,12 +353,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	v := &validator{}
-	v.required("email", strings.TrimSpace(in.Email))
-	v.required("password", in.Password)
-	v.maxLen("fingerprint", in.Fingerprint, 512)
-	v.maxLen("region", in.Region, 64)
-	if err := v.err(); err != nil {
+	v := &identity.Validator{}
+	v.Required("email", strings.TrimSpace(in.Email))
+	v.Required("password", in.Password)
+	v.MaxLen("fingerprint", in.Fingerprint, 512)
+	v.MaxLen("region", in.Region, 64)
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -384,7 +385,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 const payloadLegalEntity = "legalEntityId"
 
 // checkLegalEntity refuses a legal entity the customer is not a member of.
-func (a *API) checkLegalEntity(ctx context.Context, t *oauth.Tenant, id int64, legal string) error {
+func (a *API) checkLegalEntity(ctx context.Context, t *identity.Tenant, id int64, legal string) error {
 	if legal == "" {
 		return nil
 	}
@@ -545,8 +546,8 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Active == nil && in.OnHold == nil {
 		a.loginFail(w, r, badRequest("nothing to change: set active or onHold",
-			FieldError{Field: "active", Type: "missing", Message: "active or onHold is required"},
-			FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"}))
+			identity.FieldError{Field: "active", Type: "missing", Message: "active or onHold is required"},
+			identity.FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"}))
 		return
 	}
 	acc, err := a.svc.SetStatus(ctx, t.Name, id, in.Active, in.OnHold)
@@ -560,7 +561,7 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
 
 // writeCustomerTokens issues a customer's tokens to client and answers the login
 // response. ctx carries the tenant.
-func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *oauth.Tenant, client *oauth.Client,
+func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *identity.Tenant, client *oauth.Client,
 	res *SignedIn, sessionID, legalEntity string) {
 	acc := res.Account
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: strconv.FormatInt(acc.ID, 10),
@@ -580,7 +581,7 @@ func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r 
 }
 
 // loginView is the login response of an issuance, with its saas_token.
-func (a *API) loginView(ctx context.Context, t *oauth.Tenant, acc *Account, ts *oauth.TokenSet, legalEntity string) (loginTokenView, error) {
+func (a *API) loginView(ctx context.Context, t *identity.Tenant, acc *Account, ts *oauth.TokenSet, legalEntity string) (loginTokenView, error) {
 	now := a.now()
 	saas, err := a.oauth.Keys().Sign(ctx, t.Name, saasClaims{
 		Issuer:    a.oauth.Issuer(t.Name),
@@ -607,7 +608,7 @@ func (a *API) loginView(ctx context.Context, t *oauth.Tenant, acc *Account, ts *
 	}, nil
 }
 
-func (a *API) anonymousView(t *oauth.Tenant, ts *oauth.TokenSet) anonymousTokenView {
+func (a *API) anonymousView(t *identity.Tenant, ts *oauth.TokenSet) anonymousTokenView {
 	now := a.now()
 	return anonymousTokenView{
 		AccessToken:           ts.AccessToken,
@@ -621,7 +622,7 @@ func (a *API) anonymousView(t *oauth.Tenant, ts *oauth.TokenSet) anonymousTokenV
 }
 
 // loginTenant loads the tenant a request names and returns a context carrying it.
-func (a *API) loginTenant(r *http.Request, name string) (*oauth.Tenant, context.Context, error) {
+func (a *API) loginTenant(r *http.Request, name string) (*identity.Tenant, context.Context, error) {
 	// Every route of the login API starts here, so its query is checked here.
 	if err := wellformed.Query(r); err != nil {
 		return nil, nil, badRequest(err.Error())
@@ -630,17 +631,17 @@ func (a *API) loginTenant(r *http.Request, name string) (*oauth.Tenant, context.
 		return nil, nil, missingParam("tenant")
 	}
 	unknown := &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "unknown tenant"}
-	if !oauth.ValidTenantName(name) {
+	if !identity.ValidTenantName(name) {
 		return nil, nil, unknown
 	}
 	t, err := a.oauth.GetTenant(r.Context(), name)
-	if errors.Is(err, oauth.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, nil, unknown
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load tenant %q: %w", name, err)
 	}
-	return t, oauth.WithTenant(r.Context(), t), nil
+	return t, identity.WithTenant(r.Context(), t), nil
 }
 
 // loginBearer returns the request's bearer token, or "".
@@ -683,7 +684,7 @@ func (a *API) anonymousCaller(ctx context.Context, r *http.Request) (*oauth.Acce
 // tokenClient returns the client a valid token was issued to.
 func (a *API) tokenClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
 	c, err := a.oauth.GetClient(ctx, tenant, id)
-	if errors.Is(err, oauth.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, tokenRequired("the token's client no longer exists", err)
 	}
 	if err != nil {
@@ -700,7 +701,7 @@ func (a *API) storefrontClient(ctx context.Context, tenant, id string) (*oauth.C
 		return nil, missingParam("client_id")
 	}
 	c, err := a.oauth.GetClient(ctx, tenant, id)
-	if errors.Is(err, oauth.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "unknown client", cause: err}
 	}
 	if err != nil {
@@ -719,7 +720,7 @@ func (a *API) storefrontClient(ctx context.Context, tenant, id string) (*oauth.C
 func (a *API) refreshingClient(ctx context.Context, r *http.Request, tenant string) (*oauth.Client, error) {
 	if id, secret, ok := r.BasicAuth(); ok {
 		c, err := a.oauth.AuthenticateClient(ctx, tenant, id, secret)
-		if errors.Is(err, oauth.ErrNotFound) || errors.Is(err, oauth.ErrInvalidCredentials) {
+		if errors.Is(err, identity.ErrNotFound) || errors.Is(err, identity.ErrInvalidCredentials) {
 			return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "client authentication failed",
 				cause: err, challenge: `Basic realm="custodian"`}
 		}
@@ -738,7 +739,7 @@ func (a *API) refreshingClient(ctx context.Context, r *http.Request, tenant stri
 	}
 	if id == "" {
 		return nil, badRequest("name the client: client_id, a Bearer token of the client or its HTTP Basic credentials",
-			FieldError{Field: "client_id", Type: "missing", Message: "is required"})
+			identity.FieldError{Field: "client_id", Type: "missing", Message: "is required"})
 	}
 	return a.storefrontClient(ctx, tenant, id)
 }
@@ -809,13 +810,13 @@ func jsonBodyError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return badRequest("the request has invalid fields", FieldError{Field: field, Type: "invalid", Message: "must be " + jsonKind(typ.Type)})
+		return badRequest("the request has invalid fields", identity.FieldError{Field: field, Type: "invalid", Message: "must be " + jsonKind(typ.Type)})
 	}
 	// encoding/json reports an unknown field only in its message; the text shapes the
 	// answer, never the outcome (any other error is still a 400).
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return badRequest("the request has unknown fields", FieldError{Field: name, Type: "unknown", Message: "is not a known field"})
+		return badRequest("the request has unknown fields", identity.FieldError{Field: name, Type: "unknown", Message: "is not a known field"})
 	}
 	return badRequest("malformed JSON body")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -32,7 +33,7 @@ type loginError struct {
 	status  int
 	typ     string
 	message string
-	details []FieldError
+	details []identity.FieldError
 	cause   error
 	// challenge, when set, is sent as WWW-Authenticate (RFC 6750 §3) with a 401 or 403.
 	challenge string
@@ -48,13 +49,13 @@ func (e *loginError) Error() string {
 func (e *loginError) Unwrap() error { return e.cause }
 
 // badRequest is a 400 with field-level details.
-func badRequest(message string, details ...FieldError) *loginError {
+func badRequest(message string, details ...identity.FieldError) *loginError {
 	return &loginError{status: http.StatusBadRequest, typ: typeBadRequest, message: message, details: details}
 }
 
 // missingParam is a 400 for a required query parameter or field that is absent.
 func missingParam(name string) *loginError {
-	return badRequest(name+" is required", FieldError{Field: name, Type: "missing", Message: "is required"})
+	return badRequest(name+" is required", identity.FieldError{Field: name, Type: "missing", Message: "is required"})
 }
 
 // tokenRequired is a 401 for a request without a usable bearer token.
@@ -84,7 +85,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	if tf := classifyTwoFactor(err); tf != nil {
 		tf.setRetryAfter(w)
 	}
-	var rl *RateLimitError
+	var rl *identity.RateLimitError
 	if errors.As(err, &rl) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((rl.RetryAfter+time.Second-1)/time.Second), 10))
 	}
@@ -116,7 +117,7 @@ func classifyLoginError(err error) *loginError {
 	if tf := classifyTwoFactor(err); tf != nil {
 		return tf.loginError()
 	}
-	var ve *ValidationError
+	var ve *identity.ValidationError
 	if errors.As(err, &ve) {
 		return badRequest("the request has invalid fields", ve.Fields...)
 	}
@@ -139,7 +140,7 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
 	case errors.Is(err, oauth.ErrForeignSession):
 		return badRequest(oauth.ErrForeignSession.Error(),
-			FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
+			identity.FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
 	case errors.Is(err, ErrRateLimited):
 		return &loginError{status: http.StatusTooManyRequests, typ: typeTooManyRequests, message: "too many attempts; try again later"}
 	case errors.Is(err, ErrInvalidCredentials):
@@ -160,11 +161,11 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "address not found"}
 	case errors.Is(err, ErrNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "customer not found"}
-	case errors.Is(err, oauth.ErrNotFound):
+	case errors.Is(err, identity.ErrNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "resource not found"}
 	case errors.Is(err, ErrConflict):
 		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "a customer with this e-mail address already exists"}
-	case errors.Is(err, oauth.ErrConflict):
+	case errors.Is(err, identity.ErrConflict):
 		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "the resource already exists"}
 	case errors.Is(err, ErrInvalid):
 		// The domain's ErrInvalid messages are written for the caller.

@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 type accountRefView struct {
@@ -106,7 +106,7 @@ type profileView struct {
 	DefaultAddress    *addressView     `json:"defaultAddress,omitempty"`
 }
 
-func profileOf(t *oauth.Tenant, a *Account, addresses []Address, withAddresses bool) profileView {
+func profileOf(t *identity.Tenant, a *Account, addresses []Address, withAddresses bool) profileView {
 	accounts := []accountRefView{}
 	if a.PasswordHash != "" {
 		accounts = append(accounts, accountRefView{ID: a.Email, ProviderID: "internal"})
@@ -156,7 +156,7 @@ func (a *API) meGet(w http.ResponseWriter, r *http.Request) {
 	a.writeProfile(w, r, t, ctx, id, http.StatusOK)
 }
 
-func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *oauth.Tenant, ctx context.Context, id int64, status int) {
+func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *identity.Tenant, ctx context.Context, id int64, status int) {
 	acc, err := a.svc.Account(ctx, t.Name, id)
 	if err != nil {
 		a.loginFail(w, r, err)
@@ -211,7 +211,7 @@ type profilePatchBody struct {
 }
 
 // optString reads a raw field: nil when absent, "" when null, the string otherwise.
-func optString(v *validator, field string, raw json.RawMessage) *string {
+func optString(v *identity.Validator, field string, raw json.RawMessage) *string {
 	if raw == nil {
 		return nil
 	}
@@ -220,14 +220,14 @@ func optString(v *validator, field string, raw json.RawMessage) *string {
 		return &s
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
-		v.add(field, "invalid", "must be a string")
+		v.Add(field, "invalid", "must be a string")
 		return nil
 	}
 	return &s
 }
 
 func (b *profilePatchBody) patch() (ProfilePatch, error) {
-	v := &validator{}
+	v := &identity.Validator{}
 	p := ProfilePatch{
 		Title: optString(v, "title", b.Title), FirstName: optString(v, "firstName", b.FirstName),
 		MiddleName: optString(v, "middleName", b.MiddleName), LastName: optString(v, "lastName", b.LastName),
@@ -242,7 +242,7 @@ func (b *profilePatchBody) patch() (ProfilePatch, error) {
 		if string(b.Mixins) == "null" {
 			p.Mixins = json.RawMessage(`null`)
 		} else if !jsonIs(b.Mixins, '{') {
-			v.add("mixins", "invalid", "must be an object")
+			v.Add("mixins", "invalid", "must be an object")
 		} else {
 			p.Mixins = b.Mixins
 		}
@@ -250,12 +250,12 @@ func (b *profilePatchBody) patch() (ProfilePatch, error) {
 	if b.Metadata != nil && b.Metadata.Version != nil && string(b.Metadata.Version) != "null" {
 		var n int
 		if err := json.Unmarshal(b.Metadata.Version, &n); err != nil || n < 1 {
-			v.add("metadata.version", "invalid", "must be a positive whole number")
+			v.Add("metadata.version", "invalid", "must be a positive whole number")
 		} else {
 			p.Version = &n
 		}
 	}
-	return p, v.err()
+	return p, v.Err()
 }
 
 // mePatch updates the profile: PATCH /customer/{tenant}/me.
@@ -492,10 +492,10 @@ func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	v := &validator{}
-	v.required("token", in.Token)
-	v.required("password", in.Password)
-	if err := v.err(); err != nil {
+	v := &identity.Validator{}
+	v.Required("token", in.Token)
+	v.Required("password", in.Password)
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -518,10 +518,10 @@ func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	v := &validator{}
-	v.required("currentPassword", in.CurrentPassword)
-	v.required("newPassword", in.NewPassword)
-	if err := v.err(); err != nil {
+	v := &identity.Validator{}
+	v.Required("currentPassword", in.CurrentPassword)
+	v.Required("newPassword", in.NewPassword)
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -550,11 +550,11 @@ func (a *API) emailChange(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	v := &validator{}
-	v.required("email", strings.TrimSpace(in.Email))
-	v.required("password", in.Password)
-	v.required("newEmail", strings.TrimSpace(in.NewEmail))
-	if err := v.err(); err != nil {
+	v := &identity.Validator{}
+	v.Required("email", strings.TrimSpace(in.Email))
+	v.Required("password", in.Password)
+	v.Required("newEmail", strings.TrimSpace(in.NewEmail))
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}

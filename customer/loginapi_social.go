@@ -11,6 +11,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -34,11 +35,11 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	v := &validator{}
+	v := &identity.Validator{}
 	for _, name := range []string{"code", "redirect_uri", "code_verifier"} {
-		v.required(name, q.Get(name))
+		v.Required(name, q.Get(name))
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -108,14 +109,14 @@ func ownSession(header string, cart *oauth.AccessInfo, clientID string) error {
 	header = strings.TrimSpace(header)
 	if cart != nil && cart.ClientID != clientID {
 		return badRequest("the anonymous token in Authorization is of another client than client_id",
-			FieldError{Field: "client_id", Type: "invalid", Message: "must be the client of the anonymous token"})
+			identity.FieldError{Field: "client_id", Type: "invalid", Message: "must be the client of the anonymous token"})
 	}
 	if header == "" {
 		return nil
 	}
 	if cart == nil || header != cart.SessionID {
 		return badRequest("session-id must be the sessionId of the anonymous token in Authorization",
-			FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
+			identity.FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -44,11 +45,11 @@ func (a *API) login2FA(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	v := &validator{}
-	v.required("challengeId", in.ChallengeID)
-	v.required("code", in.Code)
-	v.maxLen("code", in.Code, 64)
-	if err := v.err(); err != nil {
+	v := &identity.Validator{}
+	v.Required("challengeId", in.ChallengeID)
+	v.Required("code", in.Code)
+	v.MaxLen("code", in.Code, 64)
+	if err := v.Err(); err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
@@ -104,7 +105,7 @@ func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
 
 // meJSON authenticates a signed-in customer (meCaller) and decodes the JSON body into v
 // (decodeLoginJSON, default media type application/json).
-func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) (*oauth.Tenant, context.Context, int64, error) {
+func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) (*identity.Tenant, context.Context, int64, error) {
 	t, ctx, id, err := a.meCaller(r)
 	if err != nil {
 		return nil, nil, 0, err
@@ -117,7 +118,7 @@ func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes .
 
 // meCaller authenticates a signed-in customer by their access token, which must pass
 // the route's rule (meRules).
-func (a *API) meCaller(r *http.Request) (*oauth.Tenant, context.Context, int64, error) {
+func (a *API) meCaller(r *http.Request) (*identity.Tenant, context.Context, int64, error) {
 	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
 		return nil, nil, 0, err
@@ -223,7 +224,7 @@ func (a *API) meTwoFactor(w http.ResponseWriter, r *http.Request) {
 	a.writeTwoFactor(ctx, w, r, t, id)
 }
 
-func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, t *oauth.Tenant, id int64) {
+func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, t *identity.Tenant, id int64) {
 	st, err := a.svc.TwoFactor(ctx, t.Name, id)
 	if err != nil {
 		a.loginFail(w, r, err)
@@ -293,19 +294,19 @@ type codeBody struct {
 }
 
 // meCode authenticates the signed-in customer and reads a {code[, password]} body.
-func (a *API) meCode(w http.ResponseWriter, r *http.Request, needPassword bool) (*oauth.Tenant, context.Context, int64, codeBody, error) {
+func (a *API) meCode(w http.ResponseWriter, r *http.Request, needPassword bool) (*identity.Tenant, context.Context, int64, codeBody, error) {
 	var in codeBody
 	t, ctx, id, err := a.meJSON(w, r, &in)
 	if err != nil {
 		return nil, nil, 0, in, err
 	}
-	v := &validator{}
-	v.required("code", in.Code)
-	v.maxLen("code", in.Code, 64)
+	v := &identity.Validator{}
+	v.Required("code", in.Code)
+	v.MaxLen("code", in.Code, 64)
 	if needPassword {
-		v.required("password", in.Password)
+		v.Required("password", in.Password)
 	}
-	return t, ctx, id, in, v.err()
+	return t, ctx, id, in, v.Err()
 }
 
 // totpConfirm confirms the enrollment with a first code and answers the recovery
@@ -316,7 +317,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
 
 // recoveryCodes answers the recovery codes fn issues for a code the caller sends.
 func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request,
-	fn func(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error)) {
+	fn func(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error)) {
 	t, ctx, id, in, err := a.meCode(w, r, false)
 	if err != nil {
 		a.loginFail(w, r, err)

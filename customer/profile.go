@@ -18,8 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/mailaddr"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -41,7 +41,7 @@ var commonPasswords = func() map[string]bool {
 // CheckPassword applies a tenant's password policy to a new password: at least
 // password.min_length characters, at most MaxPasswordLength, not the e-mail address,
 // not one of the most common passwords.
-func CheckPassword(t *oauth.Tenant, password, email string) error {
+func CheckPassword(t *identity.Tenant, password, email string) error {
 	if err := ValidatePassword(password, email); err != nil {
 		return err
 	}
@@ -55,9 +55,9 @@ func CheckPassword(t *oauth.Tenant, password, email string) error {
 }
 
 // passwordField turns a policy failure into a field error.
-func passwordField(v *validator, field string, err error) {
+func passwordField(v *identity.Validator, field string, err error) {
 	if err != nil {
-		v.add(field, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		v.Add(field, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	}
 }
 
@@ -77,17 +77,17 @@ type ProfilePatch struct {
 // UpdateProfile applies a patch to the customer's profile with optimistic locking: the
 // write only happens if the version is still the one read (and, when the caller sent
 // one, the one it sent); otherwise ErrStale and nothing changes.
-func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, p ProfilePatch) (*Account, error) {
+func (s *Service) UpdateProfile(ctx context.Context, t *identity.Tenant, id int64, p ProfilePatch) (*Account, error) {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{}
+	v := &identity.Validator{}
 	set := func(field string, dst *string, val *string) {
 		if val == nil {
 			return
 		}
-		v.maxLen(field, *val, 255)
+		v.MaxLen(field, *val, 255)
 		*dst = strings.TrimSpace(*val)
 	}
 	set("title", &a.Title, p.Title)
@@ -104,7 +104,7 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		c := strings.TrimSpace(*p.ContactEmail)
 		switch {
 		case c == "" && a.ContactEmail != "":
-			v.add("contactEmail", "invalid", "cannot be removed once set")
+			v.Add("contactEmail", "invalid", "cannot be removed once set")
 		case c != "":
 			a.ContactEmail = emailField(v, "contactEmail", c)
 		default:
@@ -115,14 +115,14 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		merged, err := mergePatch(jsonOr(a.Mixins, "{}"), p.Mixins)
 		switch {
 		case err != nil || !jsonIs(merged, '{'):
-			v.add("mixins", "invalid", "must be an object")
+			v.Add("mixins", "invalid", "must be an object")
 		case len(merged) > 64<<10:
-			v.add("mixins", "invalid", "at most 64 KiB")
+			v.Add("mixins", "invalid", "at most 64 KiB")
 		default:
 			a.Mixins = merged
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if p.Version != nil && *p.Version != a.Version {
@@ -184,10 +184,10 @@ const MaxAddresses = 100
 // AddAddress validates and adds an address. The first address becomes the default; an
 // address added with isDefault takes the default from the old one.
 func (s *Service) AddAddress(ctx context.Context, tenant string, id int64, a *Address) error {
-	v := &validator{}
+	v := &identity.Validator{}
 	normalizeAddress(a)
 	validateAddress(v, "", a)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
@@ -240,10 +240,10 @@ func dedupe(tags []string) []string {
 // stored one). Making it the default clears the old default; un-defaulting the default
 // promotes the oldest address.
 func (s *Service) UpdateAddress(ctx context.Context, tenant string, id int64, a *Address, wasDefault bool) error {
-	v := &validator{}
+	v := &identity.Validator{}
 	normalizeAddress(a)
 	validateAddress(v, "", a)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(ctx context.Context) error {
@@ -310,8 +310,8 @@ func containsString(list []string, s string) bool {
 // both paths, and the outbox worker does the rest (passwordResetJob). The job is in
 // the database before the answer, so a request is never lost: a failing job is
 // retried like a failed delivery.
-func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, email, site string) error {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) RequestPasswordReset(ctx context.Context, t *identity.Tenant, email, site string) error {
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 	if err != nil {
 		return err
 	}
-	ctx = oauth.WithRequestMeta(oauth.WithTenant(ctx, t), oauth.RequestMeta{IP: str("ip"), UserAgent: str("userAgent"), RequestID: str("requestId")})
+	ctx = identity.WithRequestMeta(identity.WithTenant(ctx, t), identity.RequestMeta{IP: str("ip"), UserAgent: str("userAgent"), RequestID: str("requestId")})
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, str("email"))
 	if errors.Is(err, ErrNotFound) {
 		s.event(ctx, t.Name, "password.reset_requested", nil, map[string]any{"known": false})
@@ -385,8 +385,8 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 // account is unlocked, pending e-mail changes are retired and every session of the
 // customer ends. For an account whose address was never verified the token is the
 // first proof of it (proveAddress).
-func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, password string) error {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error {
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return err
 	}
@@ -401,9 +401,9 @@ func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, pas
 		if err != nil {
 			return err
 		}
-		v := &validator{}
+		v := &identity.Validator{}
 		passwordField(v, "password", CheckPassword(t, password, a.Email))
-		if err := v.err(); err != nil {
+		if err := v.Err(); err != nil {
 			return err
 		}
 		hash, err := s.hasher.Hash(password)
@@ -435,17 +435,17 @@ func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, pas
 
 // ChangePassword sets a new password after checking the current one; every other
 // session of the customer ends (keepSession, the caller's shopper session, stays).
-func (s *Service) ChangePassword(ctx context.Context, t *oauth.Tenant, id int64, keepSession, current, next string) error {
+func (s *Service) ChangePassword(ctx context.Context, t *identity.Tenant, id int64, keepSession, current, next string) error {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return err
 	}
-	v := &validator{}
+	v := &identity.Validator{}
 	passwordField(v, "newPassword", CheckPassword(t, next, a.Email))
 	if next == current {
-		v.add("newPassword", "invalid", "must differ from the current password")
+		v.Add("newPassword", "invalid", "must differ from the current password")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if err := s.confirmPassword(ctx, t, a.Email, current); err != nil {
@@ -476,23 +476,23 @@ const EmailChangeTTL = 24 * time.Hour
 
 // RequestEmailChange checks the current e-mail and password and sends a single-use token
 // to the new address; nothing changes until it is confirmed.
-func (s *Service) RequestEmailChange(ctx context.Context, t *oauth.Tenant, id int64, email, password, newEmail string, syncContact bool) error {
+func (s *Service) RequestEmailChange(ctx context.Context, t *identity.Tenant, id int64, email, password, newEmail string, syncContact bool) error {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return err
 	}
-	v := &validator{}
+	v := &identity.Validator{}
 	if EmailKey(email) != EmailKey(a.Email) {
-		v.add("email", "invalid", "is not the account's current e-mail address")
+		v.Add("email", "invalid", "is not the account's current e-mail address")
 	}
 	if next, err := normalizeEmail(newEmail); err != nil {
-		v.add("newEmail", "invalid", mailaddr.Describe(err))
+		v.Add("newEmail", "invalid", mailaddr.Describe(err))
 	} else if EmailKey(next) == EmailKey(a.Email) {
-		v.add("newEmail", "invalid", "is the current e-mail address")
+		v.Add("newEmail", "invalid", "is the current e-mail address")
 	} else {
 		newEmail = next
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if err := s.confirmPassword(ctx, t, a.Email, password); err != nil {
@@ -526,7 +526,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, t *oauth.Tenant, id in
 
 // ConfirmEmailChange switches the login e-mail with a token sent to the new address
 // (and the contact e-mail when asked), and tells the old address.
-func (s *Service) ConfirmEmailChange(ctx context.Context, t *oauth.Tenant, token string) error {
+func (s *Service) ConfirmEmailChange(ctx context.Context, t *identity.Tenant, token string) error {
 	var id int64
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		ot, err := s.store.UseToken(ctx, t.Name, TokenEmailChange, HashToken(token), s.now().UTC())
@@ -566,12 +566,12 @@ type Export struct {
 	Addresses []Address
 	Devices   []twofactor.Device
 	TwoFactor *TwoFactorStatus
-	Events    []*oauth.SecurityEvent
+	Events    []*identity.SecurityEvent
 }
 
 // EventLister reads the audit trail of a customer.
 type EventLister interface {
-	ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*oauth.SecurityEvent, error)
+	ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*identity.SecurityEvent, error)
 }
 
 // Export gathers everything Custodian holds about a customer.
@@ -601,7 +601,7 @@ func (s *Service) Export(ctx context.Context, tenant string, id int64) (*Export,
 // Erase deletes a customer's account after checking the password (and an authenticator
 // code when one is enrolled): every token and session ends, personal data goes, and the
 // audit trail keeps only the pseudonymous id, kinds and times.
-func (s *Service) Erase(ctx context.Context, t *oauth.Tenant, id int64, password, code string) error {
+func (s *Service) Erase(ctx context.Context, t *identity.Tenant, id int64, password, code string) error {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return err
@@ -615,7 +615,7 @@ func (s *Service) Erase(ctx context.Context, t *oauth.Tenant, id int64, password
 	}
 	if st.TOTP {
 		if code == "" {
-			return &ValidationError{Fields: []FieldError{{Field: "code", Type: "missing", Message: "an authenticator code is required"}}}
+			return &identity.ValidationError{Fields: []identity.FieldError{{Field: "code", Type: "missing", Message: "an authenticator code is required"}}}
 		}
 		if err := s.requireTOTP(ctx, t, id, code); err != nil {
 			return err
@@ -632,7 +632,7 @@ func (s *Service) Erase(ctx context.Context, t *oauth.Tenant, id int64, password
 	}
 	// Recorded without the request's address and agent: they are personal data too.
 	if s.events != nil {
-		_ = s.events.RecordEvent(ctx, &oauth.SecurityEvent{Tenant: t.Name, Kind: "customer.erased", CustomerID: &id,
+		_ = s.events.RecordEvent(ctx, &identity.SecurityEvent{Tenant: t.Name, Kind: "customer.erased", CustomerID: &id,
 			Subject: strconv.FormatInt(id, 10), CreatedAt: s.now().UTC()})
 	}
 	return nil

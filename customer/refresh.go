@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -34,7 +35,7 @@ var errNotCustomerToken = fmt.Errorf("%w: not a customer's token", oauth.ErrInva
 // Errors: ErrNotMember (nothing rotated when the token was one a refresh accepts),
 // ErrNotFound and ErrInactive for a customer who is gone or not active (the refreshed
 // family is revoked), and the refresh's own errors.
-func (a *API) refresh(ctx context.Context, t *oauth.Tenant, client *oauth.Client, token, member, grant string) (*refreshed, error) {
+func (a *API) refresh(ctx context.Context, t *identity.Tenant, client *oauth.Client, token, member, grant string) (*refreshed, error) {
 	// The token as it stands, before anything rotates. A token a refresh refuses
 	// anyway (unknown, used, another client's) goes to the refresh as it is, which
 	// answers it and detects reuse exactly as at the token endpoint.

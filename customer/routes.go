@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Register mounts every route of the ticket API and the customer login API
@@ -19,7 +21,7 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 	r.HandleFunc("/customerlogin/auth/anonymous/login", a.anonLogin).Methods(http.MethodGet).Name("login.anonymous")
 	r.HandleFunc("/customerlogin/auth/anonymous/refresh", a.anonRefresh).Methods(http.MethodGet).Name("login.anonymous.refresh")
 
-	c := r.PathPrefix("/customer/{tenant:[a-z][a-z0-9-]{1,31}}").Subrouter()
+	c := r.PathPrefix("/customer/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
 	c.HandleFunc("/signup", a.signup).Methods(http.MethodPost).Name("login.signup")
 	c.HandleFunc("/signup/optin/refresh_token", a.optinResend).Methods(http.MethodPost).Name("login.optin.resend")
 	c.HandleFunc("/signup/optin/{token}", a.optinConfirm).Methods(http.MethodGet).Name("login.optin.confirm")

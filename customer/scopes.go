@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -95,7 +96,7 @@ func (a *API) authorizeMe(ctx context.Context, r *http.Request, info *oauth.Acce
 	switch {
 	case err == nil && c.FirstParty:
 		return nil
-	case err != nil && !errors.Is(err, oauth.ErrNotFound):
+	case err != nil && !errors.Is(err, identity.ErrNotFound):
 		return fmt.Errorf("load the token's client: %w", err)
 	}
 	return insufficientScope(rule.scope, "the token lacks the scope "+rule.scope)

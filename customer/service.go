@@ -13,7 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/mailaddr"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -21,10 +22,10 @@ import (
 // Service is the customer domain: accounts, sign-in and the customer-facing APIs.
 type Service struct {
 	store     Store
-	tenants   oauth.TenantStore
+	tenants   identity.TenantStore
 	tokens    TokenRevoker
 	guard     GuardStore
-	events    oauth.EventStore
+	events    identity.EventStore
 	outbox    *notify.Outbox
 	hasher    *PasswordHasher
 	now       func() time.Time
@@ -34,7 +35,7 @@ type Service struct {
 	log       *slog.Logger
 	tf        *twofactor.Service
 	// webhookSecrets seals tenants' webhook secrets into the messages they sign.
-	webhookSecrets *oauth.WebhookSecrets
+	webhookSecrets *identity.WebhookSecrets
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -43,12 +44,12 @@ type Service struct {
 // Config configures a Service.
 type Config struct {
 	Store   Store
-	Tenants oauth.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
-	Tokens  TokenRevoker      // ends a customer's tokens and browser sessions
-	Guard   GuardStore        // lockout counters and rate limits
-	Events  oauth.EventStore  // audit trail
-	Outbox  *notify.Outbox    // mail: opt-in links, reset tokens, codes
-	Hasher  *PasswordHasher   // default: DefaultPasswordHasher
+	Tenants identity.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
+	Tokens  TokenRevoker         // ends a customer's tokens and browser sessions
+	Guard   GuardStore           // lockout counters and rate limits
+	Events  identity.EventStore  // audit trail
+	Outbox  *notify.Outbox       // mail: opt-in links, reset tokens, codes
+	Hasher  *PasswordHasher      // default: DefaultPasswordHasher
 	// PublicURL is the base of links in mails.
 	PublicURL string
 	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
@@ -56,7 +57,7 @@ type Config struct {
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
 	// WebhookSecrets seals the webhook secret into messages of tenants with a webhook.
-	WebhookSecrets *oauth.WebhookSecrets
+	WebhookSecrets *identity.WebhookSecrets
 	Now            func() time.Time
 	Rand           io.Reader
 	Logger         *slog.Logger
@@ -65,12 +66,12 @@ type Config struct {
 // TwoFactorConfig derives what second factors need from the server secret: the sealer
 // of TOTP secrets and the keys under which codes and fingerprints are stored.
 func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Config, error) {
-	sealer, err := oauth.NewSealerFor(serverSecret, "custodian/totp-seal/v1")
+	sealer, err := identity.NewSealerFor(serverSecret, "custodian/totp-seal/v1")
 	if err != nil {
 		return twofactor.Config{}, err
 	}
-	return twofactor.Config{Store: store, Sealer: sealer, CodeKey: oauth.DeriveKey(serverSecret, "custodian/twofactor-code/v1"),
-		DeviceKey: oauth.DeriveKey(serverSecret, "custodian/device/v1")}, nil
+	return twofactor.Config{Store: store, Sealer: sealer, CodeKey: identity.DeriveKey(serverSecret, "custodian/twofactor-code/v1"),
+		DeviceKey: identity.DeriveKey(serverSecret, "custodian/device/v1")}, nil
 }
 
 // NewService builds the customer service.
@@ -166,10 +167,10 @@ func normalizeEmail(email string) (string, error) {
 }
 
 // emailField checks an e-mail field of a request and answers its normal form.
-func emailField(v *validator, field, email string) string {
+func emailField(v *identity.Validator, field, email string) string {
 	a, err := mailaddr.Parse(email)
 	if err != nil {
-		v.add(field, "invalid", mailaddr.Describe(err))
+		v.Add(field, "invalid", mailaddr.Describe(err))
 		return email
 	}
 	return a.String()

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -39,13 +40,13 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.Soci
 	if err != nil {
 		return nil, err
 	}
-	meta := oauth.RequestMetaFromContext(ctx)
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "social:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return nil, err
 	}
 	a, err := s.socialAccount(ctx, t, in)
 	if err != nil {
-		s.event(ctx, t.Name, oauth.EventLoginFailed, nil, map[string]any{"reason": reasonOf(err), "connector": in.ConnectorID})
+		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": reasonOf(err), "connector": in.ConnectorID})
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -90,7 +91,7 @@ func reasonOf(err error) string {
 }
 
 // socialAccount finds, links or creates the customer of an upstream identity.
-func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.SocialIdentity) (*Account, error) {
+func (s *Service) socialAccount(ctx context.Context, t *identity.Tenant, in oauth.SocialIdentity) (*Account, error) {
 	if in.Issuer == "" || in.Subject == "" {
 		return nil, fmt.Errorf("%w: the upstream identity has no issuer or subject", ErrInvalid)
 	}
@@ -167,7 +168,7 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 // (proveAddress: what was set up to get in is removed, every session ends), and the
 // address is told. What the account holds otherwise (profile, addresses) stays: the
 // owner sees it.
-func (s *Service) claim(ctx context.Context, t *oauth.Tenant, a *Account, link *Identity, in oauth.SocialIdentity) (*Account, error) {
+func (s *Service) claim(ctx context.Context, t *identity.Tenant, a *Account, link *Identity, in oauth.SocialIdentity) (*Account, error) {
 	id := a.ID
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if link != nil {

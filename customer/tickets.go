@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 	"github.com/custodian-id/custodian/wellformed"
@@ -137,7 +138,7 @@ func jsonOr(raw json.RawMessage, def string) json.RawMessage {
 	return raw
 }
 
-func (a *API) accountView(t *oauth.Tenant, acc *Account) *customerAccountView {
+func (a *API) accountView(t *identity.Tenant, acc *Account) *customerAccountView {
 	id := strconv.FormatInt(acc.ID, 10)
 	name := acc.UserName
 	if name == "" {
@@ -167,7 +168,7 @@ func ticketOf(ts *oauth.TokenSet, acc *customerAccountView) ticketView {
 // calling application.
 type ticketCall struct {
 	ctx    context.Context
-	tenant *oauth.Tenant
+	tenant *identity.Tenant
 	client *oauth.Client
 	fields Fields
 }
@@ -186,13 +187,13 @@ func (a *API) ticketStart(r *http.Request) (*ticketCall, error) {
 		return nil, badTicketParam("the x-vol-tenant header is required")
 	}
 	t, err := a.oauth.GetTenant(r.Context(), name)
-	if errors.Is(err, oauth.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "unknown tenant"}
 	}
 	if err != nil {
 		return nil, err
 	}
-	ctx := oauth.WithTenant(r.Context(), t)
+	ctx := identity.WithTenant(r.Context(), t)
 	client, err := a.ticketApp(ctx, r, t)
 	if err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ var errNoApp = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED
 	message: "the application must authenticate with a client_credentials token or client credentials"}
 
 // ticketApp authenticates the calling application: a confidential client of the tenant.
-func (a *API) ticketApp(ctx context.Context, r *http.Request, t *oauth.Tenant) (*oauth.Client, error) {
+func (a *API) ticketApp(ctx context.Context, r *http.Request, t *identity.Tenant) (*oauth.Client, error) {
 	if id, secret, ok := r.BasicAuth(); ok {
 		c, err := a.oauth.AuthenticateClient(ctx, t.Name, id, secret)
 		if err != nil || c.Public {
@@ -307,7 +308,7 @@ func accountIDOf(raw json.RawMessage) (string, error) {
 
 // lifespans checks requested TTLs: only clients with the behavior may ask, and never
 // above the tenant's caps.
-func lifespans(c *oauth.Client, t *oauth.Tenant, access, refresh *int) (oauth.Lifespans, error) {
+func lifespans(c *oauth.Client, t *identity.Tenant, access, refresh *int) (oauth.Lifespans, error) {
 	var l oauth.Lifespans
 	if access == nil && refresh == nil {
 		return l, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -34,7 +35,7 @@ func badTicketParam(msg string, data ...nameValue) *ticketError {
 // {errorCode, message, applicationName: "Customer", additionalApplicationErrorData?}.
 func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ticketError
-	var rl *RateLimitError
+	var rl *identity.RateLimitError
 	var se *FieldsSyntaxError
 	tf := classifyTwoFactor(err)
 	switch {
@@ -55,7 +56,7 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
 	case errors.Is(err, ErrInactive):
 		te = &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the account is not active"}
-	case errors.Is(err, oauth.ErrNotFound), errors.Is(err, ErrNotFound):
+	case errors.Is(err, identity.ErrNotFound), errors.Is(err, ErrNotFound):
 		te = &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "not found"}
 	case errors.Is(err, fosite.ErrInvalidGrant), errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, fosite.ErrNotFound),
 		errors.Is(err, fosite.ErrInvalidRequest), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, oauth.ErrInvalidToken),

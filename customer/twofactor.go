@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -72,12 +73,12 @@ type SignedIn struct {
 }
 
 // policy reads a tenant's second-factor policy.
-func policy(t *oauth.Tenant) (twofactor.Policy, error) {
+func policy(t *identity.Tenant) (twofactor.Policy, error) {
 	return twofactor.PolicyOf(t.Settings.TwoFactorTriggers, time.Duration(t.Settings.TwoFactorReverifyAfter),
 		t.Settings.TwoFactorB2BRequired)
 }
 
-func deviceTTL(t *oauth.Tenant) time.Duration {
+func deviceTTL(t *identity.Tenant) time.Duration {
 	if d := time.Duration(t.Settings.TwoFactorDeviceTTL); d > 0 {
 		return d
 	}
@@ -87,7 +88,7 @@ func deviceTTL(t *oauth.Tenant) time.Duration {
 // SignIn checks the password (Login: rate limits, lockout, audit) and asks the policy
 // whether a second factor is due. When it is, a challenge is opened (and an e-mailed
 // code queued) and no account is handed out for tokens.
-func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*SignedIn, error) {
+func (s *Service) SignIn(ctx context.Context, t *identity.Tenant, in SignIn) (*SignedIn, error) {
 	a, err := s.checkLogin(ctx, t, in.Email, in.Password, false)
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func (s *Service) SignIn(ctx context.Context, t *oauth.Tenant, in SignIn) (*Sign
 // afterFirstFactor asks the policy whether a sign-in whose first factor (amr: pwd, or
 // fed for an upstream provider) succeeded needs a second one, and opens a challenge
 // when it does.
-func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Account, in SignIn, amr string) (*SignedIn, error) {
+func (s *Service) afterFirstFactor(ctx context.Context, t *identity.Tenant, a *Account, in SignIn, amr string) (*SignedIn, error) {
 	p, err := policy(t)
 	if err != nil {
 		return nil, err
@@ -129,14 +130,14 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 	}
 	if d.Required {
 		if in.NoChallenge {
-			return nil, oauth.ErrSecondFactorRequired
+			return nil, identity.ErrSecondFactorRequired
 		}
 		payload := map[string]string{payloadFirstFactor: amr}
 		for k, v := range in.Payload {
 			payload[k] = v
 		}
 		info, err := s.tf.Begin(ctx, twofactor.Begin{Tenant: t.Name, CustomerID: a.ID, Email: a.Email, ClientID: in.ClientID,
-			Attempt: att, UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, Payload: payload, Methods: st.Methods()})
+			Attempt: att, UserAgent: identity.RequestMetaFromContext(ctx).UserAgent, Payload: payload, Methods: st.Methods()})
 		if err != nil {
 			return nil, fmt.Errorf("open challenge: %w", err)
 		}
@@ -154,7 +155,7 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *oauth.Tenant, a *Acco
 }
 
 // attempt is the device of a sign-in as the policy sees it.
-func (s *Service) attempt(t *oauth.Tenant, in SignIn) twofactor.Attempt {
+func (s *Service) attempt(t *identity.Tenant, in SignIn) twofactor.Attempt {
 	return twofactor.Attempt{FingerprintHash: s.tf.DeviceHash(t.Name, in.Fingerprint), Region: in.Region}
 }
 
@@ -174,8 +175,8 @@ type SecondFactor struct {
 // the account's lockout; the step is rate limited per client IP. On success it stamps
 // last2FaDate, records the device (trusted for the tenant's twofactor.device_ttl with
 // RememberDevice) and hands out the account with the challenge's payload.
-func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in SecondFactor) (*SignedIn, error) {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) CompleteSecondFactor(ctx context.Context, t *identity.Tenant, in SecondFactor) (*SignedIn, error) {
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *oauth.Tenant, in 
 }
 
 // wrongCode counts a wrong second factor like a wrong password.
-func (s *Service) wrongCode(ctx context.Context, t *oauth.Tenant, wrong *twofactor.WrongCodeError) error {
+func (s *Service) wrongCode(ctx context.Context, t *identity.Tenant, wrong *twofactor.WrongCodeError) error {
 	if wrong.CustomerID == 0 {
 		return wrong
 	}
@@ -234,14 +235,14 @@ func (s *Service) wrongCode(ctx context.Context, t *oauth.Tenant, wrong *twofact
 	}
 	s.event(ctx, t.Name, EventTwoFactorFailed, &wrong.CustomerID, map[string]any{"count": out.Count, "replayed": wrong.Replayed})
 	if out.JustLocked {
-		s.event(ctx, t.Name, oauth.EventAccountLocked, &wrong.CustomerID, map[string]any{"until": out.LockedUntil})
+		s.event(ctx, t.Name, identity.EventAccountLocked, &wrong.CustomerID, map[string]any{"until": out.LockedUntil})
 	}
 	return wrong
 }
 
 // ResendCode sends a new e-mailed code for a challenge.
-func (s *Service) ResendCode(ctx context.Context, t *oauth.Tenant, challengeID, clientID string) (*twofactor.Info, error) {
-	meta := oauth.RequestMetaFromContext(ctx)
+func (s *Service) ResendCode(ctx context.Context, t *identity.Tenant, challengeID, clientID string) (*twofactor.Info, error) {
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ func (s *Service) ResendCode(ctx context.Context, t *oauth.Tenant, challengeID, 
 // touchDevice records a sign-in from a device and returns the device id ("" without a
 // fingerprint). A device new to an account that already had others gets a mail with a
 // "this was not me" link, queued in the same transaction.
-func (s *Service) touchDevice(ctx context.Context, t *oauth.Tenant, a *Account, att twofactor.Attempt, trust time.Duration) (string, error) {
+func (s *Service) touchDevice(ctx context.Context, t *identity.Tenant, a *Account, att twofactor.Attempt, trust time.Duration) (string, error) {
 	if att.FingerprintHash == "" {
 		return "", nil
 	}
@@ -268,7 +269,7 @@ func (s *Service) touchDevice(ctx context.Context, t *oauth.Tenant, a *Account, 
 			return err
 		}
 		d, created, err := s.tf.Touch(ctx, twofactor.Seen{Tenant: t.Name, CustomerID: a.ID, Attempt: att,
-			UserAgent: oauth.RequestMetaFromContext(ctx).UserAgent, TrustFor: trust})
+			UserAgent: identity.RequestMetaFromContext(ctx).UserAgent, TrustFor: trust})
 		if err != nil {
 			return err
 		}
@@ -282,7 +283,7 @@ func (s *Service) touchDevice(ctx context.Context, t *oauth.Tenant, a *Account, 
 	return id, err
 }
 
-func (s *Service) sendNewDevice(ctx context.Context, t *oauth.Tenant, a *Account, d *twofactor.Device) error {
+func (s *Service) sendNewDevice(ctx context.Context, t *identity.Tenant, a *Account, d *twofactor.Device) error {
 	tok, hash, err := s.newToken()
 	if err != nil {
 		return err
@@ -307,14 +308,14 @@ func (s *Service) sendNewDevice(ctx context.Context, t *oauth.Tenant, a *Account
 
 // CheckNotMe reports whether a "this was not me" token still works (ErrInvalidToken
 // otherwise), without using it: the link's page asks before NotMe acts.
-func (s *Service) CheckNotMe(ctx context.Context, t *oauth.Tenant, token string) error {
+func (s *Service) CheckNotMe(ctx context.Context, t *identity.Tenant, token string) error {
 	_, err := s.store.PeekToken(ctx, t.Name, TokenNotMe, HashToken(token), s.now().UTC())
 	return err
 }
 
 // NotMe answers a new-device mail's "this was not me" link: every token, browser
 // session and device of the account ends. The token works once.
-func (s *Service) NotMe(ctx context.Context, t *oauth.Tenant, token string) error {
+func (s *Service) NotMe(ctx context.Context, t *identity.Tenant, token string) error {
 	var id int64
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		ot, err := s.store.UseToken(ctx, t.Name, TokenNotMe, HashToken(token), s.now().UTC())
@@ -376,7 +377,7 @@ func (s *Service) TwoFactor(ctx context.Context, tenant string, id int64) (*TwoF
 
 // SetTwoFactorOptIn records a customer's own choice of a second factor (e-mailed codes
 // on devices and regions not yet verified). Turning it off needs the password.
-func (s *Service) SetTwoFactorOptIn(ctx context.Context, t *oauth.Tenant, id int64, on bool, password string) error {
+func (s *Service) SetTwoFactorOptIn(ctx context.Context, t *identity.Tenant, id int64, on bool, password string) error {
 	if !on {
 		if err := s.checkPassword(ctx, t, id, password); err != nil {
 			return err
@@ -387,7 +388,7 @@ func (s *Service) SetTwoFactorOptIn(ctx context.Context, t *oauth.Tenant, id int
 
 // checkPassword confirms a signed-in customer's password for a sensitive change; a
 // wrong one counts towards the lockout like any other.
-func (s *Service) checkPassword(ctx context.Context, t *oauth.Tenant, id int64, password string) error {
+func (s *Service) checkPassword(ctx context.Context, t *identity.Tenant, id int64, password string) error {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return err
@@ -396,7 +397,7 @@ func (s *Service) checkPassword(ctx context.Context, t *oauth.Tenant, id int64, 
 }
 
 // StartTOTP begins an authenticator-app enrollment.
-func (s *Service) StartTOTP(ctx context.Context, t *oauth.Tenant, id int64) (*twofactor.Enrollment, error) {
+func (s *Service) StartTOTP(ctx context.Context, t *identity.Tenant, id int64) (*twofactor.Enrollment, error) {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return nil, err
@@ -405,7 +406,7 @@ func (s *Service) StartTOTP(ctx context.Context, t *oauth.Tenant, id int64) (*tw
 }
 
 // ConfirmTOTP confirms the enrollment with a first code and returns the recovery codes.
-func (s *Service) ConfirmTOTP(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error) {
+func (s *Service) ConfirmTOTP(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error) {
 	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
 		return nil, err
 	}
@@ -418,7 +419,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, t *oauth.Tenant, id int64, co
 }
 
 // RemoveTOTP removes the authenticator app after checking the password and a code.
-func (s *Service) RemoveTOTP(ctx context.Context, t *oauth.Tenant, id int64, password, code string) error {
+func (s *Service) RemoveTOTP(ctx context.Context, t *identity.Tenant, id int64, password, code string) error {
 	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
 		return err
 	}
@@ -436,7 +437,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, t *oauth.Tenant, id int64, pas
 }
 
 // RegenerateRecoveryCodes replaces the recovery codes after checking a TOTP code.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *oauth.Tenant, id int64, code string) ([]string, error) {
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error) {
 	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
 		return nil, err
 	}
@@ -448,7 +449,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *oauth.Tenant, 
 
 // requireTOTP checks a current authenticator code of a signed-in customer for a
 // sensitive change; a wrong one counts towards the lockout like a wrong password.
-func (s *Service) requireTOTP(ctx context.Context, t *oauth.Tenant, id int64, code string) error {
+func (s *Service) requireTOTP(ctx context.Context, t *identity.Tenant, id int64, code string) error {
 	var wrong *twofactor.WrongCodeError
 	if err := s.tf.VerifyTOTP(ctx, t.Name, id, code); errors.As(err, &wrong) {
 		wrong.CustomerID = id
@@ -503,8 +504,8 @@ func principal(r *SignedIn) *oauth.Principal {
 }
 
 // tenantOf returns the ctx tenant when it is the one named, else loads it.
-func (s *Service) tenantOf(ctx context.Context, tenant string) (*oauth.Tenant, error) {
-	if t := oauth.TenantFromContext(ctx); t != nil && t.Name == tenant {
+func (s *Service) tenantOf(ctx context.Context, tenant string) (*identity.Tenant, error) {
+	if t := identity.TenantFromContext(ctx); t != nil && t.Name == tenant {
 		return t, nil
 	}
 	if s.tenants == nil {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -54,7 +54,7 @@ func classifyTwoFactor(err error) *twoFactorFailure {
 		return f(http.StatusConflict, "not_enrolled")
 	case errors.Is(err, twofactor.ErrAlreadyEnrolled):
 		return f(http.StatusConflict, "already_enrolled")
-	case errors.Is(err, oauth.ErrSecondFactorRequired):
+	case errors.Is(err, identity.ErrSecondFactorRequired):
 		return f(http.StatusUnauthorized, "second_factor_required")
 	case errors.Is(err, twofactor.ErrNotFound):
 		return &twoFactorFailure{status: http.StatusNotFound, reason: "not_found", message: "not found"}
@@ -99,7 +99,7 @@ func (f *twoFactorFailure) loginError() *loginError {
 	if f.remaining != nil {
 		msg += "; attemptsRemaining=" + strconv.Itoa(*f.remaining)
 	}
-	return &loginError{status: f.status, typ: typ, message: f.message, details: []FieldError{{Field: "code", Type: f.reason, Message: msg}}}
+	return &loginError{status: f.status, typ: typ, message: f.message, details: []identity.FieldError{{Field: "code", Type: f.reason, Message: msg}}}
 }
 
 // setRetryAfter sets Retry-After for a resend asked for too soon.

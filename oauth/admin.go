@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Administration of tenants, clients and keys, shared by the custodian command and the
@@ -13,12 +15,12 @@ import (
 
 // CreateTenant creates a tenant with the default settings and its first signing keys
 // (current and next).
-func (p *Provider) CreateTenant(ctx context.Context, name string) (*Tenant, error) {
-	if !ValidTenantName(name) {
-		return nil, fmt.Errorf("%w: tenant name %q must match %s", ErrInvalid, name, tenantName)
+func (p *Provider) CreateTenant(ctx context.Context, name string) (*identity.Tenant, error) {
+	if !identity.ValidTenantName(name) {
+		return nil, fmt.Errorf("%w: tenant name %q must match %s", identity.ErrInvalid, name, "^"+identity.TenantNamePattern+"$")
 	}
 	now := p.now().UTC()
-	t := &Tenant{Name: name, Settings: DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	t := &identity.Tenant{Name: name, Settings: identity.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
 	if err := p.store.CreateTenant(ctx, t); err != nil {
 		return nil, err
 	}
@@ -29,18 +31,18 @@ func (p *Provider) CreateTenant(ctx context.Context, name string) (*Tenant, erro
 }
 
 // GetTenant returns a tenant.
-func (p *Provider) GetTenant(ctx context.Context, name string) (*Tenant, error) {
+func (p *Provider) GetTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	return p.store.GetTenant(ctx, name)
 }
 
 // ListTenants returns every tenant.
-func (p *Provider) ListTenants(ctx context.Context) ([]*Tenant, error) {
+func (p *Provider) ListTenants(ctx context.Context) ([]*identity.Tenant, error) {
 	return p.store.ListTenants(ctx)
 }
 
 // UpdateTenantSettings applies KEY=VALUE changes by stable key; either all apply or
 // none does.
-func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*Tenant, error) {
+func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*identity.Tenant, error) {
 	t, err := p.store.GetTenant(ctx, name)
 	if err != nil {
 		return nil, err
@@ -63,13 +65,13 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 	}
 	if u, ok := set["notify.webhook_url"]; ok && len(errs) == 0 && t.Settings.WebhookURL != "" {
 		if err := p.egress.CheckURL(ctx, strings.TrimSpace(u)); err != nil {
-			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", ErrInvalid, err))
+			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", identity.ErrInvalid, err))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := p.webhookSecrets.seal(name, &t.Settings.WebhookSecret); err != nil {
+	if err := p.webhookSecrets.SealSetting(name, &t.Settings.WebhookSecret); err != nil {
 		return nil, err
 	}
 	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
@@ -88,16 +90,16 @@ func (p *Provider) SealSecrets(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, t := range ts {
-		if t.Settings.WebhookSecret.plain == "" {
+		if !t.Settings.WebhookSecret.Unsealed() {
 			continue
 		}
 		err := p.store.InTx(ctx, func(ctx context.Context) error {
 			// Read again in the transaction: another node may be doing the same.
 			cur, err := p.store.GetTenant(ctx, t.Name)
-			if err != nil || cur.Settings.WebhookSecret.plain == "" {
+			if err != nil || !cur.Settings.WebhookSecret.Unsealed() {
 				return err
 			}
-			if err := p.webhookSecrets.seal(t.Name, &cur.Settings.WebhookSecret); err != nil {
+			if err := p.webhookSecrets.SealSetting(t.Name, &cur.Settings.WebhookSecret); err != nil {
 				return err
 			}
 			return p.store.UpdateTenantSettings(ctx, t.Name, cur.Settings)
@@ -129,7 +131,7 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 	}
 	if c.Public {
 		if secret != "" {
-			return "", fmt.Errorf("%w: a public client has no secret", ErrInvalid)
+			return "", fmt.Errorf("%w: a public client has no secret", identity.ErrInvalid)
 		}
 	} else {
 		if secret == "" {
@@ -140,7 +142,7 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 			secret = s
 		}
 		if len(secret) < MinSecretLength {
-			return "", fmt.Errorf("%w: client secrets must be at least %d characters", ErrInvalid, MinSecretLength)
+			return "", fmt.Errorf("%w: client secrets must be at least %d characters", identity.ErrInvalid, MinSecretLength)
 		}
 		h, err := p.secretHash.Hash(ctx, []byte(secret))
 		if err != nil {
@@ -153,14 +155,14 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 		// URIs is a backend and gets client credentials.
 		switch {
 		case len(c.RedirectURIs) > 0:
-			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken}
 			if !c.Public {
-				c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+				c.GrantTypes = append(c.GrantTypes, identity.GrantClientCredentials)
 			}
 		case c.Public:
-			c.GrantTypes = []string{GrantAnonymous, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantAnonymous, identity.GrantRefreshToken}
 		default:
-			c.GrantTypes = []string{GrantClientCredentials, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantClientCredentials, identity.GrantRefreshToken}
 		}
 	}
 	if len(c.Scopes) == 0 {
@@ -196,7 +198,7 @@ func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret st
 	}
 	if err := c.checkSecret(ctx, p.secretHash, secret); err != nil {
 		if errors.Is(err, ErrPublicClientSecret) {
-			err = fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
+			err = fmt.Errorf("%w: %w", identity.ErrInvalidCredentials, err)
 		}
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // authorization is an authorization request that passed every check.
@@ -72,13 +74,13 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // PKCE, the nonce's length, prompt, max_age and id_token_hint), so that no shopper signs
 // in, consents or answers a second factor for a request that then fails.
 func (p *Provider) checkAuthorization(ctx context.Context, az *authorization) error {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	ar, c := az.ar, az.client
 	form := ar.GetRequestForm()
 	switch {
-	case !t.Settings.GrantAllowed(GrantAuthorizationCode):
+	case !t.Settings.GrantAllowed(identity.GrantAuthorizationCode):
 		return fosite.ErrUnauthorizedClient.WithHint("The authorization code grant is not enabled for this tenant.")
-	case !c.GetGrantTypes().Has(GrantAuthorizationCode):
+	case !c.GetGrantTypes().Has(identity.GrantAuthorizationCode):
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the authorization code grant.")
 	case !ar.GetResponseTypes().ExactOne("code"):
 		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
@@ -143,14 +145,14 @@ func checkPKCE(c *Client, form url.Values) error {
 
 // formPostable reports whether a browser can post a form to the redirect URI.
 func formPostable(u *url.URL) bool {
-	return u != nil && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()))
+	return u != nil && (u.Scheme == "https" || u.Scheme == "http" && identity.IsLoopbackHost(u.Hostname()))
 }
 
 // idTokenHintSubject returns the subject of an ID token this tenant issued, by the
 // same rule as the logout hint (parseIDTokenHint): signed with one of its live keys (so
 // a rotation does not void it), issued by it, typed JWT, for one of its clients. An
 // expired ID token is still a good hint (OpenID Connect Core §3.1.2.1).
-func (p *Provider) idTokenHintSubject(ctx context.Context, t *Tenant, raw string) (string, error) {
+func (p *Provider) idTokenHintSubject(ctx context.Context, t *identity.Tenant, raw string) (string, error) {
 	h, err := p.parseIDTokenHint(ctx, t, raw)
 	if err != nil {
 		return "", err

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -23,10 +25,10 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 
 // discovery serves OpenID Connect Discovery 1.0 / RFC 8414 metadata of the tenant.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	t := TenantFromContext(r.Context())
+	t := identity.TenantFromContext(r.Context())
 	iss := p.Issuer(t.Name)
 	grants := []string{}
-	for _, g := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword, GrantTokenExchange} {
+	for _, g := range []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken, identity.GrantClientCredentials, identity.GrantAnonymous, identity.GrantPassword, identity.GrantTokenExchange} {
 		if t.Settings.GrantAllowed(g) {
 			grants = append(grants, g)
 		}
@@ -61,7 +63,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
-	t := TenantFromContext(r.Context())
+	t := identity.TenantFromContext(r.Context())
 	set, err := p.keys.PublicKeys(r.Context(), t.Name)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "jwks", "tenant", t.Name, "err", err)
@@ -75,7 +77,7 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	// The tenant's grant policy is checked before anything else runs, so a refused
 	// grant has no side effect (no password is checked, no code consumed).
 	if grant := r.PostFormValue("grant_type"); grant != "" && !t.Settings.GrantAllowed(grant) {
@@ -90,7 +92,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeAccessError(w, r, ar, err)
 		return
 	}
-	if ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+	if ar.GetGrantTypes().ExactOne(identity.GrantClientCredentials) {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Token types of RFC 8693.
@@ -37,11 +39,11 @@ var (
 // names and signs its customer in. No second factor can be asked here: when one is due
 // the exchange fails with ErrSecondFactorRequired. The ctx must carry the tenant.
 func (p *Provider) ExchangeSubjectToken(ctx context.Context, client *Client, subjectToken string) (*Principal, error) {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("exchange subject token: no tenant in context")
 	}
-	if !t.Settings.GrantAllowed(GrantTokenExchange) || !client.GetGrantTypes().Has(GrantTokenExchange) {
+	if !t.Settings.GrantAllowed(identity.GrantTokenExchange) || !client.GetGrantTypes().Has(identity.GrantTokenExchange) {
 		return nil, ErrExchangeNotAllowed
 	}
 	iss, err := unverifiedIssuer(subjectToken)

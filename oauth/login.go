@@ -22,6 +22,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -157,7 +158,7 @@ func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSessio
 	}
 	bs, err := p.store.GetBrowserSession(r.Context(), tenant, hashCookie(c.Value))
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, identity.ErrNotFound) {
 			p.log.ErrorContext(r.Context(), "load browser session", "err", err)
 		}
 		return nil
@@ -165,7 +166,7 @@ func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSessio
 	return bs
 }
 
-func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *Tenant, pr *Principal) (*BrowserSession, error) {
+func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *identity.Tenant, pr *Principal) (*BrowserSession, error) {
 	v, err := p.randomToken(32)
 	if err != nil {
 		return nil, err
@@ -209,7 +210,7 @@ func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, ten
 // third-party consent, and sends the code back.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	az, err := p.newAuthorization(ctx, r)
 	if err != nil {
 		p.writeAuthorizeError(w, r, az.ar, err)
@@ -460,13 +461,13 @@ func loginPageError(err error) (int, string) {
 		return http.StatusTooManyRequests, fmt.Sprintf("A code was sent moments ago. Wait %s before asking for another.", cool.RetryAfter.Round(time.Second))
 	}
 	switch {
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrInvalidCredentials):
 		return http.StatusUnauthorized, "The e-mail address or password is wrong."
-	case errors.Is(err, ErrAccountLocked):
+	case errors.Is(err, identity.ErrAccountLocked):
 		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later."
-	case errors.Is(err, ErrAccountInactive):
+	case errors.Is(err, identity.ErrAccountInactive):
 		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail."
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
 	}
 	return http.StatusInternalServerError, "Signing in failed. Please try again later."
@@ -476,7 +477,7 @@ func loginPageError(err error) (int, string) {
 // nil) wait, sealed, for the code's exchange (socialLogin).
 func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, az *authorization, bs *BrowserSession, social *SocialTokens) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	ar := az.ar
 	sub := strconv.FormatInt(bs.CustomerID, 10)
 	if az.namesOther(bs) {
@@ -614,10 +615,10 @@ var errHintNotIDToken = errors.New("the id_token_hint is not an ID token of this
 // of its clients, with a subject, and without the claims of Custodian's other JWTs. An
 // expired ID token is still a hint (RP-Initiated Logout §2). A storage failure is not
 // errHintNotIDToken.
-func (p *Provider) parseIDTokenHint(ctx context.Context, t *Tenant, raw string) (*idTokenHint, error) {
+func (p *Provider) parseIDTokenHint(ctx context.Context, t *identity.Tenant, raw string) (*idTokenHint, error) {
 	var h idTokenHint
 	hdr, err := p.keys.Verify(ctx, t.Name, raw, &h)
-	if errors.Is(err, ErrInvalid) {
+	if errors.Is(err, identity.ErrInvalid) {
 		return nil, fmt.Errorf("%w: %w", errHintNotIDToken, err)
 	}
 	if err != nil {
@@ -628,7 +629,7 @@ func (p *Provider) parseIDTokenHint(ctx context.Context, t *Tenant, raw string) 
 		h.Tenant != "" || h.ClientID != "" {
 		return nil, errHintNotIDToken
 	}
-	if _, err := p.store.GetTenantClient(ctx, t.Name, h.Audience[0]); errors.Is(err, ErrNotFound) {
+	if _, err := p.store.GetTenantClient(ctx, t.Name, h.Audience[0]); errors.Is(err, identity.ErrNotFound) {
 		return nil, fmt.Errorf("%w: no client %q", errHintNotIDToken, h.Audience[0])
 	} else if err != nil {
 		return nil, err
@@ -645,7 +646,7 @@ func (p *Provider) parseIDTokenHint(ctx context.Context, t *Tenant, raw string) 
 // session from here.
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if err := r.ParseForm(); err != nil {
 		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The sign-out request is malformed."})
 		return
@@ -719,7 +720,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "revoke session on logout", "err", err)
 		}
 	}
-	p.recordEvent(ctx, EventLogout, ended, clientID)
+	p.recordEvent(ctx, identity.EventLogout, ended, clientID)
 	if redirect != "" {
 		u, _ := url.Parse(redirect)
 		if st := r.Form.Get("state"); st != "" {
@@ -735,9 +736,9 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) recordEvent(ctx context.Context, kind string, bs *BrowserSession, clientID string) {
-	t := TenantFromContext(ctx)
-	meta := RequestMetaFromContext(ctx)
-	e := &SecurityEvent{Tenant: t.Name, Kind: kind, ClientID: clientID, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: p.now()}
+	t := identity.TenantFromContext(ctx)
+	meta := identity.RequestMetaFromContext(ctx)
+	e := &identity.SecurityEvent{Tenant: t.Name, Kind: kind, ClientID: clientID, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: p.now()}
 	if bs != nil {
 		id := bs.CustomerID
 		e.CustomerID = &id

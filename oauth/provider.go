@@ -24,6 +24,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/custodian-id/custodian/egress"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -36,12 +37,12 @@ type Store interface {
 	openid.OpenIDConnectRequestStorage
 	pkce.PKCERequestStorage
 	fositestorage.Transactional
-	TenantStore
+	identity.TenantStore
 	ClientStore
 	KeyStore
 	ConnectorStore
 	SessionStore
-	EventStore
+	identity.EventStore
 	TokenStore
 	Ping(ctx context.Context) error
 }
@@ -119,7 +120,7 @@ type Config struct {
 	// 10 s timeout, which checks every connection's address.
 	HTTPClient *http.Client
 	// WebhookSecrets seals tenants' webhook secrets (default: derived from Secret).
-	WebhookSecrets *WebhookSecrets
+	WebhookSecrets *identity.WebhookSecrets
 }
 
 // Provider is the OAuth 2.0 / OpenID Connect provider of every tenant.
@@ -141,17 +142,17 @@ type Provider struct {
 	onIssued   func(grant string)
 	secretHash SecretHasher
 
-	webhookSecrets *WebhookSecrets
+	webhookSecrets *identity.WebhookSecrets
 	egress         egress.Policy
-	socialSealer   *Sealer // connector secrets, upstream PKCE verifiers
-	handoffSealer  *Sealer // upstream tokens waiting for the code exchange
+	socialSealer   *identity.Sealer // connector secrets, upstream PKCE verifiers
+	handoffSealer  *identity.Sealer // upstream tokens waiting for the code exchange
 	upstream       *upstreams
 }
 
 // NewProvider composes fosite and the handlers.
 func NewProvider(cfg Config) (*Provider, error) {
 	if len(cfg.Secret) < 32 {
-		return nil, fmt.Errorf("%w: server secret must be at least 32 bytes", ErrInvalid)
+		return nil, fmt.Errorf("%w: server secret must be at least 32 bytes", identity.ErrInvalid)
 	}
 	p := &Provider{
 		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
@@ -163,9 +164,9 @@ func NewProvider(cfg Config) (*Provider, error) {
 		now:        cfg.Now,
 		rand:       cfg.Rand,
 		secure:     cfg.SecureCookies || strings.HasPrefix(cfg.PublicURL, "https://"),
-		csrfKey:    DeriveKey(cfg.Secret, "custodian/csrf/v1"),
+		csrfKey:    identity.DeriveKey(cfg.Secret, "custodian/csrf/v1"),
 		onIssued:   cfg.OnTokenIssued,
-		secretHash: SecretHasher{Key: DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
+		secretHash: SecretHasher{Key: identity.DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
 		egress:     cfg.Egress,
 	}
 	if p.log == nil {
@@ -182,14 +183,14 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	var err error
 	if p.webhookSecrets = cfg.WebhookSecrets; p.webhookSecrets == nil {
-		if p.webhookSecrets, err = NewWebhookSecrets(cfg.Secret); err != nil {
+		if p.webhookSecrets, err = identity.NewWebhookSecrets(cfg.Secret); err != nil {
 			return nil, err
 		}
 	}
-	if p.socialSealer, err = NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
+	if p.socialSealer, err = identity.NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
 		return nil, err
 	}
-	if p.handoffSealer, err = NewSealerFor(cfg.Secret, handoffPurpose); err != nil {
+	if p.handoffSealer, err = identity.NewSealerFor(cfg.Secret, handoffPurpose); err != nil {
 		return nil, err
 	}
 	hc := cfg.HTTPClient
@@ -197,7 +198,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		hc = cfg.Egress.Client(10 * time.Second)
 	}
 	p.upstream = &upstreams{byIss: map[string]cachedUpstream{}, client: hc}
-	sealer, err := NewSealer(cfg.Secret)
+	sealer, err := identity.NewSealer(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 
 	p.fconf = &tenantConfig{
 		Config: &fosite.Config{
-			GlobalSecret:                   DeriveKey(cfg.Secret, "custodian/token-hmac/v1"),
+			GlobalSecret:                   identity.DeriveKey(cfg.Secret, "custodian/token-hmac/v1"),
 			ClientSecretsHasher:            p.secretHash,
 			EnforcePKCEForPublicClients:    true,
 			EnablePKCEPlainChallengeMethod: false,
@@ -225,7 +226,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	p.hmac = compose.NewOAuth2HMACStrategy(p.fconf)
 	keyGetter := func(ctx context.Context) (any, error) {
-		t := TenantFromContext(ctx)
+		t := identity.TenantFromContext(ctx)
 		if t == nil {
 			return nil, fmt.Errorf("signing key: no tenant in context")
 		}
@@ -318,7 +319,7 @@ func secureRedirect(_ context.Context, u *url.URL) bool {
 	case "https":
 		return true
 	case "http":
-		return isLoopback(u.Hostname())
+		return identity.IsLoopbackHost(u.Hostname())
 	default:
 		return strings.Contains(u.Scheme, ".")
 	}
@@ -344,11 +345,11 @@ func WithLifespans(ctx context.Context, l Lifespans) context.Context {
 	return context.WithValue(ctx, lifespanKey{}, l)
 }
 
-func (c *tenantConfig) settings(ctx context.Context) Settings {
-	if t := TenantFromContext(ctx); t != nil {
+func (c *tenantConfig) settings(ctx context.Context) identity.Settings {
+	if t := identity.TenantFromContext(ctx); t != nil {
 		return t.Settings
 	}
-	return DefaultSettings()
+	return identity.DefaultSettings()
 }
 
 func (c *tenantConfig) GetAccessTokenLifespan(ctx context.Context) time.Duration {
@@ -390,7 +391,7 @@ var CustomerScopes = []string{
 // Custodian granted itself, so a token of the customer APIs refreshes at every endpoint
 // whatever scopes its client is registered for. fosite puts the access request in ctx.
 func (c *tenantConfig) GetScopeStrategy(ctx context.Context) fosite.ScopeStrategy {
-	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
+	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne(identity.GrantRefreshToken) {
 		return refreshScopeStrategy
 	}
 	return fosite.ExactScopeStrategy
@@ -401,7 +402,7 @@ func refreshScopeStrategy(haystack []string, needle string) bool {
 }
 
 func (c *tenantConfig) issuer(ctx context.Context) string {
-	if t := TenantFromContext(ctx); t != nil {
+	if t := identity.TenantFromContext(ctx); t != nil {
 		return c.publicURL + "/oauth2/" + t.Name
 	}
 	return c.publicURL

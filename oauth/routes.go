@@ -5,17 +5,16 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-)
 
-// TenantPattern is the route pattern of {tenant} (CONTRACT.md).
-const TenantPattern = `[a-z][a-z0-9-]{1,31}`
+	"github.com/custodian-id/custodian/identity"
+)
 
 // Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
 func (p *Provider) Register(r *mux.Router) {
-	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+TenantPattern+"}",
+	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantNamePattern+"}",
 		p.withTenant(http.HandlerFunc(p.discovery))).Methods(http.MethodGet).Name("oauth.metadata")
 
-	t := r.PathPrefix("/oauth2/{tenant:" + TenantPattern + "}").Subrouter()
+	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
 	t.Use(p.withTenant, p.wellFormed)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
@@ -34,7 +33,7 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["tenant"]
 		t, err := p.store.GetTenant(r.Context(), name)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, identity.ErrNotFound) {
 			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
 			return
 		}
@@ -43,6 +42,6 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithTenant(r.Context(), t)))
+		next.ServeHTTP(w, r.WithContext(identity.WithTenant(r.Context(), t)))
 	})
 }

@@ -27,7 +27,8 @@ import (
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
-	"github.com/custodian-id/custodian/mailaddr"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 )
 
 // Connector is an upstream OpenID Connect provider of a tenant.
@@ -163,7 +164,7 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 		errs = append(errs, fmt.Errorf("id %q must be 1-64 of a-z, 0-9, _ and -", c.ID))
 	}
 	u, err := url.Parse(c.Issuer)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && identity.IsLoopbackHost(u.Hostname()))) {
 		errs = append(errs, fmt.Errorf("issuer %q must be an https URL (http only for loopback)", c.Issuer))
 	} else if err := p.egress.CheckURL(ctx, c.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("issuer: %w", err))
@@ -178,7 +179,7 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 		errs = append(errs, errors.New("the name has at most 100 characters"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", identity.ErrInvalid, err)
 	}
 	sealed, err := p.socialSealer.Seal([]byte(c.ClientSecret), []byte("connector|"+c.Tenant+"|"+c.ID))
 	if err != nil {
@@ -239,10 +240,10 @@ func hashState(state string) string {
 // startUpstream sends the browser to a connector, remembering the authorization
 // request to finish afterwards. The state is also set as a cookie, so the callback only
 // works in the browser that started the sign-in.
-func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *Tenant, id string) {
+func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant, id string) {
 	ctx := r.Context()
 	c, err := p.connector(ctx, t.Name, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
 		return
 	}
@@ -312,7 +313,7 @@ func (c upstreamClaims) verified() bool {
 // GET /oauth2/{tenant}/connectors/{id}/callback.
 func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	fail := func(status int, msg string) {
 		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
 	}
@@ -465,7 +466,7 @@ var ErrForeignSession = errors.New("the shopper session is not the caller's anon
 // is spent: no caller can put a session id it does not own into its tokens. The
 // upstream tokens come back once, when the sign-in was social.
 func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*TokenSet, *SocialTokens, error) {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, nil, errors.New("exchange code: no tenant in context")
 	}
@@ -478,8 +479,8 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client
-	ar.GrantTypes = fosite.Arguments{GrantAuthorizationCode}
-	ar.Form.Set("grant_type", GrantAuthorizationCode)
+	ar.GrantTypes = fosite.Arguments{identity.GrantAuthorizationCode}
+	ar.Form.Set("grant_type", identity.GrantAuthorizationCode)
 	ar.Form.Set("code", code)
 	ar.Form.Set("redirect_uri", redirectURI)
 	ar.Form.Set("code_verifier", verifier)
@@ -506,7 +507,7 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 		if err := json.Unmarshal(b, social); err != nil {
 			return nil, nil, fmt.Errorf("decode social handoff: %w", err)
 		}
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, identity.ErrNotFound) {
 		return nil, nil, err
 	}
 	return ts, social, nil
@@ -533,10 +534,10 @@ func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
 
 // linkAfterPassword links the identity a login form carried to the customer who just
 // signed in with the password, when the addresses match.
-func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token string, pr *Principal) error {
+func (p *Provider) linkAfterPassword(ctx context.Context, t *identity.Tenant, token string, pr *Principal) error {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
-		return fmt.Errorf("%w: link token", ErrInvalid)
+		return fmt.Errorf("%w: link token", identity.ErrInvalid)
 	}
 	b, err := p.socialSealer.Open(raw, []byte("link|"+t.Name))
 	if err != nil {
@@ -547,7 +548,7 @@ func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token strin
 		return err
 	}
 	if !p.now().Before(l.ExpiresAt) || mailaddr.Key(l.Identity.Email) != mailaddr.Key(pr.Email) {
-		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
+		return fmt.Errorf("%w: the link expired or names another account", identity.ErrInvalid)
 	}
 	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)
 }

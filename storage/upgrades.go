@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // dataUpgrades are changes to stored data that need Go, run in order after the schema
@@ -141,7 +141,7 @@ func (s *Store) rekeyEmails(ctx context.Context) error {
 			return fmt.Errorf("set aside customer %d: %w", r.ID, err)
 		}
 		id := r.ID
-		if err := s.RecordEvent(ctx, &oauth.SecurityEvent{Tenant: r.Tenant, Kind: EventEmailCollision, CustomerID: &id,
+		if err := s.RecordEvent(ctx, &identity.SecurityEvent{Tenant: r.Tenant, Kind: EventEmailCollision, CustomerID: &id,
 			Subject: strconv.FormatInt(id, 10), Detail: map[string]any{"keptBy": holder}, CreatedAt: s.clock()}); err != nil {
 			return err
 		}

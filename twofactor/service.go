@@ -20,6 +20,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Methods of a challenge.
@@ -40,8 +41,8 @@ const (
 
 // Errors of the second-factor step. Callers map them to their API's error shape.
 var (
-	ErrNotFound = errors.New("twofactor: not found")
-	ErrConflict = errors.New("twofactor: conflict")
+	ErrNotFound = fmt.Errorf("twofactor: %w", identity.ErrNotFound)
+	ErrConflict = fmt.Errorf("twofactor: %w", identity.ErrConflict)
 	// ErrChallenge: the challenge is unknown, expired, used, or not the caller's.
 	ErrChallenge = errors.New("the second-factor challenge is unknown, expired or already used")
 	// ErrWrongCode: the code does not match (see *WrongCodeError for the tries left).
@@ -165,7 +166,7 @@ type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// Sealer encrypts TOTP secrets at rest (oauth.Sealer does).
+// Sealer encrypts TOTP secrets at rest (identity.Sealer does).
 type Sealer interface {
 	Seal(plaintext, aad []byte) ([]byte, error)
 	Open(sealed, aad []byte) ([]byte, error)

@@ -111,7 +111,7 @@ type WebhookSender struct {
 	// Client makes the call (default: one that refuses internal addresses, egress.Policy).
 	Client *http.Client
 	Now    func() time.Time
-	// OpenSecret opens a message's sealed signing secret (oauth.WebhookSecrets.Open).
+	// OpenSecret opens a message's sealed signing secret (identity.WebhookSecrets.Open).
 	OpenSecret func(tenant string, sealed []byte) (string, error)
 }
 

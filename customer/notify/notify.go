@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Message kinds.
@@ -125,7 +127,7 @@ func New(cfg Config) *Outbox {
 }
 
 // ErrInvalid is returned for a message that cannot be sent.
-var ErrInvalid = errors.New("invalid message")
+var ErrInvalid = fmt.Errorf("%w message", identity.ErrInvalid)
 
 // Enqueue writes a message to the outbox, due now. Call it inside the transaction of
 // the state change it belongs to.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 )
@@ -54,9 +55,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 
 var ctx = context.Background()
 
-func mustTenant(t *testing.T, s *storage.Store, name string) *oauth.Tenant {
+func mustTenant(t *testing.T, s *storage.Store, name string) *identity.Tenant {
 	t.Helper()
-	tn := &oauth.Tenant{Name: name, Settings: oauth.DefaultSettings()}
+	tn := &identity.Tenant{Name: name, Settings: identity.DefaultSettings()}
 	if err := s.CreateTenant(ctx, tn); err != nil {
 		t.Fatalf("create tenant %s: %v", name, err)
 	}
@@ -65,7 +66,7 @@ func mustTenant(t *testing.T, s *storage.Store, name string) *oauth.Tenant {
 
 func testTenants(t *testing.T, s *storage.Store) {
 	tn := mustTenant(t, s, "alpha")
-	if err := s.CreateTenant(ctx, &oauth.Tenant{Name: "alpha", Settings: oauth.DefaultSettings()}); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.CreateTenant(ctx, &identity.Tenant{Name: "alpha", Settings: identity.DefaultSettings()}); !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("duplicate tenant: %v", err)
 	}
 	got, err := s.GetTenant(ctx, "alpha")
@@ -83,10 +84,10 @@ func testTenants(t *testing.T, s *storage.Store) {
 	if time.Duration(got.Settings.AccessTTL) != 30*time.Minute {
 		t.Errorf("settings not saved: %v", got.Settings.AccessTTL)
 	}
-	if err := s.UpdateTenantSettings(ctx, "nobody", st); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.UpdateTenantSettings(ctx, "nobody", st); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("update unknown tenant: %v", err)
 	}
-	if _, err := s.GetTenant(ctx, "nobody"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "nobody"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("unknown tenant: %v", err)
 	}
 	mustTenant(t, s, "beta")
@@ -106,10 +107,10 @@ func testClients(t *testing.T, s *storage.Store) {
 	if err := s.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateClient(ctx, &oauth.Client{Tenant: "alpha", ID: "web"}); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.CreateClient(ctx, &oauth.Client{Tenant: "alpha", ID: "web"}); !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("duplicate client: %v", err)
 	}
-	if err := s.CreateClient(ctx, &oauth.Client{Tenant: "nobody", ID: "x"}); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.CreateClient(ctx, &oauth.Client{Tenant: "nobody", ID: "x"}); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("client of unknown tenant: %v", err)
 	}
 	got, err := s.GetTenantClient(ctx, "alpha", "web")
@@ -122,15 +123,15 @@ func testClients(t *testing.T, s *storage.Store) {
 		t.Errorf("round trip: %+v", got)
 	}
 	// Tenant isolation: the same id in another tenant does not exist.
-	if _, err := s.GetTenantClient(ctx, "beta", "web"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenantClient(ctx, "beta", "web"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("client leaked across tenants: %v", err)
 	}
 	beta, _ := s.GetTenant(ctx, "beta")
-	if _, err := s.GetClient(oauth.WithTenant(ctx, beta), "web"); !errors.Is(err, fosite.ErrNotFound) {
+	if _, err := s.GetClient(identity.WithTenant(ctx, beta), "web"); !errors.Is(err, fosite.ErrNotFound) {
 		t.Errorf("fosite GetClient across tenants: %v", err)
 	}
 	alpha, _ := s.GetTenant(ctx, "alpha")
-	if fc, err := s.GetClient(oauth.WithTenant(ctx, alpha), "web"); err != nil || fc.GetID() != "web" {
+	if fc, err := s.GetClient(identity.WithTenant(ctx, alpha), "web"); err != nil || fc.GetID() != "web" {
 		t.Errorf("fosite GetClient: %v %v", fc, err)
 	}
 	if _, err := s.GetClient(ctx, "web"); !errors.Is(err, fosite.ErrNotFound) {
@@ -147,13 +148,13 @@ func testClients(t *testing.T, s *storage.Store) {
 	if list, err := s.ListClients(ctx, "alpha"); err != nil || len(list) != 1 {
 		t.Errorf("list: %v %v", list, err)
 	}
-	if err := s.DeleteClient(ctx, "beta", "web"); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.DeleteClient(ctx, "beta", "web"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("delete across tenants: %v", err)
 	}
 	if err := s.DeleteClient(ctx, "alpha", "web"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetTenantClient(ctx, "alpha", "web"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenantClient(ctx, "alpha", "web"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("deleted client: %v", err)
 	}
 }
@@ -167,16 +168,16 @@ func testKeys(t *testing.T, s *storage.Store) {
 	if err := s.InsertKey(ctx, key("alpha", "k1", oauth.KeyCurrent)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InsertKey(ctx, key("alpha", "k2", oauth.KeyCurrent)); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.InsertKey(ctx, key("alpha", "k2", oauth.KeyCurrent)); !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("second current key: %v", err)
 	}
 	if err := s.InsertKey(ctx, key("alpha", "k2", oauth.KeyNext)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InsertKey(ctx, key("nobody", "k9", oauth.KeyNext)); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.InsertKey(ctx, key("nobody", "k9", oauth.KeyNext)); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("key of unknown tenant: %v", err)
 	}
-	if err := s.SetKeyState(ctx, "k1", oauth.KeyNext, oauth.KeyPrevious); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.SetKeyState(ctx, "k1", oauth.KeyNext, oauth.KeyPrevious); !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("move from wrong state: %v", err)
 	}
 	if err := s.SetKeyState(ctx, "k1", oauth.KeyCurrent, oauth.KeyPrevious); err != nil {
@@ -208,7 +209,7 @@ func testKeyStateRace(t *testing.T, s *storage.Store) {
 	if err := s.InsertKey(ctx, key("alpha", "k1", oauth.KeyNext)); err != nil {
 		t.Fatal(err)
 	}
-	wins, conflicts := race(8, func() error { return s.SetKeyState(ctx, "k1", oauth.KeyNext, oauth.KeyCurrent) }, oauth.ErrConflict)
+	wins, conflicts := race(8, func() error { return s.SetKeyState(ctx, "k1", oauth.KeyNext, oauth.KeyCurrent) }, identity.ErrConflict)
 	if wins != 1 || conflicts != 7 {
 		t.Errorf("wins %d, conflicts %d", wins, conflicts)
 	}
@@ -335,8 +336,8 @@ func testOneTimeTokens(t *testing.T, s *storage.Store) {
 
 func testEvents(t *testing.T, s *storage.Store) {
 	id := int64(42)
-	for i, kind := range []string{oauth.EventLoginFailed, oauth.EventLoginSucceeded, oauth.EventLogout} {
-		e := &oauth.SecurityEvent{Tenant: "alpha", Kind: kind, IP: "127.0.0.1", UserAgent: "test", Detail: map[string]any{"n": i},
+	for i, kind := range []string{identity.EventLoginFailed, identity.EventLoginSucceeded, identity.EventLogout} {
+		e := &identity.SecurityEvent{Tenant: "alpha", Kind: kind, IP: "127.0.0.1", UserAgent: "test", Detail: map[string]any{"n": i},
 			CreatedAt: time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC)}
 		if i < 2 {
 			e.CustomerID = &id
@@ -346,7 +347,7 @@ func testEvents(t *testing.T, s *storage.Store) {
 		}
 	}
 	all, err := s.ListEvents(ctx, "alpha", nil, 0)
-	if err != nil || len(all) != 3 || all[0].Kind != oauth.EventLogout || all[2].Detail["n"] != float64(0) {
+	if err != nil || len(all) != 3 || all[0].Kind != identity.EventLogout || all[2].Detail["n"] != float64(0) {
 		t.Fatalf("list: %v %v", all, err)
 	}
 	mine, _ := s.ListEvents(ctx, "alpha", &id, 10)
@@ -388,16 +389,16 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 	if err != nil || got.SessionID != "sid-1" || !slices.Equal(got.AMR, []string{"pwd"}) || !got.AuthTime.Equal(now) {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "alpha", "h-dead"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "alpha", "h-dead"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("expired session returned: %v", err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "beta", "h-live"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "beta", "h-live"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("session leaked across tenants: %v", err)
 	}
 	if err := s.DeleteBrowserSession(ctx, "alpha", "h-live"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "alpha", "h-live"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "alpha", "h-live"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("deleted session returned: %v", err)
 	}
 	live.IDHash = "h-live-2"
@@ -405,7 +406,7 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 	if err := s.DeleteCustomerBrowserSessions(ctx, "alpha", id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "alpha", "h-live-2"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "alpha", "h-live-2"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("customer sessions not deleted: %v", err)
 	}
 }
@@ -413,7 +414,7 @@ func testBrowserSessions(t *testing.T, s *storage.Store) {
 func testConsents(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
 	id := mustCustomer(t, s, "alpha", "a@example.com")
-	if _, err := s.GetConsent(ctx, "alpha", id, "app"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetConsent(ctx, "alpha", id, "app"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("missing consent: %v", err)
 	}
 	for _, scopes := range [][]string{{"openid"}, {"openid", "email"}} {
@@ -430,7 +431,7 @@ func testConsents(t *testing.T, s *storage.Store) {
 func testTransactions(t *testing.T, s *storage.Store) {
 	boom := errors.New("boom")
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.CreateTenant(ctx, &oauth.Tenant{Name: "rolled", Settings: oauth.DefaultSettings()}); err != nil {
+		if err := s.CreateTenant(ctx, &identity.Tenant{Name: "rolled", Settings: identity.DefaultSettings()}); err != nil {
 			return err
 		}
 		return boom
@@ -438,7 +439,7 @@ func testTransactions(t *testing.T, s *storage.Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("InTx error: %v", err)
 	}
-	if _, err := s.GetTenant(ctx, "rolled"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "rolled"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("InTx did not roll back: %v", err)
 	}
 
@@ -449,13 +450,13 @@ func testTransactions(t *testing.T, s *storage.Store) {
 	if _, err := s.BeginTX(txctx); !errors.Is(err, storage.ErrTxInProgress) {
 		t.Errorf("nested BeginTX: %v", err)
 	}
-	if err := s.CreateTenant(txctx, &oauth.Tenant{Name: "manual", Settings: oauth.DefaultSettings()}); err != nil {
+	if err := s.CreateTenant(txctx, &identity.Tenant{Name: "manual", Settings: identity.DefaultSettings()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Rollback(txctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetTenant(ctx, "manual"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "manual"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("Rollback kept the row: %v", err)
 	}
 	if err := s.Commit(ctx); !errors.Is(err, storage.ErrNoTx) {
@@ -463,7 +464,7 @@ func testTransactions(t *testing.T, s *storage.Store) {
 	}
 
 	txctx, _ = s.BeginTX(ctx)
-	if err := s.CreateTenant(txctx, &oauth.Tenant{Name: "kept", Settings: oauth.DefaultSettings()}); err != nil {
+	if err := s.CreateTenant(txctx, &identity.Tenant{Name: "kept", Settings: identity.DefaultSettings()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Commit(txctx); err != nil {
@@ -475,10 +476,10 @@ func testTransactions(t *testing.T, s *storage.Store) {
 	// InTx inside a transaction joins it: the outer rollback undoes the inner work.
 	txctx, _ = s.BeginTX(ctx)
 	_ = s.InTx(txctx, func(ctx context.Context) error {
-		return s.CreateTenant(ctx, &oauth.Tenant{Name: "joined", Settings: oauth.DefaultSettings()})
+		return s.CreateTenant(ctx, &identity.Tenant{Name: "joined", Settings: identity.DefaultSettings()})
 	})
 	_ = s.Rollback(txctx)
-	if _, err := s.GetTenant(ctx, "joined"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetTenant(ctx, "joined"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("inner InTx escaped the outer transaction: %v", err)
 	}
 }
@@ -510,7 +511,7 @@ func tokenFixture(t *testing.T, s *storage.Store) (context.Context, context.Cont
 	if err := s.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	return oauth.WithTenant(ctx, alpha), oauth.WithTenant(ctx, beta), c
+	return identity.WithTenant(ctx, alpha), identity.WithTenant(ctx, beta), c
 }
 
 func testTokens(t *testing.T, s *storage.Store) {
@@ -689,7 +690,7 @@ func testRefreshRotationRace(t *testing.T, s *storage.Store) {
 	}
 	// The replay was recorded.
 	evs, _ := s.ListEvents(ctx, "alpha", nil, 10)
-	if len(evs) == 0 || evs[0].Kind != oauth.EventRefreshReuse {
+	if len(evs) == 0 || evs[0].Kind != identity.EventRefreshReuse {
 		t.Errorf("no reuse event: %v", evs)
 	}
 }

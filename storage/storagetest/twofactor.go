@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/twofactor"
@@ -251,7 +252,7 @@ func testDevices(t *testing.T, s *storage.Store) {
 	if _, err := s.GetAccessTokenSession(actx, "sig-e", oauth.NewSession()); err != nil {
 		t.Errorf("a token of another device was revoked: %v", err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("a browser session of the forgotten device survived: %v", err)
 	}
 	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-e"); err != nil {

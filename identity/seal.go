@@ -1,4 +1,4 @@
-package oauth
+package identity
 
 import (
 	"crypto/aes"
@@ -27,7 +27,7 @@ func DeriveKey(serverSecret []byte, purpose string) []byte {
 	key := make([]byte, 32)
 	if _, err := io.ReadFull(hkdf.New(sha256.New, serverSecret, nil, []byte(purpose)), key); err != nil {
 		// HKDF-SHA256 can produce 255*32 bytes; 32 cannot fail.
-		panic("oauth: hkdf: " + err.Error())
+		panic("identity: hkdf: " + err.Error())
 	}
 	return key
 }
@@ -133,8 +133,8 @@ func (w *WebhookSecrets) SealedOf(tenant string, s SealedSecret) ([]byte, error)
 	return w.Seal(tenant, s.plain)
 }
 
-// seal replaces the plaintext of a secret setting by its sealed form.
-func (w *WebhookSecrets) seal(tenant string, s *SealedSecret) error {
+// SealSetting replaces the plaintext of a secret setting by its sealed form.
+func (w *WebhookSecrets) SealSetting(tenant string, s *SealedSecret) error {
 	if s.plain == "" {
 		return nil
 	}

@@ -1,62 +1,16 @@
-package oauth
+package identity
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// Domain sentinels of the oauth package. Stores wrap them with %w.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
-	ErrInvalid  = errors.New("invalid")
-)
-
-// tenantName is the pattern CONTRACT.md fixes for {tenant}.
-var tenantName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
-
-// ValidTenantName reports whether name can be a tenant's name.
-func ValidTenantName(name string) bool { return tenantName.MatchString(name) }
-
-// Tenant is an issuer: its own keys, clients, customers and settings.
-type Tenant struct {
-	Name      string
-	Settings  Settings
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// TenantStore persists tenants.
-type TenantStore interface {
-	CreateTenant(ctx context.Context, t *Tenant) error
-	GetTenant(ctx context.Context, name string) (*Tenant, error)
-	ListTenants(ctx context.Context) ([]*Tenant, error)
-	// UpdateTenantSettings replaces the settings of a tenant.
-	UpdateTenantSettings(ctx context.Context, name string, s Settings) error
-}
-
-type tenantKey struct{}
-
-// WithTenant returns a context carrying the tenant every store and fosite call of a
-// request is scoped to.
-func WithTenant(ctx context.Context, t *Tenant) context.Context {
-	return context.WithValue(ctx, tenantKey{}, t)
-}
-
-// TenantFromContext returns the tenant of the request, or nil.
-func TenantFromContext(ctx context.Context) *Tenant {
-	t, _ := ctx.Value(tenantKey{}).(*Tenant)
-	return t
-}
 
 // Settings are a tenant's knobs. Each has a stable key (see SettingKeys) used by
 // `custodian tenant update NAME --set KEY=VALUE` and the admin API; the JSON form of
@@ -115,6 +69,10 @@ type SealedSecret struct {
 
 // IsSet reports whether the secret has a value.
 func (s SealedSecret) IsSet() bool { return s.Sealed != nil || s.plain != "" }
+
+// Unsealed reports whether the secret is still a plaintext that must be sealed before it
+// is stored (WebhookSecrets.SealSetting).
+func (s SealedSecret) Unsealed() bool { return s.plain != "" }
 
 // sealedJSON is the stored form of a sealed secret.
 type sealedJSON struct {
@@ -334,7 +292,7 @@ var settingKeys = map[string]setting{
 				return nil
 			}
 			u, err := url.Parse(v)
-			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopbackHost(u.Hostname()))) {
 				return fmt.Errorf("want an https URL (http only for loopback), got %q", v)
 			}
 			s.PasswordResetURL = v
@@ -375,7 +333,7 @@ var settingKeys = map[string]setting{
 				return nil
 			}
 			u, err := url.Parse(v)
-			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && IsLoopbackHost(u.Hostname()))) {
 				return fmt.Errorf("want an https URL (http only for loopback), got %q", v)
 			}
 			s.WebhookURL = v

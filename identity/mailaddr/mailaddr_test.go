@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/custodian-id/custodian/mailaddr"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 )
 
 func TestParse(t *testing.T) {
