@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/egress"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )

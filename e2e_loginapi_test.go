@@ -18,8 +18,8 @@ import (
 
 	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 	"github.com/custodian-id/custodian/twofactor"

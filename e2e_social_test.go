@@ -18,8 +18,8 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"golang.org/x/oauth2"
 
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )

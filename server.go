@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 )
 
 // SignupRequest is a new customer with profile, B2B block and first address.

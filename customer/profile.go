@@ -17,9 +17,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/twofactor"
 )
 

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/oauth"
 )
 

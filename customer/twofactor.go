@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/notify"
 )
 
 var _ notify.Store = (*Store)(nil)

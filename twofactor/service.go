@@ -19,8 +19,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 )
 
 // Methods of a challenge.

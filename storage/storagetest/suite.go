@@ -12,8 +12,8 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 )

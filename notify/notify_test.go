@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/egress"
+	"github.com/custodian-id/custodian/notify"
+	"github.com/custodian-id/custodian/notify/notifytest"
 )
 
 // memStore is an outbox store for the worker's unit tests; the SQL store is covered by
