@@ -1,21 +1,19 @@
 package custodian
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/api/wellformed"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
-	"github.com/custodian-id/custodian/wellformed"
 )
 
 // The admin surface: tenants, clients, keys, customers and the audit trail, under a
@@ -40,15 +38,8 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeAdminError(w http.ResponseWriter, status int, typ, msg string) {
-	writeAdminJSON(w, status, map[string]any{"status": status, "type": typ, "message": msg})
+	api.WriteJSON(w, status, map[string]any{"status": status, "type": typ, "message": msg})
 }
 
 // adminFail is the one place admin failures are mapped to HTTP.
@@ -59,16 +50,23 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 		for _, f := range ve.Fields {
 			details = append(details, map[string]string{"field": f.Field, "type": f.Type, "message": f.Message})
 		}
-		writeAdminJSON(w, http.StatusBadRequest, map[string]any{"status": http.StatusBadRequest, "type": "bad_request",
+		api.WriteJSON(w, http.StatusBadRequest, map[string]any{"status": http.StatusBadRequest, "type": "bad_request",
 			"message": "the request has invalid fields", "details": details})
 		return
 	}
+	var be *api.BodyError
 	switch {
+	case api.IsTooLarge(err):
+		writeAdminError(w, http.StatusRequestEntityTooLarge, "bad_request", api.ErrTooLarge.Error())
+	case errors.As(err, &be) && be.Problem == api.Trailing:
+		writeAdminError(w, http.StatusBadRequest, "bad_request", "malformed request body: trailing data")
+	case errors.As(err, &be):
+		writeAdminError(w, http.StatusBadRequest, "bad_request", "malformed request body: "+be.Err.Error())
 	case errors.Is(err, identity.ErrNotFound), errors.Is(err, customer.ErrNotFound):
 		writeAdminError(w, http.StatusNotFound, "resource_not_found", err.Error())
 	case errors.Is(err, identity.ErrConflict), errors.Is(err, customer.ErrConflict):
 		writeAdminError(w, http.StatusConflict, "conflict_resource", err.Error())
-	case errors.Is(err, identity.ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, errBadBody):
+	case errors.Is(err, identity.ErrInvalid), errors.Is(err, customer.ErrInvalid):
 		writeAdminError(w, http.StatusBadRequest, "bad_request", err.Error())
 	default:
 		s.log.ErrorContext(r.Context(), "admin", "route", routeName(r), "err", err)
@@ -76,25 +74,11 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-var errBadBody = errors.New("malformed request body")
+// adminBody is how the admin API reads a JSON body: any Content-Type, no unknown fields.
+var adminBody = api.Decoder{AnyContentType: true}
 
-func decodeJSON(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errBadBody, err)
-	}
-	if err := wellformed.JSON(body); err != nil {
-		return fmt.Errorf("%w: %w", errBadBody, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", errBadBody, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", errBadBody)
-	}
-	return nil
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return adminBody.Decode(w, r, v)
 }
 
 type tenantView struct {
@@ -124,7 +108,7 @@ func (s *Server) adminListTenants(w http.ResponseWriter, r *http.Request) {
 	for _, t := range ts {
 		out = append(out, s.viewTenant(t))
 	}
-	writeAdminJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +116,7 @@ func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
 		Name     string            `json:"name"`
 		Settings map[string]string `json:"settings"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -161,7 +145,7 @@ func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusCreated, s.viewTenant(t))
+	api.WriteJSON(w, http.StatusCreated, s.viewTenant(t))
 }
 
 func (s *Server) adminGetTenant(w http.ResponseWriter, r *http.Request) {
@@ -170,12 +154,12 @@ func (s *Server) adminGetTenant(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, s.viewTenant(t))
+	api.WriteJSON(w, http.StatusOK, s.viewTenant(t))
 }
 
 func (s *Server) adminUpdateSettings(w http.ResponseWriter, r *http.Request) {
 	var set map[string]string
-	if err := decodeJSON(r, &set); err != nil {
+	if err := decodeJSON(w, r, &set); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -184,7 +168,7 @@ func (s *Server) adminUpdateSettings(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, s.viewTenant(t))
+	api.WriteJSON(w, http.StatusOK, s.viewTenant(t))
 }
 
 func (s *Server) adminRotateKeys(w http.ResponseWriter, r *http.Request) {
@@ -225,7 +209,7 @@ func nonNil[T any](s []T) []T {
 
 func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 	var in clientView
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -239,7 +223,7 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	out := viewClient(c)
 	out.Secret = secret
-	writeAdminJSON(w, http.StatusCreated, out)
+	api.WriteJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +236,7 @@ func (s *Server) adminListClients(w http.ResponseWriter, r *http.Request) {
 	for _, c := range cs {
 		out = append(out, viewClient(c))
 	}
-	writeAdminJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) adminGetClient(w http.ResponseWriter, r *http.Request) {
@@ -261,7 +245,7 @@ func (s *Server) adminGetClient(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, viewClient(c))
+	api.WriteJSON(w, http.StatusOK, viewClient(c))
 }
 
 func (s *Server) adminDeleteClient(w http.ResponseWriter, r *http.Request) {
@@ -279,7 +263,7 @@ func (s *Server) adminCreateCustomer(w http.ResponseWriter, r *http.Request) {
 		FirstName string `json:"firstName"`
 		LastName  string `json:"lastName"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -293,7 +277,7 @@ func (s *Server) adminCreateCustomer(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "emailAddress": a.Email, "isActive": a.Active})
+	api.WriteJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "emailAddress": a.Email, "isActive": a.Active})
 }
 
 func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +296,7 @@ func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, nonNil(evs))
+	api.WriteJSON(w, http.StatusOK, nonNil(evs))
 }
 
 // customerView is the admin view of an account: profile summary, sign-in state,
@@ -353,7 +337,7 @@ func (s *Server) writeCustomer(w http.ResponseWriter, r *http.Request, t *identi
 	for _, m := range a.Memberships {
 		v.Memberships = append(v.Memberships, membershipView{AccountID: m.AccountID, Name: m.Name, ContactAssignmentID: m.ContactAssignmentID})
 	}
-	writeAdminJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request) *identity.Tenant {
@@ -385,7 +369,7 @@ func (s *Server) adminPatchCustomer(w http.ResponseWriter, r *http.Request) {
 		Active          *bool           `json:"isActive"`
 		OnHold          *bool           `json:"onHold"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -423,7 +407,7 @@ func (s *Server) adminAddMembership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in membershipView
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -468,12 +452,12 @@ func (s *Server) adminListConnectors(w http.ResponseWriter, r *http.Request) {
 	for _, c := range cs {
 		out = append(out, s.viewConnector(c))
 	}
-	writeAdminJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) adminCreateConnector(w http.ResponseWriter, r *http.Request) {
 	var in connectorView
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -483,7 +467,7 @@ func (s *Server) adminCreateConnector(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusCreated, s.viewConnector(c))
+	api.WriteJSON(w, http.StatusCreated, s.viewConnector(c))
 }
 
 func (s *Server) adminDeleteConnector(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -20,7 +21,7 @@ func (s *Server) Handler() http.Handler {
 // of a (sub)router whose external URL is Config.PublicURL.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware, s.limitBody)
+	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
@@ -31,7 +32,7 @@ func (s *Server) Register(r *mux.Router) {
 		return // no credential, no admin surface
 	}
 	a := sub.PathPrefix("/admin").Subrouter()
-	a.Use(s.requireAdmin)
+	a.Use(api.Dialect(s.adminFail).Guard(s.cfg.MaxBodyBytes, s.log), s.requireAdmin)
 	a.HandleFunc("/tenants", s.adminListTenants).Methods(http.MethodGet).Name("admin.tenants.list")
 	a.HandleFunc("/tenants", s.adminCreateTenant).Methods(http.MethodPost).Name("admin.tenants.create")
 	t := a.PathPrefix("/tenants/{tenant:" + identity.TenantNamePattern + "}").Subrouter()

@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnTokenIssued:  m.tokenIssued,
 		WebhookSecrets: webhookSecrets,
 		Egress:         cfg.egress(),
+		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
 	if err != nil {
 		store.Close()
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)
 	}
-	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now)
+	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now, cfg.MaxBodyBytes)
 	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
 }
 

@@ -17,15 +17,17 @@ type API struct {
 	pages *template.Template // HTML pages (the "this was not me" link answers one)
 	log   *slog.Logger
 	now   func() time.Time
+	// maxBody limits request bodies; a larger one is answered 413 in each API's shape.
+	maxBody int64
 }
 
 // NewAPI builds the HTTP side of the customer package.
-func NewAPI(svc *Service, provider *oauth.Provider, pages *template.Template, log *slog.Logger, now func() time.Time) *API {
+func NewAPI(svc *Service, provider *oauth.Provider, pages *template.Template, log *slog.Logger, now func() time.Time, maxBody int64) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &API{svc: svc, oauth: provider, pages: pages, log: log, now: now}
+	return &API{svc: svc, oauth: provider, pages: pages, log: log, now: now, maxBody: maxBody}
 }

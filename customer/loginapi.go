@@ -32,15 +32,10 @@ package customer
 //     response. login/2fa/resend (not in the seed) sends a new e-mailed code.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,9 +43,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/api/wellformed"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
-	"github.com/custodian-id/custodian/wellformed"
 )
 
 // loginScopes are the permissions a customer's tokens carry in the customer login API
@@ -756,92 +752,39 @@ func notMember() *loginError {
 }
 
 // decodeLoginJSON decodes a JSON body of one of the media types (default
-// application/json) into v, refusing text that is not valid UTF-8, unknown fields,
-// trailing data and bodies above loginMaxBody.
+// application/json) into v with the one strict decoder (api.Decoder), at most
+// loginMaxBody bytes.
 func decodeLoginJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) error {
-	if len(mediaTypes) == 0 {
-		mediaTypes = []string{"application/json"}
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !slices.Contains(mediaTypes, mt) {
-		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest,
-			message: "Content-Type must be " + strings.Join(mediaTypes, " or ")}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, loginMaxBody))
-	if err != nil {
-		return jsonBodyError(err)
-	}
-	if err := wellformed.JSON(body); err != nil {
-		return badRequest(err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonBodyError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return err
-		}
-		return badRequest("malformed JSON: trailing data after the object")
-	}
-	return nil
+	return api.Decoder{MediaTypes: mediaTypes, MaxBytes: loginMaxBody}.Decode(w, r, v)
 }
 
-// jsonBodyError describes a decoding failure in terms of the request.
-func jsonBodyError(err error) error {
-	var (
-		tooLarge *http.MaxBytesError
-		syntax   *json.SyntaxError
-		typ      *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &tooLarge):
-		return err
-	case errors.Is(err, io.EOF):
+// bodyError words a refused body in the login API's shape.
+func bodyError(e *api.BodyError) *loginError {
+	switch e.Problem {
+	case api.BadMediaType:
+		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest, message: e.Error()}
+	case api.TooLarge:
+		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: api.ErrTooLarge.Error()}
+	case api.NotUTF8:
+		return badRequest(e.Error())
+	case api.Empty:
 		return badRequest("the request body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case api.Truncated:
 		return badRequest("malformed JSON: the body ends early")
-	case errors.As(err, &syntax):
-		return badRequest(fmt.Sprintf("malformed JSON at byte %d", syntax.Offset))
-	case errors.As(err, &typ):
-		field := typ.Field
+	case api.Syntax:
+		return badRequest(fmt.Sprintf("malformed JSON at byte %d", e.Offset))
+	case api.WrongType:
+		field := e.Field
 		if field == "" {
 			field = "body"
 		}
-		return badRequest("the request has invalid fields", identity.FieldError{Field: field, Type: "invalid", Message: "must be " + jsonKind(typ.Type)})
-	}
-	// encoding/json reports an unknown field only in its message; the text shapes the
-	// answer, never the outcome (any other error is still a 400).
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		return badRequest("the request has unknown fields", identity.FieldError{Field: name, Type: "unknown", Message: "is not a known field"})
+		return badRequest("the request has invalid fields", identity.FieldError{Field: field, Type: "invalid", Message: "must be " + e.Want})
+	case api.UnknownField:
+		return badRequest("the request has unknown fields", identity.FieldError{Field: e.Field, Type: "unknown", Message: "is not a known field"})
+	case api.Trailing:
+		return badRequest("malformed JSON: trailing data after the object")
 	}
 	return badRequest("malformed JSON body")
-}
-
-// jsonKind names a Go type the way a JSON client thinks of it.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "of another type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
-		reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return "of another type"
 }
 
 // secondsUntil is the whole seconds from now to t (0 when t is zero or past).

@@ -1,15 +1,13 @@
 package customer
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -87,7 +85,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var rl *identity.RateLimitError
 	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((rl.RetryAfter+time.Second-1)/time.Second), 10))
+		api.SetRetryAfter(w, rl.RetryAfter)
 	}
 	if (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden) && e.challenge != "" {
 		w.Header().Set("WWW-Authenticate", e.challenge)
@@ -121,9 +119,12 @@ func classifyLoginError(err error) *loginError {
 	if errors.As(err, &ve) {
 		return badRequest("the request has invalid fields", ve.Fields...)
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: "request body too large"}
+	var be *api.BodyError
+	if errors.As(err, &be) {
+		return bodyError(be)
+	}
+	if api.IsTooLarge(err) {
+		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: api.ErrTooLarge.Error()}
 	}
 	switch {
 	case errors.Is(err, ErrNotMember):
@@ -181,13 +182,7 @@ func classifyLoginError(err error) *loginError {
 }
 
 // writeLoginJSON writes a JSON response that no cache may keep (it may carry tokens).
-func writeLoginJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeLoginJSON(w http.ResponseWriter, status int, v any) { api.WriteJSON(w, status, v) }
 
 // routeOf names the matched route by its template: paths can carry single-use tokens
 // (opt-in, "not me"), which must not reach the logs.

@@ -5,23 +5,31 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
 // Register mounts every route of the ticket API and the customer login API
 // (CONTRACT.md §2 and §3). admin guards the routes that need the admin credential.
 func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
+	ticketGuard := api.Dialect(a.ticketFail).Guard(a.maxBody, a.log)
+	loginGuard := api.Dialect(a.loginFail).Guard(a.maxBody, a.log)
+
 	t := r.PathPrefix("/api/commerce/customer/authtickets").Subrouter()
+	t.Use(ticketGuard)
 	t.HandleFunc("/anonymousshopper", a.ticketAnonymous).Methods(http.MethodGet).Name("tickets.anonymous")
 	t.HandleFunc("", a.ticketCreate).Methods(http.MethodPost).Name("tickets.create")
 	t.HandleFunc("/refresh", a.ticketRefresh).Methods(http.MethodPut).Name("tickets.refresh")
 	t.HandleFunc("/2fa/verify", a.ticketVerify).Methods(http.MethodPost).Name("tickets.2fa.verify")
 	t.HandleFunc("/2fa/resend", a.ticketResend).Methods(http.MethodPost).Name("tickets.2fa.resend")
 
-	r.HandleFunc("/customerlogin/auth/anonymous/login", a.anonLogin).Methods(http.MethodGet).Name("login.anonymous")
-	r.HandleFunc("/customerlogin/auth/anonymous/refresh", a.anonRefresh).Methods(http.MethodGet).Name("login.anonymous.refresh")
+	anon := r.PathPrefix("/customerlogin/auth/anonymous").Subrouter()
+	anon.Use(loginGuard)
+	anon.HandleFunc("/login", a.anonLogin).Methods(http.MethodGet).Name("login.anonymous")
+	anon.HandleFunc("/refresh", a.anonRefresh).Methods(http.MethodGet).Name("login.anonymous.refresh")
 
 	c := r.PathPrefix("/customer/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
+	c.Use(loginGuard)
 	c.HandleFunc("/signup", a.signup).Methods(http.MethodPost).Name("login.signup")
 	c.HandleFunc("/signup/optin/refresh_token", a.optinResend).Methods(http.MethodPost).Name("login.optin.resend")
 	c.HandleFunc("/signup/optin/{token}", a.optinConfirm).Methods(http.MethodGet).Name("login.optin.confirm")

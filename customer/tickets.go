@@ -9,12 +9,10 @@ package customer
 // 2fa/verify completes it.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,10 +20,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/api/wellformed"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
-	"github.com/custodian-id/custodian/wellformed"
 )
 
 type auditInfoView struct {
@@ -236,9 +235,7 @@ func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, call *ticketCa
 		a.ticketFail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // ticketAnonymous: GET /api/commerce/customer/authtickets/anonymousshopper.
@@ -267,26 +264,11 @@ type ticketRequest struct {
 	RefreshTokenTTLMinutes *int            `json:"refreshTokenTtlMinutes"`
 }
 
-func decodeTicketBody(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return badTicketParam("the body must be application/json")
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return badTicketParam("the body could not be read (too large?)")
-	}
-	if err := wellformed.JSON(body); err != nil {
-		return badTicketParam(err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badTicketParam("malformed JSON body: " + err.Error())
-	}
-	if dec.More() {
-		return badTicketParam("malformed JSON body: trailing data")
-	}
-	return nil
+// ticketBody is how the ticket API reads a body: JSON, also without a Content-Type.
+var ticketBody = api.Decoder{NoContentTypeOK: true}
+
+func decodeTicketBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return ticketBody.Decode(w, r, v)
 }
 
 // accountIDOf reads accountId as the seed's integer (a string is accepted too).
@@ -377,7 +359,7 @@ func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in ticketRequest
-	if err := decodeTicketBody(r, &in); err != nil {
+	if err := decodeTicketBody(w, r, &in); err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
@@ -456,7 +438,7 @@ func (a *API) ticketVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in ticketVerifyBody
-	if err := decodeTicketBody(r, &in); err != nil {
+	if err := decodeTicketBody(w, r, &in); err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
@@ -503,7 +485,7 @@ func (a *API) ticketResend(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		ChallengeID string `json:"challengeId"`
 	}
-	if err := decodeTicketBody(r, &in); err != nil {
+	if err := decodeTicketBody(w, r, &in); err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
@@ -538,7 +520,7 @@ func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			RefreshToken string `json:"refreshToken"`
 		}
-		if err := decodeTicketBody(r, &body); err != nil {
+		if err := decodeTicketBody(w, r, &body); err != nil {
 			a.ticketFail(w, r, err)
 			return
 		}

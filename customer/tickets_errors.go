@@ -1,13 +1,13 @@
 package customer
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -37,16 +37,21 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ticketError
 	var rl *identity.RateLimitError
 	var se *FieldsSyntaxError
+	var be *api.BodyError
 	tf := classifyTwoFactor(err)
 	switch {
 	case errors.As(err, &te):
 	case tf != nil:
 		tf.setRetryAfter(w)
 		te = tf.ticketError()
+	case api.IsTooLarge(err):
+		te = &ticketError{status: http.StatusRequestEntityTooLarge, code: "MISSING_OR_INVALID_PARAMETER", message: api.ErrTooLarge.Error()}
+	case errors.As(err, &be):
+		te = ticketBodyError(be)
 	case errors.As(err, &se):
 		te = badTicketParam(se.Error(), nameValue{"position", strconv.Itoa(se.Pos)})
 	case errors.As(err, &rl):
-		w.Header().Set("Retry-After", strconv.Itoa(int(rl.RetryAfter.Seconds()+0.5)))
+		api.SetRetryAfter(w, rl.RetryAfter)
 		te = &ticketError{status: http.StatusTooManyRequests, code: "TOO_MANY_REQUESTS", message: "too many attempts; retry later"}
 	case errors.Is(err, ErrInvalidCredentials):
 		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid username or password"}
@@ -70,8 +75,16 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	if len(te.data) > 0 {
 		body["additionalApplicationErrorData"] = te.data
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(te.status)
-	_ = json.NewEncoder(w).Encode(body)
+	api.WriteJSON(w, te.status, body)
+}
+
+// ticketBodyError words a refused body in the ticket API's shape.
+func ticketBodyError(e *api.BodyError) *ticketError {
+	switch e.Problem {
+	case api.BadMediaType:
+		return badTicketParam("the body must be application/json")
+	case api.Unreadable:
+		return badTicketParam("the body could not be read (too large?)")
+	}
+	return badTicketParam(e.Error())
 }

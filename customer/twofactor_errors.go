@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -104,7 +105,5 @@ func (f *twoFactorFailure) loginError() *loginError {
 
 // setRetryAfter sets Retry-After for a resend asked for too soon.
 func (f *twoFactorFailure) setRetryAfter(w http.ResponseWriter) {
-	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((f.retryAfter+time.Second-1)/time.Second), 10))
-	}
+	api.SetRetryAfter(w, f.retryAfter)
 }

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -9,18 +8,13 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	api.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
 // discovery serves OpenID Connect Discovery 1.0 / RFC 8414 metadata of the tenant.
@@ -34,7 +28,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                        iss,
 		"authorization_endpoint":                        iss + "/auth",
 		"token_endpoint":                                iss + "/token",
@@ -72,7 +66,7 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	}
 	// The next key is published before it signs, so caches of a few minutes are safe.
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, set)
+	api.WriteJSON(w, http.StatusOK, set)
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +169,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	claims["sub"] = info.Subject
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, claims)
+	api.WriteJSON(w, http.StatusOK, claims)
 }
 
 func containsScope(scopes []string, s string) bool {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -66,10 +67,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	if err != nil || !MayIntrospect(caller, tok) || !coversScopes(tok.Scopes, strings.Fields(r.PostForm.Get("scope"))) {
-		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		api.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, p.introspection(t, tok))
+	api.WriteJSON(w, http.StatusOK, p.introspection(t, tok))
 }
 
 // introspectionCaller authenticates the caller with HTTP Basic client credentials

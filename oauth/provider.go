@@ -119,6 +119,9 @@ type Config struct {
 	// HTTPClient talks to upstream (social) providers; default: Egress.Client with a
 	// 10 s timeout, which checks every connection's address.
 	HTTPClient *http.Client
+	// MaxBodyBytes limits request bodies of the OAuth routes (0: no limit); a larger
+	// one is answered 413 in the OAuth error shape.
+	MaxBodyBytes int64
 	// WebhookSecrets seals tenants' webhook secrets (default: derived from Secret).
 	WebhookSecrets *identity.WebhookSecrets
 }
@@ -147,6 +150,7 @@ type Provider struct {
 	socialSealer   *identity.Sealer // connector secrets, upstream PKCE verifiers
 	handoffSealer  *identity.Sealer // upstream tokens waiting for the code exchange
 	upstream       *upstreams
+	maxBody        int64 // request body limit of the OAuth routes
 }
 
 // NewProvider composes fosite and the handlers.
@@ -163,6 +167,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		rand:       cfg.Rand,
+		maxBody:    cfg.MaxBodyBytes,
 		secure:     cfg.SecureCookies || strings.HasPrefix(cfg.PublicURL, "https://"),
 		csrfKey:    identity.DeriveKey(cfg.Secret, "custodian/csrf/v1"),
 		onIssued:   cfg.OnTokenIssued,

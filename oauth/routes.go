@@ -6,16 +6,18 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
 // Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
 func (p *Provider) Register(r *mux.Router) {
+	guard := api.Dialect(p.failRoute).Guard(p.maxBody, p.log)
 	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantNamePattern+"}",
-		p.withTenant(http.HandlerFunc(p.discovery))).Methods(http.MethodGet).Name("oauth.metadata")
+		guard(p.withTenant(http.HandlerFunc(p.discovery)))).Methods(http.MethodGet).Name("oauth.metadata")
 
 	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
-	t.Use(p.withTenant, p.wellFormed)
+	t.Use(guard, p.withTenant, p.wellFormed)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
 	t.HandleFunc("/auth", p.authorize).Methods(http.MethodGet, http.MethodPost).Name("oauth.auth")
@@ -44,4 +46,16 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(identity.WithTenant(r.Context(), t)))
 	})
+}
+
+// failRoute answers what the guard of the OAuth routes refuses, in the OAuth error shape
+// (RFC 6749 §5.2): a body over the limit, and a panic. The endpoints answer their own
+// errors through fosite's writers and writeOAuthError.
+func (p *Provider) failRoute(w http.ResponseWriter, r *http.Request, err error) {
+	if api.IsTooLarge(err) {
+		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		return
+	}
+	p.log.ErrorContext(r.Context(), "oauth route", "err", err)
+	api.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 }

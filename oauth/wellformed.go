@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/custodian-id/custodian/wellformed"
+	"github.com/custodian-id/custodian/api/wellformed"
 )
 
 // maxFormMemory is what a multipart form may keep in memory, as fosite parses it.

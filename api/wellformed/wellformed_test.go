@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/custodian-id/custodian/wellformed"
+	"github.com/custodian-id/custodian/api/wellformed"
 )
 
 func TestJSON(t *testing.T) {
