@@ -371,7 +371,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Challenge != nil {
-		writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(res.Challenge)})
+		writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 		return
 	}
 	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)

@@ -10,6 +10,7 @@ import (
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Error types of the customer login API (CONTRACT.md §3): every error it answers is
@@ -80,8 +81,8 @@ type loginErrorDetail struct {
 // body. The caller reads a safe message; the log gets the cause.
 func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	e := classifyLoginError(err)
-	if tf := classifyTwoFactor(err); tf != nil {
-		tf.setRetryAfter(w)
+	if tf := twofactor.FailureOf(err); tf != nil {
+		api.SetRetryAfter(w, tf.RetryAfter)
 	}
 	var rl *identity.RateLimitError
 	if errors.As(err, &rl) {
@@ -112,8 +113,8 @@ func classifyLoginError(err error) *loginError {
 	if errors.As(err, &le) {
 		return le
 	}
-	if tf := classifyTwoFactor(err); tf != nil {
-		return tf.loginError()
+	if tf := twofactor.FailureOf(err); tf != nil {
+		return loginTwoFactorError(tf)
 	}
 	var ve *identity.ValidationError
 	if errors.As(err, &ve) {

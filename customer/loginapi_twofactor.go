@@ -100,7 +100,7 @@ func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(info)})
+	writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: info})
 }
 
 // meJSON authenticates a signed-in customer (meCaller) and decodes the JSON body into v

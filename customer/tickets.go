@@ -324,24 +324,10 @@ func lifespans(c *oauth.Client, t *identity.Tenant, access, refresh *int) (oauth
 	return l, nil
 }
 
-// challengeView is an open second-factor challenge, as both APIs show it.
-type challengeView struct {
-	ChallengeID       string     `json:"challengeId"`
-	Methods           []string   `json:"methods"`
-	ExpiresAt         time.Time  `json:"expiresAt"`
-	AttemptsRemaining int        `json:"attemptsRemaining"`
-	CodeExpiresAt     *time.Time `json:"codeExpiresAt,omitempty"`
-}
-
-func challengeOf(i *twofactor.Info) *challengeView {
-	return &challengeView{ChallengeID: i.ID, Methods: i.Methods, ExpiresAt: i.ExpiresAt.UTC(), AttemptsRemaining: i.AttemptsRemaining,
-		CodeExpiresAt: i.CodeExpiresAt}
-}
-
 // pendingTicketView is a ticket that awaits its second factor: no tokens yet.
 type pendingTicketView struct {
-	Requires2FA        bool           `json:"requires2FA"`
-	TwoFactorChallenge *challengeView `json:"twoFactorChallenge"`
+	Requires2FA        bool            `json:"requires2FA"`
+	TwoFactorChallenge *twofactor.Info `json:"twoFactorChallenge"`
 }
 
 // Keys of a ticket challenge's payload: what the completing call needs.
@@ -391,7 +377,7 @@ func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Challenge != nil {
-		a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(res.Challenge)})
+		a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 		return
 	}
 	a.finishTicket(w, r, call, res, accountID, l)
@@ -498,7 +484,7 @@ func (a *API) ticketResend(w http.ResponseWriter, r *http.Request) {
 		a.ticketFail(w, r, err)
 		return
 	}
-	a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: challengeOf(info)})
+	a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: info})
 }
 
 func notTicketMember(err error) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // ticketError is an error of the ticket API in its dialect's shape.
@@ -38,12 +39,12 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	var rl *identity.RateLimitError
 	var se *FieldsSyntaxError
 	var be *api.BodyError
-	tf := classifyTwoFactor(err)
+	tf := twofactor.FailureOf(err)
 	switch {
 	case errors.As(err, &te):
 	case tf != nil:
-		tf.setRetryAfter(w)
-		te = tf.ticketError()
+		api.SetRetryAfter(w, tf.RetryAfter)
+		te = ticketTwoFactorError(tf)
 	case api.IsTooLarge(err):
 		te = &ticketError{status: http.StatusRequestEntityTooLarge, code: "MISSING_OR_INVALID_PARAMETER", message: api.ErrTooLarge.Error()}
 	case errors.As(err, &be):

@@ -231,17 +231,18 @@ func (s *Service) Decide(ctx context.Context, p Policy, tenant string, customerI
 	return Decide(p, sub, devices, a, s.now().UTC()), nil
 }
 
-// Info is what a caller shows of an open challenge.
+// Info is what a caller shows of an open challenge; its JSON is the twoFactorChallenge
+// of both customer APIs (CONTRACT.md §2, §3).
 type Info struct {
-	ID                string
-	Methods           []string
-	ExpiresAt         time.Time
-	AttemptsRemaining int
-	CodeExpiresAt     *time.Time // the e-mailed code's expiry
+	ID                string     `json:"challengeId"`
+	Methods           []string   `json:"methods"`
+	ExpiresAt         time.Time  `json:"expiresAt"` // UTC
+	AttemptsRemaining int        `json:"attemptsRemaining"`
+	CodeExpiresAt     *time.Time `json:"codeExpiresAt,omitempty"` // the e-mailed code's expiry
 }
 
 func info(id string, c *Challenge) *Info {
-	return &Info{ID: id, Methods: slices.Clone(c.Methods), ExpiresAt: c.ExpiresAt, AttemptsRemaining: c.AttemptsLeft,
+	return &Info{ID: id, Methods: slices.Clone(c.Methods), ExpiresAt: c.ExpiresAt.UTC(), AttemptsRemaining: c.AttemptsLeft,
 		CodeExpiresAt: c.CodeExpiresAt}
 }
 
