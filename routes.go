@@ -26,7 +26,8 @@ func (s *Server) Register(r *mux.Router) {
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
 	s.OAuth.Register(sub)
-	s.api.Register(sub, s.requireAdmin)
+	s.tickets.Register(sub)
+	s.login.Register(sub, s.requireAdmin)
 
 	if s.cfg.AdminToken == "" {
 		return // no credential, no admin surface

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/custodian-id/custodian/api/login"
+	"github.com/custodian-id/custodian/api/tickets"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/notify"
@@ -22,13 +24,20 @@ type Server struct {
 	OAuth     *oauth.Provider
 	Customers *customer.Service
 
-	api     *customer.API
+	tickets *tickets.API
+	login   *login.API
 	outbox  *notify.Outbox
 	store   *storage.Store
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
 }
+
+// The customer service is what the login pages and the password grant sign in through.
+var (
+	_ oauth.Authenticator = (*customer.Service)(nil)
+	_ oauth.ClaimsSource  = (*customer.Service)(nil)
+)
 
 // New opens the database (running pending migrations) and builds every service. This
 // is the one place Custodian is wired together.
@@ -123,8 +132,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)
 	}
-	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now, cfg.MaxBodyBytes)
-	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
+	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
+		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
+		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
+			MaxBodyBytes: cfg.MaxBodyBytes}),
+	}, nil
 }
 
 // newOutbox delivers mail through SMTP when configured and to the log otherwise.

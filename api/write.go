@@ -34,3 +34,12 @@ func SetRetryAfter(w http.ResponseWriter, d time.Duration) {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 	}
 }
+
+// RawJSON is raw, or def when raw is empty: a JSON field other systems own, shown as an
+// empty array or object rather than null.
+func RawJSON(raw json.RawMessage, def string) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(def)
+	}
+	return raw
+}

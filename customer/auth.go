@@ -232,6 +232,12 @@ func (s *Service) ResendOptIn(ctx context.Context, t *identity.Tenant, email str
 	return s.store.InTx(ctx, func(ctx context.Context) error { return s.sendOptIn(ctx, t, a) })
 }
 
+// Get returns an account without its memberships, addresses and identities: what a
+// signed-in call checks (the account is still there and active) before it acts.
+func (s *Service) Get(ctx context.Context, tenant string, id int64) (*Account, error) {
+	return s.store.GetAccount(ctx, tenant, id)
+}
+
 // Account returns an account with its memberships and addresses.
 func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Account, error) {
 	a, err := s.store.GetAccount(ctx, tenant, id)

@@ -209,7 +209,7 @@ func (s *Service) event(ctx context.Context, tenant, kind string, customerID *in
 
 type clientKey struct{}
 
-// withClient notes the calling client for the audit trail.
-func withClient(ctx context.Context, clientID string) context.Context {
+// WithClient notes the calling client of a request for the audit trail.
+func WithClient(ctx context.Context, clientID string) context.Context {
 	return context.WithValue(ctx, clientKey{}, clientID)
 }

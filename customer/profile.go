@@ -136,6 +136,14 @@ func (s *Service) UpdateProfile(ctx context.Context, t *identity.Tenant, id int6
 	return s.Account(ctx, t.Name, id)
 }
 
+// jsonOr is raw, or def when raw is empty.
+func jsonOr(raw json.RawMessage, def string) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(def)
+	}
+	return raw
+}
+
 // mergePatch applies an RFC 7396 JSON merge patch to a document.
 func mergePatch(doc, patch json.RawMessage) (json.RawMessage, error) {
 	var p any

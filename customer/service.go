@@ -15,7 +15,6 @@ import (
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
 	"github.com/custodian-id/custodian/notify"
-	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -128,11 +127,6 @@ type TokenRevoker interface {
 	// RevokeSubjectExcept ends a customer's tokens except those of one shopper session.
 	RevokeSubjectExcept(ctx context.Context, tenant, subject, keepSessionID string) error
 }
-
-var (
-	_ oauth.Authenticator = (*Service)(nil)
-	_ oauth.ClaimsSource  = (*Service)(nil)
-)
 
 // NewAccount is what creating an account takes.
 type NewAccount struct {

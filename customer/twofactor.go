@@ -2,7 +2,7 @@ package customer
 
 // Second factors at sign-in: the policy decides after a correct password, a challenge
 // takes over, and the verified challenge finishes the sign-in. The ticket API, the login
-// API and the login pages (through oauth.Authenticator) all go through SignIn and
+// API and the login pages (oauth.Authenticator) all go through SignIn and
 // CompleteSecondFactor.
 
 import (
@@ -15,7 +15,6 @@ import (
 
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/notify"
-	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -460,36 +459,49 @@ func (s *Service) requireTOTP(ctx context.Context, t *identity.Tenant, id int64,
 	return nil
 }
 
-// AuthenticatePassword implements oauth.Authenticator for the login pages and the
-// password grant.
-func (s *Service) AuthenticatePassword(ctx context.Context, tenant string, in oauth.LoginAttempt) (*oauth.Principal, error) {
+// Principal is a customer a sign-in vouched for, as the login pages and the password
+// grant read it, or, when Challenge is set, a customer whose password was right but who
+// owes a second factor first.
+type Principal struct {
+	CustomerID int64
+	Email      string
+	AMR        []string
+	DeviceID   string          // the device of the sign-in, when known
+	Challenge  *twofactor.Info // a second factor is due: no session may start yet
+	Handoff    string          // SocialIdentity.Handoff of the sign-in the answered challenge began
+}
+
+// LoginAttempt is a password sign-in at the login pages or the password grant.
+type LoginAttempt = SignIn
+
+// AuthenticatePassword signs in at the login pages and the password grant
+// (oauth.Authenticator): SignIn for a tenant named by the entry point.
+func (s *Service) AuthenticatePassword(ctx context.Context, tenant string, in LoginAttempt) (*Principal, error) {
 	t, err := s.tenantOf(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.SignIn(ctx, t, SignIn{Email: in.Email, Password: in.Password, ClientID: in.ClientID,
-		Fingerprint: in.Fingerprint, Region: in.Region, NoChallenge: in.NoChallenge})
+	r, err := s.SignIn(ctx, t, in)
 	if err != nil {
 		return nil, err
 	}
 	return principal(r), nil
 }
 
-// VerifySecondFactor implements oauth.Authenticator.
-func (s *Service) VerifySecondFactor(ctx context.Context, tenant string, in oauth.SecondFactorAttempt) (*oauth.Principal, error) {
+// VerifySecondFactor completes a sign-in at the login pages (oauth.Authenticator).
+func (s *Service) VerifySecondFactor(ctx context.Context, tenant string, in SecondFactor) (*Principal, error) {
 	t, err := s.tenantOf(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.CompleteSecondFactor(ctx, t, SecondFactor{ChallengeID: in.ChallengeID, ClientID: in.ClientID, Method: in.Method,
-		Code: in.Code, RememberDevice: in.RememberDevice})
+	r, err := s.CompleteSecondFactor(ctx, t, in)
 	if err != nil {
 		return nil, err
 	}
 	return principal(r), nil
 }
 
-// ResendSecondFactor implements oauth.Authenticator.
+// ResendSecondFactor sends a new code at the login pages (oauth.Authenticator).
 func (s *Service) ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error) {
 	t, err := s.tenantOf(ctx, tenant)
 	if err != nil {
@@ -498,8 +510,8 @@ func (s *Service) ResendSecondFactor(ctx context.Context, tenant, challengeID, c
 	return s.ResendCode(ctx, t, challengeID, clientID)
 }
 
-func principal(r *SignedIn) *oauth.Principal {
-	return &oauth.Principal{CustomerID: r.Account.ID, Email: r.Account.Email, AMR: r.AMR, DeviceID: r.DeviceID, Challenge: r.Challenge,
+func principal(r *SignedIn) *Principal {
+	return &Principal{CustomerID: r.Account.ID, Email: r.Account.Email, AMR: r.AMR, DeviceID: r.DeviceID, Challenge: r.Challenge,
 		Handoff: r.Payload[payloadHandoff]}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	fositestorage "github.com/ory/fosite/storage"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -32,24 +33,10 @@ type IssueRequest struct {
 	ThirdParty bool
 }
 
-// TokenSet is one issuance: the opaque tokens, the JWT access token and their expiries.
-type TokenSet struct {
-	AccessToken      string
-	JWTAccessToken   string
-	RefreshToken     string
-	TokenType        string
-	AccessExpiresAt  time.Time
-	RefreshExpiresAt time.Time
-	Scopes           []string
-	SessionID        string
-	Subject          string
-	RequestID        string
-}
-
 // IssueTokens mints an access token, a JWT access token and, when the client holds the
 // refresh_token grant, a refresh token, as one fosite token family in one transaction.
 // The ctx must carry the tenant.
-func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet, error) {
+func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*customer.TokenSet, error) {
 	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("issue tokens: no tenant in context")
@@ -89,7 +76,7 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet,
 // Refresh exchanges a refresh token through fosite's refresh handler, so the customer
 // APIs get exactly the token endpoint's rotation, grace window and reuse detection.
 // The client has been authenticated by the caller.
-func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*TokenSet, error) {
+func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*customer.TokenSet, error) {
 	if l != (Lifespans{}) {
 		ctx = WithLifespans(ctx, l)
 	}
@@ -135,9 +122,9 @@ func (p *Provider) handleTokenRequest(ctx context.Context, ar *fosite.AccessRequ
 	return ctx, nil
 }
 
-func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *TokenSet {
+func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *customer.TokenSet {
 	sess, _ := ar.GetSession().(*Session)
-	ts := &TokenSet{
+	ts := &customer.TokenSet{
 		AccessToken:     resp.GetAccessToken(),
 		TokenType:       "Bearer",
 		Scopes:          ar.GetGrantedScopes(),
@@ -260,7 +247,7 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		if g.p.auth == nil {
 			return fosite.ErrServerError.WithDebug("no authenticator configured")
 		}
-		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: form.Get("username"),
+		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, customer.LoginAttempt{Email: form.Get("username"),
 			Password: form.Get("password"), ClientID: client.ID, NoChallenge: true})
 		if err != nil {
 			return loginGrantError(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -166,7 +167,7 @@ func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSessio
 	return bs
 }
 
-func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *identity.Tenant, pr *Principal) (*BrowserSession, error) {
+func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *identity.Tenant, pr *customer.Principal) (*BrowserSession, error) {
 	v, err := p.randomToken(32)
 	if err != nil {
 		return nil, err
@@ -234,13 +235,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		switch r.PostForm.Get("step") {
 		case "password", "2fa":
-			var pr *Principal
+			var pr *customer.Principal
 			if r.PostForm.Get("step") == "password" {
 				view.Email = r.PostForm.Get("email")
-				pr, err = p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: r.PostForm.Get("email"),
+				pr, err = p.auth.AuthenticatePassword(ctx, t.Name, customer.LoginAttempt{Email: r.PostForm.Get("email"),
 					Password: r.PostForm.Get("password"), ClientID: client.ID, Fingerprint: p.deviceID(w, r, t.Name)})
 			} else {
-				pr, err = p.auth.VerifySecondFactor(ctx, t.Name, SecondFactorAttempt{ChallengeID: r.PostForm.Get("challenge_id"),
+				pr, err = p.auth.VerifySecondFactor(ctx, t.Name, customer.SecondFactor{ChallengeID: r.PostForm.Get("challenge_id"),
 					ClientID: client.ID, Method: r.PostForm.Get("method"), Code: r.PostForm.Get("code"),
 					RememberDevice: r.PostForm.Get("remember_device") == "on"})
 			}

@@ -23,6 +23,7 @@ import (
 	fositestorage "github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/egress"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
@@ -47,51 +48,19 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Principal is a customer the Authenticator vouched for, or, when Challenge is set, a
-// customer whose password was right but who owes a second factor first.
-type Principal struct {
-	CustomerID int64
-	Email      string
-	AMR        []string
-	DeviceID   string          // the device of the sign-in, when known
-	Challenge  *twofactor.Info // a second factor is due: no session may start yet
-	Handoff    string          // SocialIdentity.Handoff of the sign-in the answered challenge began
-}
-
-// LoginAttempt is a password sign-in at the login pages or the password grant.
-type LoginAttempt struct {
-	Email       string
-	Password    string
-	ClientID    string
-	Fingerprint string // the browser's device cookie at the login pages
-	Region      string
-	// NoChallenge: the entry point cannot ask for a second factor (the password
-	// grant); when one is due the sign-in fails with ErrSecondFactorRequired.
-	NoChallenge bool
-}
-
-// SecondFactorAttempt answers a challenge.
-type SecondFactorAttempt struct {
-	ChallengeID    string
-	ClientID       string
-	Method         string
-	Code           string
-	RememberDevice bool
-}
-
 // Authenticator checks customers' credentials for the login pages and the password
 // grant; the customer package implements it (lockout, rate limits, second factors,
 // audit).
 type Authenticator interface {
-	AuthenticatePassword(ctx context.Context, tenant string, in LoginAttempt) (*Principal, error)
-	VerifySecondFactor(ctx context.Context, tenant string, in SecondFactorAttempt) (*Principal, error)
+	AuthenticatePassword(ctx context.Context, tenant string, in customer.LoginAttempt) (*customer.Principal, error)
+	VerifySecondFactor(ctx context.Context, tenant string, in customer.SecondFactor) (*customer.Principal, error)
 	ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error)
 	// SocialSignIn signs in the customer an upstream identity is linked to, links it to
 	// the customer with its verified e-mail, or creates one, per the tenant's settings.
-	SocialSignIn(ctx context.Context, tenant string, in SocialIdentity) (*Principal, error)
+	SocialSignIn(ctx context.Context, tenant string, in customer.SocialIdentity) (*customer.Principal, error)
 	// LinkSocialIdentity links an upstream identity to a customer who has just proven
 	// the password (the tenant does not link by e-mail alone).
-	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in SocialIdentity) error
+	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in customer.SocialIdentity) error
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the

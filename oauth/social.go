@@ -27,6 +27,7 @@ import (
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
 )
@@ -81,44 +82,11 @@ type ConnectorStore interface {
 	TakeSocialHandoff(ctx context.Context, tenant, requestID string, now time.Time) ([]byte, error)
 }
 
-// SocialIdentity is what an upstream asserted about a shopper.
-type SocialIdentity struct {
-	ConnectorID   string
-	Issuer        string
-	Subject       string
-	Email         string
-	EmailVerified bool
-	GivenName     string
-	FamilyName    string
-	AMR           []string
-	ClientID      string // the storefront client of the authorization request
-	Fingerprint   string // the browser's device cookie
-	// NoChallenge: the entry point (token exchange) cannot ask for a second factor;
-	// when one is due the sign-in fails with ErrSecondFactorRequired.
-	NoChallenge bool
-	// Handoff is the upstream tokens, sealed, for the Authenticator to keep with a
-	// second-factor challenge and give back (Principal.Handoff) when it is answered.
-	Handoff string
-}
-
 // SocialTokens are the upstream's tokens, handed to the storefront once.
 type SocialTokens struct {
 	AccessToken string `json:"access_token"`
 	IDToken     string `json:"id_token"`
 }
-
-// Errors of social sign-in. The Authenticator returns the first three.
-var (
-	// ErrSocialNoAccount: no customer has this identity and the tenant does not create
-	// customers from upstream sign-ins.
-	ErrSocialNoAccount = errors.New("no account for this sign-in, and the shop does not create accounts from it")
-	// ErrSocialUnverifiedEmail: a customer has the e-mail, but the upstream did not
-	// verify it, so the identity is not linked.
-	ErrSocialUnverifiedEmail = errors.New("an account with this e-mail exists, but the provider did not verify the address")
-	// ErrSocialLinkNeedsPassword: the tenant links identities only after the customer
-	// signs in with the password once.
-	ErrSocialLinkNeedsPassword = errors.New("an account with this e-mail exists: sign in with your password once to link it")
-)
 
 var connectorID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
@@ -390,7 +358,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		p.upstreamFailed(w, r, err)
 		return
 	}
-	id := SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
+	id := customer.SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
 		EmailVerified: claims.verified(), GivenName: claims.GivenName, FamilyName: claims.FamilyName, AMR: claims.AMR,
 		ClientID: ar.GetClient().GetID(), Fingerprint: p.deviceID(w, r, t.Name), Handoff: handoff}
 	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
@@ -401,7 +369,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "social sign-in", "err", err)
 		}
 		view.Email = claims.Email
-		if errors.Is(err, ErrSocialLinkNeedsPassword) {
+		if errors.Is(err, customer.ErrSocialLinkNeedsPassword) {
 			// The password form carries the identity, sealed: signing in links it.
 			if view.LinkToken, err = p.sealLink(t.Name, id); err != nil {
 				p.upstreamFailed(w, r, err)
@@ -434,11 +402,11 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 
 func socialPageError(err error) (int, string) {
 	switch {
-	case errors.Is(err, ErrSocialNoAccount):
+	case errors.Is(err, customer.ErrSocialNoAccount):
 		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first."
-	case errors.Is(err, ErrSocialUnverifiedEmail):
+	case errors.Is(err, customer.ErrSocialUnverifiedEmail):
 		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password."
-	case errors.Is(err, ErrSocialLinkNeedsPassword):
+	case errors.Is(err, customer.ErrSocialLinkNeedsPassword):
 		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it."
 	}
 	return loginPageError(err)
@@ -465,7 +433,7 @@ var ErrForeignSession = errors.New("the shopper session is not the caller's anon
 // same tenant and client, or the exchange fails with ErrForeignSession before the code
 // is spent: no caller can put a session id it does not own into its tokens. The
 // upstream tokens come back once, when the sign-in was social.
-func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*TokenSet, *SocialTokens, error) {
+func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*customer.TokenSet, *SocialTokens, error) {
 	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, nil, errors.New("exchange code: no tenant in context")
@@ -515,12 +483,12 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 
 // pendingLink is an upstream identity waiting for the customer's password.
 type pendingLink struct {
-	Identity  SocialIdentity `json:"identity"`
-	ExpiresAt time.Time      `json:"exp"`
+	Identity  customer.SocialIdentity `json:"identity"`
+	ExpiresAt time.Time               `json:"exp"`
 }
 
 // sealLink seals an identity for the login form that links it.
-func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
+func (p *Provider) sealLink(tenant string, id customer.SocialIdentity) (string, error) {
 	b, err := json.Marshal(pendingLink{Identity: id, ExpiresAt: p.now().Add(upstreamTTL)})
 	if err != nil {
 		return "", err
@@ -534,7 +502,7 @@ func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
 
 // linkAfterPassword links the identity a login form carried to the customer who just
 // signed in with the password, when the addresses match.
-func (p *Provider) linkAfterPassword(ctx context.Context, t *identity.Tenant, token string, pr *Principal) error {
+func (p *Provider) linkAfterPassword(ctx context.Context, t *identity.Tenant, token string, pr *customer.Principal) error {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return fmt.Errorf("%w: link token", identity.ErrInvalid)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -331,7 +332,7 @@ func TestCommands(t *testing.T) {
 		len(spa.PostLogoutRedirectURIs) != 1 {
 		t.Errorf("public client stored as %+v, %v", spa, err)
 	}
-	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", oauth.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
+	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", customer.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
 		t.Errorf("the customer cannot sign in: %v", err)
 	}
 	out = c.ok("connector", "add", "--tenant", "shop", "--id", "google", "--issuer", "https://accounts.google.com",

@@ -1,4 +1,4 @@
-package customer
+package login
 
 // Who may call the self-service routes. One table, keyed by route name (routes.go),
 // applied by meCaller wherever a signed-in customer's token is authenticated, so a

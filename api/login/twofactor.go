@@ -1,4 +1,4 @@
-package customer
+package login
 
 // Second factors in the customer login API: completing a login that awaits its second
 // factor, trusted devices, the authenticator app and recovery codes, and the "this was
@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
@@ -58,7 +59,7 @@ func (a *API) login2FA(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	res, err := a.svc.CompleteSecondFactor(ctx, t, SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
+	res, err := a.svc.CompleteSecondFactor(ctx, t, customer.SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
 		Code: in.Code, RememberDevice: in.RememberDevice})
 	if err != nil {
 		a.loginFail(w, r, err)
@@ -100,7 +101,7 @@ func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: info})
+	writeLoginJSON(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: info})
 }
 
 // meJSON authenticates a signed-in customer (meCaller) and decodes the JSON body into v
@@ -134,8 +135,8 @@ func (a *API) meCaller(r *http.Request) (*identity.Tenant, context.Context, int6
 	if err := a.authorizeMe(ctx, r, info); err != nil {
 		return nil, nil, 0, err
 	}
-	acc, err := a.svc.store.GetAccount(ctx, t.Name, id)
-	if errors.Is(err, ErrNotFound) {
+	acc, err := a.svc.Get(ctx, t.Name, id)
+	if errors.Is(err, customer.ErrNotFound) {
 		return nil, nil, 0, tokenRequired("the customer no longer exists", nil)
 	}
 	if err != nil {
@@ -144,7 +145,7 @@ func (a *API) meCaller(r *http.Request) (*identity.Tenant, context.Context, int6
 	if !acc.Active || acc.OnHold {
 		return nil, nil, 0, tokenRequired("the customer is not active", nil)
 	}
-	return t, withClient(ctx, info.ClientID), id, nil
+	return t, customer.WithClient(ctx, info.ClientID), id, nil
 }
 
 // deviceView is a device in /me/devices. The fingerprint itself is never stored.
@@ -408,7 +409,7 @@ func (a *API) notMeUsable(ctx context.Context, w http.ResponseWriter, err error)
 	switch {
 	case err == nil:
 		return true
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, customer.ErrInvalidToken):
 		a.notice(w, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
 	default:
 		a.log.ErrorContext(ctx, "not-me link", "err", fmt.Errorf("not me: %w", err))

@@ -1,4 +1,4 @@
-package customer
+package login
 
 import (
 	"net/http"
@@ -9,19 +9,10 @@ import (
 	"github.com/custodian-id/custodian/identity"
 )
 
-// Register mounts every route of the ticket API and the customer login API
-// (CONTRACT.md §2 and §3). admin guards the routes that need the admin credential.
+// Register mounts every route of the customer login API (CONTRACT.md §3). admin
+// guards the routes that need the admin credential.
 func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
-	ticketGuard := api.Dialect(a.ticketFail).Guard(a.maxBody, a.log)
 	loginGuard := api.Dialect(a.loginFail).Guard(a.maxBody, a.log)
-
-	t := r.PathPrefix("/api/commerce/customer/authtickets").Subrouter()
-	t.Use(ticketGuard)
-	t.HandleFunc("/anonymousshopper", a.ticketAnonymous).Methods(http.MethodGet).Name("tickets.anonymous")
-	t.HandleFunc("", a.ticketCreate).Methods(http.MethodPost).Name("tickets.create")
-	t.HandleFunc("/refresh", a.ticketRefresh).Methods(http.MethodPut).Name("tickets.refresh")
-	t.HandleFunc("/2fa/verify", a.ticketVerify).Methods(http.MethodPost).Name("tickets.2fa.verify")
-	t.HandleFunc("/2fa/resend", a.ticketResend).Methods(http.MethodPost).Name("tickets.2fa.resend")
 
 	anon := r.PathPrefix("/customerlogin/auth/anonymous").Subrouter()
 	anon.Use(loginGuard)

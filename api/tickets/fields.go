@@ -1,4 +1,4 @@
-package customer
+package tickets
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package customer
+package tickets
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
@@ -54,18 +55,19 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &rl):
 		api.SetRetryAfter(w, rl.RetryAfter)
 		te = &ticketError{status: http.StatusTooManyRequests, code: "TOO_MANY_REQUESTS", message: "too many attempts; retry later"}
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, customer.ErrInvalidCredentials):
 		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid username or password"}
-	case errors.Is(err, ErrNotMember):
+	case errors.Is(err, customer.ErrNotMember):
 		te = notTicketMember(nil).(*ticketError)
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, customer.ErrLocked):
 		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
-	case errors.Is(err, ErrInactive):
+	case errors.Is(err, customer.ErrInactive):
 		te = &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the account is not active"}
-	case errors.Is(err, identity.ErrNotFound), errors.Is(err, ErrNotFound):
+	case errors.Is(err, identity.ErrNotFound), errors.Is(err, customer.ErrNotFound):
 		te = &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "not found"}
 	case errors.Is(err, fosite.ErrInvalidGrant), errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, fosite.ErrNotFound),
 		errors.Is(err, fosite.ErrInvalidRequest), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, oauth.ErrInvalidToken),
+		errors.Is(err, customer.ErrNotCustomerToken),
 		errors.Is(err, fosite.ErrUnauthorizedClient), errors.Is(err, fosite.ErrInvalidScope):
 		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid, expired or already used refresh token"}
 	default:
@@ -88,4 +90,24 @@ func ticketBodyError(e *api.BodyError) *ticketError {
 		return badTicketParam("the body could not be read (too large?)")
 	}
 	return badTicketParam(e.Error())
+}
+
+// ticketTwoFactorError is a second-factor failure in the ticket API's shape.
+func ticketTwoFactorError(f *twofactor.Failure) *ticketError {
+	status, code := http.StatusUnauthorized, "UNAUTHORIZED"
+	switch f.Kind {
+	case twofactor.Invalid:
+		status, code = http.StatusBadRequest, "MISSING_OR_INVALID_PARAMETER"
+	case twofactor.Conflict:
+		status, code = http.StatusConflict, "VALIDATION_CONFLICT"
+	case twofactor.TooSoon:
+		status, code = http.StatusTooManyRequests, "TOO_MANY_REQUESTS"
+	case twofactor.NotFound:
+		status, code = http.StatusNotFound, "ITEM_NOT_FOUND"
+	}
+	te := &ticketError{status: status, code: code, message: f.Message, data: []nameValue{{"reason", f.Reason}}}
+	if f.Remaining != nil {
+		te.data = append(te.data, nameValue{"attemptsRemaining", strconv.Itoa(*f.Remaining)})
+	}
+	return te
 }

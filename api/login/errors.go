@@ -1,4 +1,4 @@
-package customer
+package login
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
@@ -128,48 +129,48 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: api.ErrTooLarge.Error()}
 	}
 	switch {
-	case errors.Is(err, ErrNotMember):
+	case errors.Is(err, customer.ErrNotMember):
 		return notMember()
-	case errors.Is(err, ErrLastSignIn):
-		return &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrLastSignIn.Error()}
-	case errors.Is(err, ErrNoLink):
-		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: ErrNoLink.Error()}
+	case errors.Is(err, customer.ErrLastSignIn):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: customer.ErrLastSignIn.Error()}
+	case errors.Is(err, customer.ErrNoLink):
+		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: customer.ErrNoLink.Error()}
 	case errors.Is(err, oauth.ErrSubjectToken):
 		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: oauth.ErrSubjectToken.Error(), cause: err}
 	case errors.Is(err, oauth.ErrExchangeNotAllowed):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: oauth.ErrExchangeNotAllowed.Error()}
-	case errors.Is(err, oauth.ErrSocialNoAccount), errors.Is(err, oauth.ErrSocialUnverifiedEmail), errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
+	case errors.Is(err, customer.ErrSocialNoAccount), errors.Is(err, customer.ErrSocialUnverifiedEmail), errors.Is(err, customer.ErrSocialLinkNeedsPassword):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: err.Error()}
 	case errors.Is(err, oauth.ErrForeignSession):
 		return badRequest(oauth.ErrForeignSession.Error(),
 			identity.FieldError{Field: "session-id", Type: "invalid", Message: "is not the session of the caller's anonymous token"})
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, customer.ErrRateLimited):
 		return &loginError{status: http.StatusTooManyRequests, typ: typeTooManyRequests, message: "too many attempts; try again later"}
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, customer.ErrInvalidCredentials):
 		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "the e-mail address or password is wrong"}
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, customer.ErrLocked):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is locked; try again later"}
-	case errors.Is(err, ErrInactive):
+	case errors.Is(err, customer.ErrInactive):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is not active"}
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, customer.ErrInvalidToken):
 		// A one-time token (opt-in link) that is unknown, used or expired: the
 		// request is wrong, not the caller's credentials.
 		return badRequest("invalid or expired token")
 	case errors.Is(err, oauth.ErrInvalidToken):
 		return tokenRequired("invalid or expired access token", nil)
-	case errors.Is(err, ErrStale):
-		return &loginError{status: http.StatusConflict, typ: typeConflict, message: ErrStale.Error()}
-	case errors.Is(err, ErrAddressNotFound):
+	case errors.Is(err, customer.ErrStale):
+		return &loginError{status: http.StatusConflict, typ: typeConflict, message: customer.ErrStale.Error()}
+	case errors.Is(err, customer.ErrAddressNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "address not found"}
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, customer.ErrNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "customer not found"}
 	case errors.Is(err, identity.ErrNotFound):
 		return &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "resource not found"}
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, customer.ErrConflict):
 		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "a customer with this e-mail address already exists"}
 	case errors.Is(err, identity.ErrConflict):
 		return &loginError{status: http.StatusConflict, typ: typeConflict, message: "the resource already exists"}
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, customer.ErrInvalid):
 		// The domain's ErrInvalid messages are written for the caller.
 		return badRequest(err.Error())
 	}

@@ -1,4 +1,4 @@
-package customer
+package login
 
 // Social login in the customer login API: the code exchange of socialLogin, and the
 // shopper's linked providers.
@@ -11,6 +11,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -82,7 +83,7 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	acc, err := a.svc.Account(ctx, t.Name, id)
 	if err == nil && (!acc.Active || acc.OnHold) {
-		err = ErrInactive
+		err = customer.ErrInactive
 	}
 	if err != nil {
 		a.revokeQuietly(ctx, ts.AccessToken)
@@ -170,5 +171,5 @@ func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	a.writeCustomerTokens(ctx, w, r, t, client, &SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
+	a.writeCustomerTokens(ctx, w, r, t, client, &customer.SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
 }

@@ -1,4 +1,4 @@
-package customer
+package login
 
 // The customer login API (CONTRACT.md §3, modelled on the customer management tutorial
 // seed): anonymous shopper tokens, signup with double opt-in, password login, refresh,
@@ -45,8 +45,10 @@ import (
 
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/api/wellformed"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // loginScopes are the permissions a customer's tokens carry in the customer login API
@@ -201,23 +203,23 @@ type signupLegalEntity struct {
 	ContactAssignmentID string `json:"contactAssignmentId"`
 }
 
-func (b *signupBody) request() SignupRequest {
-	in := SignupRequest{Email: b.Email, Password: b.Password}
+func (b *signupBody) request() customer.SignupRequest {
+	in := customer.SignupRequest{Email: b.Email, Password: b.Password}
 	if d := b.CustomerDetails; d != nil {
-		in.Details = SignupDetails{Title: d.Title, FirstName: d.FirstName, MiddleName: d.MiddleName, LastName: d.LastName,
+		in.Details = customer.SignupDetails{Title: d.Title, FirstName: d.FirstName, MiddleName: d.MiddleName, LastName: d.LastName,
 			ContactEmail: d.ContactEmail, ContactPhone: d.ContactPhone, Company: d.Company,
 			PreferredLanguage: d.PreferredLanguage, PreferredCurrency: d.PreferredCurrency, PreferredSite: d.PreferredSite}
 		if d.B2B != nil {
-			b2b := &B2B{CompanyRegistrationID: d.B2B.CompanyRegistrationID}
+			b2b := &customer.B2B{CompanyRegistrationID: d.B2B.CompanyRegistrationID}
 			for _, le := range d.B2B.LegalEntities {
-				b2b.LegalEntities = append(b2b.LegalEntities, Membership{AccountID: le.ID, Name: le.Name,
+				b2b.LegalEntities = append(b2b.LegalEntities, customer.Membership{AccountID: le.ID, Name: le.Name,
 					ContactAssignmentID: le.ContactAssignmentID})
 			}
 			in.Details.B2B = b2b
 		}
 	}
 	if ad := b.CustomerAddress; ad != nil {
-		in.Address = &Address{}
+		in.Address = &customer.Address{}
 		ad.apply(in.Address)
 	}
 	return in
@@ -288,11 +290,11 @@ func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !acc.Active || acc.OnHold {
-		a.loginFail(w, r, ErrInactive)
+		a.loginFail(w, r, customer.ErrInactive)
 		return
 	}
 	// The link proves the e-mail address, not the password: no "pwd" in the AMR.
-	a.writeCustomerTokens(ctx, w, r, t, client, &SignedIn{Account: acc}, sessionID, "")
+	a.writeCustomerTokens(ctx, w, r, t, client, &customer.SignedIn{Account: acc}, sessionID, "")
 }
 
 // optinResend queues a new activation mail: POST /customer/{tenant}/signup/optin/refresh_token
@@ -364,17 +366,23 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	legal := r.URL.Query().Get("legalEntityId")
-	res, err := a.svc.SignIn(ctx, t, SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
+	res, err := a.svc.SignIn(ctx, t, customer.SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
 		Fingerprint: in.Fingerprint, Region: in.Region, Payload: map[string]string{payloadLegalEntity: legal}, Member: legal})
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
 	if res.Challenge != nil {
-		writeLoginJSON(w, http.StatusOK, pendingTicketView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
+		writeLoginJSON(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 		return
 	}
 	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)
+}
+
+// pendingView is a login that awaits its second factor: no tokens yet.
+type pendingView struct {
+	Requires2FA        bool            `json:"requires2FA"`
+	TwoFactorChallenge *twofactor.Info `json:"twoFactorChallenge"`
 }
 
 // payloadLegalEntity is the key of a login challenge's legal entity.
@@ -414,24 +422,24 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	res, err := a.refresh(ctx, t, client, rt, q.Get("legalEntityId"), loginGrant)
+	res, err := a.svc.Refresh(ctx, t, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, customer.ErrNotFound):
 		err = tokenRequired("the customer no longer exists", nil)
-	case errors.Is(err, errNotCustomerToken):
+	case errors.Is(err, customer.ErrNotCustomerToken):
 		err = tokenRequired("not a customer's token", nil)
 	}
 	if err != nil {
 		a.loginFail(w, r, err)
 		return
 	}
-	if res.account == nil {
-		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, res.tokens))
+	if res.Account == nil {
+		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, res.Tokens))
 		return
 	}
-	view, err := a.loginView(ctx, t, res.account, res.tokens, res.member)
+	view, err := a.loginView(ctx, t, res.Account, res.Tokens, res.Member)
 	if err != nil {
-		a.revokeQuietly(ctx, res.tokens.AccessToken)
+		a.revokeQuietly(ctx, res.Tokens.AccessToken)
 		a.loginFail(w, r, err)
 		return
 	}
@@ -457,7 +465,7 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acc, err := a.svc.Account(ctx, t.Name, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, customer.ErrNotFound) {
 		a.loginFail(w, r, tokenRequired("the customer no longer exists", nil))
 		return
 	}
@@ -529,7 +537,7 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := strconv.ParseInt(pathVar(r, "customerNumber"), 10, 64)
 	if err != nil || id <= 0 {
-		a.loginFail(w, r, ErrNotFound)
+		a.loginFail(w, r, customer.ErrNotFound)
 		return
 	}
 	var in struct {
@@ -558,7 +566,7 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
 // writeCustomerTokens issues a customer's tokens to client and answers the login
 // response. ctx carries the tenant.
 func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *identity.Tenant, client *oauth.Client,
-	res *SignedIn, sessionID, legalEntity string) {
+	res *customer.SignedIn, sessionID, legalEntity string) {
 	acc := res.Account
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: strconv.FormatInt(acc.ID, 10),
 		Scopes: slices.Clone(loginScopes), SessionID: sessionID, AMR: res.AMR, AccountID: legalEntity, DeviceID: res.DeviceID,
@@ -577,7 +585,7 @@ func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r 
 }
 
 // loginView is the login response of an issuance, with its saas_token.
-func (a *API) loginView(ctx context.Context, t *identity.Tenant, acc *Account, ts *oauth.TokenSet, legalEntity string) (loginTokenView, error) {
+func (a *API) loginView(ctx context.Context, t *identity.Tenant, acc *customer.Account, ts *customer.TokenSet, legalEntity string) (loginTokenView, error) {
 	now := a.now()
 	saas, err := a.oauth.Keys().Sign(ctx, t.Name, saasClaims{
 		Issuer:    a.oauth.Issuer(t.Name),
@@ -604,7 +612,7 @@ func (a *API) loginView(ctx context.Context, t *identity.Tenant, acc *Account, t
 	}, nil
 }
 
-func (a *API) anonymousView(t *identity.Tenant, ts *oauth.TokenSet) anonymousTokenView {
+func (a *API) anonymousView(t *identity.Tenant, ts *customer.TokenSet) anonymousTokenView {
 	now := a.now()
 	return anonymousTokenView{
 		AccessToken:           ts.AccessToken,

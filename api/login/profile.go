@@ -1,4 +1,4 @@
-package customer
+package login
 
 // The self-service routes of the customer login API (CONTRACT.md §3): profile, address
 // book, credentials, export and erasure. The profile answers the seed's shape.
@@ -19,6 +19,7 @@ package customer
 //     mailed token is the credential).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -26,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -71,7 +74,7 @@ type addressView struct {
 	IsDefault      bool     `json:"isDefault"`
 }
 
-func addressViewOf(a Address) addressView {
+func addressViewOf(a customer.Address) addressView {
 	tags := a.Tags
 	if tags == nil {
 		tags = []string{}
@@ -106,7 +109,7 @@ type profileView struct {
 	DefaultAddress    *addressView     `json:"defaultAddress,omitempty"`
 }
 
-func profileOf(t *identity.Tenant, a *Account, addresses []Address, withAddresses bool) profileView {
+func profileOf(t *identity.Tenant, a *customer.Account, addresses []customer.Address, withAddresses bool) profileView {
 	accounts := []accountRefView{}
 	if a.PasswordHash != "" {
 		accounts = append(accounts, accountRefView{ID: a.Email, ProviderID: "internal"})
@@ -123,7 +126,7 @@ func profileOf(t *identity.Tenant, a *Account, addresses []Address, withAddresse
 		ContactEmail: a.ContactEmail, ContactPhone: a.ContactPhone, Company: a.Company, PreferredLanguage: a.PreferredLanguage,
 		PreferredCurrency: a.PreferredCurrency, PreferredSite: a.PreferredSite,
 		Accounts:      accounts,
-		BusinessModel: a.AccountType(t.Settings), Mixins: jsonOr(a.Mixins, "{}"),
+		BusinessModel: a.AccountType(t.Settings), Mixins: api.RawJSON(a.Mixins, "{}"),
 		Metadata: metadataView{Version: a.Version, Mixins: json.RawMessage("{}")}, LastLogin: a.LastLoginAt}
 	// The shopper's own company registration id is shown back even while it does not
 	// make the account B2B: businessModel alone says what the account is.
@@ -168,7 +171,7 @@ func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *identity.T
 			withAddresses = true
 		}
 	}
-	var addrs []Address
+	var addrs []customer.Address
 	if withAddresses {
 		if addrs, err = a.svc.Addresses(ctx, t.Name, id); err != nil {
 			a.loginFail(w, r, err)
@@ -226,9 +229,9 @@ func optString(v *identity.Validator, field string, raw json.RawMessage) *string
 	return &s
 }
 
-func (b *profilePatchBody) patch() (ProfilePatch, error) {
+func (b *profilePatchBody) patch() (customer.ProfilePatch, error) {
 	v := &identity.Validator{}
-	p := ProfilePatch{
+	p := customer.ProfilePatch{
 		Title: optString(v, "title", b.Title), FirstName: optString(v, "firstName", b.FirstName),
 		MiddleName: optString(v, "middleName", b.MiddleName), LastName: optString(v, "lastName", b.LastName),
 		ContactEmail: optString(v, "contactEmail", b.ContactEmail), ContactPhone: optString(v, "contactPhone", b.ContactPhone),
@@ -241,7 +244,7 @@ func (b *profilePatchBody) patch() (ProfilePatch, error) {
 	if b.Mixins != nil {
 		if string(b.Mixins) == "null" {
 			p.Mixins = json.RawMessage(`null`)
-		} else if !jsonIs(b.Mixins, '{') {
+		} else if !isObject(b.Mixins) {
 			v.Add("mixins", "invalid", "must be an object")
 		} else {
 			p.Mixins = b.Mixins
@@ -300,7 +303,7 @@ type addressBody struct {
 }
 
 // apply writes the given fields onto an address.
-func (b *addressBody) apply(a *Address) {
+func (b *addressBody) apply(a *customer.Address) {
 	for _, f := range []struct {
 		src *string
 		dst *string
@@ -347,7 +350,7 @@ func (a *API) addressCreate(w http.ResponseWriter, r *http.Request) {
 		a.loginFail(w, r, err)
 		return
 	}
-	var ad Address
+	var ad customer.Address
 	body.apply(&ad)
 	if err := a.svc.AddAddress(ctx, t.Name, id, &ad); err != nil {
 		a.loginFail(w, r, err)
@@ -668,4 +671,10 @@ func (a *API) meDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noContent(w)
+}
+
+// isObject reports whether raw is a JSON object.
+func isObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{' && json.Valid(t)
 }

@@ -1,4 +1,4 @@
-package customer
+package tickets
 
 // The ticket API (CONTRACT.md §2, modelled on the Customer Authentication Tickets
 // seed). The calling storefront application authenticates as a confidential client
@@ -22,6 +22,7 @@ import (
 
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/api/wellformed"
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
@@ -96,7 +97,7 @@ type contactType struct {
 // contactsOf maps the address book onto Kibo contacts: the contact name splits into
 // first and last name at the last space, tags become types ("BILLING" → "Billing"),
 // the default address is the primary one of each type.
-func contactsOf(acc *Account) []contactView {
+func contactsOf(acc *customer.Account) []contactView {
 	out := make([]contactView, 0, len(acc.Addresses))
 	for _, ad := range acc.Addresses {
 		first, last := ad.ContactName, ""
@@ -130,14 +131,7 @@ type ticketView struct {
 	UserID                 string               `json:"userId"`
 }
 
-func jsonOr(raw json.RawMessage, def string) json.RawMessage {
-	if len(raw) == 0 {
-		return json.RawMessage(def)
-	}
-	return raw
-}
-
-func (a *API) accountView(t *identity.Tenant, acc *Account) *customerAccountView {
+func (a *API) accountView(t *identity.Tenant, acc *customer.Account) *customerAccountView {
 	id := strconv.FormatInt(acc.ID, 10)
 	name := acc.UserName
 	if name == "" {
@@ -148,12 +142,12 @@ func (a *API) accountView(t *identity.Tenant, acc *Account) *customerAccountView
 		TaxExempt: acc.TaxExempt, TaxID: acc.TaxID, ExternalID: acc.ExternalID, CustomerSet: acc.CustomerSet,
 		CustomerSinceDate: acc.CreatedAt, IsActive: acc.Active, IsLocked: acc.Locked(a.now()),
 		HasExternalPassword: acc.HasExternalPassword, MigrationRequired: acc.MigrationRequired, Last2FaDate: acc.Last2FAAt,
-		Attributes: jsonOr(acc.Attributes, "[]"), Contacts: contactsOf(acc), Notes: jsonOr(acc.Notes, "[]"), Segments: jsonOr(acc.Segments, "[]"),
-		CommerceSummary: jsonOr(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(t.Settings),
+		Attributes: api.RawJSON(acc.Attributes, "[]"), Contacts: contactsOf(acc), Notes: api.RawJSON(acc.Notes, "[]"), Segments: api.RawJSON(acc.Segments, "[]"),
+		CommerceSummary: api.RawJSON(acc.CommerceSummary, "{}"), AccountType: acc.AccountType(t.Settings),
 		AuditInfo: auditInfoView{CreateBy: acc.CreatedBy, CreateDate: acc.CreatedAt, UpdateBy: acc.UpdatedBy, UpdateDate: acc.UpdatedAt}}
 }
 
-func ticketOf(ts *oauth.TokenSet, acc *customerAccountView) ticketView {
+func ticketOf(ts *customer.TokenSet, acc *customerAccountView) ticketView {
 	v := ticketView{AccessToken: ts.AccessToken, AccessTokenExpiration: ts.AccessExpiresAt.UTC(), CustomerAccount: acc,
 		JWTAccessToken: ts.JWTAccessToken, RefreshToken: ts.RefreshToken, UserID: ts.Subject}
 	if ts.RefreshToken != "" {
@@ -197,7 +191,7 @@ func (a *API) ticketStart(r *http.Request) (*ticketCall, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ticketCall{ctx: withClient(ctx, client.ID), tenant: t, client: client, fields: fields}, nil
+	return &ticketCall{ctx: customer.WithClient(ctx, client.ID), tenant: t, client: client, fields: fields}, nil
 }
 
 var errNoApp = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED",
@@ -324,8 +318,8 @@ func lifespans(c *oauth.Client, t *identity.Tenant, access, refresh *int) (oauth
 	return l, nil
 }
 
-// pendingTicketView is a ticket that awaits its second factor: no tokens yet.
-type pendingTicketView struct {
+// pendingView is a ticket that awaits its second factor: no tokens yet.
+type pendingView struct {
 	Requires2FA        bool            `json:"requires2FA"`
 	TwoFactorChallenge *twofactor.Info `json:"twoFactorChallenge"`
 }
@@ -370,21 +364,21 @@ func (a *API) ticketCreate(w http.ResponseWriter, r *http.Request) {
 	if in.RefreshTokenTTLMinutes != nil {
 		payload[payloadRefreshTTL] = strconv.Itoa(*in.RefreshTokenTTLMinutes)
 	}
-	res, err := a.svc.SignIn(call.ctx, call.tenant, SignIn{Email: *in.Username, Password: *in.Password, ClientID: call.client.ID,
+	res, err := a.svc.SignIn(call.ctx, call.tenant, customer.SignIn{Email: *in.Username, Password: *in.Password, ClientID: call.client.ID,
 		Fingerprint: deref(in.Fingerprint), Region: deref(in.Region), Payload: payload, Member: accountID})
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
 	if res.Challenge != nil {
-		a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
+		a.writeTicket(w, r, call, pendingView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 		return
 	}
 	a.finishTicket(w, r, call, res, accountID, l)
 }
 
 // finishTicket issues the tokens of a completed sign-in and answers the full ticket.
-func (a *API) finishTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, res *SignedIn, accountID string, l oauth.Lifespans) {
+func (a *API) finishTicket(w http.ResponseWriter, r *http.Request, call *ticketCall, res *customer.SignedIn, accountID string, l oauth.Lifespans) {
 	ts, err := a.oauth.IssueTokens(call.ctx, oauth.IssueRequest{Client: call.client, Subject: strconv.FormatInt(res.Account.ID, 10),
 		Scopes: oauth.CustomerScopes, AMR: res.AMR, AccountID: accountID, DeviceID: res.DeviceID, Lifespans: l, Grant: "ticket"})
 	if err != nil {
@@ -432,7 +426,7 @@ func (a *API) ticketVerify(w http.ResponseWriter, r *http.Request) {
 		a.ticketFail(w, r, badTicketParam("challengeId and code are required"))
 		return
 	}
-	res, err := a.svc.CompleteSecondFactor(call.ctx, call.tenant, SecondFactor{ChallengeID: in.ChallengeID, ClientID: call.client.ID,
+	res, err := a.svc.CompleteSecondFactor(call.ctx, call.tenant, customer.SecondFactor{ChallengeID: in.ChallengeID, ClientID: call.client.ID,
 		Method: in.Method, Code: in.Code, RememberDevice: in.RememberDevice})
 	if err != nil {
 		a.ticketFail(w, r, err)
@@ -484,7 +478,7 @@ func (a *API) ticketResend(w http.ResponseWriter, r *http.Request) {
 		a.ticketFail(w, r, err)
 		return
 	}
-	a.writeTicket(w, r, call, pendingTicketView{Requires2FA: true, TwoFactorChallenge: info})
+	a.writeTicket(w, r, call, pendingView{Requires2FA: true, TwoFactorChallenge: info})
 }
 
 func notTicketMember(err error) error {
@@ -517,14 +511,14 @@ func (a *API) ticketRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Another accountId re-scopes: a new family bound to it replaces the refreshed one.
-	res, err := a.refresh(call.ctx, call.tenant, call.client, rt, r.URL.Query().Get("accountId"), "ticket")
+	res, err := a.svc.Refresh(call.ctx, call.tenant, a.oauth.ClientTokens(call.client), rt, r.URL.Query().Get("accountId"), "ticket")
 	if err != nil {
 		a.ticketFail(w, r, err)
 		return
 	}
-	if res.account == nil { // an anonymous shopper's ticket
-		a.writeTicket(w, r, call, ticketOf(res.tokens, nil))
+	if res.Account == nil { // an anonymous shopper's ticket
+		a.writeTicket(w, r, call, ticketOf(res.Tokens, nil))
 		return
 	}
-	a.writeTicket(w, r, call, ticketOf(res.tokens, a.accountView(call.tenant, res.account)))
+	a.writeTicket(w, r, call, ticketOf(res.Tokens, a.accountView(call.tenant, res.Account)))
 }

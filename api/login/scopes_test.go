@@ -1,4 +1,4 @@
-package customer
+package login
 
 import (
 	"net/http"
