@@ -265,6 +265,22 @@ func (s *Service) IsMember(ctx context.Context, tenant string, id int64, account
 	return slices.ContainsFunc(ms, func(m Membership) bool { return m.AccountID == accountID }), nil
 }
 
+// RequireMember refuses a B2B account / legal entity the customer is not a member of
+// with ErrNotMember; "" names none and passes.
+func (s *Service) RequireMember(ctx context.Context, tenant string, id int64, accountID string) error {
+	if accountID == "" {
+		return nil
+	}
+	ok, err := s.IsMember(ctx, tenant, id, accountID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotMember
+	}
+	return nil
+}
+
 // AddMembership makes a customer a member of a B2B account / legal entity.
 func (s *Service) AddMembership(ctx context.Context, tenant string, id int64, m Membership) error {
 	if strings.TrimSpace(m.AccountID) == "" {

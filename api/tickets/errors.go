@@ -29,13 +29,14 @@ type nameValue struct {
 
 func (e *ticketError) Error() string { return e.code + ": " + e.message }
 
-func badTicketParam(msg string, data ...nameValue) *ticketError {
+// badParam is a 400 MISSING_OR_INVALID_PARAMETER.
+func badParam(msg string, data ...nameValue) *ticketError {
 	return &ticketError{status: http.StatusBadRequest, code: "MISSING_OR_INVALID_PARAMETER", message: msg, data: data}
 }
 
-// ticketFail is the one place ticket-API failures become HTTP:
+// fail is the one place ticket-API failures become HTTP:
 // {errorCode, message, applicationName: "Customer", additionalApplicationErrorData?}.
-func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var te *ticketError
 	var rl *identity.RateLimitError
 	var se *FieldsSyntaxError
@@ -51,14 +52,14 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &be):
 		te = ticketBodyError(be)
 	case errors.As(err, &se):
-		te = badTicketParam(se.Error(), nameValue{"position", strconv.Itoa(se.Pos)})
+		te = badParam(se.Error(), nameValue{"position", strconv.Itoa(se.Pos)})
 	case errors.As(err, &rl):
 		api.SetRetryAfter(w, rl.RetryAfter)
 		te = &ticketError{status: http.StatusTooManyRequests, code: "TOO_MANY_REQUESTS", message: "too many attempts; retry later"}
 	case errors.Is(err, customer.ErrInvalidCredentials):
 		te = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid username or password"}
 	case errors.Is(err, customer.ErrNotMember):
-		te = notTicketMember(nil).(*ticketError)
+		te = &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the customer does not belong to that account"}
 	case errors.Is(err, customer.ErrLocked):
 		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
 	case errors.Is(err, customer.ErrInactive):
@@ -85,11 +86,11 @@ func (a *API) ticketFail(w http.ResponseWriter, r *http.Request, err error) {
 func ticketBodyError(e *api.BodyError) *ticketError {
 	switch e.Problem {
 	case api.BadMediaType:
-		return badTicketParam("the body must be application/json")
+		return badParam("the body must be application/json")
 	case api.Unreadable:
-		return badTicketParam("the body could not be read (too large?)")
+		return badParam("the body could not be read (too large?)")
 	}
-	return badTicketParam(e.Error())
+	return badParam(e.Error())
 }
 
 // ticketTwoFactorError is a second-factor failure in the ticket API's shape.
