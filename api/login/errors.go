@@ -2,8 +2,10 @@ package login
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -78,9 +80,9 @@ type loginErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// loginFail is the customer login API's single mapping from an error to a status and
+// fail is the customer login API's single mapping from an error to a status and
 // body. The caller reads a safe message; the log gets the cause.
-func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := classifyLoginError(err)
 	if tf := twofactor.FailureOf(err); tf != nil {
 		api.SetRetryAfter(w, tf.RetryAfter)
@@ -102,7 +104,7 @@ func (a *API) loginFail(w http.ResponseWriter, r *http.Request, err error) {
 	for _, d := range e.details {
 		body.Details = append(body.Details, loginErrorDetail(d))
 	}
-	writeLoginJSON(w, e.status, body)
+	api.WriteJSON(w, e.status, body)
 }
 
 // classifyLoginError turns domain errors into the login API's statuses and types.
@@ -183,9 +185,6 @@ func classifyLoginError(err error) *loginError {
 	return &loginError{status: http.StatusInternalServerError, typ: typeInternal, message: "internal error"}
 }
 
-// writeLoginJSON writes a JSON response that no cache may keep (it may carry tokens).
-func writeLoginJSON(w http.ResponseWriter, status int, v any) { api.WriteJSON(w, status, v) }
-
 // routeOf names the matched route by its template: paths can carry single-use tokens
 // (opt-in, "not me"), which must not reach the logs.
 func routeOf(r *http.Request) string {
@@ -195,4 +194,53 @@ func routeOf(r *http.Request) string {
 		}
 	}
 	return "unmatched"
+}
+
+// bodyError words a refused body in the login API's shape.
+func bodyError(e *api.BodyError) *loginError {
+	switch e.Problem {
+	case api.BadMediaType:
+		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest, message: e.Error()}
+	case api.TooLarge:
+		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: api.ErrTooLarge.Error()}
+	case api.NotUTF8:
+		return badRequest(e.Error())
+	case api.Empty:
+		return badRequest("the request body is empty")
+	case api.Truncated:
+		return badRequest("malformed JSON: the body ends early")
+	case api.Syntax:
+		return badRequest(fmt.Sprintf("malformed JSON at byte %d", e.Offset))
+	case api.WrongType:
+		field := e.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest("the request has invalid fields", identity.FieldError{Field: field, Type: "invalid", Message: "must be " + e.Want})
+	case api.UnknownField:
+		return badRequest("the request has unknown fields", identity.FieldError{Field: e.Field, Type: "unknown", Message: "is not a known field"})
+	case api.Trailing:
+		return badRequest("malformed JSON: trailing data after the object")
+	}
+	return badRequest("malformed JSON body")
+}
+
+// loginTwoFactorError is a second-factor failure in the login API's shape.
+func loginTwoFactorError(f *twofactor.Failure) *loginError {
+	status, typ := http.StatusUnauthorized, typeUnauthorized
+	switch f.Kind {
+	case twofactor.Invalid:
+		status, typ = http.StatusBadRequest, typeBadRequest
+	case twofactor.Conflict:
+		status, typ = http.StatusConflict, typeConflict
+	case twofactor.TooSoon:
+		status, typ = http.StatusTooManyRequests, typeTooManyRequests
+	case twofactor.NotFound:
+		status, typ = http.StatusNotFound, typeNotFound
+	}
+	msg := f.Message
+	if f.Remaining != nil {
+		msg += "; attemptsRemaining=" + strconv.Itoa(*f.Remaining)
+	}
+	return &loginError{status: status, typ: typ, message: f.Message, details: []identity.FieldError{{Field: "code", Type: f.Reason, Message: msg}}}
 }

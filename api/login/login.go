@@ -43,8 +43,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/custodian-id/custodian/api"
-	"github.com/custodian-id/custodian/api/wellformed"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
@@ -57,9 +55,6 @@ var loginScopes = oauth.CustomerScopes
 
 // loginGrant names the customer login API's issuance in metrics and logs.
 const loginGrant = "customer_login"
-
-// loginMaxBody bounds request bodies when the host router sets no limit of its own.
-const loginMaxBody = 64 << 10
 
 // anonymousTokenView is the seed's anonymous token.
 type anonymousTokenView struct {
@@ -111,63 +106,47 @@ type saasClaims struct {
 
 // anonLogin issues an anonymous shopper token:
 // GET /customerlogin/auth/anonymous/login?tenant=&client_id=.
-func (a *API) anonLogin(w http.ResponseWriter, r *http.Request) {
+func (a *API) anonLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	t, ctx, err := a.loginTenant(r, q.Get("tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+	t, ctx := c.tenant, c.ctx
 	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if !t.Settings.GrantAllowed(identity.GrantAnonymous) || !slices.Contains(client.GrantTypes, identity.GrantAnonymous) {
-		a.loginFail(w, r, &loginError{status: http.StatusForbidden, typ: typeForbidden,
-			message: "the client may not request anonymous tokens"})
-		return
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the client may not request anonymous tokens"}
 	}
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
 		Grant: identity.GrantAnonymous})
 	if err != nil {
-		a.loginFail(w, r, fmt.Errorf("issue anonymous token: %w", err))
-		return
+		return fmt.Errorf("issue anonymous token: %w", err)
 	}
-	writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
+	return reply(w, http.StatusOK, a.anonymousView(t, ts))
 }
 
 // anonRefresh refreshes an anonymous token; the session id stays:
 // GET /customerlogin/auth/anonymous/refresh?tenant=&refresh_token=&client_id=.
-func (a *API) anonRefresh(w http.ResponseWriter, r *http.Request) {
+func (a *API) anonRefresh(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	t, ctx, err := a.loginTenant(r, q.Get("tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+	t, ctx := c.tenant, c.ctx
 	rt := q.Get("refresh_token")
 	if rt == "" {
-		a.loginFail(w, r, missingParam("refresh_token"))
-		return
+		return missingParam("refresh_token")
 	}
 	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	// A customer's refresh token belongs to refreshauthtoken: refuse it before it is
 	// rotated, so the misdirected call costs the shopper nothing.
 	if anon, err := a.oauth.IsAnonymousRefreshToken(ctx, rt); err == nil && !anon {
-		a.loginFail(w, r, fmt.Errorf("%w: not an anonymous refresh token", oauth.ErrInvalidToken))
-		return
+		return fmt.Errorf("%w: not an anonymous refresh token", oauth.ErrInvalidToken)
 	}
 	ts, err := a.oauth.Refresh(ctx, client, rt, oauth.Lifespans{})
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, a.anonymousView(t, ts))
+	return reply(w, http.StatusOK, a.anonymousView(t, ts))
 }
 
 // signupBody is the seed's signup request.
@@ -227,37 +206,23 @@ func (b *signupBody) request() customer.SignupRequest {
 
 // signup creates a customer: POST /customer/{tenant}/signup → 201 {id}. With the
 // tenant's double opt-in the account starts inactive and an activation mail is sent.
-func (a *API) signup(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	if _, err := a.anonymousCaller(ctx, r); err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) signup(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	var in signupBody
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	acc, err := a.svc.Signup(ctx, t, in.request())
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusCreated, map[string]string{"id": strconv.FormatInt(acc.ID, 10)})
+	return reply(w, http.StatusCreated, map[string]string{"id": strconv.FormatInt(acc.ID, 10)})
 }
 
 // optinConfirm activates an account with the token of its activation mail:
 // GET /customer/{tenant}/signup/optin/{token}.
-func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	// Who gets the tokens is settled before the single-use token is spent.
 	var client *oauth.Client
 	sessionID := ""
@@ -265,63 +230,51 @@ func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request) {
 	case loginBearer(r) != "":
 		anon, err := a.anonymousCaller(ctx, r)
 		if err != nil {
-			a.loginFail(w, r, err)
-			return
+			return err
 		}
 		if client, err = a.tokenClient(ctx, t.Name, anon.ClientID); err != nil {
-			a.loginFail(w, r, err)
-			return
+			return err
 		}
 		sessionID = anon.SessionID
 	case r.URL.Query().Get("client_id") != "":
+		var err error
 		if client, err = a.storefrontClient(ctx, t.Name, r.URL.Query().Get("client_id")); err != nil {
-			a.loginFail(w, r, err)
-			return
+			return err
 		}
 	}
 	acc, err := a.svc.ConfirmOptIn(ctx, t, pathVar(r, "token"))
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if client == nil {
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusNoContent)
-		return
+		return noContent(w)
 	}
 	if !acc.Active || acc.OnHold {
-		a.loginFail(w, r, customer.ErrInactive)
-		return
+		return customer.ErrInactive
 	}
 	// The link proves the e-mail address, not the password: no "pwd" in the AMR.
-	a.writeCustomerTokens(ctx, w, r, t, client, &customer.SignedIn{Account: acc}, sessionID, "")
+	return a.writeCustomerTokens(w, c, client, &customer.SignedIn{Account: acc}, sessionID, "")
 }
 
 // optinResend queues a new activation mail: POST /customer/{tenant}/signup/optin/refresh_token
 // {email} → 202, whether or not the address has an account waiting for activation.
-func (a *API) optinResend(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) optinResend(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	var in struct {
 		Email string `json:"email"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	if strings.TrimSpace(in.Email) == "" {
-		a.loginFail(w, r, missingParam("email"))
-		return
+		return missingParam("email")
 	}
 	if err := a.svc.ResendOptIn(ctx, t, strings.TrimSpace(in.Email)); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // passwordLoginBody is the seed's login request. fingerprint and region feed the
@@ -335,21 +288,12 @@ type passwordLoginBody struct {
 
 // login signs a customer in with the storefront's anonymous token:
 // POST /customer/{tenant}/login[?legalEntityId=].
-func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	anon, err := a.anonymousCaller(ctx, r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
+	anon := c.anon
 	var in passwordLoginBody
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	v := &identity.Validator{}
 	v.Required("email", strings.TrimSpace(in.Email))
@@ -357,26 +301,22 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	v.MaxLen("fingerprint", in.Fingerprint, 512)
 	v.MaxLen("region", in.Region, 64)
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	legal := r.URL.Query().Get("legalEntityId")
 	res, err := a.svc.SignIn(ctx, t, customer.SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
 		Fingerprint: in.Fingerprint, Region: in.Region, Payload: map[string]string{payloadLegalEntity: legal}, Member: legal})
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if res.Challenge != nil {
-		writeLoginJSON(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
-		return
+		return reply(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 	}
-	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)
+	return a.writeCustomerTokens(w, c, client, res, anon.SessionID, legal)
 }
 
 // pendingView is a login that awaits its second factor: no tokens yet.
@@ -388,39 +328,18 @@ type pendingView struct {
 // payloadLegalEntity is the key of a login challenge's legal entity.
 const payloadLegalEntity = "legalEntityId"
 
-// checkLegalEntity refuses a legal entity the customer is not a member of.
-func (a *API) checkLegalEntity(ctx context.Context, t *identity.Tenant, id int64, legal string) error {
-	if legal == "" {
-		return nil
-	}
-	ok, err := a.svc.IsMember(ctx, t.Name, id, legal)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return notMember()
-	}
-	return nil
-}
-
 // refreshAuth refreshes a customer's tokens:
 // GET /customer/{tenant}/refreshauthtoken?refreshToken=&legalEntityId=.
-func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	q := r.URL.Query()
 	rt := q.Get("refreshToken")
 	if rt == "" {
-		a.loginFail(w, r, missingParam("refreshToken"))
-		return
+		return missingParam("refreshToken")
 	}
 	client, err := a.refreshingClient(ctx, r, t.Name)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.svc.Refresh(ctx, t, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
 	switch {
@@ -430,58 +349,46 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request) {
 		err = tokenRequired("not a customer's token", nil)
 	}
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if res.Account == nil {
-		writeLoginJSON(w, http.StatusOK, a.anonymousView(t, res.Tokens))
-		return
+		return reply(w, http.StatusOK, a.anonymousView(t, res.Tokens))
 	}
 	view, err := a.loginView(ctx, t, res.Account, res.Tokens, res.Member)
 	if err != nil {
 		a.revokeQuietly(ctx, res.Tokens.AccessToken)
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, view)
+	return reply(w, http.StatusOK, view)
 }
 
 // validateAuth describes the customer token of the request:
 // GET /customer/{tenant}/validateauthtoken with Authorization: Bearer.
-func (a *API) validateAuth(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	info, err := a.bearerInfo(ctx, r)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	id, perr := strconv.ParseInt(info.Subject, 10, 64)
 	if info.Anonymous || perr != nil {
-		a.loginFail(w, r, tokenRequired("not a customer's token", nil))
-		return
+		return tokenRequired("not a customer's token", nil)
 	}
 	acc, err := a.svc.Account(ctx, t.Name, id)
 	if errors.Is(err, customer.ErrNotFound) {
-		a.loginFail(w, r, tokenRequired("the customer no longer exists", nil))
-		return
+		return tokenRequired("the customer no longer exists", nil)
 	}
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if !acc.Active || acc.OnHold {
-		a.loginFail(w, r, tokenRequired("the customer is not active", nil))
-		return
+		return tokenRequired("the customer is not active", nil)
 	}
 	legal := info.AccountID
 	if legal == "" && len(acc.Memberships) == 1 {
 		legal = acc.Memberships[0].AccountID
 	}
-	writeLoginJSON(w, http.StatusOK, validateTokenView{
+	return reply(w, http.StatusOK, validateTokenView{
 		TokenType:     "Bearer",
 		ExpiresIn:     secondsUntil(info.ExpiresAt, a.now()),
 		Scope:         scopeString(info.Scopes, t.Name),
@@ -493,28 +400,21 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request) {
 
 // logout revokes a token and its whole family:
 // GET /customer/{tenant}/logout?accessToken= (or the Bearer token) → 204.
-func (a *API) logout(w http.ResponseWriter, r *http.Request) {
-	_, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) logout(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := c.ctx
 	tok := r.URL.Query().Get("accessToken")
 	if tok == "" {
 		tok = loginBearer(r)
 	}
 	if tok == "" {
-		a.loginFail(w, r, missingParam("accessToken"))
-		return
+		return missingParam("accessToken")
 	}
 	// As RFC 7009 revocation: a token that is unknown, expired or already revoked is
 	// not an error, so logging out twice is harmless.
 	if err := a.oauth.RevokeToken(ctx, tok); err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
-		a.loginFail(w, r, fmt.Errorf("logout: %w", err))
-		return
+		return fmt.Errorf("logout: %w", err)
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // statusView is the answer of the admin status switch.
@@ -529,59 +429,49 @@ type statusView struct {
 // adminSetStatus activates / deactivates and holds / releases a customer:
 // PATCH /customer/{tenant}/customers/{customerNumber} {active?, onHold?} (admin only;
 // routes.go guards it).
-func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	id, err := strconv.ParseInt(pathVar(r, "customerNumber"), 10, 64)
 	if err != nil || id <= 0 {
-		a.loginFail(w, r, customer.ErrNotFound)
-		return
+		return customer.ErrNotFound
 	}
 	var in struct {
 		Active *bool `json:"active"`
 		OnHold *bool `json:"onHold"`
 	}
-	if err := decodeLoginJSON(w, r, &in, "application/json", "application/merge-patch+json"); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in, "application/json", "application/merge-patch+json"); err != nil {
+		return err
 	}
 	if in.Active == nil && in.OnHold == nil {
-		a.loginFail(w, r, badRequest("nothing to change: set active or onHold",
+		return badRequest("nothing to change: set active or onHold",
 			identity.FieldError{Field: "active", Type: "missing", Message: "active or onHold is required"},
-			identity.FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"}))
-		return
+			identity.FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"})
 	}
 	acc, err := a.svc.SetStatus(ctx, t.Name, id, in.Active, in.OnHold)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	n := strconv.FormatInt(acc.ID, 10)
-	writeLoginJSON(w, http.StatusOK, statusView{ID: n, CustomerNumber: n, Email: acc.Email, Active: acc.Active, OnHold: acc.OnHold})
+	return reply(w, http.StatusOK, statusView{ID: n, CustomerNumber: n, Email: acc.Email, Active: acc.Active, OnHold: acc.OnHold})
 }
 
 // writeCustomerTokens issues a customer's tokens to client and answers the login
 // response. ctx carries the tenant.
-func (a *API) writeCustomerTokens(ctx context.Context, w http.ResponseWriter, r *http.Request, t *identity.Tenant, client *oauth.Client,
-	res *customer.SignedIn, sessionID, legalEntity string) {
-	acc := res.Account
+func (a *API) writeCustomerTokens(w http.ResponseWriter, c *call, client *oauth.Client, res *customer.SignedIn,
+	sessionID, legalEntity string) error {
+	ctx, t, acc := c.ctx, c.tenant, res.Account
 	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: strconv.FormatInt(acc.ID, 10),
 		Scopes: slices.Clone(loginScopes), SessionID: sessionID, AMR: res.AMR, AccountID: legalEntity, DeviceID: res.DeviceID,
 		Grant: loginGrant})
 	if err != nil {
-		a.loginFail(w, r, fmt.Errorf("issue customer tokens: %w", err))
-		return
+		return fmt.Errorf("issue customer tokens: %w", err)
 	}
 	view, err := a.loginView(ctx, t, acc, ts, legalEntity)
 	if err != nil {
 		a.revokeQuietly(ctx, ts.AccessToken)
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, view)
+	return reply(w, http.StatusOK, view)
 }
 
 // loginView is the login response of an issuance, with its saas_token.
@@ -625,129 +515,6 @@ func (a *API) anonymousView(t *identity.Tenant, ts *customer.TokenSet) anonymous
 	}
 }
 
-// loginTenant loads the tenant a request names and returns a context carrying it.
-func (a *API) loginTenant(r *http.Request, name string) (*identity.Tenant, context.Context, error) {
-	// Every route of the login API starts here, so its query is checked here.
-	if err := wellformed.Query(r); err != nil {
-		return nil, nil, badRequest(err.Error())
-	}
-	if name == "" {
-		return nil, nil, missingParam("tenant")
-	}
-	unknown := &loginError{status: http.StatusNotFound, typ: typeNotFound, message: "unknown tenant"}
-	if !identity.ValidTenantName(name) {
-		return nil, nil, unknown
-	}
-	t, err := a.oauth.GetTenant(r.Context(), name)
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, nil, unknown
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("load tenant %q: %w", name, err)
-	}
-	return t, identity.WithTenant(r.Context(), t), nil
-}
-
-// loginBearer returns the request's bearer token, or "".
-func loginBearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
-
-// bearerInfo validates the request's bearer access token.
-func (a *API) bearerInfo(ctx context.Context, r *http.Request) (*oauth.AccessInfo, error) {
-	tok := loginBearer(r)
-	if tok == "" {
-		return nil, tokenRequired("an access token is required (Authorization: Bearer)", nil)
-	}
-	info, err := a.oauth.ValidateAccessToken(ctx, tok)
-	if errors.Is(err, oauth.ErrInvalidToken) {
-		return nil, tokenRequired("invalid or expired access token", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("validate access token: %w", err)
-	}
-	return info, nil
-}
-
-// anonymousCaller requires the storefront's anonymous token.
-func (a *API) anonymousCaller(ctx context.Context, r *http.Request) (*oauth.AccessInfo, error) {
-	info, err := a.bearerInfo(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if !info.Anonymous {
-		return nil, tokenRequired("this call needs the storefront's anonymous access token", nil)
-	}
-	return info, nil
-}
-
-// tokenClient returns the client a valid token was issued to.
-func (a *API) tokenClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
-	c, err := a.oauth.GetClient(ctx, tenant, id)
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, tokenRequired("the token's client no longer exists", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load client: %w", err)
-	}
-	return c, nil
-}
-
-// storefrontClient returns a public client named by client_id. Public clients have no
-// secret to show, so naming one is all a storefront can do; confidential clients
-// authenticate (refreshauthtoken) or use the token endpoint.
-func (a *API) storefrontClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
-	if id == "" {
-		return nil, missingParam("client_id")
-	}
-	c, err := a.oauth.GetClient(ctx, tenant, id)
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "unknown client", cause: err}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load client: %w", err)
-	}
-	if !c.Public {
-		return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized,
-			message: "the client is confidential and must authenticate with its credentials"}
-	}
-	return c, nil
-}
-
-// refreshingClient finds the client of a refresh: HTTP Basic credentials of any
-// client, else a public client named by client_id or by the Bearer token it holds.
-// fosite then checks that the refresh token was issued to it.
-func (a *API) refreshingClient(ctx context.Context, r *http.Request, tenant string) (*oauth.Client, error) {
-	if id, secret, ok := r.BasicAuth(); ok {
-		c, err := a.oauth.AuthenticateClient(ctx, tenant, id, secret)
-		if errors.Is(err, identity.ErrNotFound) || errors.Is(err, identity.ErrInvalidCredentials) {
-			return nil, &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "client authentication failed",
-				cause: err, challenge: `Basic realm="custodian"`}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("authenticate client: %w", err)
-		}
-		return c, nil
-	}
-	id := r.URL.Query().Get("client_id")
-	if id == "" && loginBearer(r) != "" {
-		info, err := a.bearerInfo(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		id = info.ClientID
-	}
-	if id == "" {
-		return nil, badRequest("name the client: client_id, a Bearer token of the client or its HTTP Basic credentials",
-			identity.FieldError{Field: "client_id", Type: "missing", Message: "is required"})
-	}
-	return a.storefrontClient(ctx, tenant, id)
-}
-
 // revokeQuietly revokes a token family the caller will not get; a failure is logged.
 func (a *API) revokeQuietly(ctx context.Context, token string) {
 	if err := a.oauth.RevokeToken(ctx, token); err != nil {
@@ -757,42 +524,6 @@ func (a *API) revokeQuietly(ctx context.Context, token string) {
 
 func notMember() *loginError {
 	return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the customer is not a member of this legal entity"}
-}
-
-// decodeLoginJSON decodes a JSON body of one of the media types (default
-// application/json) into v with the one strict decoder (api.Decoder), at most
-// loginMaxBody bytes.
-func decodeLoginJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) error {
-	return api.Decoder{MediaTypes: mediaTypes, MaxBytes: loginMaxBody}.Decode(w, r, v)
-}
-
-// bodyError words a refused body in the login API's shape.
-func bodyError(e *api.BodyError) *loginError {
-	switch e.Problem {
-	case api.BadMediaType:
-		return &loginError{status: http.StatusUnsupportedMediaType, typ: typeBadRequest, message: e.Error()}
-	case api.TooLarge:
-		return &loginError{status: http.StatusRequestEntityTooLarge, typ: typeBadRequest, message: api.ErrTooLarge.Error()}
-	case api.NotUTF8:
-		return badRequest(e.Error())
-	case api.Empty:
-		return badRequest("the request body is empty")
-	case api.Truncated:
-		return badRequest("malformed JSON: the body ends early")
-	case api.Syntax:
-		return badRequest(fmt.Sprintf("malformed JSON at byte %d", e.Offset))
-	case api.WrongType:
-		field := e.Field
-		if field == "" {
-			field = "body"
-		}
-		return badRequest("the request has invalid fields", identity.FieldError{Field: field, Type: "invalid", Message: "must be " + e.Want})
-	case api.UnknownField:
-		return badRequest("the request has unknown fields", identity.FieldError{Field: e.Field, Type: "unknown", Message: "is not a known field"})
-	case api.Trailing:
-		return badRequest("malformed JSON: trailing data after the object")
-	}
-	return badRequest("malformed JSON body")
 }
 
 // secondsUntil is the whole seconds from now to t (0 when t is zero or past).

@@ -20,7 +20,6 @@ package login
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -150,20 +149,16 @@ func profileOf(t *identity.Tenant, a *customer.Account, addresses []customer.Add
 }
 
 // meGet answers the profile: GET /customer/{tenant}/me[?expand=addresses,mixin:*].
-func (a *API) meGet(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	a.writeProfile(w, r, t, ctx, id, http.StatusOK)
+func (a *API) meGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.writeProfile(w, r, c)
 }
 
-func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *identity.Tenant, ctx context.Context, id int64, status int) {
+// writeProfile answers the caller's profile.
+func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	acc, err := a.svc.Account(ctx, t.Name, id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	withAddresses := false
 	for _, e := range strings.Split(r.URL.Query().Get("expand"), ",") {
@@ -174,11 +169,10 @@ func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, t *identity.T
 	var addrs []customer.Address
 	if withAddresses {
 		if addrs, err = a.svc.Addresses(ctx, t.Name, id); err != nil {
-			a.loginFail(w, r, err)
-			return
+			return err
 		}
 	}
-	writeLoginJSON(w, status, profileOf(t, acc, addrs, withAddresses))
+	return reply(w, http.StatusOK, profileOf(t, acc, addrs, withAddresses))
 }
 
 // profilePatchBody is PATCH /me. Every field is raw so that null (clear) and absent
@@ -262,23 +256,20 @@ func (b *profilePatchBody) patch() (customer.ProfilePatch, error) {
 }
 
 // mePatch updates the profile: PATCH /customer/{tenant}/me.
-func (a *API) mePatch(w http.ResponseWriter, r *http.Request) {
+func (a *API) mePatch(w http.ResponseWriter, r *http.Request, c *call) error {
 	var body profilePatchBody
-	t, ctx, id, err := a.meJSON(w, r, &body, "application/json", "application/merge-patch+json")
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	p, err := body.patch()
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if _, err := a.svc.UpdateProfile(ctx, t, id, p); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	a.writeProfile(w, r, t, ctx, id, http.StatusOK)
+	return a.writeProfile(w, r, c)
 }
 
 // addressBody is an address in a request; pointers tell absent from given.
@@ -324,103 +315,78 @@ func (b *addressBody) apply(a *customer.Address) {
 }
 
 // addressesList: GET /customer/{tenant}/me/addresses.
-func (a *API) addressesList(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) addressesList(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	list, err := a.svc.Addresses(ctx, t.Name, id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	out := make([]addressView, 0, len(list))
 	for _, ad := range list {
 		out = append(out, addressViewOf(ad))
 	}
-	writeLoginJSON(w, http.StatusOK, out)
+	return reply(w, http.StatusOK, out)
 }
 
 // addressCreate: POST /customer/{tenant}/me/addresses → 201 {id}.
-func (a *API) addressCreate(w http.ResponseWriter, r *http.Request) {
+func (a *API) addressCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	var body addressBody
-	t, ctx, id, err := a.meJSON(w, r, &body)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &body); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	var ad customer.Address
 	body.apply(&ad)
 	if err := a.svc.AddAddress(ctx, t.Name, id, &ad); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusCreated, map[string]string{"id": ad.ID})
+	return reply(w, http.StatusCreated, map[string]string{"id": ad.ID})
 }
 
 // addressGet: GET /customer/{tenant}/me/addresses/{addressId}.
-func (a *API) addressGet(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) addressGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	ad, err := a.svc.Address(ctx, t.Name, id, pathVar(r, "addressId"))
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, addressViewOf(*ad))
+	return reply(w, http.StatusOK, addressViewOf(*ad))
 }
 
 // addressPatch: PATCH /customer/{tenant}/me/addresses/{addressId} → the address.
-func (a *API) addressPatch(w http.ResponseWriter, r *http.Request) {
+func (a *API) addressPatch(w http.ResponseWriter, r *http.Request, c *call) error {
 	var body addressBody
-	t, ctx, id, err := a.meJSON(w, r, &body, "application/json", "application/merge-patch+json")
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	ad, err := a.svc.Address(ctx, t.Name, id, pathVar(r, "addressId"))
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	wasDefault := ad.IsDefault
 	body.apply(ad)
 	if err := a.svc.UpdateAddress(ctx, t.Name, id, ad, wasDefault); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if ad, err = a.svc.Address(ctx, t.Name, id, ad.ID); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, addressViewOf(*ad))
+	return reply(w, http.StatusOK, addressViewOf(*ad))
 }
 
 // addressDelete: DELETE /customer/{tenant}/me/addresses/{addressId} → 204.
-func (a *API) addressDelete(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) addressDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	if err := a.svc.DeleteAddress(ctx, t.Name, id, pathVar(r, "addressId")); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // addressTags adds (POST) or removes (DELETE) tags: /me/addresses/{addressId}/tags?tags=A,B → 204.
-func (a *API) addressTags(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) addressTags(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	var tags []string
 	for _, v := range r.URL.Query()["tags"] {
 		for _, tag := range strings.Split(v, ",") {
@@ -430,171 +396,124 @@ func (a *API) addressTags(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(tags) == 0 {
-		a.loginFail(w, r, missingParam("tags"))
-		return
+		return missingParam("tags")
 	}
 	if err := a.svc.TagAddress(ctx, t.Name, id, pathVar(r, "addressId"), tags, r.Method == http.MethodDelete); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
-}
-
-func noContent(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // passwordReset: POST /customer/{tenant}/password/reset {email, site} → 204 whether or
 // not the address has an account.
-func (a *API) passwordReset(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	if _, err := a.anonymousCaller(ctx, r); err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) passwordReset(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	var in struct {
 		Email string `json:"email"`
 		Site  string `json:"site"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	if strings.TrimSpace(in.Email) == "" {
-		a.loginFail(w, r, missingParam("email"))
-		return
+		return missingParam("email")
 	}
 	if err := a.svc.RequestPasswordReset(ctx, t, in.Email, in.Site); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // passwordResetUpdate: POST /customer/{tenant}/password/reset/update {token, password} → 204.
-func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	if _, err := a.anonymousCaller(ctx, r); err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	var in struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	v := &identity.Validator{}
 	v.Required("token", in.Token)
 	v.Required("password", in.Password)
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if err := a.svc.ResetPassword(ctx, t, in.Token, in.Password); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // passwordChange: POST /customer/{tenant}/password/change {currentPassword, newPassword}
 // → 204; the customer's other sessions end.
-func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
+func (a *API) passwordChange(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		CurrentPassword string `json:"currentPassword"`
 		NewPassword     string `json:"newPassword"`
 	}
-	t, ctx, id, err := a.meJSON(w, r, &in)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	v := &identity.Validator{}
 	v.Required("currentPassword", in.CurrentPassword)
 	v.Required("newPassword", in.NewPassword)
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	info, err := a.bearerInfo(ctx, r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	// The caller's own shopper session stays signed in.
+	if err := a.svc.ChangePassword(ctx, t, id, c.token.SessionID, in.CurrentPassword, in.NewPassword); err != nil {
+		return err
 	}
-	if err := a.svc.ChangePassword(ctx, t, id, info.SessionID, in.CurrentPassword, in.NewPassword); err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	noContent(w)
+	return noContent(w)
 }
 
 // emailChange: POST /customer/{tenant}/me/accounts/internal/email/change → 204.
-func (a *API) emailChange(w http.ResponseWriter, r *http.Request) {
+func (a *API) emailChange(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Email            string `json:"email"`
 		Password         string `json:"password"`
 		NewEmail         string `json:"newEmail"`
 		SyncContactEmail bool   `json:"syncContactEmail"`
 	}
-	t, ctx, id, err := a.meJSON(w, r, &in)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	v := &identity.Validator{}
 	v.Required("email", strings.TrimSpace(in.Email))
 	v.Required("password", in.Password)
 	v.Required("newEmail", strings.TrimSpace(in.NewEmail))
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if err := a.svc.RequestEmailChange(ctx, t, id, in.Email, in.Password, in.NewEmail, in.SyncContactEmail); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // emailChangeConfirm: POST /customer/{tenant}/me/accounts/internal/email/change/confirm {token} → 204.
-func (a *API) emailChangeConfirm(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) emailChangeConfirm(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	if _, err := a.bearerInfo(ctx, r); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Token string `json:"token"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	if in.Token == "" {
-		a.loginFail(w, r, missingParam("token"))
-		return
+		return missingParam("token")
 	}
 	if err := a.svc.ConfirmEmailChange(ctx, t, in.Token); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // exportView is everything Custodian holds about the customer.
@@ -618,16 +537,11 @@ type eventView struct {
 }
 
 // meExport: GET /customer/{tenant}/me/export.
-func (a *API) meExport(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) meExport(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	x, err := a.svc.Export(ctx, t.Name, id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	acc := x.Account
 	out := exportView{ExportedAt: a.now().UTC(), Profile: profileOf(t, acc, x.Addresses, true),
@@ -648,29 +562,26 @@ func (a *API) meExport(w http.ResponseWriter, r *http.Request) {
 			CreatedAt: e.CreatedAt})
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="customer-`+strconv.FormatInt(id, 10)+`.json"`)
-	writeLoginJSON(w, http.StatusOK, out)
+	return reply(w, http.StatusOK, out)
 }
 
 // meDelete erases the customer: DELETE /customer/{tenant}/me {password, code?} → 204.
-func (a *API) meDelete(w http.ResponseWriter, r *http.Request) {
+func (a *API) meDelete(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Password string `json:"password"`
 		Code     string `json:"code"`
 	}
-	t, ctx, id, err := a.meJSON(w, r, &in)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	if in.Password == "" {
-		a.loginFail(w, r, missingParam("password"))
-		return
+		return missingParam("password")
 	}
 	if err := a.svc.Erase(ctx, t, id, in.Password, in.Code); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // isObject reports whether raw is a JSON object.

@@ -29,27 +29,22 @@ type socialLoginView struct {
 // that token the customer's tokens join its shopper session (the cart); a session-id
 // header may only repeat that session: a caller cannot choose a session it does not
 // own. Without the token the tokens keep the sign-in's own session.
-func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) socialLogin(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
 	q := r.URL.Query()
 	v := &identity.Validator{}
 	for _, name := range []string{"code", "redirect_uri", "code_verifier"} {
 		v.Required(name, q.Get(name))
 	}
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	clientID := q.Get("client_id")
 	var cart *oauth.AccessInfo
 	if loginBearer(r) != "" {
+		var err error
 		if cart, err = a.anonymousCaller(ctx, r); err != nil {
-			a.loginFail(w, r, err)
-			return
+			return err
 		}
 		if clientID == "" {
 			clientID = cart.ClientID
@@ -57,29 +52,24 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := a.storefrontClient(ctx, t.Name, clientID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	if err := ownSession(r.Header.Get("session-id"), cart, client.ID); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	ts, social, err := a.oauth.ExchangeCode(ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), cart)
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField < 500 {
-		a.loginFail(w, r, &loginError{status: http.StatusBadRequest, typ: typeBadRequest, cause: err,
-			message: "the code is unknown, expired or already used, or redirect_uri / code_verifier do not match it"})
-		return
+		return &loginError{status: http.StatusBadRequest, typ: typeBadRequest, cause: err,
+			message: "the code is unknown, expired or already used, or redirect_uri / code_verifier do not match it"}
 	}
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	id, err := strconv.ParseInt(ts.Subject, 10, 64)
 	if err != nil {
 		a.revokeQuietly(ctx, ts.AccessToken)
-		a.loginFail(w, r, badRequest("the code was not issued to a customer"))
-		return
+		return badRequest("the code was not issued to a customer")
 	}
 	acc, err := a.svc.Account(ctx, t.Name, id)
 	if err == nil && (!acc.Active || acc.OnHold) {
@@ -87,20 +77,18 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.revokeQuietly(ctx, ts.AccessToken)
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	view, err := a.loginView(ctx, t, acc, ts, "")
 	if err != nil {
 		a.revokeQuietly(ctx, ts.AccessToken)
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	out := socialLoginView{loginTokenView: view}
 	if social != nil {
 		out.SocialAccessToken, out.SocialIDToken = social.AccessToken, social.IDToken
 	}
-	writeLoginJSON(w, http.StatusOK, out)
+	return reply(w, http.StatusOK, out)
 }
 
 // ownSession is the rule for a shopper session a caller names: the session-id header
@@ -124,52 +112,35 @@ func ownSession(header string, cart *oauth.AccessInfo, clientID string) error {
 
 // meUnlink removes the link to a provider while another way to sign in remains:
 // DELETE /customer/{tenant}/me/accounts/{providerId}.
-func (a *API) meUnlink(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) meUnlink(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	if err := a.svc.Unlink(ctx, t.Name, id, pathVar(r, "providerId")); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	noContent(w)
+	return noContent(w)
 }
 
 // exchangeAuthToken turns an upstream JWT (an ID token of one of the tenant's
 // connectors) into the customer's tokens (RFC 8693 semantics), called with the
 // storefront's anonymous token: POST /customer/{tenant}/exchangeauthtoken?subjectAccessToken=.
-func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	anon, err := a.anonymousCaller(ctx, r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
+	anon := c.anon
 	subject := r.URL.Query().Get("subjectAccessToken")
 	if subject == "" {
-		a.loginFail(w, r, missingParam("subjectAccessToken"))
-		return
+		return missingParam("subjectAccessToken")
 	}
 	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	pr, err := a.oauth.ExchangeSubjectToken(ctx, client, subject)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	acc, err := a.svc.Account(ctx, t.Name, pr.CustomerID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	a.writeCustomerTokens(ctx, w, r, t, client, &customer.SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
+	return a.writeCustomerTokens(w, c, client, &customer.SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
 }

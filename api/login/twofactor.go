@@ -7,16 +7,11 @@ package login
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/http"
-	"path"
-	"strconv"
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
-	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -30,122 +25,54 @@ type secondFactorBody struct {
 
 // login2FA completes a login that awaits its second factor, called with the same
 // storefront anonymous token as the login: POST /customer/{tenant}/login/2fa.
-func (a *API) login2FA(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	anon, err := a.anonymousCaller(ctx, r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) login2FA(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
+	anon := c.anon
 	var in secondFactorBody
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	v := &identity.Validator{}
 	v.Required("challengeId", in.ChallengeID)
 	v.Required("code", in.Code)
 	v.MaxLen("code", in.Code, 64)
 	if err := v.Err(); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	res, err := a.svc.CompleteSecondFactor(ctx, t, customer.SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
 		Code: in.Code, RememberDevice: in.RememberDevice})
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	legal := res.Payload[payloadLegalEntity]
-	if err := a.checkLegalEntity(ctx, t, res.Account.ID, legal); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := a.svc.RequireMember(ctx, t.Name, res.Account.ID, legal); err != nil {
+		return err
 	}
-	a.writeCustomerTokens(ctx, w, r, t, client, res, anon.SessionID, legal)
+	return a.writeCustomerTokens(w, c, client, res, anon.SessionID, legal)
 }
 
 // login2FAResend sends a new e-mailed code: POST /customer/{tenant}/login/2fa/resend.
-func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	anon, err := a.anonymousCaller(ctx, r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx := c.tenant, c.ctx
+	anon := c.anon
 	var in struct {
 		ChallengeID string `json:"challengeId"`
 	}
-	if err := decodeLoginJSON(w, r, &in); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
 	if in.ChallengeID == "" {
-		a.loginFail(w, r, missingParam("challengeId"))
-		return
+		return missingParam("challengeId")
 	}
 	info, err := a.svc.ResendCode(ctx, t, in.ChallengeID, anon.ClientID)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: info})
-}
-
-// meJSON authenticates a signed-in customer (meCaller) and decodes the JSON body into v
-// (decodeLoginJSON, default media type application/json).
-func (a *API) meJSON(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) (*identity.Tenant, context.Context, int64, error) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if err := decodeLoginJSON(w, r, v, mediaTypes...); err != nil {
-		return nil, nil, 0, err
-	}
-	return t, ctx, id, nil
-}
-
-// meCaller authenticates a signed-in customer by their access token, which must pass
-// the route's rule (meRules).
-func (a *API) meCaller(r *http.Request) (*identity.Tenant, context.Context, int64, error) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	info, err := a.bearerInfo(ctx, r)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	id, perr := strconv.ParseInt(info.Subject, 10, 64)
-	if info.Anonymous || perr != nil {
-		return nil, nil, 0, tokenRequired("this call needs a customer's access token", nil)
-	}
-	if err := a.authorizeMe(ctx, r, info); err != nil {
-		return nil, nil, 0, err
-	}
-	acc, err := a.svc.Get(ctx, t.Name, id)
-	if errors.Is(err, customer.ErrNotFound) {
-		return nil, nil, 0, tokenRequired("the customer no longer exists", nil)
-	}
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if !acc.Active || acc.OnHold {
-		return nil, nil, 0, tokenRequired("the customer is not active", nil)
-	}
-	return t, customer.WithClient(ctx, info.ClientID), id, nil
+	return reply(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: info})
 }
 
 // deviceView is a device in /me/devices. The fingerprint itself is never stored.
@@ -161,23 +88,18 @@ type deviceView struct {
 
 // meDevices lists the devices the customer signed in from:
 // GET /customer/{tenant}/me/devices.
-func (a *API) meDevices(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) meDevices(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	ds, err := a.svc.Devices(ctx, t.Name, id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
 	now := a.now()
 	out := make([]deviceView, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, deviceViewOf(d, now))
 	}
-	writeLoginJSON(w, http.StatusOK, out)
+	return reply(w, http.StatusOK, out)
 }
 
 func deviceViewOf(d twofactor.Device, now time.Time) deviceView {
@@ -191,18 +113,12 @@ func deviceViewOf(d twofactor.Device, now time.Time) deviceView {
 
 // meDeviceDelete forgets a device and revokes the tokens issued on it:
 // DELETE /customer/{tenant}/me/devices/{deviceId}.
-func (a *API) meDeviceDelete(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) meDeviceDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	if err := a.svc.ForgetDevice(ctx, t.Name, id, pathVar(r, "deviceId")); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // twoFactorView is the customer's second-factor setup.
@@ -216,50 +132,41 @@ type twoFactorView struct {
 }
 
 // meTwoFactor shows the setup: GET /customer/{tenant}/me/2fa.
-func (a *API) meTwoFactor(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
-	a.writeTwoFactor(ctx, w, r, t, id)
+func (a *API) meTwoFactor(w http.ResponseWriter, _ *http.Request, c *call) error {
+	return a.writeTwoFactor(w, c)
 }
 
-func (a *API) writeTwoFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, t *identity.Tenant, id int64) {
-	st, err := a.svc.TwoFactor(ctx, t.Name, id)
+// writeTwoFactor answers the caller's second-factor setup.
+func (a *API) writeTwoFactor(w http.ResponseWriter, c *call) error {
+	st, err := a.svc.TwoFactor(c.ctx, c.tenant.Name, c.id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: st.Methods(), TOTP: st.TOTP, TOTPPending: st.TOTPPending,
+	return reply(w, http.StatusOK, twoFactorView{Enabled: st.OptedIn, Methods: st.Methods(), TOTP: st.TOTP, TOTPPending: st.TOTPPending,
 		RecoveryCodesRemaining: st.RecoveryRemaining, Last2FaDate: st.Last2FA})
 }
 
 // meTwoFactorSet opts in to (or out of) e-mailed codes on new devices and regions:
 // PUT /customer/{tenant}/me/2fa {enabled, password}; turning it off needs the password.
-func (a *API) meTwoFactorSet(w http.ResponseWriter, r *http.Request) {
+func (a *API) meTwoFactorSet(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Enabled  *bool  `json:"enabled"`
 		Password string `json:"password"`
 	}
-	t, ctx, id, err := a.meJSON(w, r, &in)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := decode(w, r, &in); err != nil {
+		return err
 	}
+	t, ctx, id := c.tenant, c.ctx, c.id
 	if in.Enabled == nil {
-		a.loginFail(w, r, missingParam("enabled"))
-		return
+		return missingParam("enabled")
 	}
 	if !*in.Enabled && in.Password == "" {
-		a.loginFail(w, r, missingParam("password"))
-		return
+		return missingParam("password")
 	}
 	if err := a.svc.SetTwoFactorOptIn(ctx, t, id, *in.Enabled, in.Password); err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	a.writeTwoFactor(ctx, w, r, t, id)
+	return a.writeTwoFactor(w, c)
 }
 
 // totpEnrollmentView is a started authenticator-app enrollment.
@@ -270,18 +177,13 @@ type totpEnrollmentView struct {
 }
 
 // totpStart starts an authenticator-app enrollment: POST /customer/{tenant}/me/2fa/totp.
-func (a *API) totpStart(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, err := a.meCaller(r)
-	if err != nil {
-		a.loginFail(w, r, err)
-		return
-	}
+func (a *API) totpStart(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, ctx, id := c.tenant, c.ctx, c.id
 	e, err := a.svc.StartTOTP(ctx, t, id)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, totpEnrollmentView{Secret: e.Secret, OTPAuthURI: e.OTPAuthURI,
+	return reply(w, http.StatusOK, totpEnrollmentView{Secret: e.Secret, OTPAuthURI: e.OTPAuthURI,
 		QRCodePNG: base64.StdEncoding.EncodeToString(e.QRCodePNG)})
 }
 
@@ -294,12 +196,11 @@ type codeBody struct {
 	Password string `json:"password,omitempty"`
 }
 
-// meCode authenticates the signed-in customer and reads a {code[, password]} body.
-func (a *API) meCode(w http.ResponseWriter, r *http.Request, needPassword bool) (*identity.Tenant, context.Context, int64, codeBody, error) {
+// codeRequest reads a {code[, password]} body of a signed-in customer.
+func codeRequest(w http.ResponseWriter, r *http.Request, needPassword bool) (codeBody, error) {
 	var in codeBody
-	t, ctx, id, err := a.meJSON(w, r, &in)
-	if err != nil {
-		return nil, nil, 0, in, err
+	if err := decode(w, r, &in); err != nil {
+		return in, err
 	}
 	v := &identity.Validator{}
 	v.Required("code", in.Code)
@@ -307,122 +208,44 @@ func (a *API) meCode(w http.ResponseWriter, r *http.Request, needPassword bool) 
 	if needPassword {
 		v.Required("password", in.Password)
 	}
-	return t, ctx, id, in, v.Err()
+	return in, v.Err()
 }
 
 // totpConfirm confirms the enrollment with a first code and answers the recovery
 // codes, shown this once: POST /customer/{tenant}/me/2fa/totp/confirm.
-func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	a.recoveryCodes(w, r, a.svc.ConfirmTOTP)
+func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.recoveryCodes(w, r, c, a.svc.ConfirmTOTP)
 }
 
 // recoveryCodes answers the recovery codes fn issues for a code the caller sends.
-func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request,
-	fn func(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error)) {
-	t, ctx, id, in, err := a.meCode(w, r, false)
+func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request, c *call,
+	fn func(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error)) error {
+	in, err := codeRequest(w, r, false)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	codes, err := fn(ctx, t, id, in.Code)
+	codes, err := fn(c.ctx, c.tenant, c.id, in.Code)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	writeLoginJSON(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
+	return reply(w, http.StatusOK, recoveryCodesView{RecoveryCodes: codes})
 }
 
 // totpRemove removes the authenticator app with the password and a current code:
 // DELETE /customer/{tenant}/me/2fa/totp.
-func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) {
-	t, ctx, id, in, err := a.meCode(w, r, true)
+func (a *API) totpRemove(w http.ResponseWriter, r *http.Request, c *call) error {
+	in, err := codeRequest(w, r, true)
 	if err != nil {
-		a.loginFail(w, r, err)
-		return
+		return err
 	}
-	if err := a.svc.RemoveTOTP(ctx, t, id, in.Password, in.Code); err != nil {
-		a.loginFail(w, r, err)
-		return
+	if err := a.svc.RemoveTOTP(c.ctx, c.tenant, c.id, in.Password, in.Code); err != nil {
+		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // recoveryRegenerate replaces the recovery codes, with a current authenticator code:
 // POST /customer/{tenant}/me/2fa/recovery-codes.
-func (a *API) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
-	a.recoveryCodes(w, r, a.svc.RegenerateRecoveryCodes)
-}
-
-// notMeAsk is the link of a new-device mail: GET /customer/{tenant}/security/not-me/{token}.
-// It only asks: a mail scanner that opens the link changes nothing and leaves the token
-// unused. The page's form posts back to the same address (notMe).
-func (a *API) notMeAsk(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
-		return
-	}
-	if !a.notMeUsable(ctx, w, a.svc.CheckNotMe(ctx, t, pathVar(r, "token"))) {
-		return
-	}
-	// The CSRF cookie is scoped to the links' directory, wherever a host mounts them.
-	csrf, err := a.oauth.FormCSRF(w, r, t.Name, path.Dir(r.URL.Path)+"/")
-	if err != nil {
-		a.notMeUsable(ctx, w, err)
-		return
-	}
-	oauth.SetPageHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	if err := a.pages.ExecuteTemplate(w, "notme.html", struct{ Title, Action, CSRF string }{"Was this not you?", r.URL.RequestURI(), csrf}); err != nil {
-		a.log.ErrorContext(ctx, "render not-me page", "err", err)
-	}
-}
-
-// notMe acts on the confirmed link: every session, token and trusted device of the
-// account ends. POST /customer/{tenant}/security/not-me/{token} (form, csrf_token).
-func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
-	t, ctx, err := a.loginTenant(r, pathVar(r, "tenant"))
-	if err != nil {
-		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, loginMaxBody)
-	if err := r.ParseForm(); err != nil {
-		a.notice(w, http.StatusBadRequest, "Please try again", "The form could not be read. Please open the link in the e-mail again.", "")
-		return
-	}
-	if !a.oauth.CheckFormCSRF(r, t.Name) {
-		a.notice(w, http.StatusForbidden, "Please try again", "This form has expired. Please open the link in the e-mail again.", "")
-		return
-	}
-	if !a.notMeUsable(ctx, w, a.svc.NotMe(ctx, t, pathVar(r, "token"))) {
-		return
-	}
-	a.notice(w, http.StatusOK, "Your account is safe again", "",
-		"Every session of your account has been signed out and every trusted device forgotten. "+
-			"Please sign in again and change your password.")
-}
-
-// notMeUsable answers the page of a failed not-me step and reports whether err is nil.
-func (a *API) notMeUsable(ctx context.Context, w http.ResponseWriter, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, customer.ErrInvalidToken):
-		a.notice(w, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
-	default:
-		a.log.ErrorContext(ctx, "not-me link", "err", fmt.Errorf("not me: %w", err))
-		a.notice(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.", "")
-	}
-	return false
-}
-
-// notice answers a small HTML page.
-func (a *API) notice(w http.ResponseWriter, status int, title, errMsg, msg string) {
-	oauth.SetPageHeaders(w.Header())
-	w.WriteHeader(status)
-	if err := a.pages.ExecuteTemplate(w, "notice.html", struct{ Title, Error, Notice string }{title, errMsg, msg}); err != nil {
-		a.log.Error("render notice", "err", err)
-	}
+func (a *API) recoveryRegenerate(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.recoveryCodes(w, r, c, a.svc.RegenerateRecoveryCodes)
 }
