@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/custodian-id/custodian/api/admin"
 	"github.com/custodian-id/custodian/api/login"
 	"github.com/custodian-id/custodian/api/tickets"
 	"github.com/custodian-id/custodian/customer"
@@ -26,6 +27,7 @@ type Server struct {
 
 	tickets *tickets.API
 	login   *login.API
+	admin   *admin.API
 	outbox  *notify.Outbox
 	store   *storage.Store
 	cfg     Config
@@ -135,6 +137,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
 		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
 		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
+			MaxBodyBytes: cfg.MaxBodyBytes}),
+		admin: admin.New(admin.Config{OAuth: provider, Customers: customers, Token: string(cfg.AdminToken), Logger: log, Now: cfg.Now,
 			MaxBodyBytes: cfg.MaxBodyBytes}),
 	}, nil
 }

@@ -207,6 +207,14 @@ func (s *Service) event(ctx context.Context, tenant, kind string, customerID *in
 	}
 }
 
+// Events reads a tenant's audit trail, newest first; customerID filters when set.
+func (s *Service) Events(ctx context.Context, tenant string, customerID *int64, limit int) ([]*identity.SecurityEvent, error) {
+	if s.events == nil {
+		return nil, nil
+	}
+	return s.events.ListEvents(ctx, tenant, customerID, limit)
+}
+
 type clientKey struct{}
 
 // WithClient notes the calling client of a request for the audit trail.

@@ -577,11 +577,6 @@ type Export struct {
 	Events    []*identity.SecurityEvent
 }
 
-// EventLister reads the audit trail of a customer.
-type EventLister interface {
-	ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*identity.SecurityEvent, error)
-}
-
 // Export gathers everything Custodian holds about a customer.
 func (s *Service) Export(ctx context.Context, tenant string, id int64) (*Export, error) {
 	a, err := s.Account(ctx, tenant, id)
@@ -598,10 +593,8 @@ func (s *Service) Export(ctx context.Context, tenant string, id int64) (*Export,
 	if x.TwoFactor, err = s.TwoFactor(ctx, tenant, id); err != nil {
 		return nil, err
 	}
-	if l, ok := s.events.(EventLister); ok {
-		if x.Events, err = l.ListEvents(ctx, tenant, &id, 1000); err != nil {
-			return nil, err
-		}
+	if x.Events, err = s.Events(ctx, tenant, &id, 1000); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

@@ -30,6 +30,32 @@ func (p *Provider) CreateTenant(ctx context.Context, name string) (*identity.Ten
 	return t, nil
 }
 
+// CreateTenantWithSettings creates a tenant (CreateTenant) with settings changed by
+// their stable keys. The settings are checked before anything is created, so a bad one
+// creates nothing.
+func (p *Provider) CreateTenantWithSettings(ctx context.Context, name string, set map[string]string) (*identity.Tenant, error) {
+	scratch := identity.DefaultSettings()
+	var bad []error
+	for k, v := range set {
+		if err := scratch.Set(k, v); err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) == 0 {
+		if err := scratch.Validate(); err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, errors.Join(bad...)
+	}
+	t, err := p.CreateTenant(ctx, name)
+	if err == nil && len(set) > 0 {
+		t, err = p.UpdateTenantSettings(ctx, name, set)
+	}
+	return t, err
+}
+
 // GetTenant returns a tenant.
 func (p *Provider) GetTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	return p.store.GetTenant(ctx, name)
@@ -185,6 +211,16 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 // GetClient returns a client of a tenant.
 func (p *Provider) GetClient(ctx context.Context, tenant, id string) (*Client, error) {
 	return p.store.GetTenantClient(ctx, tenant, id)
+}
+
+// ListClients lists a tenant's clients (none for a tenant that does not exist).
+func (p *Provider) ListClients(ctx context.Context, tenant string) ([]*Client, error) {
+	return p.store.ListClients(ctx, tenant)
+}
+
+// DeleteClient deletes a client; its tokens stop working with it.
+func (p *Provider) DeleteClient(ctx context.Context, tenant, id string) error {
+	return p.store.DeleteClient(ctx, tenant, id)
 }
 
 // AuthenticateClient checks a client's credentials the way the token endpoint does

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
@@ -183,17 +181,6 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusUnauthorized, typ: typeUnauthorized, message: "invalid, expired or already used refresh token"}
 	}
 	return &loginError{status: http.StatusInternalServerError, typ: typeInternal, message: "internal error"}
-}
-
-// routeOf names the matched route by its template: paths can carry single-use tokens
-// (opt-in, "not me"), which must not reach the logs.
-func routeOf(r *http.Request) string {
-	if rt := mux.CurrentRoute(r); rt != nil {
-		if tpl, err := rt.GetPathTemplate(); err == nil {
-			return tpl
-		}
-	}
-	return "unmatched"
 }
 
 // bodyError words a refused body in the login API's shape.

@@ -71,3 +71,14 @@ func routeName(r *http.Request) string {
 	}
 	return ""
 }
+
+// routeOf names the matched route by its template: paths can carry single-use tokens
+// (opt-in, "not me"), which must not reach the logs.
+func routeOf(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if tpl, err := rt.GetPathTemplate(); err == nil {
+			return tpl
+		}
+	}
+	return "unmatched"
+}
