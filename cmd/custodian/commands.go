@@ -315,7 +315,7 @@ func (c *cli) serve(name string, args []string) int {
 	}
 	defer srv.Close()
 	if *demo {
-		d, err := srv.SeedDemo(c.ctx)
+		d, err := seedDemo(c.ctx, srv, log)
 		if err != nil {
 			return c.fail(exitFailure, err)
 		}

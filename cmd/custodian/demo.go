@@ -1,4 +1,4 @@
-package custodian
+package main
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 
+	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
@@ -28,7 +30,7 @@ const (
 	demoPasswordLength = 12 // random bytes; 16 characters once encoded
 )
 
-// Demo describes what SeedDemo set up. The backend secret and the shopper's password
+// Demo describes what seedDemo set up. The backend secret and the shopper's password
 // are only known when Created is true: they are shown once and only their hashes are
 // kept.
 type Demo struct {
@@ -42,7 +44,7 @@ type Demo struct {
 	Created bool
 }
 
-// SeedDemo gives an empty database a demo tenant with a public first-party storefront
+// seedDemo gives an empty database a demo tenant with a public first-party storefront
 // client, a confidential backend client and a demo shopper. A database that already
 // has a tenant is left alone (Created is false); so is one where another node won the
 // race to seed it.
@@ -50,18 +52,18 @@ type Demo struct {
 // The steps are not one transaction (creating a tenant's keys must not run inside a
 // caller's), so a failure part way leaves a partial demo behind; start over on a fresh
 // database in that case.
-func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
+func seedDemo(ctx context.Context, s *custodian.Server, log *slog.Logger) (*Demo, error) {
 	tenants, err := s.OAuth.ListTenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("seed demo: %w", err)
 	}
 	if len(tenants) > 0 {
-		return s.existingDemo(ctx)
+		return existingDemo(ctx, s)
 	}
 
 	if _, err := s.OAuth.CreateTenant(ctx, demoTenant); err != nil {
 		if errors.Is(err, identity.ErrConflict) {
-			return s.existingDemo(ctx)
+			return existingDemo(ctx, s)
 		}
 		return nil, fmt.Errorf("seed demo: %w", err)
 	}
@@ -98,7 +100,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 	}
 
 	pw := make([]byte, demoPasswordLength)
-	if _, err := io.ReadFull(s.cfg.Rand, pw); err != nil {
+	if _, err := io.ReadFull(rand.Reader, pw); err != nil {
 		return nil, fmt.Errorf("seed demo: random: %w", err)
 	}
 	d.CustomerPassword = base64.RawURLEncoding.EncodeToString(pw)
@@ -108,14 +110,14 @@ func (s *Server) SeedDemo(ctx context.Context) (*Demo, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("seed demo: customer: %w", err)
 	}
-	s.log.InfoContext(ctx, "seeded demo", "tenant", demoTenant, "clients", []string{demoPublicClient, demoBackendClient},
+	log.InfoContext(ctx, "seeded demo", "tenant", demoTenant, "clients", []string{demoPublicClient, demoBackendClient},
 		"customer", demoCustomerEmail)
 	return d, nil
 }
 
-// existingDemo describes a database SeedDemo leaves alone: the demo's names when its
+// existingDemo describes a database seedDemo leaves alone: the demo's names when its
 // tenant is there, nothing otherwise.
-func (s *Server) existingDemo(ctx context.Context) (*Demo, error) {
+func existingDemo(ctx context.Context, s *custodian.Server) (*Demo, error) {
 	d := &Demo{}
 	if _, err := s.OAuth.GetTenant(ctx, demoTenant); errors.Is(err, identity.ErrNotFound) {
 		return d, nil
