@@ -1,5 +1,9 @@
-// Package customer holds shopper accounts and the two customer-facing authentication
-// APIs (the ticket API and the customer login API), profiles and credentials.
+// Package customer holds the domain rules of shoppers' accounts: sign-in (first factor,
+// lockout, rate limits, the second-factor decision), refresh and re-scope, social
+// sign-in and linking, sign-up, profile and addresses, credentials, devices, export and
+// erasure. It imports no HTTP, protocol or storage library: the API dialects (api/...)
+// and the OAuth provider call it, and it reaches the store, the outbox and the tokens
+// through the interfaces it declares (Store, GuardStore, TokenRevoker, ClientTokens).
 package customer
 
 import (

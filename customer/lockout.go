@@ -1,5 +1,9 @@
 package customer
 
+// The door of every password check: failed passwords counted with one conditional
+// update, automatic lockout, the admin's lock and unlock, and the sign-in record the
+// admin API shows.
+
 import (
 	"context"
 	"errors"
@@ -7,6 +11,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // LoginState is an account's sign-in record, as the admin surface shows it.
@@ -43,40 +48,6 @@ type GuardStore interface {
 	Hit(ctx context.Context, bucket string, window time.Duration) (int, time.Time, error)
 }
 
-// Limit is one rate limit: at most Max events per Window.
-type Limit struct {
-	Max    int
-	Window time.Duration
-}
-
-// Limits of the credential endpoints. Per client IP they stop spraying; per account
-// they stop guessing one shopper's password from many addresses.
-type Limits struct {
-	PerIP      Limit
-	PerAccount Limit
-}
-
-// DefaultLimits are the limits of a Service whose Config names none.
-func DefaultLimits() Limits {
-	return Limits{PerIP: Limit{Max: 60, Window: time.Minute}, PerAccount: Limit{Max: 10, Window: time.Minute}}
-}
-
-// allow counts one attempt against a bucket and fails with a identity.RateLimitError when the
-// bucket is over its limit.
-func (s *Service) allow(ctx context.Context, bucket string, l Limit) error {
-	if s.guard == nil || l.Max <= 0 {
-		return nil
-	}
-	n, end, err := s.guard.Hit(ctx, bucket, l.Window)
-	if err != nil {
-		return fmt.Errorf("rate limit: %w", err)
-	}
-	if n > l.Max {
-		return &identity.RateLimitError{RetryAfter: max(end.Sub(s.now()), time.Second)}
-	}
-	return nil
-}
-
 // Login checks an e-mail and password for a tenant, guarding the door: rate limits per
 // client IP and per account, failed-password counting with automatic lockout, and the
 // audit trail. An unknown e-mail and a wrong password answer ErrInvalidCredentials after
@@ -92,6 +63,16 @@ func (s *Service) Login(ctx context.Context, t *identity.Tenant, email, password
 func (s *Service) confirmPassword(ctx context.Context, t *identity.Tenant, email, password string) error {
 	_, err := s.checkLogin(ctx, t, email, password, false)
 	return err
+}
+
+// checkPassword confirms a signed-in customer's password for a sensitive change; a
+// wrong one counts towards the lockout like any other.
+func (s *Service) checkPassword(ctx context.Context, t *identity.Tenant, id int64, password string) error {
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return err
+	}
+	return s.confirmPassword(ctx, t, a.Email, password)
 }
 
 func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, password string, signIn bool) (*Account, error) {
@@ -169,6 +150,23 @@ func (s *Service) signedIn(ctx context.Context, t *identity.Tenant, a *Account, 
 	return nil
 }
 
+// wrongCode counts a wrong second factor like a wrong password.
+func (s *Service) wrongCode(ctx context.Context, t *identity.Tenant, wrong *twofactor.WrongCodeError) error {
+	if wrong.CustomerID == 0 {
+		return wrong
+	}
+	out, err := s.guard.RecordFailedLogin(ctx, t.Name, wrong.CustomerID, s.now().UTC(), t.Settings.LockoutThreshold,
+		time.Duration(t.Settings.LockoutDuration))
+	if err != nil {
+		return fmt.Errorf("record failed second factor: %w", err)
+	}
+	s.event(ctx, t.Name, EventTwoFactorFailed, &wrong.CustomerID, map[string]any{"count": out.Count, "replayed": wrong.Replayed})
+	if out.JustLocked {
+		s.event(ctx, t.Name, identity.EventAccountLocked, &wrong.CustomerID, map[string]any{"until": out.LockedUntil})
+	}
+	return wrong
+}
+
 // LoginStateOf derives the admin view of an account's sign-in state.
 func LoginStateOf(a *Account, threshold int, now time.Time) LoginState {
 	st := LoginState{
@@ -187,37 +185,31 @@ func LoginStateOf(a *Account, threshold int, now time.Time) LoginState {
 	return st
 }
 
-// event records a security event; failing to record is logged, never fatal to the
-// request.
-func (s *Service) event(ctx context.Context, tenant, kind string, customerID *int64, detail map[string]any) {
-	if s.events == nil {
-		return
+// SetLock locks an account for the tenant's lockout duration, or unlocks it (admin).
+func (s *Service) SetLock(ctx context.Context, t *identity.Tenant, id int64, locked bool) error {
+	if _, err := s.store.GetAccount(ctx, t.Name, id); err != nil {
+		return err
 	}
-	meta := identity.RequestMetaFromContext(ctx)
-	e := &identity.SecurityEvent{Tenant: tenant, Kind: kind, CustomerID: customerID, IP: meta.IP, UserAgent: meta.UserAgent,
-		Detail: detail, CreatedAt: s.now().UTC()}
-	if customerID != nil {
-		e.Subject = fmt.Sprint(*customerID)
+	now := s.now().UTC()
+	var until *time.Time
+	kind := identity.EventAccountUnlocked
+	if locked {
+		u := now.Add(time.Duration(t.Settings.LockoutDuration))
+		until = &u
+		kind = identity.EventAccountLocked
 	}
-	if c, ok := ctx.Value(clientKey{}).(string); ok {
-		e.ClientID = c
+	if err := s.guard.SetLock(ctx, t.Name, id, until, now); err != nil {
+		return err
 	}
-	if err := s.events.RecordEvent(ctx, e); err != nil {
-		s.log.ErrorContext(ctx, "record security event", "kind", kind, "err", err)
-	}
+	s.event(ctx, t.Name, kind, &id, map[string]any{"by": "admin"})
+	return nil
 }
 
-// Events reads a tenant's audit trail, newest first; customerID filters when set.
-func (s *Service) Events(ctx context.Context, tenant string, customerID *int64, limit int) ([]*identity.SecurityEvent, error) {
-	if s.events == nil {
-		return nil, nil
+// LoginState returns an account's sign-in state (admin).
+func (s *Service) LoginState(ctx context.Context, t *identity.Tenant, id int64) (LoginState, error) {
+	a, err := s.store.GetAccount(ctx, t.Name, id)
+	if err != nil {
+		return LoginState{}, err
 	}
-	return s.events.ListEvents(ctx, tenant, customerID, limit)
-}
-
-type clientKey struct{}
-
-// WithClient notes the calling client of a request for the audit trail.
-func WithClient(ctx context.Context, clientID string) context.Context {
-	return context.WithValue(ctx, clientKey{}, clientID)
+	return LoginStateOf(a, t.Settings.LockoutThreshold, s.now()), nil
 }
