@@ -56,19 +56,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	grace := cfg.RefreshGracePeriod
-	switch {
-	case grace == 0:
-		grace = -1 // the store's default
-	case grace < 0:
-		grace = 0 // no grace
-	}
 	log := slog.New(requestIDHandler{inner: discardIfNil(cfg.Logger).Handler()})
 
 	store, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{
 		Now:                  cfg.Now,
 		Logger:               log,
-		RefreshGracePeriod:   grace,
+		RefreshGracePeriod:   cfg.RefreshGracePeriod,
 		RefreshGraceMaxForks: cfg.RefreshGraceMaxForks,
 	})
 	if err != nil {
