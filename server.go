@@ -67,31 +67,37 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := templates.Parse()
+	srv, err := wire(ctx, cfg, store, log)
 	if err != nil {
 		store.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// wire builds every service and API dialect over the store, then seals what a release
+// before sealing stored in plaintext.
+func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logger) (*Server, error) {
+	tmpl, err := templates.Parse()
+	if err != nil {
 		return nil, err
 	}
 	m := newMetrics()
 	webhookSecrets, err := identity.NewWebhookSecrets([]byte(cfg.Secret))
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	outbox, err := newOutbox(cfg, store, webhookSecrets, log)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	tfc, err := customer.TwoFactorConfig(store, []byte(cfg.Secret))
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
 		TwoFactor: tfc, WebhookSecrets: webhookSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	provider, err := oauth.NewProvider(oauth.Config{
@@ -111,18 +117,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	// Secrets stored in plaintext by a release before sealing are sealed now.
 	if n, err := provider.SealSecrets(ctx); err != nil {
-		store.Close()
 		return nil, err
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext secret settings", "tenants", n)
 	}
 	if n, err := store.SealOutboxSecrets(ctx, webhookSecrets.Seal); err != nil {
-		store.Close()
 		return nil, err
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)

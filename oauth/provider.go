@@ -178,9 +178,16 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	p.keys = NewKeyring(cfg.Store, sealer, p.now, p.rand)
 
+	p.composeFosite(cfg.Secret)
+	return p, nil
+}
+
+// composeFosite builds fosite's configuration and composes the handlers Custodian
+// uses (explicitly, not ComposeAllEnabled), with Custodian's own grants after them.
+func (p *Provider) composeFosite(secret []byte) {
 	p.fconf = &tenantConfig{
 		Config: &fosite.Config{
-			GlobalSecret:                   identity.DeriveKey(cfg.Secret, "custodian/token-hmac/v1"),
+			GlobalSecret:                   identity.DeriveKey(secret, "custodian/token-hmac/v1"),
 			ClientSecretsHasher:            p.secretHash,
 			EnforcePKCEForPublicClients:    true,
 			EnablePKCEPlainChallengeMethod: false,
@@ -228,7 +235,6 @@ func NewProvider(cfg Config) (*Provider, error) {
 	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
 	// The revocation endpoint also takes the JWT form of an access token.
 	p.fconf.RevocationHandlers.Append(&jwtRevocation{p: p})
-	return p, nil
 }
 
 // compose builds the fosite provider with exactly the given factories. fosite's

@@ -277,11 +277,22 @@ func (c upstreamClaims) verified() bool {
 	return s == "true"
 }
 
-// connectorCallback is where the upstream sends the shopper back:
-// GET /oauth2/{tenant}/connectors/{id}/callback.
-func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
+// upstreamAnswer is an upstream provider's answer at the callback, verified.
+type upstreamAnswer struct {
+	login     *UpstreamLogin
+	connector *Connector
+	token     *oauth2.Token
+	rawID     string
+	idToken   *oidc.IDToken
+	claims    upstreamClaims
+}
+
+// verifyUpstream checks the answer at the connector callback: the sign-in started in
+// this browser and was not used, the code exchanges for tokens, and the ID token
+// verifies with the sign-in's nonce. done reports that it answered the request itself
+// (an error page).
+func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
-	t := identity.TenantFromContext(ctx)
 	fail := func(status int, msg string) {
 		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
 	}
@@ -290,40 +301,40 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if state == "" || cerr != nil || cookie.Value != state {
 		fail(http.StatusBadRequest, "This sign-in did not start in this browser, or it has expired. Please start again.")
-		return
+		return nil, true
 	}
 	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: "/oauth2/" + t.Name + "/", HttpOnly: true,
 		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	login, err := p.store.UseUpstreamLogin(ctx, t.Name, hashState(state), p.now().UTC())
 	if err != nil || login.ConnectorID != mux.Vars(r)["id"] {
 		fail(http.StatusBadRequest, "This sign-in has expired or was already used. Please start again.")
-		return
+		return nil, true
 	}
 	if e := q.Get("error"); e != "" {
 		fail(http.StatusUnauthorized, "The provider did not sign you in ("+e+").")
-		return
+		return nil, true
 	}
 	c, err := p.connector(ctx, t.Name, login.ConnectorID)
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	conf, op, err := p.oauth2Config(ctx, c)
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	verifier, err := p.socialSealer.Open(login.SealedVerifier, []byte("upstream|"+t.Name))
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	hctx := oidc.ClientContext(ctx, p.upstream.client)
 	tok, err := conf.Exchange(hctx, q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {
 		p.log.WarnContext(ctx, "upstream code exchange", "connector", c.ID, "err", err)
 		fail(http.StatusBadGateway, "The provider did not confirm the sign-in. Please try again.")
-		return
+		return nil, true
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	idt, err := op.Verifier(&oidc.Config{ClientID: c.ClientID, Now: p.now}).Verify(hctx, rawID)
@@ -337,8 +348,21 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.log.WarnContext(ctx, "upstream ID token refused", "connector", c.ID, "err", err)
 		fail(http.StatusBadGateway, "The provider's answer could not be verified. Please try again.")
+		return nil, true
+	}
+	return &upstreamAnswer{login: login, connector: c, token: tok, rawID: rawID, idToken: idt, claims: claims}, false
+}
+
+// connectorCallback is where the upstream sends the shopper back:
+// GET /oauth2/{tenant}/connectors/{id}/callback.
+func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := identity.TenantFromContext(ctx)
+	ans, done := p.verifyUpstream(w, r, t)
+	if done {
 		return
 	}
+	login, c, tok, rawID, idt, claims := ans.login, ans.connector, ans.token, ans.rawID, ans.idToken, ans.claims
 	resume, err := url.Parse(login.ResumeURL)
 	if err != nil {
 		p.upstreamFailed(w, r, err)

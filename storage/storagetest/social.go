@@ -11,6 +11,10 @@ import (
 	"github.com/custodian-id/custodian/storage"
 )
 
+// testSocial: connectors, upstream sign-ins in flight, social handoffs and linked
+// identities.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testSocial(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
 	mustTenant(t, s, "beta")

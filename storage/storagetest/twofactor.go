@@ -13,6 +13,9 @@ import (
 	"github.com/custodian-id/custodian/twofactor"
 )
 
+// testChallenges: second-factor challenges, their codes, attempts and single use.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testChallenges(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
 	mustTenant(t, s, "beta")
@@ -176,6 +179,9 @@ func testTOTP(t *testing.T, s *storage.Store) {
 	}
 }
 
+// testDevices: devices seen, trusted until a time, forgotten one by one and all.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testDevices(t *testing.T, s *storage.Store) {
 	actx, _, c := tokenFixture(t, s)
 	id := mustCustomer(t, s, "alpha", "jane@example.com")
