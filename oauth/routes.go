@@ -59,3 +59,14 @@ func (p *Provider) failRoute(w http.ResponseWriter, r *http.Request, err error) 
 	p.log.ErrorContext(r.Context(), "oauth route", "err", err)
 	api.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 }
+
+// pathVar reads a variable of the matched route's path.
+func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
+
+// routeName is the name of the matched route, or "".
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		return rt.GetName()
+	}
+	return ""
+}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
@@ -306,7 +305,7 @@ func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *ide
 	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: "/oauth2/" + t.Name + "/", HttpOnly: true,
 		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	login, err := p.store.UseUpstreamLogin(ctx, t.Name, hashState(state), p.now().UTC())
-	if err != nil || login.ConnectorID != mux.Vars(r)["id"] {
+	if err != nil || login.ConnectorID != pathVar(r, "id") {
 		fail(http.StatusBadRequest, "This sign-in has expired or was already used. Please start again.")
 		return nil, true
 	}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/custodian-id/custodian/api/wellformed"
 )
 
@@ -41,8 +39,7 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 		if errors.As(err, &tooLarge) {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
-		route := mux.CurrentRoute(r)
-		if route != nil && browserRoutes[route.GetName()] {
+		if browserRoutes[routeName(r)] {
 			p.render(w, status, "error.html", page{Title: "Error", Error: msg + " (invalid_request)"})
 			return
 		}
