@@ -12,7 +12,24 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"time"
 )
+
+// OrDiscard is l, or a logger that discards when l is nil: a dialect built without one.
+func OrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// OrNow is now, or time.Now when now is nil: a dialect built without a clock.
+func OrNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
 
 // Handler is an HTTP handler that returns its failure instead of writing it: the
 // dialect's mapper (Dialect) answers it in the dialect's shape.
@@ -54,9 +71,7 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // *http.MaxBytesError (IsTooLarge). A panic is logged with its stack and answered as a
 // *PanicError. maxBody 0 sets no limit.
 func (d Dialect) Guard(maxBody int64, log *slog.Logger) func(http.Handler) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = OrDiscard(log)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			defer func() {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/api/wellformed"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/oauth"
@@ -41,14 +42,8 @@ type API struct {
 
 // New builds the admin API.
 func New(cfg Config) *API {
-	a := &API{oauth: cfg.OAuth, svc: cfg.Customers, token: cfg.Token, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.now == nil {
-		a.now = time.Now
-	}
-	return a
+	return &API{oauth: cfg.OAuth, svc: cfg.Customers, token: cfg.Token, log: api.OrDiscard(cfg.Logger), now: api.OrNow(cfg.Now),
+		maxBody: cfg.MaxBodyBytes}
 }
 
 // Require lets a request through only with the admin credential (Authorization:

@@ -46,15 +46,10 @@ func customerVar(r *http.Request) int64 {
 	return id
 }
 
-// routeName is the name of the matched route, or its template.
+// routeName is the name of the matched route ("" outside the router).
 func routeName(r *http.Request) string {
 	if rt := mux.CurrentRoute(r); rt != nil {
-		if n := rt.GetName(); n != "" {
-			return n
-		}
-		if t, err := rt.GetPathTemplate(); err == nil {
-			return t
-		}
+		return rt.GetName()
 	}
-	return "unmatched"
+	return ""
 }

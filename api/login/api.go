@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -36,12 +37,6 @@ type API struct {
 
 // New builds the customer login API.
 func New(cfg Config) *API {
-	a := &API{svc: cfg.Customers, oauth: cfg.OAuth, pages: cfg.Pages, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.now == nil {
-		a.now = time.Now
-	}
-	return a
+	return &API{svc: cfg.Customers, oauth: cfg.OAuth, pages: cfg.Pages, log: api.OrDiscard(cfg.Logger), now: api.OrNow(cfg.Now),
+		maxBody: cfg.MaxBodyBytes}
 }

@@ -107,10 +107,26 @@ func (a *API) meCaller(r *http.Request) (*call, error) {
 // loginMaxBody bounds the JSON bodies of the login API.
 const loginMaxBody = 64 << 10
 
+// checked is a request body that says which of its fields are required and how long
+// they may be.
+type checked interface {
+	check(v *identity.Validator)
+}
+
 // decode reads a JSON body of one of the media types (default application/json) into
-// v with the one strict decoder, at most loginMaxBody bytes.
+// v with the one strict decoder, at most loginMaxBody bytes, and checks its fields when
+// it is a checked body: every invalid field is reported at once.
 func decode(w http.ResponseWriter, r *http.Request, v any, mediaTypes ...string) error {
-	return api.Decoder{MediaTypes: mediaTypes, MaxBytes: loginMaxBody}.Decode(w, r, v)
+	if err := (api.Decoder{MediaTypes: mediaTypes, MaxBytes: loginMaxBody}).Decode(w, r, v); err != nil {
+		return err
+	}
+	c, ok := v.(checked)
+	if !ok {
+		return nil
+	}
+	var val identity.Validator
+	c.check(&val)
+	return val.Err()
 }
 
 // reply answers v as JSON that no cache may keep (it may carry tokens).

@@ -108,45 +108,43 @@ type saasClaims struct {
 // GET /customerlogin/auth/anonymous/login?tenant=&client_id=.
 func (a *API) anonLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	t, ctx := c.tenant, c.ctx
-	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
+	client, err := a.storefrontClient(c.ctx, c.tenant.Name, q.Get("client_id"))
 	if err != nil {
 		return err
 	}
-	if !t.Settings.GrantAllowed(identity.GrantAnonymous) || !slices.Contains(client.GrantTypes, identity.GrantAnonymous) {
+	if !c.tenant.Settings.GrantAllowed(identity.GrantAnonymous) || !slices.Contains(client.GrantTypes, identity.GrantAnonymous) {
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the client may not request anonymous tokens"}
 	}
-	ts, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
+	ts, err := a.oauth.IssueTokens(c.ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
 		Grant: identity.GrantAnonymous})
 	if err != nil {
 		return fmt.Errorf("issue anonymous token: %w", err)
 	}
-	return reply(w, http.StatusOK, a.anonymousView(t, ts))
+	return reply(w, http.StatusOK, a.anonymousView(c.tenant, ts))
 }
 
 // anonRefresh refreshes an anonymous token; the session id stays:
 // GET /customerlogin/auth/anonymous/refresh?tenant=&refresh_token=&client_id=.
 func (a *API) anonRefresh(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	t, ctx := c.tenant, c.ctx
 	rt := q.Get("refresh_token")
 	if rt == "" {
 		return missingParam("refresh_token")
 	}
-	client, err := a.storefrontClient(ctx, t.Name, q.Get("client_id"))
+	client, err := a.storefrontClient(c.ctx, c.tenant.Name, q.Get("client_id"))
 	if err != nil {
 		return err
 	}
 	// A customer's refresh token belongs to refreshauthtoken: refuse it before it is
 	// rotated, so the misdirected call costs the shopper nothing.
-	if anon, err := a.oauth.IsAnonymousRefreshToken(ctx, rt); err == nil && !anon {
+	if anon, err := a.oauth.IsAnonymousRefreshToken(c.ctx, rt); err == nil && !anon {
 		return fmt.Errorf("%w: not an anonymous refresh token", oauth.ErrInvalidToken)
 	}
-	ts, err := a.oauth.Refresh(ctx, client, rt, oauth.Lifespans{})
+	ts, err := a.oauth.Refresh(c.ctx, client, rt, oauth.Lifespans{})
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, a.anonymousView(t, ts))
+	return reply(w, http.StatusOK, a.anonymousView(c.tenant, ts))
 }
 
 // signupBody is the seed's signup request.
@@ -207,12 +205,11 @@ func (b *signupBody) request() customer.SignupRequest {
 // signup creates a customer: POST /customer/{tenant}/signup → 201 {id}. With the
 // tenant's double opt-in the account starts inactive and an activation mail is sent.
 func (a *API) signup(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	var in signupBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	acc, err := a.svc.Signup(ctx, t, in.request())
+	acc, err := a.svc.Signup(c.ctx, c.tenant, in.request())
 	if err != nil {
 		return err
 	}
@@ -222,27 +219,26 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request, c *call) error {
 // optinConfirm activates an account with the token of its activation mail:
 // GET /customer/{tenant}/signup/optin/{token}.
 func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	// Who gets the tokens is settled before the single-use token is spent.
 	var client *oauth.Client
 	sessionID := ""
 	switch {
 	case loginBearer(r) != "":
-		anon, err := a.anonymousCaller(ctx, r)
+		anon, err := a.anonymousCaller(c.ctx, r)
 		if err != nil {
 			return err
 		}
-		if client, err = a.tokenClient(ctx, t.Name, anon.ClientID); err != nil {
+		if client, err = a.tokenClient(c.ctx, c.tenant.Name, anon.ClientID); err != nil {
 			return err
 		}
 		sessionID = anon.SessionID
 	case r.URL.Query().Get("client_id") != "":
 		var err error
-		if client, err = a.storefrontClient(ctx, t.Name, r.URL.Query().Get("client_id")); err != nil {
+		if client, err = a.storefrontClient(c.ctx, c.tenant.Name, r.URL.Query().Get("client_id")); err != nil {
 			return err
 		}
 	}
-	acc, err := a.svc.ConfirmOptIn(ctx, t, pathVar(r, "token"))
+	acc, err := a.svc.ConfirmOptIn(c.ctx, c.tenant, pathVar(r, "token"))
 	if err != nil {
 		return err
 	}
@@ -259,7 +255,6 @@ func (a *API) optinConfirm(w http.ResponseWriter, r *http.Request, c *call) erro
 // optinResend queues a new activation mail: POST /customer/{tenant}/signup/optin/refresh_token
 // {email} → 202, whether or not the address has an account waiting for activation.
 func (a *API) optinResend(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	var in struct {
 		Email string `json:"email"`
 	}
@@ -269,7 +264,7 @@ func (a *API) optinResend(w http.ResponseWriter, r *http.Request, c *call) error
 	if strings.TrimSpace(in.Email) == "" {
 		return missingParam("email")
 	}
-	if err := a.svc.ResendOptIn(ctx, t, strings.TrimSpace(in.Email)); err != nil {
+	if err := a.svc.ResendOptIn(c.ctx, c.tenant, strings.TrimSpace(in.Email)); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -286,29 +281,26 @@ type passwordLoginBody struct {
 	Region      string `json:"region"`
 }
 
+func (b *passwordLoginBody) check(v *identity.Validator) {
+	v.Required("email", strings.TrimSpace(b.Email))
+	v.Required("password", b.Password)
+	v.MaxLen("fingerprint", b.Fingerprint, 512)
+	v.MaxLen("region", b.Region, 64)
+}
+
 // login signs a customer in with the storefront's anonymous token:
 // POST /customer/{tenant}/login[?legalEntityId=].
 func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	anon := c.anon
 	var in passwordLoginBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	v := &identity.Validator{}
-	v.Required("email", strings.TrimSpace(in.Email))
-	v.Required("password", in.Password)
-	v.MaxLen("fingerprint", in.Fingerprint, 512)
-	v.MaxLen("region", in.Region, 64)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	client, err := a.tokenClient(c.ctx, c.tenant.Name, c.anon.ClientID)
 	if err != nil {
 		return err
 	}
 	legal := r.URL.Query().Get("legalEntityId")
-	res, err := a.svc.SignIn(ctx, t, customer.SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
+	res, err := a.svc.SignIn(c.ctx, c.tenant, customer.SignIn{Email: strings.TrimSpace(in.Email), Password: in.Password, ClientID: client.ID,
 		Fingerprint: in.Fingerprint, Region: in.Region, Payload: map[string]string{payloadLegalEntity: legal}, Member: legal})
 	if err != nil {
 		return err
@@ -316,7 +308,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if res.Challenge != nil {
 		return reply(w, http.StatusOK, pendingView{Requires2FA: true, TwoFactorChallenge: res.Challenge})
 	}
-	return a.writeCustomerTokens(w, c, client, res, anon.SessionID, legal)
+	return a.writeCustomerTokens(w, c, client, res, c.anon.SessionID, legal)
 }
 
 // pendingView is a login that awaits its second factor: no tokens yet.
@@ -331,17 +323,16 @@ const payloadLegalEntity = "legalEntityId"
 // refreshAuth refreshes a customer's tokens:
 // GET /customer/{tenant}/refreshauthtoken?refreshToken=&legalEntityId=.
 func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	q := r.URL.Query()
 	rt := q.Get("refreshToken")
 	if rt == "" {
 		return missingParam("refreshToken")
 	}
-	client, err := a.refreshingClient(ctx, r, t.Name)
+	client, err := a.refreshingClient(c.ctx, r, c.tenant.Name)
 	if err != nil {
 		return err
 	}
-	res, err := a.svc.Refresh(ctx, t, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
+	res, err := a.svc.Refresh(c.ctx, c.tenant, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
 	switch {
 	case errors.Is(err, customer.ErrNotFound):
 		err = tokenRequired("the customer no longer exists", nil)
@@ -352,11 +343,11 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	if res.Account == nil {
-		return reply(w, http.StatusOK, a.anonymousView(t, res.Tokens))
+		return reply(w, http.StatusOK, a.anonymousView(c.tenant, res.Tokens))
 	}
-	view, err := a.loginView(ctx, t, res.Account, res.Tokens, res.Member)
+	view, err := a.loginView(c.ctx, c.tenant, res.Account, res.Tokens, res.Member)
 	if err != nil {
-		a.revokeQuietly(ctx, res.Tokens.AccessToken)
+		a.revokeQuietly(c.ctx, res.Tokens.AccessToken)
 		return err
 	}
 	return reply(w, http.StatusOK, view)
@@ -365,8 +356,7 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error
 // validateAuth describes the customer token of the request:
 // GET /customer/{tenant}/validateauthtoken with Authorization: Bearer.
 func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	info, err := a.bearerInfo(ctx, r)
+	info, err := a.bearerInfo(c.ctx, r)
 	if err != nil {
 		return err
 	}
@@ -374,7 +364,7 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) erro
 	if info.Anonymous || perr != nil {
 		return tokenRequired("not a customer's token", nil)
 	}
-	acc, err := a.svc.Account(ctx, t.Name, id)
+	acc, err := a.svc.Account(c.ctx, c.tenant.Name, id)
 	if errors.Is(err, customer.ErrNotFound) {
 		return tokenRequired("the customer no longer exists", nil)
 	}
@@ -391,7 +381,7 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) erro
 	return reply(w, http.StatusOK, validateTokenView{
 		TokenType:     "Bearer",
 		ExpiresIn:     secondsUntil(info.ExpiresAt, a.now()),
-		Scope:         scopeString(info.Scopes, t.Name),
+		Scope:         scopeString(info.Scopes, c.tenant.Name),
 		SessionID:     info.SessionID,
 		Email:         acc.Email,
 		LegalEntityID: legal,
@@ -401,7 +391,6 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) erro
 // logout revokes a token and its whole family:
 // GET /customer/{tenant}/logout?accessToken= (or the Bearer token) → 204.
 func (a *API) logout(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := c.ctx
 	tok := r.URL.Query().Get("accessToken")
 	if tok == "" {
 		tok = loginBearer(r)
@@ -411,7 +400,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	// As RFC 7009 revocation: a token that is unknown, expired or already revoked is
 	// not an error, so logging out twice is harmless.
-	if err := a.oauth.RevokeToken(ctx, tok); err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+	if err := a.oauth.RevokeToken(c.ctx, tok); err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return noContent(w)
@@ -430,7 +419,6 @@ type statusView struct {
 // PATCH /customer/{tenant}/customers/{customerNumber} {active?, onHold?} (admin only;
 // routes.go guards it).
 func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	id, err := strconv.ParseInt(pathVar(r, "customerNumber"), 10, 64)
 	if err != nil || id <= 0 {
 		return customer.ErrNotFound
@@ -447,7 +435,7 @@ func (a *API) adminSetStatus(w http.ResponseWriter, r *http.Request, c *call) er
 			identity.FieldError{Field: "active", Type: "missing", Message: "active or onHold is required"},
 			identity.FieldError{Field: "onHold", Type: "missing", Message: "active or onHold is required"})
 	}
-	acc, err := a.svc.SetStatus(ctx, t.Name, id, in.Active, in.OnHold)
+	acc, err := a.svc.SetStatus(c.ctx, c.tenant.Name, id, in.Active, in.OnHold)
 	if err != nil {
 		return err
 	}

@@ -155,8 +155,7 @@ func (a *API) meGet(w http.ResponseWriter, r *http.Request, c *call) error {
 
 // writeProfile answers the caller's profile.
 func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	acc, err := a.svc.Account(ctx, t.Name, id)
+	acc, err := a.svc.Account(c.ctx, c.tenant.Name, c.id)
 	if err != nil {
 		return err
 	}
@@ -168,11 +167,11 @@ func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	var addrs []customer.Address
 	if withAddresses {
-		if addrs, err = a.svc.Addresses(ctx, t.Name, id); err != nil {
+		if addrs, err = a.svc.Addresses(c.ctx, c.tenant.Name, c.id); err != nil {
 			return err
 		}
 	}
-	return reply(w, http.StatusOK, profileOf(t, acc, addrs, withAddresses))
+	return reply(w, http.StatusOK, profileOf(c.tenant, acc, addrs, withAddresses))
 }
 
 // profilePatchBody is PATCH /me. Every field is raw so that null (clear) and absent
@@ -261,12 +260,11 @@ func (a *API) mePatch(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decode(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
 	p, err := body.patch()
 	if err != nil {
 		return err
 	}
-	if _, err := a.svc.UpdateProfile(ctx, t, id, p); err != nil {
+	if _, err := a.svc.UpdateProfile(c.ctx, c.tenant, c.id, p); err != nil {
 		return err
 	}
 	return a.writeProfile(w, r, c)
@@ -316,8 +314,7 @@ func (b *addressBody) apply(a *customer.Address) {
 
 // addressesList: GET /customer/{tenant}/me/addresses.
 func (a *API) addressesList(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	list, err := a.svc.Addresses(ctx, t.Name, id)
+	list, err := a.svc.Addresses(c.ctx, c.tenant.Name, c.id)
 	if err != nil {
 		return err
 	}
@@ -334,10 +331,9 @@ func (a *API) addressCreate(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
 	var ad customer.Address
 	body.apply(&ad)
-	if err := a.svc.AddAddress(ctx, t.Name, id, &ad); err != nil {
+	if err := a.svc.AddAddress(c.ctx, c.tenant.Name, c.id, &ad); err != nil {
 		return err
 	}
 	return reply(w, http.StatusCreated, map[string]string{"id": ad.ID})
@@ -345,8 +341,7 @@ func (a *API) addressCreate(w http.ResponseWriter, r *http.Request, c *call) err
 
 // addressGet: GET /customer/{tenant}/me/addresses/{addressId}.
 func (a *API) addressGet(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	ad, err := a.svc.Address(ctx, t.Name, id, pathVar(r, "addressId"))
+	ad, err := a.svc.Address(c.ctx, c.tenant.Name, c.id, pathVar(r, "addressId"))
 	if err != nil {
 		return err
 	}
@@ -359,17 +354,16 @@ func (a *API) addressPatch(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decode(w, r, &body, "application/json", "application/merge-patch+json"); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
-	ad, err := a.svc.Address(ctx, t.Name, id, pathVar(r, "addressId"))
+	ad, err := a.svc.Address(c.ctx, c.tenant.Name, c.id, pathVar(r, "addressId"))
 	if err != nil {
 		return err
 	}
 	wasDefault := ad.IsDefault
 	body.apply(ad)
-	if err := a.svc.UpdateAddress(ctx, t.Name, id, ad, wasDefault); err != nil {
+	if err := a.svc.UpdateAddress(c.ctx, c.tenant.Name, c.id, ad, wasDefault); err != nil {
 		return err
 	}
-	if ad, err = a.svc.Address(ctx, t.Name, id, ad.ID); err != nil {
+	if ad, err = a.svc.Address(c.ctx, c.tenant.Name, c.id, ad.ID); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, addressViewOf(*ad))
@@ -377,8 +371,7 @@ func (a *API) addressPatch(w http.ResponseWriter, r *http.Request, c *call) erro
 
 // addressDelete: DELETE /customer/{tenant}/me/addresses/{addressId} → 204.
 func (a *API) addressDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	if err := a.svc.DeleteAddress(ctx, t.Name, id, pathVar(r, "addressId")); err != nil {
+	if err := a.svc.DeleteAddress(c.ctx, c.tenant.Name, c.id, pathVar(r, "addressId")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -386,7 +379,6 @@ func (a *API) addressDelete(w http.ResponseWriter, r *http.Request, c *call) err
 
 // addressTags adds (POST) or removes (DELETE) tags: /me/addresses/{addressId}/tags?tags=A,B → 204.
 func (a *API) addressTags(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
 	var tags []string
 	for _, v := range r.URL.Query()["tags"] {
 		for _, tag := range strings.Split(v, ",") {
@@ -398,16 +390,51 @@ func (a *API) addressTags(w http.ResponseWriter, r *http.Request, c *call) error
 	if len(tags) == 0 {
 		return missingParam("tags")
 	}
-	if err := a.svc.TagAddress(ctx, t.Name, id, pathVar(r, "addressId"), tags, r.Method == http.MethodDelete); err != nil {
+	if err := a.svc.TagAddress(c.ctx, c.tenant.Name, c.id, pathVar(r, "addressId"), tags, r.Method == http.MethodDelete); err != nil {
 		return err
 	}
 	return noContent(w)
 }
 
+// resetBody is password/reset/update.
+type resetBody struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+func (b *resetBody) check(v *identity.Validator) {
+	v.Required("token", b.Token)
+	v.Required("password", b.Password)
+}
+
+// passwordChangeBody is password/change.
+type passwordChangeBody struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+func (b *passwordChangeBody) check(v *identity.Validator) {
+	v.Required("currentPassword", b.CurrentPassword)
+	v.Required("newPassword", b.NewPassword)
+}
+
+// emailChangeBody is me/accounts/internal/email/change.
+type emailChangeBody struct {
+	Email            string `json:"email"`
+	Password         string `json:"password"`
+	NewEmail         string `json:"newEmail"`
+	SyncContactEmail bool   `json:"syncContactEmail"`
+}
+
+func (b *emailChangeBody) check(v *identity.Validator) {
+	v.Required("email", strings.TrimSpace(b.Email))
+	v.Required("password", b.Password)
+	v.Required("newEmail", strings.TrimSpace(b.NewEmail))
+}
+
 // passwordReset: POST /customer/{tenant}/password/reset {email, site} → 204 whether or
 // not the address has an account.
 func (a *API) passwordReset(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	var in struct {
 		Email string `json:"email"`
 		Site  string `json:"site"`
@@ -418,7 +445,7 @@ func (a *API) passwordReset(w http.ResponseWriter, r *http.Request, c *call) err
 	if strings.TrimSpace(in.Email) == "" {
 		return missingParam("email")
 	}
-	if err := a.svc.RequestPasswordReset(ctx, t, in.Email, in.Site); err != nil {
+	if err := a.svc.RequestPasswordReset(c.ctx, c.tenant, in.Email, in.Site); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -426,21 +453,11 @@ func (a *API) passwordReset(w http.ResponseWriter, r *http.Request, c *call) err
 
 // passwordResetUpdate: POST /customer/{tenant}/password/reset/update {token, password} → 204.
 func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	var in struct {
-		Token    string `json:"token"`
-		Password string `json:"password"`
-	}
+	var in resetBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	v := &identity.Validator{}
-	v.Required("token", in.Token)
-	v.Required("password", in.Password)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := a.svc.ResetPassword(ctx, t, in.Token, in.Password); err != nil {
+	if err := a.svc.ResetPassword(c.ctx, c.tenant, in.Token, in.Password); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -449,22 +466,12 @@ func (a *API) passwordResetUpdate(w http.ResponseWriter, r *http.Request, c *cal
 // passwordChange: POST /customer/{tenant}/password/change {currentPassword, newPassword}
 // → 204; the customer's other sessions end.
 func (a *API) passwordChange(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		CurrentPassword string `json:"currentPassword"`
-		NewPassword     string `json:"newPassword"`
-	}
+	var in passwordChangeBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
-	v := &identity.Validator{}
-	v.Required("currentPassword", in.CurrentPassword)
-	v.Required("newPassword", in.NewPassword)
-	if err := v.Err(); err != nil {
-		return err
-	}
 	// The caller's own shopper session stays signed in.
-	if err := a.svc.ChangePassword(ctx, t, id, c.token.SessionID, in.CurrentPassword, in.NewPassword); err != nil {
+	if err := a.svc.ChangePassword(c.ctx, c.tenant, c.id, c.token.SessionID, in.CurrentPassword, in.NewPassword); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -472,24 +479,11 @@ func (a *API) passwordChange(w http.ResponseWriter, r *http.Request, c *call) er
 
 // emailChange: POST /customer/{tenant}/me/accounts/internal/email/change → 204.
 func (a *API) emailChange(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Email            string `json:"email"`
-		Password         string `json:"password"`
-		NewEmail         string `json:"newEmail"`
-		SyncContactEmail bool   `json:"syncContactEmail"`
-	}
+	var in emailChangeBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
-	v := &identity.Validator{}
-	v.Required("email", strings.TrimSpace(in.Email))
-	v.Required("password", in.Password)
-	v.Required("newEmail", strings.TrimSpace(in.NewEmail))
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := a.svc.RequestEmailChange(ctx, t, id, in.Email, in.Password, in.NewEmail, in.SyncContactEmail); err != nil {
+	if err := a.svc.RequestEmailChange(c.ctx, c.tenant, c.id, in.Email, in.Password, in.NewEmail, in.SyncContactEmail); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -497,8 +491,7 @@ func (a *API) emailChange(w http.ResponseWriter, r *http.Request, c *call) error
 
 // emailChangeConfirm: POST /customer/{tenant}/me/accounts/internal/email/change/confirm {token} → 204.
 func (a *API) emailChangeConfirm(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	if _, err := a.bearerInfo(ctx, r); err != nil {
+	if _, err := a.bearerInfo(c.ctx, r); err != nil {
 		return err
 	}
 	var in struct {
@@ -510,7 +503,7 @@ func (a *API) emailChangeConfirm(w http.ResponseWriter, r *http.Request, c *call
 	if in.Token == "" {
 		return missingParam("token")
 	}
-	if err := a.svc.ConfirmEmailChange(ctx, t, in.Token); err != nil {
+	if err := a.svc.ConfirmEmailChange(c.ctx, c.tenant, in.Token); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -538,13 +531,12 @@ type eventView struct {
 
 // meExport: GET /customer/{tenant}/me/export.
 func (a *API) meExport(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	x, err := a.svc.Export(ctx, t.Name, id)
+	x, err := a.svc.Export(c.ctx, c.tenant.Name, c.id)
 	if err != nil {
 		return err
 	}
 	acc := x.Account
-	out := exportView{ExportedAt: a.now().UTC(), Profile: profileOf(t, acc, x.Addresses, true),
+	out := exportView{ExportedAt: a.now().UTC(), Profile: profileOf(c.tenant, acc, x.Addresses, true),
 		Login: map[string]any{"email": acc.Email, "active": acc.Active, "createdAt": acc.CreatedAt, "lastLogin": acc.LastLoginAt,
 			"last2FaDate": acc.Last2FAAt, "failedLoginAttempts": acc.FailedLogins, "lockedUntil": acc.LockedUntil},
 		Addresses: []addressView{}, Devices: []deviceView{}, Events: []eventView{},
@@ -561,7 +553,7 @@ func (a *API) meExport(w http.ResponseWriter, r *http.Request, c *call) error {
 		out.Events = append(out.Events, eventView{Kind: e.Kind, ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail,
 			CreatedAt: e.CreatedAt})
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="customer-`+strconv.FormatInt(id, 10)+`.json"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="customer-`+strconv.FormatInt(c.id, 10)+`.json"`)
 	return reply(w, http.StatusOK, out)
 }
 
@@ -574,11 +566,10 @@ func (a *API) meDelete(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
 	if in.Password == "" {
 		return missingParam("password")
 	}
-	if err := a.svc.Erase(ctx, t, id, in.Password, in.Code); err != nil {
+	if err := a.svc.Erase(c.ctx, c.tenant, c.id, in.Password, in.Code); err != nil {
 		return err
 	}
 	return noContent(w)

@@ -30,7 +30,6 @@ type socialLoginView struct {
 // header may only repeat that session: a caller cannot choose a session it does not
 // own. Without the token the tokens keep the sign-in's own session.
 func (a *API) socialLogin(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
 	q := r.URL.Query()
 	v := &identity.Validator{}
 	for _, name := range []string{"code", "redirect_uri", "code_verifier"} {
@@ -43,21 +42,21 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request, c *call) error
 	var cart *oauth.AccessInfo
 	if loginBearer(r) != "" {
 		var err error
-		if cart, err = a.anonymousCaller(ctx, r); err != nil {
+		if cart, err = a.anonymousCaller(c.ctx, r); err != nil {
 			return err
 		}
 		if clientID == "" {
 			clientID = cart.ClientID
 		}
 	}
-	client, err := a.storefrontClient(ctx, t.Name, clientID)
+	client, err := a.storefrontClient(c.ctx, c.tenant.Name, clientID)
 	if err != nil {
 		return err
 	}
 	if err := ownSession(r.Header.Get("session-id"), cart, client.ID); err != nil {
 		return err
 	}
-	ts, social, err := a.oauth.ExchangeCode(ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), cart)
+	ts, social, err := a.oauth.ExchangeCode(c.ctx, client, q.Get("code"), q.Get("redirect_uri"), q.Get("code_verifier"), cart)
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField < 500 {
 		return &loginError{status: http.StatusBadRequest, typ: typeBadRequest, cause: err,
@@ -68,20 +67,20 @@ func (a *API) socialLogin(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	id, err := strconv.ParseInt(ts.Subject, 10, 64)
 	if err != nil {
-		a.revokeQuietly(ctx, ts.AccessToken)
+		a.revokeQuietly(c.ctx, ts.AccessToken)
 		return badRequest("the code was not issued to a customer")
 	}
-	acc, err := a.svc.Account(ctx, t.Name, id)
+	acc, err := a.svc.Account(c.ctx, c.tenant.Name, id)
 	if err == nil && (!acc.Active || acc.OnHold) {
 		err = customer.ErrInactive
 	}
 	if err != nil {
-		a.revokeQuietly(ctx, ts.AccessToken)
+		a.revokeQuietly(c.ctx, ts.AccessToken)
 		return err
 	}
-	view, err := a.loginView(ctx, t, acc, ts, "")
+	view, err := a.loginView(c.ctx, c.tenant, acc, ts, "")
 	if err != nil {
-		a.revokeQuietly(ctx, ts.AccessToken)
+		a.revokeQuietly(c.ctx, ts.AccessToken)
 		return err
 	}
 	out := socialLoginView{loginTokenView: view}
@@ -113,8 +112,7 @@ func ownSession(header string, cart *oauth.AccessInfo, clientID string) error {
 // meUnlink removes the link to a provider while another way to sign in remains:
 // DELETE /customer/{tenant}/me/accounts/{providerId}.
 func (a *API) meUnlink(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	if err := a.svc.Unlink(ctx, t.Name, id, pathVar(r, "providerId")); err != nil {
+	if err := a.svc.Unlink(c.ctx, c.tenant.Name, c.id, pathVar(r, "providerId")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -124,23 +122,21 @@ func (a *API) meUnlink(w http.ResponseWriter, r *http.Request, c *call) error {
 // connectors) into the customer's tokens (RFC 8693 semantics), called with the
 // storefront's anonymous token: POST /customer/{tenant}/exchangeauthtoken?subjectAccessToken=.
 func (a *API) exchangeAuthToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	anon := c.anon
 	subject := r.URL.Query().Get("subjectAccessToken")
 	if subject == "" {
 		return missingParam("subjectAccessToken")
 	}
-	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	client, err := a.tokenClient(c.ctx, c.tenant.Name, c.anon.ClientID)
 	if err != nil {
 		return err
 	}
-	pr, err := a.oauth.ExchangeSubjectToken(ctx, client, subject)
+	pr, err := a.oauth.ExchangeSubjectToken(c.ctx, client, subject)
 	if err != nil {
 		return err
 	}
-	acc, err := a.svc.Account(ctx, t.Name, pr.CustomerID)
+	acc, err := a.svc.Account(c.ctx, c.tenant.Name, pr.CustomerID)
 	if err != nil {
 		return err
 	}
-	return a.writeCustomerTokens(w, c, client, &customer.SignedIn{Account: acc, AMR: pr.AMR}, anon.SessionID, "")
+	return a.writeCustomerTokens(w, c, client, &customer.SignedIn{Account: acc, AMR: pr.AMR}, c.anon.SessionID, "")
 }

@@ -23,42 +23,37 @@ type secondFactorBody struct {
 	RememberDevice bool   `json:"rememberDevice"`
 }
 
+func (b *secondFactorBody) check(v *identity.Validator) {
+	v.Required("challengeId", b.ChallengeID)
+	v.Required("code", b.Code)
+	v.MaxLen("code", b.Code, 64)
+}
+
 // login2FA completes a login that awaits its second factor, called with the same
 // storefront anonymous token as the login: POST /customer/{tenant}/login/2fa.
 func (a *API) login2FA(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	anon := c.anon
 	var in secondFactorBody
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	v := &identity.Validator{}
-	v.Required("challengeId", in.ChallengeID)
-	v.Required("code", in.Code)
-	v.MaxLen("code", in.Code, 64)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	client, err := a.tokenClient(ctx, t.Name, anon.ClientID)
+	client, err := a.tokenClient(c.ctx, c.tenant.Name, c.anon.ClientID)
 	if err != nil {
 		return err
 	}
-	res, err := a.svc.CompleteSecondFactor(ctx, t, customer.SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
+	res, err := a.svc.CompleteSecondFactor(c.ctx, c.tenant, customer.SecondFactor{ChallengeID: in.ChallengeID, ClientID: client.ID, Method: in.Method,
 		Code: in.Code, RememberDevice: in.RememberDevice})
 	if err != nil {
 		return err
 	}
 	legal := res.Payload[payloadLegalEntity]
-	if err := a.svc.RequireMember(ctx, t.Name, res.Account.ID, legal); err != nil {
+	if err := a.svc.RequireMember(c.ctx, c.tenant.Name, res.Account.ID, legal); err != nil {
 		return err
 	}
-	return a.writeCustomerTokens(w, c, client, res, anon.SessionID, legal)
+	return a.writeCustomerTokens(w, c, client, res, c.anon.SessionID, legal)
 }
 
 // login2FAResend sends a new e-mailed code: POST /customer/{tenant}/login/2fa/resend.
 func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx := c.tenant, c.ctx
-	anon := c.anon
 	var in struct {
 		ChallengeID string `json:"challengeId"`
 	}
@@ -68,7 +63,7 @@ func (a *API) login2FAResend(w http.ResponseWriter, r *http.Request, c *call) er
 	if in.ChallengeID == "" {
 		return missingParam("challengeId")
 	}
-	info, err := a.svc.ResendCode(ctx, t, in.ChallengeID, anon.ClientID)
+	info, err := a.svc.ResendCode(c.ctx, c.tenant, in.ChallengeID, c.anon.ClientID)
 	if err != nil {
 		return err
 	}
@@ -89,8 +84,7 @@ type deviceView struct {
 // meDevices lists the devices the customer signed in from:
 // GET /customer/{tenant}/me/devices.
 func (a *API) meDevices(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	ds, err := a.svc.Devices(ctx, t.Name, id)
+	ds, err := a.svc.Devices(c.ctx, c.tenant.Name, c.id)
 	if err != nil {
 		return err
 	}
@@ -114,8 +108,7 @@ func deviceViewOf(d twofactor.Device, now time.Time) deviceView {
 // meDeviceDelete forgets a device and revokes the tokens issued on it:
 // DELETE /customer/{tenant}/me/devices/{deviceId}.
 func (a *API) meDeviceDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	if err := a.svc.ForgetDevice(ctx, t.Name, id, pathVar(r, "deviceId")); err != nil {
+	if err := a.svc.ForgetDevice(c.ctx, c.tenant.Name, c.id, pathVar(r, "deviceId")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -156,14 +149,13 @@ func (a *API) meTwoFactorSet(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	t, ctx, id := c.tenant, c.ctx, c.id
 	if in.Enabled == nil {
 		return missingParam("enabled")
 	}
 	if !*in.Enabled && in.Password == "" {
 		return missingParam("password")
 	}
-	if err := a.svc.SetTwoFactorOptIn(ctx, t, id, *in.Enabled, in.Password); err != nil {
+	if err := a.svc.SetTwoFactorOptIn(c.ctx, c.tenant, c.id, *in.Enabled, in.Password); err != nil {
 		return err
 	}
 	return a.writeTwoFactor(w, c)
@@ -178,8 +170,7 @@ type totpEnrollmentView struct {
 
 // totpStart starts an authenticator-app enrollment: POST /customer/{tenant}/me/2fa/totp.
 func (a *API) totpStart(w http.ResponseWriter, r *http.Request, c *call) error {
-	t, ctx, id := c.tenant, c.ctx, c.id
-	e, err := a.svc.StartTOTP(ctx, t, id)
+	e, err := a.svc.StartTOTP(c.ctx, c.tenant, c.id)
 	if err != nil {
 		return err
 	}
@@ -191,24 +182,27 @@ type recoveryCodesView struct {
 	RecoveryCodes []string `json:"recoveryCodes"`
 }
 
+// codeBody is {code[, password]}: a current authenticator code, and the password for
+// what needs it too.
 type codeBody struct {
-	Code     string `json:"code"`
-	Password string `json:"password,omitempty"`
+	Code         string `json:"code"`
+	Password     string `json:"password,omitempty"`
+	needPassword bool
+}
+
+func (b *codeBody) check(v *identity.Validator) {
+	v.Required("code", b.Code)
+	v.MaxLen("code", b.Code, 64)
+	if b.needPassword {
+		v.Required("password", b.Password)
+	}
 }
 
 // codeRequest reads a {code[, password]} body of a signed-in customer.
 func codeRequest(w http.ResponseWriter, r *http.Request, needPassword bool) (codeBody, error) {
-	var in codeBody
-	if err := decode(w, r, &in); err != nil {
-		return in, err
-	}
-	v := &identity.Validator{}
-	v.Required("code", in.Code)
-	v.MaxLen("code", in.Code, 64)
-	if needPassword {
-		v.Required("password", in.Password)
-	}
-	return in, v.Err()
+	in := codeBody{needPassword: needPassword}
+	err := decode(w, r, &in)
+	return in, err
 }
 
 // totpConfirm confirms the enrollment with a first code and answers the recovery

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/oauth"
 )
@@ -33,12 +34,5 @@ type API struct {
 
 // New builds the ticket API.
 func New(cfg Config) *API {
-	a := &API{svc: cfg.Customers, oauth: cfg.OAuth, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.now == nil {
-		a.now = time.Now
-	}
-	return a
+	return &API{svc: cfg.Customers, oauth: cfg.OAuth, log: api.OrDiscard(cfg.Logger), now: api.OrNow(cfg.Now), maxBody: cfg.MaxBodyBytes}
 }
