@@ -141,7 +141,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 	}
 
-	if got, want := doc.Components.Parameters["tenant"].Schema.Pattern, "^"+identity.TenantNamePattern+"$"; got != want {
+	if got, want := doc.Components.Parameters["tenant"].Schema.Pattern, "^"+identity.TenantPattern+"$"; got != want {
 		t.Errorf("components.parameters.tenant pattern = %q, want %q", got, want)
 	}
 }

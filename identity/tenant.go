@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// TenantNamePattern is the one pattern of a tenant's name (CONTRACT.md `{tenant}`): the
+// TenantPattern is the one pattern of a tenant's name (CONTRACT.md `{tenant}`): the
 // route variable of every dialect and ValidTenantName use it.
-const TenantNamePattern = `[a-z][a-z0-9-]{1,31}`
+const TenantPattern = `[a-z][a-z0-9-]{1,31}`
 
-var tenantName = regexp.MustCompile(`^` + TenantNamePattern + `$`)
+var tenantName = regexp.MustCompile(`^` + TenantPattern + `$`)
 
 // ValidTenantName reports whether name can be a tenant's name.
 func ValidTenantName(name string) bool { return tenantName.MatchString(name) }

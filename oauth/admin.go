@@ -17,7 +17,7 @@ import (
 // (current and next).
 func (p *Provider) CreateTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	if !identity.ValidTenantName(name) {
-		return nil, fmt.Errorf("%w: tenant name %q must match %s", identity.ErrInvalid, name, "^"+identity.TenantNamePattern+"$")
+		return nil, fmt.Errorf("%w: tenant name %q must match %s", identity.ErrInvalid, name, "^"+identity.TenantPattern+"$")
 	}
 	now := p.now().UTC()
 	t := &identity.Tenant{Name: name, Settings: identity.DefaultSettings(), CreatedAt: now, UpdatedAt: now}

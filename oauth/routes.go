@@ -13,10 +13,10 @@ import (
 // Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
 func (p *Provider) Register(r *mux.Router) {
 	guard := api.Dialect(p.failRoute).Guard(p.maxBody, p.log)
-	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantNamePattern+"}",
+	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantPattern+"}",
 		guard(p.withTenant(http.HandlerFunc(p.discovery)))).Methods(http.MethodGet).Name("oauth.metadata")
 
-	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
+	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantPattern + "}").Subrouter()
 	t.Use(guard, p.withTenant, p.wellFormed)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")

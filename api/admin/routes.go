@@ -17,7 +17,7 @@ func (a *API) Register(r *mux.Router) {
 	h := api.Dialect(a.fail).Handle
 	adm.Handle("/tenants", h(a.listTenants)).Methods(http.MethodGet).Name("admin.tenants.list")
 	adm.Handle("/tenants", h(a.createTenant)).Methods(http.MethodPost).Name("admin.tenants.create")
-	t := adm.PathPrefix("/tenants/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
+	t := adm.PathPrefix("/tenants/{tenant:" + identity.TenantPattern + "}").Subrouter()
 	t.Handle("", h(a.getTenant)).Methods(http.MethodGet).Name("admin.tenants.get")
 	t.Handle("/settings", h(a.updateSettings)).Methods(http.MethodPatch).Name("admin.tenants.settings")
 	t.Handle("/keys/rotate", h(a.rotateKeys)).Methods(http.MethodPost).Name("admin.keys.rotate")

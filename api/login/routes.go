@@ -19,7 +19,7 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 	anon.Handle("/login", a.handleQuery(a.anonLogin)).Methods(http.MethodGet).Name("login.anonymous")
 	anon.Handle("/refresh", a.handleQuery(a.anonRefresh)).Methods(http.MethodGet).Name("login.anonymous.refresh")
 
-	c := r.PathPrefix("/customer/{tenant:" + identity.TenantNamePattern + "}").Subrouter()
+	c := r.PathPrefix("/customer/{tenant:" + identity.TenantPattern + "}").Subrouter()
 	c.Use(loginGuard)
 	c.Handle("/signup", a.handleAnon(a.signup)).Methods(http.MethodPost).Name("login.signup")
 	c.Handle("/signup/optin/refresh_token", a.handle(a.optinResend)).Methods(http.MethodPost).Name("login.optin.resend")

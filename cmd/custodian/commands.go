@@ -401,7 +401,7 @@ func (c *cli) migrate(name string, args []string) int {
 
 func (c *cli) tenantCreate(name string, args []string) int {
 	fs := c.flagSet(name, "NAME [--database URL]",
-		"Creates a tenant with the default settings and its first signing keys; NAME matches "+identity.TenantNamePattern, nil)
+		"Creates a tenant with the default settings and its first signing keys; NAME matches "+identity.TenantPattern, nil)
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	pos, code, ok := c.parse(fs, args, "NAME")
@@ -409,7 +409,7 @@ func (c *cli) tenantCreate(name string, args []string) int {
 		return code
 	}
 	if !identity.ValidTenantName(pos[0]) {
-		return c.usageError(fs, fmt.Errorf("tenant name %q must match %s", pos[0], identity.TenantNamePattern))
+		return c.usageError(fs, fmt.Errorf("tenant name %q must match %s", pos[0], identity.TenantPattern))
 	}
 	srv, code, ok := c.open(fs, &o)
 	if !ok {
