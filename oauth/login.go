@@ -240,26 +240,6 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.finishAuthorize(w, r, az, bs, social)
 }
 
-// mustLogin reports whether the shopper has to sign in (again) before the request goes
-// on: nobody is signed in in this browser, or a session that did not start with this
-// request is older than max_age, is asked to sign in again (prompt=login, unless this
-// is the consent post that follows that sign-in), or is another shopper than the
-// client names (login_hint, id_token_hint).
-func (az *authorization) mustLogin(bs *BrowserSession, fresh, consented bool, now time.Time) bool {
-	switch {
-	case bs == nil:
-		return true
-	case fresh:
-		return false
-	case slices.Contains(az.prompts, "login") && !consented:
-		return true
-	case az.maxAge >= 0 && now.After(bs.AuthTime.Add(time.Duration(az.maxAge)*time.Second)):
-		return true
-	}
-	// The client expects another shopper than the one signed in here.
-	return az.namesOther(bs)
-}
-
 // connectorLink is a "Continue with …" link of the login page.
 type connectorLink struct {
 	Name string
