@@ -14,7 +14,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkTokenClientCredentials(b *testing.B) {
 func BenchmarkTokenAnonymous(b *testing.B) {
 	_, h := benchEnv(b)
 	path := "/oauth2/" + testTenant + "/token"
-	form := url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {spaClient}}
+	form := url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {spaClient}}
 	for b.Loop() {
 		serveForm(b, h, path, form)
 	}
@@ -71,7 +71,7 @@ func BenchmarkTokenAnonymous(b *testing.B) {
 func BenchmarkTokenRefresh(b *testing.B) {
 	_, h := benchEnv(b)
 	path := "/oauth2/" + testTenant + "/token"
-	rt := serveForm(b, h, path, url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {spaClient}})["refresh_token"].(string)
+	rt := serveForm(b, h, path, url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {spaClient}})["refresh_token"].(string)
 	for b.Loop() {
 		out := serveForm(b, h, path, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spaClient}})
 		rt = out["refresh_token"].(string)
@@ -82,13 +82,13 @@ func BenchmarkTokenRefresh(b *testing.B) {
 // customer APIs pay to accept a JWT access token (signature, claims, revocation check).
 func BenchmarkValidateJWTAccessToken(b *testing.B) {
 	e, h := benchEnv(b)
-	out := serveForm(b, h, "/oauth2/"+testTenant+"/token", url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {spaClient}})
+	out := serveForm(b, h, "/oauth2/"+testTenant+"/token", url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {spaClient}})
 	jat := out["jwt_access_token"].(string)
 	t, err := e.srv.OAuth.GetTenant(context.Background(), testTenant)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := oauth.WithTenant(context.Background(), t)
+	ctx := identity.WithTenant(context.Background(), t)
 	for b.Loop() {
 		if _, err := e.srv.OAuth.ValidateAccessToken(ctx, jat); err != nil {
 			b.Fatal(err)
@@ -99,13 +99,13 @@ func BenchmarkValidateJWTAccessToken(b *testing.B) {
 // BenchmarkValidateOpaqueAccessToken is the same for the opaque access token.
 func BenchmarkValidateOpaqueAccessToken(b *testing.B) {
 	e, h := benchEnv(b)
-	out := serveForm(b, h, "/oauth2/"+testTenant+"/token", url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {spaClient}})
+	out := serveForm(b, h, "/oauth2/"+testTenant+"/token", url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {spaClient}})
 	at := out["access_token"].(string)
 	t, err := e.srv.OAuth.GetTenant(context.Background(), testTenant)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := oauth.WithTenant(context.Background(), t)
+	ctx := identity.WithTenant(context.Background(), t)
 	for b.Loop() {
 		if _, err := e.srv.OAuth.ValidateAccessToken(ctx, at); err != nil {
 			b.Fatal(err)

@@ -44,7 +44,8 @@ type Config struct {
 	MailFrom string
 
 	// RefreshGracePeriod is how long a rotated refresh token keeps working for
-	// concurrent callers (zero: the default of 10s; negative: no grace).
+	// concurrent callers; its values are storage.Options.RefreshGracePeriod's (zero:
+	// the default of 10s; negative: no grace).
 	RefreshGracePeriod time.Duration
 	// RefreshGraceMaxForks bounds the token pairs one refresh token may mint inside the
 	// grace window (zero: the default of 20).

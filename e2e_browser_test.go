@@ -18,10 +18,11 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/custodian-id/custodian/templates/browsertest"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
+	"github.com/custodian-id/custodian/templates/browsertest"
 )
 
 // The browser suite (issue 14): Custodian's hosted pages in a real, headless Chromium,
@@ -182,14 +183,14 @@ func newBrowserFixture(t *testing.T, b storagetest.Backend) *browserFixture {
 		if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: tenant, ID: browserClient, Name: "Example Shop",
 			Public: true, FirstParty: true, RedirectURIs: []string{fx.storefront.callback()},
 			PostLogoutRedirectURIs: []string{fx.storefront.url + "/"},
-			GrantTypes:             []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+			GrantTypes:             []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken},
 			Scopes:                 []string{"openid", "profile", "email", "offline_access"}}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: partnerClient, Name: "Partner App",
 		Public: true, RedirectURIs: []string{fx.storefront.callback()}, Scopes: []string{"openid", "email"},
-		GrantTypes: []string{oauth.GrantAuthorizationCode}}, ""); err != nil {
+		GrantTypes: []string{identity.GrantAuthorizationCode}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.srv.OAuth.UpdateTenantSettings(ctx, guardedTenant, map[string]string{"twofactor.triggers": "always"}); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -22,7 +23,7 @@ func TestThirdPartyConsent(t *testing.T) {
 			const app, redirect = "partner-app", "http://127.0.0.1:9/partner"
 			if _, err := e.srv.OAuth.CreateClient(context.Background(), &oauth.Client{Tenant: testTenant, ID: app, Name: "Partner App",
 				Public: true, RedirectURIs: []string{redirect}, Scopes: []string{"openid", "email"},
-				GrantTypes: []string{oauth.GrantAuthorizationCode}}, ""); err != nil {
+				GrantTypes: []string{identity.GrantAuthorizationCode}}, ""); err != nil {
 				t.Fatal(err)
 			}
 			authURL := e.issuer() + "/auth?" + url.Values{"response_type": {"code"}, "client_id": {app}, "redirect_uri": {redirect},

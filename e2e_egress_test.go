@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/egress"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -246,7 +247,7 @@ func TestOutgoingCallsStayOutside(t *testing.T) {
 			ctx := context.Background()
 			for _, issuer := range []string{e.url + "/oauth2/up", "https://169.254.169.254/", "https://[::ffff:10.1.2.3]/", "https://100.64.0.9/"} {
 				err := e.srv.OAuth.CreateConnector(ctx, &oauth.Connector{Tenant: testTenant, ID: "inner", Issuer: issuer, ClientID: "c", ClientSecret: "s"})
-				if !errors.Is(err, oauth.ErrInvalid) || !errors.Is(err, egress.ErrForbidden) {
+				if !errors.Is(err, identity.ErrInvalid) || !errors.Is(err, egress.ErrForbidden) {
 					t.Errorf("connector with issuer %s: %v", issuer, err)
 				}
 			}

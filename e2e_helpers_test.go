@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -114,14 +115,14 @@ func (e *env) seed() {
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{
 		Tenant: testTenant, ID: spaClient, Public: true, FirstParty: true,
 		RedirectURIs: []string{spaRedirect}, PostLogoutRedirectURIs: []string{spaLogout},
-		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantAnonymous},
+		GrantTypes: []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken, identity.GrantAnonymous},
 		Scopes:     []string{"openid", "profile", "email", "offline_access"},
 	}, ""); err != nil {
 		t.Fatalf("create spa client: %v", err)
 	}
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{
 		Tenant: testTenant, ID: backendID,
-		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken, oauth.GrantAnonymous},
+		GrantTypes: []string{identity.GrantClientCredentials, identity.GrantRefreshToken, identity.GrantAnonymous},
 		Scopes:     []string{"openid", "orders"},
 		// The shop's backend is a resource server: it introspects every token.
 		Behaviors: []string{oauth.BehaviorConfigureTokenDurations, oauth.BehaviorIntrospectAny},

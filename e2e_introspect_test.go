@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -52,11 +53,11 @@ func TestIntrospectionNeedsClientAuthentication(t *testing.T) {
 			// A confidential client without any introspection behavior, a resource
 			// server (orders-api) that the backend mints tokens for.
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: reportsID,
-				GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"orders"}}, reportsSec); err != nil {
+				GrantTypes: []string{identity.GrantClientCredentials}, Scopes: []string{"orders"}}, reportsSec); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: ordersAPI,
-				GrantTypes: []string{oauth.GrantClientCredentials}}, ordersSec); err != nil {
+				GrantTypes: []string{identity.GrantClientCredentials}}, ordersSec); err != nil {
 				t.Fatal(err)
 			}
 			backend, err := e.srv.OAuth.GetClient(ctx, testTenant, backendID)
@@ -166,7 +167,7 @@ func TestIntrospectionEveryTokenForm(t *testing.T) {
 				t.Fatalf("refresh: %d %v", status, tok)
 			}
 			opaque, jwtForm, rt := tok["access_token"].(string), tok["jwt_access_token"].(string), tok["refresh_token"].(string)
-			if _, err := e.srv.OAuth.ValidateAccessToken(oauth.WithTenant(context.Background(), tn), jwtForm); err != nil {
+			if _, err := e.srv.OAuth.ValidateAccessToken(identity.WithTenant(context.Background(), tn), jwtForm); err != nil {
 				t.Fatalf("the JWT form does not work as an access token: %v", err)
 			}
 

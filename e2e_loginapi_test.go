@@ -18,7 +18,8 @@ import (
 
 	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -420,7 +421,7 @@ func TestLoginAPIBadInput(t *testing.T) {
 			e := newEnv(t, b)
 			ctx := context.Background()
 			for _, c := range []*oauth.Client{
-				{Tenant: testTenant, ID: "kiosk", Public: true, GrantTypes: []string{oauth.GrantAnonymous, oauth.GrantRefreshToken}},
+				{Tenant: testTenant, ID: "kiosk", Public: true, GrantTypes: []string{identity.GrantAnonymous, identity.GrantRefreshToken}},
 				{Tenant: testTenant, ID: "noanon", Public: true, RedirectURIs: []string{spaRedirect}},
 			} {
 				if _, err := e.srv.OAuth.CreateClient(ctx, c, ""); err != nil {
@@ -571,7 +572,7 @@ func TestLoginAPIRefreshTokens(t *testing.T) {
 			})
 
 			t.Run("confidential client", func(t *testing.T) {
-				status, tok := tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantAnonymous}}, backendID, backendSec)
+				status, tok := tokenRequest(t, e, url.Values{"grant_type": {identity.GrantAnonymous}}, backendID, backendSec)
 				if status != http.StatusOK {
 					t.Fatalf("anonymous grant: %d %v", status, tok)
 				}

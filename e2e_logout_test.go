@@ -10,6 +10,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -205,7 +206,7 @@ func TestSessionIDCannotBeChosen(t *testing.T) {
 			}
 			// An anonymous token of another client does not lend its session.
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "kiosk", Public: true, FirstParty: true,
-				GrantTypes: []string{oauth.GrantAnonymous}}, ""); err != nil {
+				GrantTypes: []string{identity.GrantAnonymous}}, ""); err != nil {
 				t.Fatal(err)
 			}
 			kioskAnon := loginCall(t, e, http.MethodGet, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id=kiosk", "").body

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 

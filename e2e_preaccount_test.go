@@ -17,7 +17,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 	"github.com/custodian-id/custodian/twofactor"
@@ -238,10 +239,10 @@ func TestPreAccountTakeover(t *testing.T) {
 			upstreamUser(t, e, victim4, true)
 			p4 := preHijack(t, e, smtp, conf, victim4)
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "mobile", Public: true, FirstParty: true,
-				GrantTypes: []string{oauth.GrantAnonymous, oauth.GrantRefreshToken, oauth.GrantTokenExchange}, Scopes: []string{"openid"}}, ""); err != nil {
+				GrantTypes: []string{identity.GrantAnonymous, identity.GrantRefreshToken, identity.GrantTokenExchange}, Scopes: []string{"openid"}}, ""); err != nil {
 				t.Fatal(err)
 			}
-			status, tok := tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantTokenExchange}, "client_id": {"mobile"},
+			status, tok := tokenRequest(t, e, url.Values{"grant_type": {identity.GrantTokenExchange}, "client_id": {"mobile"},
 				"subject_token": {upstreamIDToken(t, e, victim4)}, "subject_token_type": {oauth.TokenTypeIDToken}})
 			if status != http.StatusOK || jwtClaims(t, tok["jwt_access_token"].(string))["sub"] != itoa(p4.id) {
 				t.Fatalf("token exchange: %d %v", status, tok)

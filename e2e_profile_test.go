@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -172,7 +173,7 @@ func TestFormPostResponseMode(t *testing.T) {
 			const app = "form-post-app"
 			redirect := cb.URL + "/callback"
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: app, Name: "Form Post App", Public: true,
-				FirstParty: true, RedirectURIs: []string{redirect}, GrantTypes: []string{oauth.GrantAuthorizationCode},
+				FirstParty: true, RedirectURIs: []string{redirect}, GrantTypes: []string{identity.GrantAuthorizationCode},
 				Scopes: []string{"openid", "profile", "email"}}, ""); err != nil {
 				t.Fatal(err)
 			}
@@ -300,8 +301,8 @@ func TestPublicClientPresentingSecret(t *testing.T) {
 				form  url.Values
 				basic []string
 			}{
-				{"anonymous grant, client_secret_post", url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {spaClient}, "client_secret": {guessed}}, nil},
-				{"anonymous grant, client_secret_basic", url.Values{"grant_type": {oauth.GrantAnonymous}}, []string{spaClient, guessed}},
+				{"anonymous grant, client_secret_post", url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {spaClient}, "client_secret": {guessed}}, nil},
+				{"anonymous grant, client_secret_basic", url.Values{"grant_type": {identity.GrantAnonymous}}, []string{spaClient, guessed}},
 				{"refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {spaClient}, "client_secret": {guessed}}, nil},
 			} {
 				status, body := tokenRequest(t, e, tc.form, tc.basic...)
@@ -310,7 +311,7 @@ func TestPublicClientPresentingSecret(t *testing.T) {
 				}
 			}
 			// Without a secret (or with an empty one in Basic) the same calls work.
-			if status, body := tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantAnonymous}}, spaClient, ""); status != http.StatusOK {
+			if status, body := tokenRequest(t, e, url.Values{"grant_type": {identity.GrantAnonymous}}, spaClient, ""); status != http.StatusOK {
 				t.Errorf("anonymous grant with an empty Basic secret: %d %v", status, body)
 			}
 
@@ -488,7 +489,7 @@ func TestAuthorizationRequestRefusedUpFront(t *testing.T) {
 			ctx := context.Background()
 			const noCode = "no-code-grant"
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: noCode, Public: true,
-				RedirectURIs: []string{spaRedirect}, GrantTypes: []string{oauth.GrantAnonymous}, Scopes: []string{"openid", "profile"}}, ""); err != nil {
+				RedirectURIs: []string{spaRedirect}, GrantTypes: []string{identity.GrantAnonymous}, Scopes: []string{"openid", "profile"}}, ""); err != nil {
 				t.Fatal(err)
 			}
 			challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -32,7 +33,7 @@ func createPartner(t *testing.T, e *env) {
 	if _, err := e.srv.OAuth.CreateClient(context.Background(), &oauth.Client{Tenant: testTenant, ID: partnerApp, Name: "Partner App",
 		Public: true, RedirectURIs: []string{partnerRedirect},
 		Scopes:     []string{"openid", "email", oauth.ScopeProfileView, oauth.ScopeProfileEdit, oauth.ScopeAccountManage},
-		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}}, ""); err != nil {
+		GrantTypes: []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken}}, ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -212,7 +213,7 @@ func TestSelfServiceScopes(t *testing.T) {
 				t.Fatalf("ticket: %d %s", ticket.status, ticket.raw)
 			}
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "webshop", Public: true,
-				GrantTypes: []string{oauth.GrantAnonymous, oauth.GrantRefreshToken}}, ""); err != nil {
+				GrantTypes: []string{identity.GrantAnonymous, identity.GrantRefreshToken}}, ""); err != nil {
 				t.Fatal(err)
 			}
 			anon := loginCall(t, e, http.MethodGet, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id=webshop", "")
@@ -249,7 +250,7 @@ func TestClientTokenIsNoCustomer(t *testing.T) {
 			}
 			id := strconv.FormatInt(acc.ID, 10)
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: id, FirstParty: true,
-				GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{oauth.ScopeProfileView}}, backendSec); err != nil {
+				GrantTypes: []string{identity.GrantClientCredentials}, Scopes: []string{oauth.ScopeProfileView}}, backendSec); err != nil {
 				t.Fatal(err)
 			}
 			status, tokens := tokenRequest(t, e, url.Values{"grant_type": {"client_credentials"}, "scope": {oauth.ScopeProfileView}}, id, backendSec)

@@ -18,7 +18,8 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"golang.org/x/oauth2"
 
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -42,7 +43,7 @@ func socialSetup(t *testing.T, e *env) {
 	}
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: upstreamTenant, ID: upstreamClient, FirstParty: true,
 		RedirectURIs: []string{e.issuer() + "/connectors/up/callback"},
-		GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+		GrantTypes:   []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken},
 		Scopes:       []string{"openid", "profile", "email"}}, upstreamSecret); err != nil {
 		t.Fatal(err)
 	}
@@ -471,11 +472,11 @@ func TestTokenExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "mobile", Public: true, FirstParty: true,
-		GrantTypes: []string{oauth.GrantAnonymous, oauth.GrantRefreshToken, oauth.GrantTokenExchange}, Scopes: []string{"openid"}}, ""); err != nil {
+		GrantTypes: []string{identity.GrantAnonymous, identity.GrantRefreshToken, identity.GrantTokenExchange}, Scopes: []string{"openid"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	exchange := func(client, subject string) (int, map[string]any) {
-		return tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantTokenExchange}, "client_id": {client}, "subject_token": {subject},
+		return tokenRequest(t, e, url.Values{"grant_type": {identity.GrantTokenExchange}, "client_id": {client}, "subject_token": {subject},
 			"subject_token_type": {oauth.TokenTypeIDToken}})
 	}
 	status, body := exchange("mobile", up.idToken(t, nil))
@@ -499,7 +500,7 @@ func TestTokenExchange(t *testing.T) {
 	if status, body := exchange(spaClient, up.idToken(t, nil)); status != http.StatusBadRequest || body["error"] != "unauthorized_client" {
 		t.Errorf("client without the grant: %d %v", status, body)
 	}
-	if status, _ := tokenRequest(t, e, url.Values{"grant_type": {oauth.GrantTokenExchange}, "client_id": {"mobile"},
+	if status, _ := tokenRequest(t, e, url.Values{"grant_type": {identity.GrantTokenExchange}, "client_id": {"mobile"},
 		"subject_token": {up.idToken(t, nil)}, "subject_token_type": {oauth.TokenTypeAccessToken}}); status != http.StatusBadRequest {
 		t.Errorf("opaque subject token type: %d", status)
 	}
@@ -574,7 +575,7 @@ func TestSocialLoginSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := e.srv.OAuth.ValidateAccessToken(oauth.WithTenant(context.Background(), tn), got.body["access_token"].(string))
+	info, err := e.srv.OAuth.ValidateAccessToken(identity.WithTenant(context.Background(), tn), got.body["access_token"].(string))
 	if err != nil || strings.Join(info.AMR, " ") != "fed otp mfa" {
 		t.Errorf("token after social + second factor: amr %v, %v", info, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -170,7 +171,7 @@ func TestTicketAPI(t *testing.T) {
 			// A client without the behavior may not ask for lifetimes.
 			const plainID, plainSecret = "plain-app", "plain-app-secret-0123456789-abcdefghij"
 			if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: plainID,
-				GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken}}, plainSecret); err != nil {
+				GrantTypes: []string{identity.GrantClientCredentials, identity.GrantRefreshToken}}, plainSecret); err != nil {
 				t.Fatal(err)
 			}
 			wantTicketError(t, "TTL without behavior", ticketCall(t, e, http.MethodPost, base,

@@ -20,7 +20,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -191,7 +192,7 @@ func TestTwoFactorTickets(t *testing.T) {
 
 			// Another application cannot answer the challenge.
 			e.clock.Advance(time.Minute) // the per-account sign-in limit is 10 a minute
-			other := &oauth.Client{Tenant: testTenant, ID: "pos", GrantTypes: []string{oauth.GrantClientCredentials}}
+			other := &oauth.Client{Tenant: testTenant, ID: "pos", GrantTypes: []string{identity.GrantClientCredentials}}
 			if _, err := e.srv.OAuth.CreateClient(context.Background(), other, "pos-secret-0123456789-0123456789-abcdef"); err != nil {
 				t.Fatal(err)
 			}
@@ -304,7 +305,7 @@ func TestTwoFactorLockout(t *testing.T) {
 	}
 	events, _ := e.srv.Store().ListEvents(context.Background(), testTenant, &acc.ID, 100)
 	for _, ev := range events {
-		if ev.Kind == oauth.EventLoginSucceeded {
+		if ev.Kind == identity.EventLoginSucceeded {
 			t.Error("a password awaiting its second factor was recorded as a sign-in")
 		}
 	}
@@ -619,9 +620,9 @@ func TestTwoFactorLoginPages(t *testing.T) {
 	}
 
 	// The password grant cannot ask for a second factor, so it refuses.
-	setTenant(t, e, "grants.password", "true", "grants.allowed", "authorization_code,refresh_token,client_credentials,password,"+oauth.GrantAnonymous)
+	setTenant(t, e, "grants.password", "true", "grants.allowed", "authorization_code,refresh_token,client_credentials,password,"+identity.GrantAnonymous)
 	if _, err := e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "kiosk", FirstParty: true,
-		GrantTypes: []string{oauth.GrantPassword}}, "kiosk-secret-0123456789-0123456789-abc"); err != nil {
+		GrantTypes: []string{identity.GrantPassword}}, "kiosk-secret-0123456789-0123456789-abc"); err != nil {
 		t.Fatal(err)
 	}
 	status, body := tokenRequest(t, e, url.Values{"grant_type": {"password"}, "username": {shopperEmail}, "password": {shopperPass}},

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -18,7 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/identity"
 )
 
 type requestIDKey struct{}
@@ -42,7 +42,7 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			ip = r.RemoteAddr
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		ctx = oauth.WithRequestMeta(ctx, oauth.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+		ctx = identity.WithRequestMeta(ctx, identity.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -55,20 +55,9 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps request bodies; handlers see a read error past the limit and answer
-// in their dialect's error shape.
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			w.Header().Set("Connection", "close")
-			writeTooLarge(w, r)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		next.ServeHTTP(w, r)
-	})
-}
-
+// recoverer is the last resort for a panic outside the dialects (the operations routes
+// and the middleware here): every dialect's guard answers its own panics in its own
+// shape (api.Dialect.Guard).
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -77,7 +66,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
-				http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+				api.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -172,21 +161,4 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 	})
-}
-
-// writeTooLarge answers an oversized request in the error shape of the API it was sent
-// to.
-func writeTooLarge(w http.ResponseWriter, r *http.Request) {
-	const msg = "request body too large"
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/admin/"), strings.HasPrefix(r.URL.Path, "/customer"):
-		writeAdminError(w, http.StatusRequestEntityTooLarge, "bad_request", msg)
-	case strings.HasPrefix(r.URL.Path, "/api/commerce/"):
-		writeAdminJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errorCode": "MISSING_OR_INVALID_PARAMETER",
-			"message": msg, "applicationName": "Customer"})
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"` + msg + `"}` + "\n"))
-	}
 }

@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/custodian-id/custodian"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // openAPIPath is the project's OpenAPI document, relative to this package.
@@ -141,17 +141,17 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 	}
 
-	if got, want := doc.Components.Parameters["tenant"].Schema.Pattern, "^"+oauth.TenantPattern+"$"; got != want {
+	if got, want := doc.Components.Parameters["tenant"].Schema.Pattern, "^"+identity.TenantPattern+"$"; got != want {
 		t.Errorf("components.parameters.tenant pattern = %q, want %q", got, want)
 	}
 }
 
 // TestOpenAPIDocumentsEverySettingKey keeps the tenant settings schemas in step with
-// oauth.SettingKeys.
+// identity.SettingKeys.
 func TestOpenAPIDocumentsEverySettingKey(t *testing.T) {
 	doc := loadOpenAPI(t)
 	var keys []string
-	for _, kv := range oauth.SettingKeys() {
+	for _, kv := range identity.SettingKeys() {
 		keys = append(keys, kv[0])
 	}
 	sort.Strings(keys)
@@ -159,12 +159,12 @@ func TestOpenAPIDocumentsEverySettingKey(t *testing.T) {
 	settings := doc.Components.Schemas["TenantSettings"]
 	props := openAPISortedKeys(settings.Properties)
 	if !slices.Equal(props, keys) {
-		t.Errorf("TenantSettings properties = %v\nwant oauth.SettingKeys() = %v", props, keys)
+		t.Errorf("TenantSettings properties = %v\nwant identity.SettingKeys() = %v", props, keys)
 	}
 	patch := slices.Clone(doc.Components.Schemas["TenantSettingsPatch"].PropertyNames.Enum)
 	sort.Strings(patch)
 	if !slices.Equal(patch, keys) {
-		t.Errorf("TenantSettingsPatch propertyNames = %v\nwant oauth.SettingKeys() = %v", patch, keys)
+		t.Errorf("TenantSettingsPatch propertyNames = %v\nwant identity.SettingKeys() = %v", patch, keys)
 	}
 }
 

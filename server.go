@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/custodian-id/custodian/api/admin"
+	"github.com/custodian-id/custodian/api/login"
+	"github.com/custodian-id/custodian/api/tickets"
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"
@@ -21,13 +25,21 @@ type Server struct {
 	OAuth     *oauth.Provider
 	Customers *customer.Service
 
-	api     *customer.API
+	tickets *tickets.API
+	login   *login.API
+	admin   *admin.API
 	outbox  *notify.Outbox
 	store   *storage.Store
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
 }
+
+// The customer service is what the login pages and the password grant sign in through.
+var (
+	_ oauth.Authenticator = (*customer.Service)(nil)
+	_ oauth.ClaimsSource  = (*customer.Service)(nil)
+)
 
 // New opens the database (running pending migrations) and builds every service. This
 // is the one place Custodian is wired together.
@@ -44,49 +56,48 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	grace := cfg.RefreshGracePeriod
-	switch {
-	case grace == 0:
-		grace = -1 // the store's default
-	case grace < 0:
-		grace = 0 // no grace
-	}
 	log := slog.New(requestIDHandler{inner: discardIfNil(cfg.Logger).Handler()})
 
 	store, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{
 		Now:                  cfg.Now,
 		Logger:               log,
-		RefreshGracePeriod:   grace,
+		RefreshGracePeriod:   cfg.RefreshGracePeriod,
 		RefreshGraceMaxForks: cfg.RefreshGraceMaxForks,
 	})
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := templates.Parse()
+	srv, err := wire(ctx, cfg, store, log)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	m := newMetrics()
-	webhookSecrets, err := oauth.NewWebhookSecrets([]byte(cfg.Secret))
+	return srv, nil
+}
+
+// wire builds every service and API dialect over the store, then seals what a release
+// before sealing stored in plaintext.
+func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logger) (*Server, error) {
+	tmpl, err := templates.Parse()
 	if err != nil {
-		store.Close()
+		return nil, err
+	}
+	m := newMetrics()
+	webhookSecrets, err := identity.NewWebhookSecrets([]byte(cfg.Secret))
+	if err != nil {
 		return nil, err
 	}
 	outbox, err := newOutbox(cfg, store, webhookSecrets, log)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	tfc, err := customer.TwoFactorConfig(store, []byte(cfg.Secret))
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
 		TwoFactor: tfc, WebhookSecrets: webhookSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	provider, err := oauth.NewProvider(oauth.Config{
@@ -103,30 +114,33 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnTokenIssued:  m.tokenIssued,
 		WebhookSecrets: webhookSecrets,
 		Egress:         cfg.egress(),
+		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	// Secrets stored in plaintext by a release before sealing are sealed now.
 	if n, err := provider.SealSecrets(ctx); err != nil {
-		store.Close()
 		return nil, err
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext secret settings", "tenants", n)
 	}
 	if n, err := store.SealOutboxSecrets(ctx, webhookSecrets.Seal); err != nil {
-		store.Close()
 		return nil, err
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)
 	}
-	api := customer.NewAPI(customers, provider, tmpl, log, cfg.Now)
-	return &Server{OAuth: provider, Customers: customers, api: api, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m}, nil
+	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
+		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
+		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
+			MaxBodyBytes: cfg.MaxBodyBytes}),
+		admin: admin.New(admin.Config{OAuth: provider, Customers: customers, Token: string(cfg.AdminToken), Logger: log, Now: cfg.Now,
+			MaxBodyBytes: cfg.MaxBodyBytes}),
+	}, nil
 }
 
 // newOutbox delivers mail through SMTP when configured and to the log otherwise.
-func newOutbox(cfg Config, store *storage.Store, secrets *oauth.WebhookSecrets, log *slog.Logger) (*notify.Outbox, error) {
+func newOutbox(cfg Config, store *storage.Store, secrets *identity.WebhookSecrets, log *slog.Logger) (*notify.Outbox, error) {
 	var mail notify.Sender = notify.LogSender{Log: log}
 	if cfg.SMTPURL != "" {
 		smtp, err := notify.NewSMTPSender(string(cfg.SMTPURL), cfg.MailFrom)

@@ -1,28 +1,34 @@
-// Package customer holds shopper accounts and the two customer-facing authentication
-// APIs (the ticket API and the customer login API), profiles and credentials.
+// Package customer holds the domain rules of shoppers' accounts: sign-in (first factor,
+// lockout, rate limits, the second-factor decision), refresh and re-scope, social
+// sign-in and linking, sign-up, profile and addresses, credentials, devices, export and
+// erasure. It imports no HTTP, protocol or storage library: the API dialects (api/...)
+// and the OAuth provider call it, and it reaches the store, the outbox and the tokens
+// through the interfaces it declares (Store, GuardStore, TokenRevoker, ClientTokens).
 package customer
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/mailaddr"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 )
 
-// Domain sentinels of the customer package.
+// Domain sentinels of the customer package, members of identity's error family.
 var (
-	ErrNotFound     = errors.New("customer not found")
-	ErrConflict     = errors.New("customer already exists")
-	ErrInvalid      = errors.New("invalid customer data")
+	ErrNotFound     = fmt.Errorf("customer %w", identity.ErrNotFound)     // "customer not found"
+	ErrConflict     = fmt.Errorf("customer %w", identity.ErrConflict)     // "customer already exists"
+	ErrInvalid      = fmt.Errorf("%w customer data", identity.ErrInvalid) // "invalid customer data"
 	ErrInvalidToken = errors.New("invalid or expired token")
-	// Login outcomes are the oauth package's, so the login pages, the token endpoint
-	// and the customer APIs read one value.
-	ErrInvalidCredentials = oauth.ErrInvalidCredentials
-	ErrLocked             = oauth.ErrAccountLocked
-	ErrInactive           = oauth.ErrAccountInactive
+	// Sign-in outcomes are identity's, so the login pages, the token endpoint and the
+	// customer APIs read one value.
+	ErrInvalidCredentials = identity.ErrInvalidCredentials
+	ErrLocked             = identity.ErrAccountLocked
+	ErrInactive           = identity.ErrAccountInactive
+	ErrRateLimited        = identity.ErrRateLimited
 )
 
 // Account is a shopper's account in one tenant: one model behind the ticket API's
@@ -118,7 +124,7 @@ func (a *Account) Locked(now time.Time) bool {
 // Memberships of B2B accounts are assigned by the admin; a company registration id is
 // what the shopper says (signup, PATCH /me) and makes the account B2B only under the
 // tenant's b2b.self_declared.
-func (a *Account) AccountType(s oauth.Settings) string {
+func (a *Account) AccountType(s identity.Settings) string {
 	if len(a.Memberships) > 0 || (s.B2BSelfDeclared && a.CompanyRegistrationID != "") {
 		return "B2B"
 	}

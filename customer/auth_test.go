@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/customer/notify/notifytest"
 	"github.com/custodian-id/custodian/egress"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
+	"github.com/custodian-id/custodian/notify/notifytest"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -40,7 +40,7 @@ func (c *clock) Advance(d time.Duration) {
 type fixture struct {
 	svc    *customer.Service
 	store  *storage.Store
-	tenant *oauth.Tenant
+	tenant *identity.Tenant
 	clock  *clock
 	smtp   *notifytest.SMTPServer
 	outbox *notify.Outbox
@@ -56,7 +56,7 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 		t.Fatal(err)
 	}
 	secret := []byte("a test server secret of at least thirty-two bytes")
-	ws, err := oauth.NewWebhookSecrets(secret)
+	ws, err := identity.NewWebhookSecrets(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &oauth.Tenant{Name: "shop", Settings: oauth.DefaultSettings()}
+	tn := &identity.Tenant{Name: "shop", Settings: identity.DefaultSettings()}
 	if err := st.CreateTenant(context.Background(), tn); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestLockoutConcurrent(t *testing.T) {
 			evs, _ := f.store.ListEvents(ctx, "shop", &a.ID, 100)
 			locks := 0
 			for _, e := range evs {
-				if e.Kind == oauth.EventAccountLocked {
+				if e.Kind == identity.EventAccountLocked {
 					locks++
 				}
 			}
@@ -219,7 +219,7 @@ func TestRateLimits(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			f := newFixture(t, b, customer.Limits{PerIP: customer.Limit{Max: 100, Window: time.Minute}, PerAccount: customer.Limit{Max: 3, Window: time.Minute}})
-			ctx := oauth.WithRequestMeta(context.Background(), oauth.RequestMeta{IP: "127.0.0.1"})
+			ctx := identity.WithRequestMeta(context.Background(), identity.RequestMeta{IP: "127.0.0.1"})
 			f.account(t, "jane@example.com", "correct horse battery")
 			for range 3 {
 				if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); err != nil {
@@ -227,7 +227,7 @@ func TestRateLimits(t *testing.T) {
 				}
 			}
 			_, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery")
-			var rl *customer.RateLimitError
+			var rl *identity.RateLimitError
 			if !errors.As(err, &rl) || !errors.Is(err, customer.ErrRateLimited) || rl.RetryAfter <= 0 || rl.RetryAfter > time.Minute {
 				t.Fatalf("over the limit: %v", err)
 			}
@@ -320,7 +320,7 @@ func TestSignupValidation(t *testing.T) {
 	_, err := f.svc.Signup(ctx, f.tenant, customer.SignupRequest{Email: "not-an-email", Password: "short",
 		Details: customer.SignupDetails{ContactEmail: "also bad"},
 		Address: &customer.Address{Country: "Germany"}})
-	var ve *customer.ValidationError
+	var ve *identity.ValidationError
 	if !errors.As(err, &ve) || !errors.Is(err, customer.ErrInvalid) {
 		t.Fatalf("got %v", err)
 	}

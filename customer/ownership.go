@@ -3,7 +3,7 @@ package customer
 import (
 	"context"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // proveAddress records the first proof of an account's e-mail address. Until then the
@@ -17,7 +17,7 @@ import (
 // address). The lockout count resets, and every token, browser session and
 // authorization code of the account ends. It runs in the caller's transaction; the
 // password is the caller's business (a claim removes it, a reset replaces it).
-func (s *Service) proveAddress(ctx context.Context, t *oauth.Tenant, id int64) error {
+func (s *Service) proveAddress(ctx context.Context, t *identity.Tenant, id int64) error {
 	if err := s.store.SetEmailVerified(ctx, t.Name, id, true); err != nil {
 		return err
 	}

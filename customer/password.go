@@ -1,16 +1,82 @@
 package customer
 
+// Passwords: the policy a new one must meet and the argon2id hashing of the stored ones.
+
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/custodian-id/custodian/identity"
 )
+
+// Password policy bounds. The upper bound keeps argon2 work per request bounded.
+const (
+	MinPasswordLength = 8
+	MaxPasswordLength = 128
+)
+
+// ValidatePassword checks a new password against the policy.
+func ValidatePassword(password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLength)
+	case n > MaxPasswordLength:
+		return fmt.Errorf("%w: password must have at most %d characters", ErrInvalid, MaxPasswordLength)
+	case strings.EqualFold(password, email):
+		return fmt.Errorf("%w: password must not be the e-mail address", ErrInvalid)
+	}
+	return nil
+}
+
+//go:embed common_passwords.txt
+var commonPasswordsText []byte
+
+// commonPasswords is the embedded list, lower-cased.
+var commonPasswords = func() map[string]bool {
+	m := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(commonPasswordsText))
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = true
+		}
+	}
+	return m
+}()
+
+// CheckPassword applies a tenant's password policy to a new password: at least
+// password.min_length characters, at most MaxPasswordLength, not the e-mail address,
+// not one of the most common passwords.
+func CheckPassword(t *identity.Tenant, password, email string) error {
+	if err := ValidatePassword(password, email); err != nil {
+		return err
+	}
+	if minLen := t.Settings.PasswordMinLength; minLen > 0 && utf8.RuneCountInString(password) < minLen {
+		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, minLen)
+	}
+	if commonPasswords[strings.ToLower(password)] {
+		return fmt.Errorf("%w: password is one of the most common passwords", ErrInvalid)
+	}
+	return nil
+}
+
+// passwordField turns a policy failure into a field error.
+func passwordField(v *identity.Validator, field string, err error) {
+	if err != nil {
+		v.Add(field, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+}
 
 // PasswordHasher hashes customer passwords with argon2id and encodes them in the PHC
 // string format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), so parameters can be raised

@@ -1,65 +1,16 @@
 package customer
 
-// Self-service: the profile (/me), the address book, password reset and change, e-mail
-// change, data export and erasure. Everything is confined to the calling customer.
+// Self-service profile (/me) and address book. Everything is confined to the calling
+// customer.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/mailaddr"
-	"github.com/custodian-id/custodian/oauth"
-	"github.com/custodian-id/custodian/twofactor"
+	"github.com/custodian-id/custodian/identity"
 )
-
-//go:embed common_passwords.txt
-var commonPasswordsText []byte
-
-// commonPasswords is the embedded list, lower-cased.
-var commonPasswords = func() map[string]bool {
-	m := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(commonPasswordsText))
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-			m[strings.ToLower(line)] = true
-		}
-	}
-	return m
-}()
-
-// CheckPassword applies a tenant's password policy to a new password: at least
-// password.min_length characters, at most MaxPasswordLength, not the e-mail address,
-// not one of the most common passwords.
-func CheckPassword(t *oauth.Tenant, password, email string) error {
-	if err := ValidatePassword(password, email); err != nil {
-		return err
-	}
-	if minLen := t.Settings.PasswordMinLength; minLen > 0 && utf8.RuneCountInString(password) < minLen {
-		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, minLen)
-	}
-	if commonPasswords[strings.ToLower(password)] {
-		return fmt.Errorf("%w: password is one of the most common passwords", ErrInvalid)
-	}
-	return nil
-}
-
-// passwordField turns a policy failure into a field error.
-func passwordField(v *validator, field string, err error) {
-	if err != nil {
-		v.add(field, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-	}
-}
 
 // ProfilePatch is a change of the self-service profile. nil leaves a field as it is;
 // a pointer to "" clears it (JSON null in a merge patch). Mixins is an RFC 7396 merge
@@ -77,17 +28,17 @@ type ProfilePatch struct {
 // UpdateProfile applies a patch to the customer's profile with optimistic locking: the
 // write only happens if the version is still the one read (and, when the caller sent
 // one, the one it sent); otherwise ErrStale and nothing changes.
-func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, p ProfilePatch) (*Account, error) {
+func (s *Service) UpdateProfile(ctx context.Context, t *identity.Tenant, id int64, p ProfilePatch) (*Account, error) {
 	a, err := s.store.GetAccount(ctx, t.Name, id)
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{}
+	v := &identity.Validator{}
 	set := func(field string, dst *string, val *string) {
 		if val == nil {
 			return
 		}
-		v.maxLen(field, *val, 255)
+		v.MaxLen(field, *val, 255)
 		*dst = strings.TrimSpace(*val)
 	}
 	set("title", &a.Title, p.Title)
@@ -104,7 +55,7 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		c := strings.TrimSpace(*p.ContactEmail)
 		switch {
 		case c == "" && a.ContactEmail != "":
-			v.add("contactEmail", "invalid", "cannot be removed once set")
+			v.Add("contactEmail", "invalid", "cannot be removed once set")
 		case c != "":
 			a.ContactEmail = emailField(v, "contactEmail", c)
 		default:
@@ -115,14 +66,14 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 		merged, err := mergePatch(jsonOr(a.Mixins, "{}"), p.Mixins)
 		switch {
 		case err != nil || !jsonIs(merged, '{'):
-			v.add("mixins", "invalid", "must be an object")
+			v.Add("mixins", "invalid", "must be an object")
 		case len(merged) > 64<<10:
-			v.add("mixins", "invalid", "at most 64 KiB")
+			v.Add("mixins", "invalid", "at most 64 KiB")
 		default:
 			a.Mixins = merged
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if p.Version != nil && *p.Version != a.Version {
@@ -134,6 +85,14 @@ func (s *Service) UpdateProfile(ctx context.Context, t *oauth.Tenant, id int64, 
 	}
 	s.event(ctx, t.Name, "customer.profile_updated", &a.ID, map[string]any{"version": a.Version})
 	return s.Account(ctx, t.Name, id)
+}
+
+// jsonOr is raw, or def when raw is empty.
+func jsonOr(raw json.RawMessage, def string) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(def)
+	}
+	return raw
 }
 
 // mergePatch applies an RFC 7396 JSON merge patch to a document.
@@ -181,13 +140,38 @@ func (s *Service) Address(ctx context.Context, tenant string, id int64, addressI
 // MaxAddresses bounds a customer's address book.
 const MaxAddresses = 100
 
+// validateAddress checks an address; prefix names the field path in errors.
+func validateAddress(v *identity.Validator, prefix string, a *Address) {
+	v.Required(prefix+"street", strings.TrimSpace(a.Street))
+	v.Required(prefix+"zipCode", strings.TrimSpace(a.ZipCode))
+	v.Required(prefix+"city", strings.TrimSpace(a.City))
+	if !validCountry(a.Country) {
+		v.Add(prefix+"country", "invalid", "must be an ISO 3166-1 alpha-2 code such as DE")
+	}
+	for field, value := range map[string]string{"contactName": a.ContactName, "companyName": a.CompanyName, "street": a.Street,
+		"streetNumber": a.StreetNumber, "streetAppendix": a.StreetAppendix, "extraLine1": a.ExtraLine1, "extraLine2": a.ExtraLine2,
+		"extraLine3": a.ExtraLine3, "extraLine4": a.ExtraLine4, "zipCode": a.ZipCode, "city": a.City, "state": a.State,
+		"contactPhone": a.ContactPhone} {
+		v.MaxLen(prefix+field, value, 255)
+	}
+	if len(a.Tags) > 20 {
+		v.Add(prefix+"tags", "invalid", "at most 20 tags")
+	}
+	for _, t := range a.Tags {
+		if t == "" || len(t) > 64 {
+			v.Add(prefix+"tags", "invalid", "tags must have 1 to 64 characters")
+			break
+		}
+	}
+}
+
 // AddAddress validates and adds an address. The first address becomes the default; an
 // address added with isDefault takes the default from the old one.
 func (s *Service) AddAddress(ctx context.Context, tenant string, id int64, a *Address) error {
-	v := &validator{}
+	v := &identity.Validator{}
 	normalizeAddress(a)
 	validateAddress(v, "", a)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
@@ -240,10 +224,10 @@ func dedupe(tags []string) []string {
 // stored one). Making it the default clears the old default; un-defaulting the default
 // promotes the oldest address.
 func (s *Service) UpdateAddress(ctx context.Context, tenant string, id int64, a *Address, wasDefault bool) error {
-	v := &validator{}
+	v := &identity.Validator{}
 	normalizeAddress(a)
 	validateAddress(v, "", a)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(ctx context.Context) error {
@@ -302,338 +286,4 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// RequestPasswordReset asks for a single-use reset token for the account of an e-mail
-// address. It answers the same, after the same work, whether or not the address has an
-// account: it counts the rate limits and queues a job in the outbox, one insert on
-// both paths, and the outbox worker does the rest (passwordResetJob). The job is in
-// the database before the answer, so a request is never lost: a failing job is
-// retried like a failed delivery.
-func (s *Service) RequestPasswordReset(ctx context.Context, t *oauth.Tenant, email, site string) error {
-	meta := oauth.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
-		return err
-	}
-	if err := s.allow(ctx, "reset:account:"+t.Name+":"+EmailKey(email), Limit{Max: 5, Window: time.Hour}); err != nil {
-		return err
-	}
-	if s.outbox == nil {
-		return errors.New("password reset: no outbox configured")
-	}
-	return s.outbox.Enqueue(ctx, &notify.Message{Tenant: t.Name, Kind: notify.KindPasswordResetJob,
-		Data: map[string]any{"email": email, "site": site, "ip": meta.IP, "userAgent": meta.UserAgent, "requestId": meta.RequestID}})
-}
-
-// passwordResetJob is the work of a reset request (RequestPasswordReset), run by the
-// outbox worker: an address with an account gets a token (a new one retires older
-// ones) and its mail, in one transaction; an unknown address gets nothing. Either way
-// the request is recorded with the caller's address and agent.
-func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error {
-	str := func(k string) string { v, _ := m.Data[k].(string); return v }
-	t, err := s.tenantOf(ctx, m.Tenant)
-	if err != nil {
-		return err
-	}
-	ctx = oauth.WithRequestMeta(oauth.WithTenant(ctx, t), oauth.RequestMeta{IP: str("ip"), UserAgent: str("userAgent"), RequestID: str("requestId")})
-	a, err := s.store.GetAccountByEmail(ctx, t.Name, str("email"))
-	if errors.Is(err, ErrNotFound) {
-		s.event(ctx, t.Name, "password.reset_requested", nil, map[string]any{"known": false})
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	tok, hash, err := s.newToken()
-	if err != nil {
-		return err
-	}
-	ttl := time.Duration(t.Settings.PasswordResetTTL)
-	if ttl <= 0 {
-		ttl = time.Hour
-	}
-	link := ""
-	if base := t.Settings.PasswordResetURL; base != "" {
-		if u, err := url.Parse(base); err == nil {
-			q := u.Query()
-			q.Set("token", tok)
-			u.RawQuery = q.Encode()
-			link = u.String()
-		}
-	}
-	body := "Someone asked to reset the password of your account. Your reset token (valid for " + ttl.String() + ", once):\n\n" + tok
-	if link != "" {
-		body = "Someone asked to reset the password of your account. Choose a new one here (valid for " + ttl.String() + ", once):\n\n" + link
-	}
-	body += "\n\nIf it was not you, ignore this message: your password stays as it is."
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.CreateToken(ctx, &OneTimeToken{Hash: hash, Tenant: t.Name, CustomerID: a.ID, Kind: TokenPasswordReset,
-			ExpiresAt: s.now().UTC().Add(ttl)}); err != nil {
-			return err
-		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindPasswordReset, To: a.Email, Subject: "Reset your password",
-			Body: body, Data: map[string]any{"token": tok, "link": link, "site": str("site"), "customerId": a.ID}})
-	})
-	if err != nil {
-		return err
-	}
-	s.event(ctx, t.Name, "password.reset_requested", &a.ID, map[string]any{"known": true})
-	return nil
-}
-
-// ResetPassword sets a new password with a reset token: the token works once, the
-// account is unlocked, pending e-mail changes are retired and every session of the
-// customer ends. For an account whose address was never verified the token is the
-// first proof of it (proveAddress).
-func (s *Service) ResetPassword(ctx context.Context, t *oauth.Tenant, token, password string) error {
-	meta := oauth.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
-		return err
-	}
-	var id int64
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		ot, err := s.store.UseToken(ctx, t.Name, TokenPasswordReset, HashToken(token), s.now().UTC())
-		if err != nil {
-			return err
-		}
-		id = ot.CustomerID
-		a, err := s.store.GetAccount(ctx, t.Name, id)
-		if err != nil {
-			return err
-		}
-		v := &validator{}
-		passwordField(v, "password", CheckPassword(t, password, a.Email))
-		if err := v.err(); err != nil {
-			return err
-		}
-		hash, err := s.hasher.Hash(password)
-		if err != nil {
-			return err
-		}
-		if err := s.store.UpdatePasswordHash(ctx, t.Name, id, hash); err != nil {
-			return err
-		}
-		if !a.EmailVerified {
-			// The token came from the mailbox: the first proof of the address.
-			return s.proveAddress(ctx, t, id)
-		}
-		if err := s.guard.SetLock(ctx, t.Name, id, nil, s.now().UTC()); err != nil {
-			return err
-		}
-		// An e-mail change asked for before the reset does not outlive it.
-		if err := s.store.RetireTokens(ctx, t.Name, id, TokenEmailChange); err != nil {
-			return err
-		}
-		return s.revokeAll(ctx, t.Name, id)
-	})
-	if err != nil {
-		return err
-	}
-	s.event(ctx, t.Name, "password.reset", &id, nil)
-	return nil
-}
-
-// ChangePassword sets a new password after checking the current one; every other
-// session of the customer ends (keepSession, the caller's shopper session, stays).
-func (s *Service) ChangePassword(ctx context.Context, t *oauth.Tenant, id int64, keepSession, current, next string) error {
-	a, err := s.store.GetAccount(ctx, t.Name, id)
-	if err != nil {
-		return err
-	}
-	v := &validator{}
-	passwordField(v, "newPassword", CheckPassword(t, next, a.Email))
-	if next == current {
-		v.add("newPassword", "invalid", "must differ from the current password")
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
-	if err := s.confirmPassword(ctx, t, a.Email, current); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(next)
-	if err != nil {
-		return err
-	}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.UpdatePasswordHash(ctx, t.Name, id, hash); err != nil {
-			return err
-		}
-		if err := s.tokens.RevokeSubjectExcept(ctx, t.Name, strconv.FormatInt(id, 10), keepSession); err != nil {
-			return err
-		}
-		return s.tokens.DeleteCustomerBrowserSessions(ctx, t.Name, id)
-	})
-	if err != nil {
-		return err
-	}
-	s.event(ctx, t.Name, "password.changed", &id, nil)
-	return nil
-}
-
-// EmailChangeTTL is how long an e-mail change link works.
-const EmailChangeTTL = 24 * time.Hour
-
-// RequestEmailChange checks the current e-mail and password and sends a single-use token
-// to the new address; nothing changes until it is confirmed.
-func (s *Service) RequestEmailChange(ctx context.Context, t *oauth.Tenant, id int64, email, password, newEmail string, syncContact bool) error {
-	a, err := s.store.GetAccount(ctx, t.Name, id)
-	if err != nil {
-		return err
-	}
-	v := &validator{}
-	if EmailKey(email) != EmailKey(a.Email) {
-		v.add("email", "invalid", "is not the account's current e-mail address")
-	}
-	if next, err := normalizeEmail(newEmail); err != nil {
-		v.add("newEmail", "invalid", mailaddr.Describe(err))
-	} else if EmailKey(next) == EmailKey(a.Email) {
-		v.add("newEmail", "invalid", "is the current e-mail address")
-	} else {
-		newEmail = next
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
-	if err := s.confirmPassword(ctx, t, a.Email, password); err != nil {
-		return err
-	}
-	if _, err := s.store.GetAccountByEmail(ctx, t.Name, newEmail); err == nil {
-		return fmt.Errorf("e-mail %q: %w", newEmail, ErrConflict)
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	tok, hash, err := s.newToken()
-	if err != nil {
-		return err
-	}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.CreateToken(ctx, &OneTimeToken{Hash: hash, Tenant: t.Name, CustomerID: id, Kind: TokenEmailChange,
-			Data: map[string]string{"newEmail": newEmail, "sync": strconv.FormatBool(syncContact)}, ExpiresAt: s.now().UTC().Add(EmailChangeTTL)}); err != nil {
-			return err
-		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChange, To: newEmail, Subject: "Confirm your new e-mail address",
-			Body: "Confirm that this is your account's new e-mail address with this token (valid 24 hours, once):\n\n" + tok +
-				"\n\nIf you did not ask for this, ignore this message.",
-			Data: map[string]any{"token": tok, "customerId": id}})
-	})
-	if err != nil {
-		return err
-	}
-	s.event(ctx, t.Name, "email.change_requested", &id, nil)
-	return nil
-}
-
-// ConfirmEmailChange switches the login e-mail with a token sent to the new address
-// (and the contact e-mail when asked), and tells the old address.
-func (s *Service) ConfirmEmailChange(ctx context.Context, t *oauth.Tenant, token string) error {
-	var id int64
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		ot, err := s.store.UseToken(ctx, t.Name, TokenEmailChange, HashToken(token), s.now().UTC())
-		if err != nil {
-			return err
-		}
-		id = ot.CustomerID
-		a, err := s.store.GetAccount(ctx, t.Name, id)
-		if err != nil {
-			return err
-		}
-		newEmail := ot.Data["newEmail"]
-		var contact *string
-		if ot.Data["sync"] == "true" {
-			contact = &newEmail
-		}
-		if err := s.store.UpdateEmail(ctx, t.Name, id, newEmail, contact); err != nil {
-			return err
-		}
-		if err := s.store.SetEmailVerified(ctx, t.Name, id, true); err != nil {
-			return err
-		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChanged, To: a.Email, Subject: "Your e-mail address was changed",
-			Body: "Your account now signs in with " + newEmail + ". If you did not do this, contact the shop at once.",
-			Data: map[string]any{"customerId": id, "newEmail": newEmail}})
-	})
-	if err != nil {
-		return err
-	}
-	s.event(ctx, t.Name, "email.changed", &id, nil)
-	return nil
-}
-
-// Export is everything Custodian holds about a customer.
-type Export struct {
-	Account   *Account
-	Addresses []Address
-	Devices   []twofactor.Device
-	TwoFactor *TwoFactorStatus
-	Events    []*oauth.SecurityEvent
-}
-
-// EventLister reads the audit trail of a customer.
-type EventLister interface {
-	ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*oauth.SecurityEvent, error)
-}
-
-// Export gathers everything Custodian holds about a customer.
-func (s *Service) Export(ctx context.Context, tenant string, id int64) (*Export, error) {
-	a, err := s.Account(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	x := &Export{Account: a}
-	if x.Addresses, err = s.store.ListAddresses(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	if x.Devices, err = s.tf.Devices(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	if x.TwoFactor, err = s.TwoFactor(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	if l, ok := s.events.(EventLister); ok {
-		if x.Events, err = l.ListEvents(ctx, tenant, &id, 1000); err != nil {
-			return nil, err
-		}
-	}
-	return x, nil
-}
-
-// Erase deletes a customer's account after checking the password (and an authenticator
-// code when one is enrolled): every token and session ends, personal data goes, and the
-// audit trail keeps only the pseudonymous id, kinds and times.
-func (s *Service) Erase(ctx context.Context, t *oauth.Tenant, id int64, password, code string) error {
-	a, err := s.store.GetAccount(ctx, t.Name, id)
-	if err != nil {
-		return err
-	}
-	if err := s.confirmPassword(ctx, t, a.Email, password); err != nil {
-		return err
-	}
-	st, err := s.tf.StatusOf(ctx, t.Name, id)
-	if err != nil {
-		return err
-	}
-	if st.TOTP {
-		if code == "" {
-			return &ValidationError{Fields: []FieldError{{Field: "code", Type: "missing", Message: "an authenticator code is required"}}}
-		}
-		if err := s.requireTOTP(ctx, t, id, code); err != nil {
-			return err
-		}
-	}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.revokeAll(ctx, t.Name, id); err != nil {
-			return err
-		}
-		return s.store.EraseAccount(ctx, t.Name, id)
-	})
-	if err != nil {
-		return err
-	}
-	// Recorded without the request's address and agent: they are personal data too.
-	if s.events != nil {
-		_ = s.events.RecordEvent(ctx, &oauth.SecurityEvent{Tenant: t.Name, Kind: "customer.erased", CustomerID: &id,
-			Subject: strconv.FormatInt(id, 10), CreatedAt: s.now().UTC()})
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ package customer
 // re-scope the tokens to another B2B account / legal entity of the customer, so the
 // rule that guards it lives here once: whether the customer is a member is settled
 // before the refresh token rotates, and a refused re-scope costs the shopper nothing.
+// The tokens themselves are the OAuth provider's, reached through ClientTokens.
 
 import (
 	"context"
@@ -12,39 +13,89 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
-// refreshed is a completed refresh.
-type refreshed struct {
-	tokens  *oauth.TokenSet
-	account *Account // nil for an anonymous shopper
-	member  string   // the B2B account / legal entity the tokens are bound to, or ""
+// TokenSet is one issuance of a shopper's tokens: the opaque tokens, the JWT access
+// token and their expiries.
+type TokenSet struct {
+	AccessToken      string
+	JWTAccessToken   string
+	RefreshToken     string
+	TokenType        string
+	AccessExpiresAt  time.Time
+	RefreshExpiresAt time.Time
+	Scopes           []string
+	SessionID        string
+	Subject          string
+	RequestID        string
 }
 
-// errNotCustomerToken: a refresh token that belongs to neither a customer nor an
-// anonymous shopper.
-var errNotCustomerToken = fmt.Errorf("%w: not a customer's token", oauth.ErrInvalidToken)
+// TokenGrant describes a token family: whom it was issued to and what for.
+type TokenGrant struct {
+	ClientID   string
+	Subject    string // the customer's id, or an anonymous shopper's
+	Anonymous  bool
+	AccountID  string // the B2B account / legal entity the tokens are bound to
+	SessionID  string
+	DeviceID   string
+	AMR        []string
+	Scopes     []string
+	ThirdParty bool // issued through a third-party client's consent
+}
 
-// refresh exchanges a refresh token issued to client. member, when set and not the
-// one the tokens are bound to, re-scopes them: a new token family bound to it replaces
-// the one just refreshed. grant names that issuance in metrics and logs.
+// ClientTokens are the token operations of one client, as the refresh rule uses them:
+// the OAuth provider's rotation, reuse detection and issuance, bound to the client
+// that presents the token.
+type ClientTokens interface {
+	// InspectRefresh describes a live refresh token without using it; nil, nil when
+	// the token is not live (unknown, used, expired, revoked).
+	InspectRefresh(ctx context.Context, token string) (*TokenGrant, error)
+	// Refresh rotates a refresh token of the client, exactly as the token endpoint.
+	Refresh(ctx context.Context, token string) (*TokenSet, error)
+	// Inspect describes the family of a valid access token.
+	Inspect(ctx context.Context, accessToken string) (*TokenGrant, error)
+	// Issue mints a new token family for g, which must be the client's; name names the
+	// issuance in metrics and logs.
+	Issue(ctx context.Context, g TokenGrant, name string) (*TokenSet, error)
+	// Revoke ends the family of a token.
+	Revoke(ctx context.Context, token string) error
+	// ClientID is the client the operations are bound to.
+	ClientID() string
+}
+
+// Refreshed is a completed refresh.
+type Refreshed struct {
+	Tokens  *TokenSet
+	Account *Account // nil for an anonymous shopper
+	Member  string   // the B2B account / legal entity the tokens are bound to, or ""
+}
+
+// ErrNotCustomerToken: a refresh token that belongs to neither a customer nor an
+// anonymous shopper.
+var ErrNotCustomerToken = errors.New("not a customer's token")
+
+// Refresh exchanges a refresh token issued to the client of tokens. member, when set
+// and not the one the tokens are bound to, re-scopes them: a new token family bound
+// to it replaces the one just refreshed. grant names that issuance in metrics and logs.
 //
 // Errors: ErrNotMember (nothing rotated when the token was one a refresh accepts),
-// ErrNotFound and ErrInactive for a customer who is gone or not active (the refreshed
-// family is revoked), and the refresh's own errors.
-func (a *API) refresh(ctx context.Context, t *oauth.Tenant, client *oauth.Client, token, member, grant string) (*refreshed, error) {
+// ErrNotFound and ErrInactive for a customer who is gone or not active,
+// ErrNotCustomerToken (the refreshed family is revoked in these three cases), and the
+// refresh's own errors.
+func (s *Service) Refresh(ctx context.Context, t *identity.Tenant, tokens ClientTokens, token, member, grant string) (*Refreshed, error) {
 	// The token as it stands, before anything rotates. A token a refresh refuses
 	// anyway (unknown, used, another client's) goes to the refresh as it is, which
 	// answers it and detects reuse exactly as at the token endpoint.
-	before, err := a.oauth.RefreshTokenInfo(ctx, token)
-	if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+	before, err := tokens.InspectRefresh(ctx, token)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil && before.ClientID == client.ID && !before.Anonymous && member != "" && member != before.AccountID {
+	if before != nil && before.ClientID == tokens.ClientID() && !before.Anonymous && member != "" && member != before.AccountID {
 		if id, perr := strconv.ParseInt(before.Subject, 10, 64); perr == nil {
-			ok, err := a.svc.IsMember(ctx, t.Name, id, member)
+			ok, err := s.IsMember(ctx, t.Name, id, member)
 			if err != nil {
 				return nil, err
 			}
@@ -53,38 +104,38 @@ func (a *API) refresh(ctx context.Context, t *oauth.Tenant, client *oauth.Client
 			}
 		}
 	}
-	ts, err := a.oauth.Refresh(ctx, client, token, oauth.Lifespans{})
+	ts, err := tokens.Refresh(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	info := before
 	if info == nil { // the token turned valid between the look and the refresh
-		if info, err = a.oauth.ValidateAccessToken(ctx, ts.AccessToken); err != nil {
-			a.revokeQuietly(ctx, ts.AccessToken)
+		if info, err = tokens.Inspect(ctx, ts.AccessToken); err != nil {
+			s.revokeQuietly(ctx, tokens, ts.AccessToken)
 			return nil, fmt.Errorf("read refreshed token: %w", err)
 		}
 	}
 	if info.Anonymous {
-		return &refreshed{tokens: ts}, nil
+		return &Refreshed{Tokens: ts}, nil
 	}
 	// From here on a failure leaves no live tokens behind: the old refresh token is
 	// spent, so the family just refreshed is revoked.
-	fail := func(err error) (*refreshed, error) {
-		a.revokeQuietly(ctx, ts.AccessToken)
+	fail := func(err error) (*Refreshed, error) {
+		s.revokeQuietly(ctx, tokens, ts.AccessToken)
 		return nil, err
 	}
 	id, err := strconv.ParseInt(info.Subject, 10, 64)
 	if err != nil {
-		return fail(errNotCustomerToken)
+		return fail(ErrNotCustomerToken)
 	}
-	acc, err := a.svc.Account(ctx, t.Name, id)
+	acc, err := s.Account(ctx, t.Name, id)
 	if err != nil {
 		return fail(err)
 	}
 	if !acc.Active || acc.OnHold {
 		return fail(ErrInactive)
 	}
-	out := &refreshed{tokens: ts, account: acc, member: info.AccountID}
+	out := &Refreshed{Tokens: ts, Account: acc, Member: info.AccountID}
 	if member == "" || member == info.AccountID {
 		return out, nil
 	}
@@ -93,14 +144,22 @@ func (a *API) refresh(ctx context.Context, t *oauth.Tenant, client *oauth.Client
 	if !slices.ContainsFunc(acc.Memberships, func(m Membership) bool { return m.AccountID == member }) {
 		return fail(ErrNotMember)
 	}
-	next, err := a.oauth.IssueTokens(ctx, oauth.IssueRequest{Client: client, Subject: info.Subject, Scopes: ts.Scopes,
-		SessionID: ts.SessionID, AMR: info.AMR, AccountID: member, DeviceID: info.DeviceID, ThirdParty: info.ThirdParty, Grant: grant})
+	g := *info
+	g.Scopes, g.SessionID, g.AccountID = ts.Scopes, ts.SessionID, member
+	next, err := tokens.Issue(ctx, g, grant)
 	if err != nil {
 		return fail(fmt.Errorf("issue tokens bound to %q: %w", member, err))
 	}
 	// The tokens of the refreshed family were never handed out; if revoking them
 	// fails, nobody holds them.
-	a.revokeQuietly(ctx, ts.AccessToken)
-	out.tokens, out.member = next, member
+	s.revokeQuietly(ctx, tokens, ts.AccessToken)
+	out.Tokens, out.Member = next, member
 	return out, nil
+}
+
+// revokeQuietly revokes a token family the caller will not get; a failure is logged.
+func (s *Service) revokeQuietly(ctx context.Context, tokens ClientTokens, token string) {
+	if err := tokens.Revoke(ctx, token); err != nil {
+		s.log.ErrorContext(ctx, "revoke unused token family", "err", err)
+	}
 }

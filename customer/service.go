@@ -1,5 +1,8 @@
 package customer
 
+// The customer service: its configuration and dependencies, and what every rule uses
+// (the tenant, the outbox, token revocation).
+
 import (
 	"context"
 	"crypto/rand"
@@ -10,21 +13,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/mailaddr"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Service is the customer domain: accounts, sign-in and the customer-facing APIs.
 type Service struct {
 	store     Store
-	tenants   oauth.TenantStore
+	tenants   identity.TenantStore
 	tokens    TokenRevoker
 	guard     GuardStore
-	events    oauth.EventStore
+	events    identity.EventStore
 	outbox    *notify.Outbox
 	hasher    *PasswordHasher
 	now       func() time.Time
@@ -34,7 +35,7 @@ type Service struct {
 	log       *slog.Logger
 	tf        *twofactor.Service
 	// webhookSecrets seals tenants' webhook secrets into the messages they sign.
-	webhookSecrets *oauth.WebhookSecrets
+	webhookSecrets *identity.WebhookSecrets
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -43,12 +44,12 @@ type Service struct {
 // Config configures a Service.
 type Config struct {
 	Store   Store
-	Tenants oauth.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
-	Tokens  TokenRevoker      // ends a customer's tokens and browser sessions
-	Guard   GuardStore        // lockout counters and rate limits
-	Events  oauth.EventStore  // audit trail
-	Outbox  *notify.Outbox    // mail: opt-in links, reset tokens, codes
-	Hasher  *PasswordHasher   // default: DefaultPasswordHasher
+	Tenants identity.TenantStore // tenant settings (lockout) for callers without a tenant in ctx
+	Tokens  TokenRevoker         // ends a customer's tokens and browser sessions
+	Guard   GuardStore           // lockout counters and rate limits
+	Events  identity.EventStore  // audit trail
+	Outbox  *notify.Outbox       // mail: opt-in links, reset tokens, codes
+	Hasher  *PasswordHasher      // default: DefaultPasswordHasher
 	// PublicURL is the base of links in mails.
 	PublicURL string
 	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
@@ -56,7 +57,7 @@ type Config struct {
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
 	// WebhookSecrets seals the webhook secret into messages of tenants with a webhook.
-	WebhookSecrets *oauth.WebhookSecrets
+	WebhookSecrets *identity.WebhookSecrets
 	Now            func() time.Time
 	Rand           io.Reader
 	Logger         *slog.Logger
@@ -65,12 +66,12 @@ type Config struct {
 // TwoFactorConfig derives what second factors need from the server secret: the sealer
 // of TOTP secrets and the keys under which codes and fingerprints are stored.
 func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Config, error) {
-	sealer, err := oauth.NewSealerFor(serverSecret, "custodian/totp-seal/v1")
+	sealer, err := identity.NewSealerFor(serverSecret, "custodian/totp-seal/v1")
 	if err != nil {
 		return twofactor.Config{}, err
 	}
-	return twofactor.Config{Store: store, Sealer: sealer, CodeKey: oauth.DeriveKey(serverSecret, "custodian/twofactor-code/v1"),
-		DeviceKey: oauth.DeriveKey(serverSecret, "custodian/device/v1")}, nil
+	return twofactor.Config{Store: store, Sealer: sealer, CodeKey: identity.DeriveKey(serverSecret, "custodian/twofactor-code/v1"),
+		DeviceKey: identity.DeriveKey(serverSecret, "custodian/device/v1")}, nil
 }
 
 // NewService builds the customer service.
@@ -128,115 +129,48 @@ type TokenRevoker interface {
 	RevokeSubjectExcept(ctx context.Context, tenant, subject, keepSessionID string) error
 }
 
-var (
-	_ oauth.Authenticator = (*Service)(nil)
-	_ oauth.ClaimsSource  = (*Service)(nil)
-)
-
-// NewAccount is what creating an account takes.
-type NewAccount struct {
-	Email     string
-	Password  string
-	FirstName string
-	LastName  string
-	Active    bool
-	CreatedBy string
-}
-
-// Password policy bounds. The upper bound keeps argon2 work per request bounded.
-const (
-	MinPasswordLength = 8
-	MaxPasswordLength = 128
-)
-
-// ValidateEmail checks an e-mail address against Custodian's rule (mailaddr).
-func ValidateEmail(email string) error {
-	_, err := normalizeEmail(email)
-	return err
-}
-
-// normalizeEmail is an address in the form it is stored in (mailaddr.Parse), or
-// ErrInvalid with the reason.
-func normalizeEmail(email string) (string, error) {
-	a, err := mailaddr.Parse(email)
+// tenantOf returns the ctx tenant when it is the one named, else loads it.
+func (s *Service) tenantOf(ctx context.Context, tenant string) (*identity.Tenant, error) {
+	if t := identity.TenantFromContext(ctx); t != nil && t.Name == tenant {
+		return t, nil
+	}
+	if s.tenants == nil {
+		return nil, fmt.Errorf("tenant %q not in context", tenant)
+	}
+	t, err := s.tenants.GetTenant(ctx, tenant)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("load tenant %q: %w", tenant, err)
 	}
-	return a.String(), nil
+	return t, nil
 }
 
-// emailField checks an e-mail field of a request and answers its normal form.
-func emailField(v *validator, field, email string) string {
-	a, err := mailaddr.Parse(email)
-	if err != nil {
-		v.add(field, "invalid", mailaddr.Describe(err))
-		return email
+// notify queues a message in the caller's transaction, by the tenant's webhook when it
+// has one and by e-mail otherwise.
+func (s *Service) notify(ctx context.Context, t *identity.Tenant, m *notify.Message) error {
+	if s.outbox == nil {
+		return errors.New("notify: no outbox configured")
 	}
-	return a.String()
-}
-
-// ValidatePassword checks a new password against the policy.
-func ValidatePassword(password, email string) error {
-	n := utf8.RuneCountInString(password)
-	switch {
-	case n < MinPasswordLength:
-		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLength)
-	case n > MaxPasswordLength:
-		return fmt.Errorf("%w: password must have at most %d characters", ErrInvalid, MaxPasswordLength)
-	case strings.EqualFold(password, email):
-		return fmt.Errorf("%w: password must not be the e-mail address", ErrInvalid)
-	}
-	return nil
-}
-
-// CreateAccount creates an account with an argon2id password hash.
-func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccount) (*Account, error) {
-	email, err := normalizeEmail(in.Email)
-	if err := errors.Join(err, ValidatePassword(in.Password, in.Email)); err != nil {
-		return nil, err
-	}
-	in.Email = email
-	hash, err := s.hasher.Hash(in.Password)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	a := &Account{
-		Tenant: tenant, Email: in.Email, PasswordHash: hash, Active: in.Active,
-		FirstName: in.FirstName, LastName: in.LastName,
-		CreatedAt: now, CreatedBy: in.CreatedBy, UpdatedAt: now, UpdatedBy: in.CreatedBy,
-	}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// Claims returns the OpenID Connect claims of a customer for the granted scopes.
-func (s *Service) Claims(ctx context.Context, tenant string, id int64, scopes []string) (map[string]any, error) {
-	a, err := s.store.GetAccount(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	c := map[string]any{"sub": strconv.FormatInt(a.ID, 10)}
-	for _, sc := range scopes {
-		switch sc {
-		case "email":
-			c["email"] = a.Email
-			c["email_verified"] = a.EmailVerified
-		case "profile":
-			name := strings.TrimSpace(a.FirstName + " " + a.LastName)
-			if name != "" {
-				c["name"] = name
-			}
-			if a.FirstName != "" {
-				c["given_name"] = a.FirstName
-			}
-			if a.LastName != "" {
-				c["family_name"] = a.LastName
-			}
-			c["updated_at"] = a.UpdatedAt.Unix()
+	m.Tenant = t.Name
+	if t.Settings.WebhookURL != "" {
+		if s.webhookSecrets == nil {
+			return errors.New("notify: no webhook secret sealer configured")
 		}
+		sealed, err := s.webhookSecrets.SealedOf(t.Name, t.Settings.WebhookSecret)
+		if err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		m.Webhook, m.WebhookSecret = t.Settings.WebhookURL, sealed
 	}
-	return c, nil
+	return s.outbox.Enqueue(ctx, m)
+}
+
+// revokeAll ends every token and browser session of a customer.
+func (s *Service) revokeAll(ctx context.Context, tenant string, id int64) error {
+	if s.tokens == nil {
+		return errors.New("revoke tokens: no token store configured")
+	}
+	if err := s.tokens.RevokeSubject(ctx, tenant, strconv.FormatInt(id, 10)); err != nil {
+		return err
+	}
+	return s.tokens.DeleteCustomerBrowserSessions(ctx, tenant, id)
 }

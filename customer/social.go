@@ -1,6 +1,6 @@
 package customer
 
-// Social sign-in: the oauth package verified an upstream ID token; here the identity
+// Social sign-in and linking: the oauth package verified an upstream ID token; here the identity
 // finds its customer, is linked to one, or creates one, per the tenant's settings.
 
 import (
@@ -10,12 +10,46 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/custodian-id/custodian/customer/notify"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/notify"
+)
+
+// SocialIdentity is what an upstream provider asserted about a shopper (the oauth
+// package verified its ID token).
+type SocialIdentity struct {
+	ConnectorID   string
+	Issuer        string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	GivenName     string
+	FamilyName    string
+	AMR           []string
+	ClientID      string // the storefront client of the authorization request
+	Fingerprint   string // the browser's device cookie
+	// NoChallenge: the entry point (token exchange) cannot ask for a second factor;
+	// when one is due the sign-in fails with ErrSecondFactorRequired.
+	NoChallenge bool
+	// Handoff is the upstream tokens, sealed, to keep with a second-factor challenge and
+	// give back (Principal.Handoff) when it is answered.
+	Handoff string
+}
+
+// Errors of social sign-in.
+var (
+	// ErrSocialNoAccount: no customer has this identity and the tenant does not create
+	// customers from upstream sign-ins.
+	ErrSocialNoAccount = errors.New("no account for this sign-in, and the shop does not create accounts from it")
+	// ErrSocialUnverifiedEmail: a customer has the e-mail, but the upstream did not
+	// verify it, so the identity is not linked.
+	ErrSocialUnverifiedEmail = errors.New("an account with this e-mail exists, but the provider did not verify the address")
+	// ErrSocialLinkNeedsPassword: the tenant links identities only after the customer
+	// signs in with the password once.
+	ErrSocialLinkNeedsPassword = errors.New("an account with this e-mail exists: sign in with your password once to link it")
 )
 
 // payloadHandoff is the challenge payload key of a social sign-in's sealed upstream
-// tokens (oauth.SocialIdentity.Handoff).
+// tokens (SocialIdentity.Handoff).
 const payloadHandoff = "handoff"
 
 // upstreamMFA are amr values that mean the upstream asked for a second factor.
@@ -25,7 +59,7 @@ var upstreamMFA = []string{"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "pi
 // over an account whose address was never verified (see claim).
 const EventSocialClaimed = "social.claimed"
 
-// SocialSignIn implements oauth.Authenticator. A known identity signs its customer in.
+// SocialSignIn signs a shopper in through an upstream provider (oauth.Authenticator). A known identity signs its customer in.
 // A new identity whose verified e-mail belongs to a customer with a verified e-mail is
 // linked to it when social.autolink is on (otherwise the customer must sign in with the
 // password once and link from there); a new identity without such a customer creates
@@ -34,18 +68,18 @@ const EventSocialClaimed = "social.claimed"
 // account whose own e-mail was never verified is not linked as it stands, whatever the
 // settings: the verified owner claims it (see claim). The second-factor policy applies
 // unless social.trust_upstream_mfa is on and the upstream asserts one.
-func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.SocialIdentity) (*oauth.Principal, error) {
+func (s *Service) SocialSignIn(ctx context.Context, tenant string, in SocialIdentity) (*Principal, error) {
 	t, err := s.tenantOf(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	meta := oauth.RequestMetaFromContext(ctx)
+	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "social:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return nil, err
 	}
 	a, err := s.socialAccount(ctx, t, in)
 	if err != nil {
-		s.event(ctx, t.Name, oauth.EventLoginFailed, nil, map[string]any{"reason": reasonOf(err), "connector": in.ConnectorID})
+		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": reasonOf(err), "connector": in.ConnectorID})
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -79,18 +113,18 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in oauth.Soci
 
 func reasonOf(err error) string {
 	switch {
-	case errors.Is(err, oauth.ErrSocialNoAccount):
+	case errors.Is(err, ErrSocialNoAccount):
 		return "social_no_account"
-	case errors.Is(err, oauth.ErrSocialUnverifiedEmail):
+	case errors.Is(err, ErrSocialUnverifiedEmail):
 		return "social_unverified_email"
-	case errors.Is(err, oauth.ErrSocialLinkNeedsPassword):
+	case errors.Is(err, ErrSocialLinkNeedsPassword):
 		return "social_link_needs_password"
 	}
 	return "error"
 }
 
 // socialAccount finds, links or creates the customer of an upstream identity.
-func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.SocialIdentity) (*Account, error) {
+func (s *Service) socialAccount(ctx context.Context, t *identity.Tenant, in SocialIdentity) (*Account, error) {
 	if in.Issuer == "" || in.Subject == "" {
 		return nil, fmt.Errorf("%w: the upstream identity has no issuer or subject", ErrInvalid)
 	}
@@ -112,10 +146,10 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 	}
 	email, err := normalizeEmail(in.Email)
 	if err != nil {
-		return nil, oauth.ErrSocialNoAccount
+		return nil, ErrSocialNoAccount
 	}
 	if !in.EmailVerified {
-		return nil, oauth.ErrSocialUnverifiedEmail
+		return nil, ErrSocialUnverifiedEmail
 	}
 	id := &Identity{Tenant: t.Name, Issuer: in.Issuer, Subject: in.Subject, ConnectorID: in.ConnectorID, Email: email,
 		CreatedAt: s.now().UTC()}
@@ -129,7 +163,7 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 		return s.claim(ctx, t, existing, id, in)
 	case err == nil:
 		if !t.Settings.SocialAutoLink {
-			return nil, oauth.ErrSocialLinkNeedsPassword
+			return nil, ErrSocialLinkNeedsPassword
 		}
 		id.CustomerID = existing.ID
 		if err := s.store.LinkIdentity(ctx, id); err != nil {
@@ -140,7 +174,7 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
 	case !t.Settings.SocialAutoProvision:
-		return nil, oauth.ErrSocialNoAccount
+		return nil, ErrSocialNoAccount
 	}
 	now := s.now().UTC()
 	a := &Account{Tenant: t.Name, Email: email, ContactEmail: email, Active: true, EmailVerified: true,
@@ -167,7 +201,7 @@ func (s *Service) socialAccount(ctx context.Context, t *oauth.Tenant, in oauth.S
 // (proveAddress: what was set up to get in is removed, every session ends), and the
 // address is told. What the account holds otherwise (profile, addresses) stays: the
 // owner sees it.
-func (s *Service) claim(ctx context.Context, t *oauth.Tenant, a *Account, link *Identity, in oauth.SocialIdentity) (*Account, error) {
+func (s *Service) claim(ctx context.Context, t *identity.Tenant, a *Account, link *Identity, in SocialIdentity) (*Account, error) {
 	id := a.ID
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if link != nil {
@@ -242,11 +276,11 @@ func (s *Service) Unlink(ctx context.Context, tenant string, id int64, connector
 	})
 }
 
-// LinkSocialIdentity implements oauth.Authenticator: the customer proved the password,
+// LinkSocialIdentity (oauth.Authenticator): the customer proved the password,
 // so the upstream identity (with the same verified e-mail) is linked.
-func (s *Service) LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in oauth.SocialIdentity) error {
+func (s *Service) LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in SocialIdentity) error {
 	if !in.EmailVerified || in.Issuer == "" || in.Subject == "" {
-		return oauth.ErrSocialUnverifiedEmail
+		return ErrSocialUnverifiedEmail
 	}
 	// The password form is only offered for accounts with a verified address (an
 	// unverified one is claimed instead); a password never links to one.

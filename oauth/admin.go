@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Administration of tenants, clients and keys, shared by the custodian command and the
@@ -13,12 +15,12 @@ import (
 
 // CreateTenant creates a tenant with the default settings and its first signing keys
 // (current and next).
-func (p *Provider) CreateTenant(ctx context.Context, name string) (*Tenant, error) {
-	if !ValidTenantName(name) {
-		return nil, fmt.Errorf("%w: tenant name %q must match %s", ErrInvalid, name, tenantName)
+func (p *Provider) CreateTenant(ctx context.Context, name string) (*identity.Tenant, error) {
+	if !identity.ValidTenantName(name) {
+		return nil, fmt.Errorf("%w: tenant name %q must match %s", identity.ErrInvalid, name, "^"+identity.TenantPattern+"$")
 	}
 	now := p.now().UTC()
-	t := &Tenant{Name: name, Settings: DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	t := &identity.Tenant{Name: name, Settings: identity.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
 	if err := p.store.CreateTenant(ctx, t); err != nil {
 		return nil, err
 	}
@@ -28,19 +30,45 @@ func (p *Provider) CreateTenant(ctx context.Context, name string) (*Tenant, erro
 	return t, nil
 }
 
+// CreateTenantWithSettings creates a tenant (CreateTenant) with settings changed by
+// their stable keys. The settings are checked before anything is created, so a bad one
+// creates nothing.
+func (p *Provider) CreateTenantWithSettings(ctx context.Context, name string, set map[string]string) (*identity.Tenant, error) {
+	scratch := identity.DefaultSettings()
+	var bad []error
+	for k, v := range set {
+		if err := scratch.Set(k, v); err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) == 0 {
+		if err := scratch.Validate(); err != nil {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, errors.Join(bad...)
+	}
+	t, err := p.CreateTenant(ctx, name)
+	if err == nil && len(set) > 0 {
+		t, err = p.UpdateTenantSettings(ctx, name, set)
+	}
+	return t, err
+}
+
 // GetTenant returns a tenant.
-func (p *Provider) GetTenant(ctx context.Context, name string) (*Tenant, error) {
+func (p *Provider) GetTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	return p.store.GetTenant(ctx, name)
 }
 
 // ListTenants returns every tenant.
-func (p *Provider) ListTenants(ctx context.Context) ([]*Tenant, error) {
+func (p *Provider) ListTenants(ctx context.Context) ([]*identity.Tenant, error) {
 	return p.store.ListTenants(ctx)
 }
 
 // UpdateTenantSettings applies KEY=VALUE changes by stable key; either all apply or
 // none does.
-func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*Tenant, error) {
+func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*identity.Tenant, error) {
 	t, err := p.store.GetTenant(ctx, name)
 	if err != nil {
 		return nil, err
@@ -63,13 +91,13 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 	}
 	if u, ok := set["notify.webhook_url"]; ok && len(errs) == 0 && t.Settings.WebhookURL != "" {
 		if err := p.egress.CheckURL(ctx, strings.TrimSpace(u)); err != nil {
-			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", ErrInvalid, err))
+			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", identity.ErrInvalid, err))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := p.webhookSecrets.seal(name, &t.Settings.WebhookSecret); err != nil {
+	if err := p.webhookSecrets.SealSetting(name, &t.Settings.WebhookSecret); err != nil {
 		return nil, err
 	}
 	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
@@ -88,16 +116,16 @@ func (p *Provider) SealSecrets(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, t := range ts {
-		if t.Settings.WebhookSecret.plain == "" {
+		if !t.Settings.WebhookSecret.Unsealed() {
 			continue
 		}
 		err := p.store.InTx(ctx, func(ctx context.Context) error {
 			// Read again in the transaction: another node may be doing the same.
 			cur, err := p.store.GetTenant(ctx, t.Name)
-			if err != nil || cur.Settings.WebhookSecret.plain == "" {
+			if err != nil || !cur.Settings.WebhookSecret.Unsealed() {
 				return err
 			}
-			if err := p.webhookSecrets.seal(t.Name, &cur.Settings.WebhookSecret); err != nil {
+			if err := p.webhookSecrets.SealSetting(t.Name, &cur.Settings.WebhookSecret); err != nil {
 				return err
 			}
 			return p.store.UpdateTenantSettings(ctx, t.Name, cur.Settings)
@@ -129,7 +157,7 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 	}
 	if c.Public {
 		if secret != "" {
-			return "", fmt.Errorf("%w: a public client has no secret", ErrInvalid)
+			return "", fmt.Errorf("%w: a public client has no secret", identity.ErrInvalid)
 		}
 	} else {
 		if secret == "" {
@@ -140,7 +168,7 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 			secret = s
 		}
 		if len(secret) < MinSecretLength {
-			return "", fmt.Errorf("%w: client secrets must be at least %d characters", ErrInvalid, MinSecretLength)
+			return "", fmt.Errorf("%w: client secrets must be at least %d characters", identity.ErrInvalid, MinSecretLength)
 		}
 		h, err := p.secretHash.Hash(ctx, []byte(secret))
 		if err != nil {
@@ -153,14 +181,14 @@ func (p *Provider) CreateClient(ctx context.Context, c *Client, secret string) (
 		// URIs is a backend and gets client credentials.
 		switch {
 		case len(c.RedirectURIs) > 0:
-			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken}
 			if !c.Public {
-				c.GrantTypes = append(c.GrantTypes, GrantClientCredentials)
+				c.GrantTypes = append(c.GrantTypes, identity.GrantClientCredentials)
 			}
 		case c.Public:
-			c.GrantTypes = []string{GrantAnonymous, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantAnonymous, identity.GrantRefreshToken}
 		default:
-			c.GrantTypes = []string{GrantClientCredentials, GrantRefreshToken}
+			c.GrantTypes = []string{identity.GrantClientCredentials, identity.GrantRefreshToken}
 		}
 	}
 	if len(c.Scopes) == 0 {
@@ -185,6 +213,16 @@ func (p *Provider) GetClient(ctx context.Context, tenant, id string) (*Client, e
 	return p.store.GetTenantClient(ctx, tenant, id)
 }
 
+// ListClients lists a tenant's clients (none for a tenant that does not exist).
+func (p *Provider) ListClients(ctx context.Context, tenant string) ([]*Client, error) {
+	return p.store.ListClients(ctx, tenant)
+}
+
+// DeleteClient deletes a client; its tokens stop working with it.
+func (p *Provider) DeleteClient(ctx context.Context, tenant, id string) error {
+	return p.store.DeleteClient(ctx, tenant, id)
+}
+
 // AuthenticateClient checks a client's credentials the way the token endpoint does
 // (Client.checkSecret): public clients by id alone and without a secret, confidential
 // ones by their secret in constant time. A public client that presents a secret fails
@@ -196,7 +234,7 @@ func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret st
 	}
 	if err := c.checkSecret(ctx, p.secretHash, secret); err != nil {
 		if errors.Is(err, ErrPublicClientSecret) {
-			err = fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
+			err = fmt.Errorf("%w: %w", identity.ErrInvalidCredentials, err)
 		}
 		return nil, err
 	}

@@ -16,8 +16,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // authorization is an authorization request that passed every check.
@@ -59,6 +62,26 @@ func (az *authorization) namesOther(bs *BrowserSession) bool {
 	return az.hintSubject != "" && az.hintSubject != strconv.FormatInt(bs.CustomerID, 10)
 }
 
+// mustLogin reports whether the shopper has to sign in (again) before the request goes
+// on: nobody is signed in in this browser, or a session that did not start with this
+// request is older than max_age, is asked to sign in again (prompt=login, unless this
+// is the consent post that follows that sign-in), or is another shopper than the
+// client names (login_hint, id_token_hint).
+func (az *authorization) mustLogin(bs *BrowserSession, fresh, consented bool, now time.Time) bool {
+	switch {
+	case bs == nil:
+		return true
+	case fresh:
+		return false
+	case slices.Contains(az.prompts, "login") && !consented:
+		return true
+	case az.maxAge >= 0 && now.After(bs.AuthTime.Add(time.Duration(az.maxAge)*time.Second)):
+		return true
+	}
+	// The client expects another shopper than the one signed in here.
+	return az.namesOther(bs)
+}
+
 // errHintNamesOther: the shopper signed in as someone else than the client expects.
 var errHintNamesOther = fosite.ErrLoginRequired.WithHint("The signed-in customer is not the one the id_token_hint names.")
 
@@ -72,13 +95,13 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // PKCE, the nonce's length, prompt, max_age and id_token_hint), so that no shopper signs
 // in, consents or answers a second factor for a request that then fails.
 func (p *Provider) checkAuthorization(ctx context.Context, az *authorization) error {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	ar, c := az.ar, az.client
 	form := ar.GetRequestForm()
 	switch {
-	case !t.Settings.GrantAllowed(GrantAuthorizationCode):
+	case !t.Settings.GrantAllowed(identity.GrantAuthorizationCode):
 		return fosite.ErrUnauthorizedClient.WithHint("The authorization code grant is not enabled for this tenant.")
-	case !c.GetGrantTypes().Has(GrantAuthorizationCode):
+	case !c.GetGrantTypes().Has(identity.GrantAuthorizationCode):
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the authorization code grant.")
 	case !ar.GetResponseTypes().ExactOne("code"):
 		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
@@ -143,14 +166,14 @@ func checkPKCE(c *Client, form url.Values) error {
 
 // formPostable reports whether a browser can post a form to the redirect URI.
 func formPostable(u *url.URL) bool {
-	return u != nil && (u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()))
+	return u != nil && (u.Scheme == "https" || u.Scheme == "http" && identity.IsLoopbackHost(u.Hostname()))
 }
 
 // idTokenHintSubject returns the subject of an ID token this tenant issued, by the
 // same rule as the logout hint (parseIDTokenHint): signed with one of its live keys (so
 // a rotation does not void it), issued by it, typed JWT, for one of its clients. An
 // expired ID token is still a good hint (OpenID Connect Core §3.1.2.1).
-func (p *Provider) idTokenHintSubject(ctx context.Context, t *Tenant, raw string) (string, error) {
+func (p *Provider) idTokenHintSubject(ctx context.Context, t *identity.Tenant, raw string) (string, error) {
 	h, err := p.parseIDTokenHint(ctx, t, raw)
 	if err != nil {
 		return "", err

@@ -2,9 +2,17 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // BrowserSession is a shopper's sign-in at the login pages (single sign-on across the
@@ -60,4 +68,64 @@ type TokenStore interface {
 	// no side effect; fosite.ErrInactiveToken for any other known token, and
 	// fosite.ErrNotFound for an unknown one.
 	PeekRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error)
+}
+
+func hashCookie(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+
+// browserSession returns the shopper signed in at this tenant in this browser, or nil.
+func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSession {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	bs, err := p.store.GetBrowserSession(r.Context(), tenant, hashCookie(c.Value))
+	if err != nil {
+		if !errors.Is(err, identity.ErrNotFound) {
+			p.log.ErrorContext(r.Context(), "load browser session", "err", err)
+		}
+		return nil
+	}
+	return bs
+}
+
+func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *identity.Tenant, pr *customer.Principal) (*BrowserSession, error) {
+	v, err := p.randomToken(32)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now().UTC()
+	bs := &BrowserSession{
+		IDHash:     hashCookie(v),
+		Tenant:     t.Name,
+		CustomerID: pr.CustomerID,
+		SessionID:  uuid.NewString(),
+		AMR:        pr.AMR,
+		DeviceID:   pr.DeviceID,
+		AuthTime:   now.Truncate(time.Second),
+		ExpiresAt:  now.Add(time.Duration(t.Settings.SessionTTL)),
+		CreatedAt:  now,
+	}
+	// A sign-in replaces whatever session this browser had (session fixation).
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		_ = p.store.DeleteBrowserSession(r.Context(), t.Name, hashCookie(old.Value))
+	}
+	if err := p.store.CreateBrowserSession(r.Context(), bs); err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/oauth2/" + t.Name + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, Expires: bs.ExpiresAt})
+	return bs, nil
+}
+
+func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, tenant string) *BrowserSession {
+	bs := p.browserSession(r, tenant)
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		_ = p.store.DeleteBrowserSession(r.Context(), tenant, hashCookie(c.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/oauth2/" + tenant + "/",
+		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	return bs
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Behaviors are named permissions a client can hold beyond OAuth scopes.
@@ -92,7 +94,7 @@ func (c *Client) checkSecret(ctx context.Context, h SecretHasher, presented stri
 		return nil
 	}
 	if err := h.Compare(ctx, c.SecretHash, []byte(presented)); err != nil {
-		return fmt.Errorf("%w: client secret", ErrInvalidCredentials)
+		return fmt.Errorf("%w: client secret", identity.ErrInvalidCredentials)
 	}
 	return nil
 }
@@ -114,12 +116,12 @@ func (c *Client) Validate() error {
 	}
 	for _, g := range c.GrantTypes {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken, GrantAnonymous, GrantTokenExchange:
-		case GrantClientCredentials:
+		case identity.GrantAuthorizationCode, identity.GrantRefreshToken, identity.GrantAnonymous, identity.GrantTokenExchange:
+		case identity.GrantClientCredentials:
 			if c.Public {
 				errs = append(errs, errors.New("a public client cannot use client_credentials"))
 			}
-		case GrantPassword:
+		case identity.GrantPassword:
 			if !c.FirstParty {
 				errs = append(errs, errors.New("only first-party clients may use the password grant"))
 			}
@@ -127,7 +129,7 @@ func (c *Client) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown grant type %q", g))
 		}
 	}
-	if slices.Contains(c.GrantTypes, GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+	if slices.Contains(c.GrantTypes, identity.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		errs = append(errs, errors.New("the authorization_code grant needs at least one redirect URI"))
 	}
 	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
@@ -136,7 +138,7 @@ func (c *Client) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+		return fmt.Errorf("%w: %w", identity.ErrInvalid, errors.Join(errs...))
 	}
 	return nil
 }
@@ -149,14 +151,10 @@ func validateRedirectURI(raw string) error {
 	if u.Fragment != "" {
 		return fmt.Errorf("redirect URI %q must not have a fragment", raw)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !identity.IsLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("redirect URI %q: plain http is only allowed for loopback hosts", raw)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
 }
 
 // ClientStore persists clients.

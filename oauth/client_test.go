@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 func TestClientCheckSecret(t *testing.T) {
@@ -24,8 +26,8 @@ func TestClientCheckSecret(t *testing.T) {
 		{"public, no secret", public, "", nil},
 		{"public presenting a secret", public, "anything", ErrPublicClientSecret},
 		{"confidential, its secret", confidential, secret, nil},
-		{"confidential, wrong secret", confidential, secret + "x", ErrInvalidCredentials},
-		{"confidential, no secret", confidential, "", ErrInvalidCredentials},
+		{"confidential, wrong secret", confidential, secret + "x", identity.ErrInvalidCredentials},
+		{"confidential, no secret", confidential, "", identity.ErrInvalidCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.client.checkSecret(ctx, h, tc.secret)

@@ -1,38 +1,34 @@
 package oauth
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/ory/fosite"
-)
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/identity"
+)
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	api.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
 // discovery serves OpenID Connect Discovery 1.0 / RFC 8414 metadata of the tenant.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	t := TenantFromContext(r.Context())
+	t := identity.TenantFromContext(r.Context())
 	iss := p.Issuer(t.Name)
 	grants := []string{}
-	for _, g := range []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantAnonymous, GrantPassword, GrantTokenExchange} {
+	for _, g := range []string{identity.GrantAuthorizationCode, identity.GrantRefreshToken, identity.GrantClientCredentials, identity.GrantAnonymous, identity.GrantPassword, identity.GrantTokenExchange} {
 		if t.Settings.GrantAllowed(g) {
 			grants = append(grants, g)
 		}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                        iss,
 		"authorization_endpoint":                        iss + "/auth",
 		"token_endpoint":                                iss + "/token",
@@ -61,7 +57,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
-	t := TenantFromContext(r.Context())
+	t := identity.TenantFromContext(r.Context())
 	set, err := p.keys.PublicKeys(r.Context(), t.Name)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "jwks", "tenant", t.Name, "err", err)
@@ -70,12 +66,12 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	}
 	// The next key is published before it signs, so caches of a few minutes are safe.
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, set)
+	api.WriteJSON(w, http.StatusOK, set)
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	// The tenant's grant policy is checked before anything else runs, so a refused
 	// grant has no side effect (no password is checked, no code consumed).
 	if grant := r.PostFormValue("grant_type"); grant != "" && !t.Settings.GrantAllowed(grant) {
@@ -90,7 +86,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeAccessError(w, r, ar, err)
 		return
 	}
-	if ar.GetGrantTypes().ExactOne(GrantClientCredentials) {
+	if ar.GetGrantTypes().ExactOne(identity.GrantClientCredentials) {
 		for _, s := range ar.GetRequestedScopes() {
 			ar.GrantScope(s)
 		}
@@ -173,7 +169,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	claims["sub"] = info.Subject
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, claims)
+	api.WriteJSON(w, http.StatusOK, claims)
 }
 
 func containsScope(scopes []string, s string) bool {

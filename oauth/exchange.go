@@ -15,6 +15,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Token types of RFC 8693.
@@ -36,12 +39,12 @@ var (
 // ExchangeSubjectToken verifies an upstream JWT against the connector whose issuer it
 // names and signs its customer in. No second factor can be asked here: when one is due
 // the exchange fails with ErrSecondFactorRequired. The ctx must carry the tenant.
-func (p *Provider) ExchangeSubjectToken(ctx context.Context, client *Client, subjectToken string) (*Principal, error) {
-	t := TenantFromContext(ctx)
+func (p *Provider) ExchangeSubjectToken(ctx context.Context, client *Client, subjectToken string) (*customer.Principal, error) {
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("exchange subject token: no tenant in context")
 	}
-	if !t.Settings.GrantAllowed(GrantTokenExchange) || !client.GetGrantTypes().Has(GrantTokenExchange) {
+	if !t.Settings.GrantAllowed(identity.GrantTokenExchange) || !client.GetGrantTypes().Has(identity.GrantTokenExchange) {
 		return nil, ErrExchangeNotAllowed
 	}
 	iss, err := unverifiedIssuer(subjectToken)
@@ -77,7 +80,7 @@ func (p *Provider) ExchangeSubjectToken(ctx context.Context, client *Client, sub
 	if err := tok.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSubjectToken, err)
 	}
-	return p.auth.SocialSignIn(ctx, t.Name, SocialIdentity{ConnectorID: c.ID, Issuer: tok.Issuer, Subject: tok.Subject,
+	return p.auth.SocialSignIn(ctx, t.Name, customer.SocialIdentity{ConnectorID: c.ID, Issuer: tok.Issuer, Subject: tok.Subject,
 		Email: claims.Email, EmailVerified: claims.verified(), GivenName: claims.GivenName, FamilyName: claims.FamilyName,
 		AMR: claims.AMR, ClientID: client.ID, NoChallenge: true})
 }
@@ -108,7 +111,7 @@ func exchangeGrantError(err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The subject_token is not a valid token of a provider of this tenant.").WithWrap(err)
 	case errors.Is(err, ErrExchangeNotAllowed):
 		return fosite.ErrUnauthorizedClient.WithHint("The client may not use token exchange.")
-	case errors.Is(err, ErrSocialNoAccount), errors.Is(err, ErrSocialUnverifiedEmail), errors.Is(err, ErrSocialLinkNeedsPassword):
+	case errors.Is(err, customer.ErrSocialNoAccount), errors.Is(err, customer.ErrSocialUnverifiedEmail), errors.Is(err, customer.ErrSocialLinkNeedsPassword):
 		return fosite.ErrInvalidGrant.WithHint(err.Error())
 	}
 	return loginGrantError(err)

@@ -18,6 +18,9 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // introspectionRealm is the WWW-Authenticate challenge of the introspection endpoint.
@@ -33,7 +36,7 @@ func MayIntrospect(caller *Client, tok *AccessInfo) bool {
 // introspect is POST /oauth2/{tenant}/introspect.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the body must be a form (application/x-www-form-urlencoded)")
 		return
@@ -64,10 +67,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	if err != nil || !MayIntrospect(caller, tok) || !coversScopes(tok.Scopes, strings.Fields(r.PostForm.Get("scope"))) {
-		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		api.WriteJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, p.introspection(t, tok))
+	api.WriteJSON(w, http.StatusOK, p.introspection(t, tok))
 }
 
 // introspectionCaller authenticates the caller with HTTP Basic client credentials
@@ -87,7 +90,7 @@ func (p *Provider) introspectionCaller(ctx context.Context, r *http.Request, ten
 	}
 	c, err := p.AuthenticateClient(ctx, tenant, id, secret)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrNotFound), errors.Is(err, identity.ErrInvalidCredentials):
 		return nil, fosite.ErrInvalidClient.WithHint("Client authentication failed.")
 	case err != nil:
 		return nil, fmt.Errorf("authenticate client %q: %w", id, err)
@@ -99,7 +102,7 @@ func (p *Provider) introspectionCaller(ctx context.Context, r *http.Request, ten
 
 // introspection is the RFC 7662 §2.2 answer for an active token. Both forms of an
 // access token (opaque and JWT) answer the same.
-func (p *Provider) introspection(t *Tenant, tok *AccessInfo) map[string]any {
+func (p *Provider) introspection(t *identity.Tenant, tok *AccessInfo) map[string]any {
 	out := map[string]any{
 		"active":    true,
 		"iss":       p.Issuer(t.Name),
@@ -148,7 +151,7 @@ func (p *Provider) introspection(t *Tenant, tok *AccessInfo) map[string]any {
 type jwtRevocation struct{ p *Provider }
 
 func (h *jwtRevocation) RevokeToken(ctx context.Context, token string, _ fosite.TokenType, client fosite.Client) error {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil || strings.Count(token, ".") != 2 {
 		return fosite.ErrUnknownRequest
 	}

@@ -11,19 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	fositestorage "github.com/ory/fosite/storage"
-)
 
-// Login failures the Authenticator reports. The customer package uses these same
-// values, so every entry point (login pages, password grant, ticket and login APIs)
-// reads one outcome.
-var (
-	ErrInvalidCredentials = errors.New("invalid credentials")
-	ErrAccountLocked      = errors.New("account locked")
-	ErrAccountInactive    = errors.New("account inactive")
-	ErrRateLimited        = errors.New("too many attempts")
-	// ErrSecondFactorRequired: the password was right but the sign-in needs a second
-	// factor that this entry point cannot ask for.
-	ErrSecondFactorRequired = errors.New("a second factor is required")
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // IssueRequest describes tokens the customer APIs mint for a shopper.
@@ -43,25 +33,11 @@ type IssueRequest struct {
 	ThirdParty bool
 }
 
-// TokenSet is one issuance: the opaque tokens, the JWT access token and their expiries.
-type TokenSet struct {
-	AccessToken      string
-	JWTAccessToken   string
-	RefreshToken     string
-	TokenType        string
-	AccessExpiresAt  time.Time
-	RefreshExpiresAt time.Time
-	Scopes           []string
-	SessionID        string
-	Subject          string
-	RequestID        string
-}
-
 // IssueTokens mints an access token, a JWT access token and, when the client holds the
 // refresh_token grant, a refresh token, as one fosite token family in one transaction.
 // The ctx must carry the tenant.
-func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet, error) {
-	t := TenantFromContext(ctx)
+func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*customer.TokenSet, error) {
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("issue tokens: no tenant in context")
 	}
@@ -100,14 +76,14 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*TokenSet,
 // Refresh exchanges a refresh token through fosite's refresh handler, so the customer
 // APIs get exactly the token endpoint's rotation, grace window and reuse detection.
 // The client has been authenticated by the caller.
-func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*TokenSet, error) {
+func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*customer.TokenSet, error) {
 	if l != (Lifespans{}) {
 		ctx = WithLifespans(ctx, l)
 	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client
-	ar.GrantTypes = fosite.Arguments{GrantRefreshToken}
-	ar.Form.Set("grant_type", GrantRefreshToken)
+	ar.GrantTypes = fosite.Arguments{identity.GrantRefreshToken}
+	ar.Form.Set("grant_type", identity.GrantRefreshToken)
 	ar.Form.Set("refresh_token", refreshToken)
 	ctx, err := p.handleTokenRequest(ctx, ar)
 	if err != nil {
@@ -146,9 +122,9 @@ func (p *Provider) handleTokenRequest(ctx context.Context, ar *fosite.AccessRequ
 	return ctx, nil
 }
 
-func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *TokenSet {
+func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *customer.TokenSet {
 	sess, _ := ar.GetSession().(*Session)
-	ts := &TokenSet{
+	ts := &customer.TokenSet{
 		AccessToken:     resp.GetAccessToken(),
 		TokenType:       "Bearer",
 		Scopes:          ar.GetGrantedScopes(),
@@ -176,7 +152,7 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, resp fo
 	atl := p.fconf.GetAccessTokenLifespan(ctx)
 	sess := ar.GetSession()
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(atl).Round(time.Second))
-	canRefresh := ar.GetClient().GetGrantTypes().Has(GrantRefreshToken)
+	canRefresh := ar.GetClient().GetGrantTypes().Has(identity.GrantRefreshToken)
 	if canRefresh {
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(p.fconf.GetRefreshTokenLifespan(ctx)).Round(time.Second))
 	}
@@ -228,8 +204,8 @@ type directGrant struct {
 }
 
 func (g *directGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
-	return ar.GetGrantTypes().ExactOne(GrantAnonymous) || ar.GetGrantTypes().ExactOne(GrantPassword) ||
-		ar.GetGrantTypes().ExactOne(GrantTokenExchange)
+	return ar.GetGrantTypes().ExactOne(identity.GrantAnonymous) || ar.GetGrantTypes().ExactOne(identity.GrantPassword) ||
+		ar.GetGrantTypes().ExactOne(identity.GrantTokenExchange)
 }
 
 func (g *directGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
@@ -238,7 +214,7 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	if !g.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return fosite.ErrServerError.WithDebug("no tenant in context")
 	}
@@ -260,10 +236,10 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	sess.Tenant = t.Name
 	sess.SessionID = uuid.NewString()
 	switch grant {
-	case GrantAnonymous:
+	case identity.GrantAnonymous:
 		sess.Subject = uuid.NewString()
 		sess.Anonymous = true
-	case GrantPassword:
+	case identity.GrantPassword:
 		if !client.FirstParty {
 			return fosite.ErrUnauthorizedClient.WithHint("Only first-party clients may use the password grant.")
 		}
@@ -271,7 +247,7 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		if g.p.auth == nil {
 			return fosite.ErrServerError.WithDebug("no authenticator configured")
 		}
-		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: form.Get("username"),
+		pr, err := g.p.auth.AuthenticatePassword(ctx, t.Name, customer.LoginAttempt{Email: form.Get("username"),
 			Password: form.Get("password"), ClientID: client.ID, NoChallenge: true})
 		if err != nil {
 			return loginGrantError(err)
@@ -279,7 +255,7 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		sess.Subject = fmt.Sprint(pr.CustomerID)
 		sess.AMR = pr.AMR
 		sess.DeviceID = pr.DeviceID
-	case GrantTokenExchange:
+	case identity.GrantTokenExchange:
 		form := ar.GetRequestForm()
 		if tt := form.Get("subject_token_type"); tt != TokenTypeIDToken && tt != TokenTypeJWT {
 			return fosite.ErrInvalidRequest.WithHintf("subject_token_type must be %s or %s.", TokenTypeIDToken, TokenTypeJWT)
@@ -306,15 +282,15 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 // telling an unknown account from a wrong password.
 func loginGrantError(err error) error {
 	switch {
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrInvalidCredentials):
 		return fosite.ErrInvalidGrant.WithHint("The username or password is wrong.")
-	case errors.Is(err, ErrAccountLocked):
+	case errors.Is(err, identity.ErrAccountLocked):
 		return fosite.ErrInvalidGrant.WithHint("The account is locked; try again later.")
-	case errors.Is(err, ErrAccountInactive):
+	case errors.Is(err, identity.ErrAccountInactive):
 		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, identity.ErrRateLimited):
 		return fosite.ErrRequestForbidden.WithHint("Too many attempts; slow down.")
-	case errors.Is(err, ErrSecondFactorRequired):
+	case errors.Is(err, identity.ErrSecondFactorRequired):
 		return fosite.ErrInvalidGrant.WithHint("This sign-in needs a second factor: use the login pages or the customer APIs.")
 	}
 	return fosite.ErrServerError.WithWrap(err)
@@ -327,7 +303,7 @@ func (g *directGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosi
 	if err := g.p.issue(ctx, ar, resp); err != nil {
 		return err
 	}
-	if ar.GetGrantTypes().ExactOne(GrantTokenExchange) {
+	if ar.GetGrantTypes().ExactOne(identity.GrantTokenExchange) {
 		resp.SetExtra("issued_token_type", TokenTypeAccessToken) // RFC 8693 §2.2.1
 	}
 	return nil
@@ -377,7 +353,7 @@ type accessClaims struct {
 }
 
 func (p *Provider) addExtras(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return fosite.ErrServerError.WithDebug("no tenant in context")
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Signing algorithms a tenant's keys may use.
@@ -44,7 +46,7 @@ const (
 // stale.
 type Keyring struct {
 	Store  KeyStore
-	Sealer *Sealer
+	Sealer *identity.Sealer
 	Now    func() time.Time
 	// Rand is passed to key generation. Since Go 1.26 crypto/ecdsa and crypto/rsa
 	// ignore it and use the system source (unless GODEBUG=cryptocustomrand=1), so it
@@ -57,7 +59,7 @@ type Keyring struct {
 }
 
 // NewKeyring returns a Keyring; now and rnd default to time.Now and crypto/rand.
-func NewKeyring(store KeyStore, sealer *Sealer, now func() time.Time, rnd io.Reader) *Keyring {
+func NewKeyring(store KeyStore, sealer *identity.Sealer, now func() time.Time, rnd io.Reader) *Keyring {
 	if now == nil {
 		now = time.Now
 	}
@@ -84,7 +86,7 @@ func (k *Keyring) Ensure(ctx context.Context, tenant, alg string) error {
 		return nil
 	}
 	err = k.fill(ctx, tenant, alg, live)
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, identity.ErrConflict) {
 		// Another node created keys between our read and our insert.
 		if again, rerr := k.live(ctx, tenant); rerr == nil && again.complete() {
 			return nil
@@ -210,7 +212,7 @@ func (k *Keyring) SigningKey(ctx context.Context, tenant string) (*jose.JSONWebK
 	}
 	cur := live[KeyCurrent]
 	if cur == nil {
-		return nil, fmt.Errorf("signing key of tenant %q: %w: no current key", tenant, ErrNotFound)
+		return nil, fmt.Errorf("signing key of tenant %q: %w: no current key", tenant, identity.ErrNotFound)
 	}
 	jwk, err := k.privateJWK(cur)
 	if err != nil {
@@ -283,7 +285,7 @@ func (k *Keyring) Sign(ctx context.Context, tenant string, claims any, typ strin
 // the caller's to check against the claims and header.
 func (k *Keyring) Verify(ctx context.Context, tenant, token string, dest any) (jose.Header, error) {
 	fail := func(format string, args ...any) (jose.Header, error) {
-		return jose.Header{}, fmt.Errorf("verify token of tenant %q: %w: "+format, append([]any{tenant, ErrInvalid}, args...)...)
+		return jose.Header{}, fmt.Errorf("verify token of tenant %q: %w: "+format, append([]any{tenant, identity.ErrInvalid}, args...)...)
 	}
 	// go-jose also parses the JSON serialization; tokens are compact only.
 	if strings.Count(token, ".") != 2 || strings.ContainsAny(token, "{ \t\r\n") {
@@ -378,7 +380,7 @@ func (k *Keyring) generate(tenant, alg string) (*SigningKey, error) {
 	case AlgRS256:
 		priv, err = rsa.GenerateKey(rnd, rsaKeyBits)
 	default:
-		return nil, fmt.Errorf("%w: signing algorithm %q (want ES256 or RS256)", ErrInvalid, alg)
+		return nil, fmt.Errorf("%w: signing algorithm %q (want ES256 or RS256)", identity.ErrInvalid, alg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("generate %s key: %w", alg, err)
@@ -429,7 +431,7 @@ func (k *Keyring) privateJWK(row *SigningKey) (*jose.JSONWebKey, error) {
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	clear(der)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w: %v", row.KID, ErrInvalid, err)
+		return nil, fmt.Errorf("key %s: %w: %v", row.KID, identity.ErrInvalid, err)
 	}
 	jwk := &jose.JSONWebKey{Key: parsed, KeyID: row.KID, Algorithm: row.Alg, Use: "sig"}
 	if err := checkStoredKey(row, jwk); err != nil {
@@ -447,10 +449,10 @@ func (k *Keyring) publicJWK(row *SigningKey) (*jose.JSONWebKey, error) {
 	}
 	jwk := &jose.JSONWebKey{}
 	if err := json.Unmarshal(row.PublicJWK, jwk); err != nil {
-		return nil, fmt.Errorf("key %s: %w: public JWK: %v", row.KID, ErrInvalid, err)
+		return nil, fmt.Errorf("key %s: %w: public JWK: %v", row.KID, identity.ErrInvalid, err)
 	}
 	if !jwk.IsPublic() {
-		return nil, fmt.Errorf("key %s: %w: public JWK holds private material", row.KID, ErrInvalid)
+		return nil, fmt.Errorf("key %s: %w: public JWK holds private material", row.KID, identity.ErrInvalid)
 	}
 	jwk.KeyID, jwk.Algorithm, jwk.Use = row.KID, row.Alg, "sig"
 	if err := checkStoredKey(row, jwk); err != nil {
@@ -476,7 +478,7 @@ func checkStoredKey(row *SigningKey, jwk *jose.JSONWebKey) error {
 		ok = row.Alg == AlgRS256 && key.N.BitLen() >= rsaKeyBits
 	}
 	if !ok {
-		return fmt.Errorf("key %s: %w: a %T is not an %s key", row.KID, ErrInvalid, jwk.Key, row.Alg)
+		return fmt.Errorf("key %s: %w: a %T is not an %s key", row.KID, identity.ErrInvalid, jwk.Key, row.Alg)
 	}
 	pub := jwk.Public()
 	kid, err := thumbprint(&pub)
@@ -484,7 +486,7 @@ func checkStoredKey(row *SigningKey, jwk *jose.JSONWebKey) error {
 		return err
 	}
 	if kid != row.KID {
-		return fmt.Errorf("key %s: %w: key has thumbprint %s", row.KID, ErrInvalid, kid)
+		return fmt.Errorf("key %s: %w: key has thumbprint %s", row.KID, identity.ErrInvalid, kid)
 	}
 	return nil
 }
@@ -504,11 +506,11 @@ func thumbprint(jwk *jose.JSONWebKey) (string, error) {
 func keyRef(tenant, kid string) string { return tenant + "/" + kid }
 
 func checkKeyArgs(tenant, alg string) error {
-	if !ValidTenantName(tenant) {
-		return fmt.Errorf("%w: tenant name %q", ErrInvalid, tenant)
+	if !identity.ValidTenantName(tenant) {
+		return fmt.Errorf("%w: tenant name %q", identity.ErrInvalid, tenant)
 	}
 	if alg != AlgES256 && alg != AlgRS256 {
-		return fmt.Errorf("%w: signing algorithm %q (want ES256 or RS256)", ErrInvalid, alg)
+		return fmt.Errorf("%w: signing algorithm %q (want ES256 or RS256)", identity.ErrInvalid, alg)
 	}
 	return nil
 }

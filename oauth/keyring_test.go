@@ -18,6 +18,14 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/custodian-id/custodian/identity"
+)
+
+// The server secrets of the sealing tests (identity/seal_test.go), moved with them.
+var (
+	sealTestSecret  = []byte("0123456789abcdef0123456789abcdef")
+	sealOtherSecret = []byte("fedcba9876543210fedcba9876543210")
 )
 
 // memKeyStore is a KeyStore in memory with the constraints of the signing_keys table:
@@ -56,10 +64,10 @@ func (s *memKeyStore) InsertKey(ctx context.Context, k *SigningKey) error {
 	row := *k
 	return s.write(ctx, func(m map[string]SigningKey) error {
 		if _, ok := m[row.KID]; ok {
-			return fmt.Errorf("insert key %s: %w", row.KID, ErrConflict)
+			return fmt.Errorf("insert key %s: %w", row.KID, identity.ErrConflict)
 		}
 		if row.State != KeyRetired && memStateTaken(m, row.Tenant, row.State) {
-			return fmt.Errorf("insert key %s: %s taken: %w", row.KID, row.State, ErrConflict)
+			return fmt.Errorf("insert key %s: %s taken: %w", row.KID, row.State, identity.ErrConflict)
 		}
 		m[row.KID] = row
 		return nil
@@ -70,10 +78,10 @@ func (s *memKeyStore) SetKeyState(ctx context.Context, kid, from, to string) err
 	return s.write(ctx, func(m map[string]SigningKey) error {
 		row, ok := m[kid]
 		if !ok || row.State != from {
-			return fmt.Errorf("set key %s %s→%s: %w", kid, from, to, ErrConflict)
+			return fmt.Errorf("set key %s %s→%s: %w", kid, from, to, identity.ErrConflict)
 		}
 		if to != KeyRetired && memStateTaken(m, row.Tenant, to) {
-			return fmt.Errorf("set key %s %s→%s: %s taken: %w", kid, from, to, to, ErrConflict)
+			return fmt.Errorf("set key %s %s→%s: %s taken: %w", kid, from, to, to, identity.ErrConflict)
 		}
 		row.State = to
 		m[kid] = row
@@ -181,7 +189,7 @@ var keyringTestTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newTestKeyring(t testing.TB, store KeyStore) *Keyring {
 	t.Helper()
-	sealer, err := NewSealer(sealTestSecret)
+	sealer, err := identity.NewSealer(sealTestSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,9 +229,9 @@ func TestKeyringEnsure(t *testing.T) {
 		{name: "RS256 first call", tenant: "acme", alg: AlgRS256, calls: 1},
 		{name: "second call is idempotent", tenant: "acme", alg: AlgES256, calls: 2},
 		{name: "five calls are idempotent", tenant: "acme", alg: AlgES256, calls: 5},
-		{name: "unknown algorithm", tenant: "acme", alg: "HS256", calls: 1, wantErr: ErrInvalid},
-		{name: "none algorithm", tenant: "acme", alg: "none", calls: 1, wantErr: ErrInvalid},
-		{name: "bad tenant name", tenant: "Acme!", alg: AlgES256, calls: 1, wantErr: ErrInvalid},
+		{name: "unknown algorithm", tenant: "acme", alg: "HS256", calls: 1, wantErr: identity.ErrInvalid},
+		{name: "none algorithm", tenant: "acme", alg: "none", calls: 1, wantErr: identity.ErrInvalid},
+		{name: "bad tenant name", tenant: "Acme!", alg: AlgES256, calls: 1, wantErr: identity.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -474,7 +482,7 @@ func TestKeyringRotateConflict(t *testing.T) {
 	var otherErr error
 	store.beforeCommit = func() { otherErr = node2.Rotate(ctx, "acme", AlgES256) }
 	err := node1.Rotate(ctx, "acme", AlgES256)
-	if !errors.Is(err, ErrConflict) {
+	if !errors.Is(err, identity.ErrConflict) {
 		t.Fatalf("losing Rotate error = %v, want ErrConflict", err)
 	}
 	if otherErr != nil {
@@ -566,7 +574,7 @@ func TestKeyringVerifyAcrossRotations(t *testing.T) {
 			var got testClaims
 			_, err = k.Verify(ctx, "acme", tok, &got)
 			if tt.wantErr {
-				if !errors.Is(err, ErrInvalid) {
+				if !errors.Is(err, identity.ErrInvalid) {
 					t.Fatalf("Verify error = %v, want ErrInvalid", err)
 				}
 				return
@@ -694,7 +702,7 @@ func TestKeyringVerifyRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.reason) {
 				t.Fatalf("Verify error %q, want it to say %q", err, tt.reason)
 			}
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, identity.ErrInvalid) {
 				t.Fatalf("Verify error %v does not wrap ErrInvalid", err)
 			}
 			if got != (testClaims{}) {
@@ -794,23 +802,23 @@ func TestKeyringSigningKey(t *testing.T) {
 	}{
 		{name: "ES256", alg: AlgES256},
 		{name: "RS256", alg: AlgRS256},
-		{name: "tenant without keys", alg: AlgES256, wantErr: ErrNotFound,
+		{name: "tenant without keys", alg: AlgES256, wantErr: identity.ErrNotFound,
 			setup: func(t *testing.T, store *memKeyStore, k *Keyring) { store.keys = map[string]SigningKey{} }},
-		{name: "sealed key moved from another tenant", alg: AlgES256, wantErr: ErrInvalid,
+		{name: "sealed key moved from another tenant", alg: AlgES256, wantErr: identity.ErrInvalid,
 			setup: func(t *testing.T, store *memKeyStore, k *Keyring) {
 				mustEnsure(t, k, "beta", AlgES256)
 				beta, _ := store.states("beta")
 				acme, _ := store.states("acme")
 				store.edit(acme[KeyCurrent], func(r *SigningKey) { r.Sealed = store.keys[beta[KeyCurrent]].Sealed })
 			}},
-		{name: "sealed key moved from the next row", alg: AlgES256, wantErr: ErrInvalid,
+		{name: "sealed key moved from the next row", alg: AlgES256, wantErr: identity.ErrInvalid,
 			setup: func(t *testing.T, store *memKeyStore, k *Keyring) {
 				acme, _ := store.states("acme")
 				store.edit(acme[KeyCurrent], func(r *SigningKey) { r.Sealed = store.keys[acme[KeyNext]].Sealed })
 			}},
-		{name: "sealed under another server secret", alg: AlgES256, wantErr: ErrInvalid,
+		{name: "sealed under another server secret", alg: AlgES256, wantErr: identity.ErrInvalid,
 			setup: func(t *testing.T, store *memKeyStore, k *Keyring) {
-				other, _ := NewSealer(sealOtherSecret)
+				other, _ := identity.NewSealer(sealOtherSecret)
 				k.Sealer = other
 			}},
 	}

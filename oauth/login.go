@@ -1,16 +1,9 @@
 package oauth
 
 import (
-	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -19,14 +12,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
-// The browser flow lives here as one piece: login → consent → redirect, and logout.
+// The browser flow lives in oauth as one piece: login → second factor → consent →
+// redirect here (with social sign-in in social.go), the browser's session in
+// browser.go, its forms' CSRF tokens in csrf.go, and logout in logout.go.
 
 const (
 	csrfCookie    = "custodian_csrf"
@@ -96,117 +92,79 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data p
 	}
 }
 
-func (p *Provider) randomToken(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(p.rand, b); err != nil {
-		return "", fmt.Errorf("random: %w", err)
+// formStep is what a form of the browser flow posted to the authorization endpoint:
+// a password or second factor that started a session, or the shopper's consent.
+type formStep struct {
+	session   *BrowserSession // started by this post
+	social    *SocialTokens   // a social sign-in's upstream tokens, after its second factor
+	consented bool
+}
+
+// formStep acts on a post of the login, second-factor or consent page. done reports
+// that it answered the request itself (a page, or the authorization error).
+func (p *Provider) formStep(w http.ResponseWriter, r *http.Request, az *authorization, bs *BrowserSession, view *page) (step formStep, done bool) {
+	ctx := r.Context()
+	t := identity.TenantFromContext(ctx)
+	client := az.client
+	if !p.checkCSRF(r, t.Name) {
+		p.renderLogin(w, r, http.StatusForbidden, *view, "This form has expired. Please try again.")
+		return step, true
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// csrfToken returns the form token of the login pages for this browser.
-func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request, tenant string) (string, error) {
-	return p.FormCSRF(w, r, tenant, "/oauth2/"+tenant+"/")
-}
-
-// FormCSRF returns the form token for this browser of a page under path, setting the
-// CSRF cookie (scoped to path) when the browser has none. The token is an HMAC of the
-// cookie (double-submit, signed), so a cross-site page can neither read nor forge it.
-// Every HTML form Custodian serves uses it; CheckFormCSRF checks the post.
-func (p *Provider) FormCSRF(w http.ResponseWriter, r *http.Request, tenant, path string) (string, error) {
-	var v string
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		v = c.Value
-	} else {
-		nv, err := p.randomToken(32)
+	switch r.PostForm.Get("step") {
+	case "password", "2fa":
+		var pr *customer.Principal
+		var err error
+		if r.PostForm.Get("step") == "password" {
+			view.Email = r.PostForm.Get("email")
+			pr, err = p.auth.AuthenticatePassword(ctx, t.Name, customer.LoginAttempt{Email: r.PostForm.Get("email"),
+				Password: r.PostForm.Get("password"), ClientID: client.ID, Fingerprint: p.deviceID(w, r, t.Name)})
+		} else {
+			pr, err = p.auth.VerifySecondFactor(ctx, t.Name, customer.SecondFactor{ChallengeID: r.PostForm.Get("challenge_id"),
+				ClientID: client.ID, Method: r.PostForm.Get("method"), Code: r.PostForm.Get("code"),
+				RememberDevice: r.PostForm.Get("remember_device") == "on"})
+		}
 		if err != nil {
-			return "", err
+			view.LinkToken = r.PostForm.Get("link_token")
+			p.loginFailed(w, r, *view, err)
+			return step, true
 		}
-		v = nv
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: path,
-			HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
-		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
-	}
-	return p.csrfFor(v, tenant), nil
-}
-
-func (p *Provider) csrfFor(cookie, tenant string) string {
-	m := hmac.New(sha256.New, p.csrfKey)
-	m.Write([]byte(tenant + "|" + cookie))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func (p *Provider) checkCSRF(r *http.Request, tenant string) bool { return p.CheckFormCSRF(r, tenant) }
-
-// CheckFormCSRF reports whether a parsed form post carries the csrf_token of
-// FormCSRF for the browser's cookie.
-func (p *Provider) CheckFormCSRF(r *http.Request, tenant string) bool {
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || c.Value == "" {
-		return false
-	}
-	want := p.csrfFor(c.Value, tenant)
-	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
-}
-
-func hashCookie(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
-}
-
-// browserSession returns the shopper signed in at this tenant in this browser, or nil.
-func (p *Provider) browserSession(r *http.Request, tenant string) *BrowserSession {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil
-	}
-	bs, err := p.store.GetBrowserSession(r.Context(), tenant, hashCookie(c.Value))
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			p.log.ErrorContext(r.Context(), "load browser session", "err", err)
+		if lt := r.PostForm.Get("link_token"); lt != "" && r.PostForm.Get("step") == "password" {
+			if err := p.linkAfterPassword(ctx, t, lt, pr); err != nil {
+				p.log.WarnContext(ctx, "link upstream identity", "err", err)
+			}
 		}
-		return nil
+		if pr.Challenge != nil {
+			view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods
+			p.renderSecondFactor(w, r, http.StatusOK, *view, "", "")
+			return step, true
+		}
+		if step.session, err = p.startBrowserSession(w, r, t, pr); err != nil {
+			p.writeAuthorizeError(w, r, az.ar, fosite.ErrServerError.WithWrap(err))
+			return step, true
+		}
+		step.social = p.openPending(t.Name, pr.Handoff)
+		return step, false
+	case "2fa_resend":
+		if _, err := p.auth.ResendSecondFactor(ctx, t.Name, r.PostForm.Get("challenge_id"), client.ID); err != nil {
+			p.loginFailed(w, r, *view, err)
+			return step, true
+		}
+		p.renderSecondFactor(w, r, http.StatusOK, *view, "", "A new code is on its way.")
+		return step, true
+	case "consent":
+		if bs == nil {
+			p.renderLogin(w, r, http.StatusOK, *view, "")
+			return step, true
+		}
+		if r.PostForm.Get("consent") != "allow" {
+			p.writeAuthorizeError(w, r, az.ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
+			return step, true
+		}
+		step.consented = true
+		return step, false
 	}
-	return bs
-}
-
-func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t *Tenant, pr *Principal) (*BrowserSession, error) {
-	v, err := p.randomToken(32)
-	if err != nil {
-		return nil, err
-	}
-	now := p.now().UTC()
-	bs := &BrowserSession{
-		IDHash:     hashCookie(v),
-		Tenant:     t.Name,
-		CustomerID: pr.CustomerID,
-		SessionID:  uuid.NewString(),
-		AMR:        pr.AMR,
-		DeviceID:   pr.DeviceID,
-		AuthTime:   now.Truncate(time.Second),
-		ExpiresAt:  now.Add(time.Duration(t.Settings.SessionTTL)),
-		CreatedAt:  now,
-	}
-	// A sign-in replaces whatever session this browser had (session fixation).
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		_ = p.store.DeleteBrowserSession(r.Context(), t.Name, hashCookie(old.Value))
-	}
-	if err := p.store.CreateBrowserSession(r.Context(), bs); err != nil {
-		return nil, err
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/oauth2/" + t.Name + "/",
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, Expires: bs.ExpiresAt})
-	return bs, nil
-}
-
-func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, tenant string) *BrowserSession {
-	bs := p.browserSession(r, tenant)
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		_ = p.store.DeleteBrowserSession(r.Context(), tenant, hashCookie(c.Value))
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/oauth2/" + tenant + "/",
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	return bs
+	p.renderLogin(w, r, http.StatusBadRequest, *view, "The form was incomplete. Please try again.")
+	return step, true
 }
 
 // authorize is the authorization endpoint: it validates the whole request
@@ -214,7 +172,7 @@ func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, ten
 // third-party consent, and sends the code back.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	az, err := p.newAuthorization(ctx, r)
 	if err != nil {
 		p.writeAuthorizeError(w, r, az.ar, err)
@@ -232,80 +190,17 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	freshLogin := false
 	consented := false
 	if r.Method == http.MethodPost {
-		if !p.checkCSRF(r, t.Name) {
-			p.renderLogin(w, r, http.StatusForbidden, view, "This form has expired. Please try again.")
+		step, done := p.formStep(w, r, az, bs, &view)
+		if done {
 			return
 		}
-		switch r.PostForm.Get("step") {
-		case "password", "2fa":
-			var pr *Principal
-			if r.PostForm.Get("step") == "password" {
-				view.Email = r.PostForm.Get("email")
-				pr, err = p.auth.AuthenticatePassword(ctx, t.Name, LoginAttempt{Email: r.PostForm.Get("email"),
-					Password: r.PostForm.Get("password"), ClientID: client.ID, Fingerprint: p.deviceID(w, r, t.Name)})
-			} else {
-				pr, err = p.auth.VerifySecondFactor(ctx, t.Name, SecondFactorAttempt{ChallengeID: r.PostForm.Get("challenge_id"),
-					ClientID: client.ID, Method: r.PostForm.Get("method"), Code: r.PostForm.Get("code"),
-					RememberDevice: r.PostForm.Get("remember_device") == "on"})
-			}
-			if err != nil {
-				view.LinkToken = r.PostForm.Get("link_token")
-				p.loginFailed(w, r, view, err)
-				return
-			}
-			if lt := r.PostForm.Get("link_token"); lt != "" && r.PostForm.Get("step") == "password" {
-				if err := p.linkAfterPassword(ctx, t, lt, pr); err != nil {
-					p.log.WarnContext(ctx, "link upstream identity", "err", err)
-				}
-			}
-			if pr.Challenge != nil {
-				view.ChallengeID, view.Methods = pr.Challenge.ID, pr.Challenge.Methods
-				p.renderSecondFactor(w, r, http.StatusOK, view, "", "")
-				return
-			}
-			if bs, err = p.startBrowserSession(w, r, t, pr); err != nil {
-				p.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
-				return
-			}
-			social = p.openPending(t.Name, pr.Handoff)
-			freshLogin = true
-		case "2fa_resend":
-			if _, err := p.auth.ResendSecondFactor(ctx, t.Name, r.PostForm.Get("challenge_id"), client.ID); err != nil {
-				p.loginFailed(w, r, view, err)
-				return
-			}
-			p.renderSecondFactor(w, r, http.StatusOK, view, "", "A new code is on its way.")
-			return
-		case "consent":
-			if bs == nil {
-				p.renderLogin(w, r, http.StatusOK, view, "")
-				return
-			}
-			if r.PostForm.Get("consent") != "allow" {
-				p.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
-				return
-			}
-			consented = true
-		default:
-			p.renderLogin(w, r, http.StatusBadRequest, view, "The form was incomplete. Please try again.")
-			return
+		if step.session != nil {
+			bs, social, freshLogin = step.session, step.social, true
 		}
+		consented = step.consented
 	}
 
-	mustLogin := bs == nil
-	if !freshLogin && bs != nil {
-		if slices.Contains(prompts, "login") && !consented {
-			mustLogin = true
-		}
-		if az.maxAge >= 0 && p.now().After(bs.AuthTime.Add(time.Duration(az.maxAge)*time.Second)) {
-			mustLogin = true
-		}
-		// The client expects another shopper than the one signed in here.
-		if az.namesOther(bs) {
-			mustLogin = true
-		}
-	}
-	if mustLogin {
+	if az.mustLogin(bs, freshLogin, consented, p.now()) {
 		if slices.Contains(prompts, "none") {
 			p.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired)
 			return
@@ -442,7 +337,7 @@ func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError
-	view.FieldError = errors.Is(err, ErrInvalidCredentials) || errors.As(err, &wrong) || errors.Is(err, twofactor.ErrCodeExpired)
+	view.FieldError = errors.Is(err, identity.ErrInvalidCredentials) || errors.As(err, &wrong) || errors.Is(err, twofactor.ErrCodeExpired)
 	switch {
 	case errors.As(err, &wrong), errors.As(err, &cool), errors.Is(err, twofactor.ErrCodeExpired),
 		errors.Is(err, twofactor.ErrMethod), errors.Is(err, twofactor.ErrNoAttempts) && strings.Contains(r.PostForm.Get("methods"), twofactor.MethodEmail):
@@ -474,13 +369,13 @@ func loginPageError(err error) (int, string) {
 		return http.StatusTooManyRequests, fmt.Sprintf("A code was sent moments ago. Wait %s before asking for another.", cool.RetryAfter.Round(time.Second))
 	}
 	switch {
-	case errors.Is(err, ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrInvalidCredentials):
 		return http.StatusUnauthorized, "The e-mail address or password is wrong."
-	case errors.Is(err, ErrAccountLocked):
+	case errors.Is(err, identity.ErrAccountLocked):
 		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later."
-	case errors.Is(err, ErrAccountInactive):
+	case errors.Is(err, identity.ErrAccountInactive):
 		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail."
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
 	}
 	return http.StatusInternalServerError, "Signing in failed. Please try again later."
@@ -490,7 +385,7 @@ func loginPageError(err error) (int, string) {
 // nil) wait, sealed, for the code's exchange (socialLogin).
 func (p *Provider) finishAuthorize(w http.ResponseWriter, r *http.Request, az *authorization, bs *BrowserSession, social *SocialTokens) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	ar := az.ar
 	sub := strconv.FormatInt(bs.CustomerID, 10)
 	if az.namesOther(bs) {
@@ -586,179 +481,4 @@ func withoutPrompt(u *url.URL, drop string) string {
 	c := *u
 	c.RawQuery = q.Encode()
 	return c.RequestURI()
-}
-
-// idTokenHint is what logout reads from an id_token_hint. Tenant and ClientID are
-// claims of Custodian's other JWTs (access tokens, the saas_token), never of an ID
-// token: their presence marks a token that is not one.
-type idTokenHint struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience audience `json:"aud"`
-	SID      string   `json:"sid"`
-	Tenant   string   `json:"tenant"`
-	ClientID string   `json:"client_id"`
-}
-
-// audience reads the aud claim in either of its JSON forms.
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*a = []string{s}
-		return nil
-	}
-	var l []string
-	if err := json.Unmarshal(b, &l); err != nil {
-		return err
-	}
-	*a = l
-	return nil
-}
-
-// errHintNotIDToken: an id_token_hint that is not an ID token of the tenant.
-var errHintNotIDToken = errors.New("the id_token_hint is not an ID token of this tenant")
-
-// parseIDTokenHint accepts only an ID token of the tenant as a logout hint: signed
-// with one of its keys, issued by it, typed JWT (not an at+jwt access token), for one
-// of its clients, with a subject, and without the claims of Custodian's other JWTs. An
-// expired ID token is still a hint (RP-Initiated Logout §2). A storage failure is not
-// errHintNotIDToken.
-func (p *Provider) parseIDTokenHint(ctx context.Context, t *Tenant, raw string) (*idTokenHint, error) {
-	var h idTokenHint
-	hdr, err := p.keys.Verify(ctx, t.Name, raw, &h)
-	if errors.Is(err, ErrInvalid) {
-		return nil, fmt.Errorf("%w: %w", errHintNotIDToken, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	typ, _ := hdr.ExtraHeaders["typ"].(string)
-	if !strings.EqualFold(typ, "JWT") || h.Issuer != p.Issuer(t.Name) || h.Subject == "" || len(h.Audience) == 0 ||
-		h.Tenant != "" || h.ClientID != "" {
-		return nil, errHintNotIDToken
-	}
-	if _, err := p.store.GetTenantClient(ctx, t.Name, h.Audience[0]); errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: no client %q", errHintNotIDToken, h.Audience[0])
-	} else if err != nil {
-		return nil, err
-	}
-	return &h, nil
-}
-
-// logout implements OpenID Connect RP-Initiated Logout. It ends this browser's
-// session at once only when an id_token_hint names the customer signed in here; in
-// every other case it asks first (a CSRF-protected confirmation), so a cross-site
-// link cannot sign anyone out. The tokens of the ended session are revoked, and so
-// are those of the hint's session (its sid) unless another customer is signed in in
-// this browser: the hint is then about someone else, not a reason to end their
-// session from here.
-func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	t := TenantFromContext(ctx)
-	if err := r.ParseForm(); err != nil {
-		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The sign-out request is malformed."})
-		return
-	}
-	var hint *idTokenHint
-	if raw := r.Form.Get("id_token_hint"); raw != "" {
-		h, err := p.parseIDTokenHint(ctx, t, raw)
-		if errors.Is(err, errHintNotIDToken) {
-			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "The id_token_hint is not valid."})
-			return
-		}
-		if err != nil {
-			p.log.ErrorContext(ctx, "logout: read id_token_hint", "err", err)
-			p.render(w, http.StatusServiceUnavailable, "error.html", page{Title: "Error", Error: "Please try again later."})
-			return
-		}
-		hint = h
-	}
-	clientID := r.Form.Get("client_id")
-	if hint != nil {
-		if clientID != "" && !slices.Contains(hint.Audience, clientID) {
-			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "client_id does not match the id_token_hint."})
-			return
-		}
-		clientID = hint.Audience[0]
-	}
-	redirect := r.Form.Get("post_logout_redirect_uri")
-	if redirect != "" {
-		ok := false
-		if clientID != "" {
-			if c, err := p.store.GetTenantClient(ctx, t.Name, clientID); err == nil {
-				ok = slices.Contains(c.PostLogoutRedirectURIs, redirect)
-			}
-		}
-		if !ok {
-			p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "post_logout_redirect_uri is not registered for this client."})
-			return
-		}
-	}
-	bs := p.browserSession(r, t.Name)
-	hintIsBrowser := hint != nil && bs != nil && hint.Subject == strconv.FormatInt(bs.CustomerID, 10)
-	view := page{Title: "Sign out", Tenant: t.Name, Action: r.URL.RequestURI()}
-	if !hintIsBrowser {
-		if r.Method != http.MethodPost {
-			csrf, err := p.csrfToken(w, r, t.Name)
-			if err != nil {
-				p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
-				return
-			}
-			view.CSRF = csrf
-			p.render(w, http.StatusOK, "logout.html", view)
-			return
-		}
-		if !p.checkCSRF(r, t.Name) {
-			p.render(w, http.StatusForbidden, "error.html", page{Title: "Error", Error: "This form has expired. Please try again."})
-			return
-		}
-	}
-	ended := p.endBrowserSession(w, r, t.Name)
-	sids := []string{}
-	if ended != nil {
-		sids = append(sids, ended.SessionID)
-	}
-	// The hint's session ends too when it is this browser's customer's, or when no
-	// one is signed in here (the shopper confirmed, holding the RP's ID token).
-	if hint != nil && hint.SID != "" && (ended == nil || hintIsBrowser) && !slices.Contains(sids, hint.SID) {
-		sids = append(sids, hint.SID)
-	}
-	for _, sid := range sids {
-		if err := p.store.RevokeSession(ctx, t.Name, sid); err != nil {
-			p.log.ErrorContext(ctx, "revoke session on logout", "err", err)
-		}
-	}
-	p.recordEvent(ctx, EventLogout, ended, clientID)
-	if redirect != "" {
-		u, _ := url.Parse(redirect)
-		if st := r.Form.Get("state"); st != "" {
-			q := u.Query()
-			q.Set("state", st)
-			u.RawQuery = q.Encode()
-		}
-		http.Redirect(w, r, u.String(), http.StatusFound)
-		return
-	}
-	view.Done = true
-	p.render(w, http.StatusOK, "logout.html", view)
-}
-
-func (p *Provider) recordEvent(ctx context.Context, kind string, bs *BrowserSession, clientID string) {
-	t := TenantFromContext(ctx)
-	meta := RequestMetaFromContext(ctx)
-	e := &SecurityEvent{Tenant: t.Name, Kind: kind, ClientID: clientID, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: p.now()}
-	if bs != nil {
-		id := bs.CustomerID
-		e.CustomerID = &id
-		e.Subject = strconv.FormatInt(id, 10)
-		e.Detail = map[string]any{"session_id": bs.SessionID}
-	}
-	if err := p.store.RecordEvent(ctx, e); err != nil {
-		p.log.ErrorContext(ctx, "record security event", "kind", kind, "err", err)
-	}
 }

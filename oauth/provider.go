@@ -23,7 +23,9 @@ import (
 	fositestorage "github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/egress"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
@@ -36,61 +38,29 @@ type Store interface {
 	openid.OpenIDConnectRequestStorage
 	pkce.PKCERequestStorage
 	fositestorage.Transactional
-	TenantStore
+	identity.TenantStore
 	ClientStore
 	KeyStore
 	ConnectorStore
 	SessionStore
-	EventStore
+	identity.EventStore
 	TokenStore
 	Ping(ctx context.Context) error
-}
-
-// Principal is a customer the Authenticator vouched for, or, when Challenge is set, a
-// customer whose password was right but who owes a second factor first.
-type Principal struct {
-	CustomerID int64
-	Email      string
-	AMR        []string
-	DeviceID   string          // the device of the sign-in, when known
-	Challenge  *twofactor.Info // a second factor is due: no session may start yet
-	Handoff    string          // SocialIdentity.Handoff of the sign-in the answered challenge began
-}
-
-// LoginAttempt is a password sign-in at the login pages or the password grant.
-type LoginAttempt struct {
-	Email       string
-	Password    string
-	ClientID    string
-	Fingerprint string // the browser's device cookie at the login pages
-	Region      string
-	// NoChallenge: the entry point cannot ask for a second factor (the password
-	// grant); when one is due the sign-in fails with ErrSecondFactorRequired.
-	NoChallenge bool
-}
-
-// SecondFactorAttempt answers a challenge.
-type SecondFactorAttempt struct {
-	ChallengeID    string
-	ClientID       string
-	Method         string
-	Code           string
-	RememberDevice bool
 }
 
 // Authenticator checks customers' credentials for the login pages and the password
 // grant; the customer package implements it (lockout, rate limits, second factors,
 // audit).
 type Authenticator interface {
-	AuthenticatePassword(ctx context.Context, tenant string, in LoginAttempt) (*Principal, error)
-	VerifySecondFactor(ctx context.Context, tenant string, in SecondFactorAttempt) (*Principal, error)
+	AuthenticatePassword(ctx context.Context, tenant string, in customer.LoginAttempt) (*customer.Principal, error)
+	VerifySecondFactor(ctx context.Context, tenant string, in customer.SecondFactor) (*customer.Principal, error)
 	ResendSecondFactor(ctx context.Context, tenant, challengeID, clientID string) (*twofactor.Info, error)
 	// SocialSignIn signs in the customer an upstream identity is linked to, links it to
 	// the customer with its verified e-mail, or creates one, per the tenant's settings.
-	SocialSignIn(ctx context.Context, tenant string, in SocialIdentity) (*Principal, error)
+	SocialSignIn(ctx context.Context, tenant string, in customer.SocialIdentity) (*customer.Principal, error)
 	// LinkSocialIdentity links an upstream identity to a customer who has just proven
 	// the password (the tenant does not link by e-mail alone).
-	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in SocialIdentity) error
+	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in customer.SocialIdentity) error
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the
@@ -118,8 +88,11 @@ type Config struct {
 	// HTTPClient talks to upstream (social) providers; default: Egress.Client with a
 	// 10 s timeout, which checks every connection's address.
 	HTTPClient *http.Client
+	// MaxBodyBytes limits request bodies of the OAuth routes (0: no limit); a larger
+	// one is answered 413 in the OAuth error shape.
+	MaxBodyBytes int64
 	// WebhookSecrets seals tenants' webhook secrets (default: derived from Secret).
-	WebhookSecrets *WebhookSecrets
+	WebhookSecrets *identity.WebhookSecrets
 }
 
 // Provider is the OAuth 2.0 / OpenID Connect provider of every tenant.
@@ -141,17 +114,18 @@ type Provider struct {
 	onIssued   func(grant string)
 	secretHash SecretHasher
 
-	webhookSecrets *WebhookSecrets
+	webhookSecrets *identity.WebhookSecrets
 	egress         egress.Policy
-	socialSealer   *Sealer // connector secrets, upstream PKCE verifiers
-	handoffSealer  *Sealer // upstream tokens waiting for the code exchange
+	socialSealer   *identity.Sealer // connector secrets, upstream PKCE verifiers
+	handoffSealer  *identity.Sealer // upstream tokens waiting for the code exchange
 	upstream       *upstreams
+	maxBody        int64 // request body limit of the OAuth routes
 }
 
 // NewProvider composes fosite and the handlers.
 func NewProvider(cfg Config) (*Provider, error) {
 	if len(cfg.Secret) < 32 {
-		return nil, fmt.Errorf("%w: server secret must be at least 32 bytes", ErrInvalid)
+		return nil, fmt.Errorf("%w: server secret must be at least 32 bytes", identity.ErrInvalid)
 	}
 	p := &Provider{
 		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
@@ -162,10 +136,11 @@ func NewProvider(cfg Config) (*Provider, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		rand:       cfg.Rand,
+		maxBody:    cfg.MaxBodyBytes,
 		secure:     cfg.SecureCookies || strings.HasPrefix(cfg.PublicURL, "https://"),
-		csrfKey:    DeriveKey(cfg.Secret, "custodian/csrf/v1"),
+		csrfKey:    identity.DeriveKey(cfg.Secret, "custodian/csrf/v1"),
 		onIssued:   cfg.OnTokenIssued,
-		secretHash: SecretHasher{Key: DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
+		secretHash: SecretHasher{Key: identity.DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
 		egress:     cfg.Egress,
 	}
 	if p.log == nil {
@@ -182,14 +157,14 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	var err error
 	if p.webhookSecrets = cfg.WebhookSecrets; p.webhookSecrets == nil {
-		if p.webhookSecrets, err = NewWebhookSecrets(cfg.Secret); err != nil {
+		if p.webhookSecrets, err = identity.NewWebhookSecrets(cfg.Secret); err != nil {
 			return nil, err
 		}
 	}
-	if p.socialSealer, err = NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
+	if p.socialSealer, err = identity.NewSealerFor(cfg.Secret, "custodian/social/v1"); err != nil {
 		return nil, err
 	}
-	if p.handoffSealer, err = NewSealerFor(cfg.Secret, handoffPurpose); err != nil {
+	if p.handoffSealer, err = identity.NewSealerFor(cfg.Secret, handoffPurpose); err != nil {
 		return nil, err
 	}
 	hc := cfg.HTTPClient
@@ -197,15 +172,22 @@ func NewProvider(cfg Config) (*Provider, error) {
 		hc = cfg.Egress.Client(10 * time.Second)
 	}
 	p.upstream = &upstreams{byIss: map[string]cachedUpstream{}, client: hc}
-	sealer, err := NewSealer(cfg.Secret)
+	sealer, err := identity.NewSealer(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
 	p.keys = NewKeyring(cfg.Store, sealer, p.now, p.rand)
 
+	p.composeFosite(cfg.Secret)
+	return p, nil
+}
+
+// composeFosite builds fosite's configuration and composes the handlers Custodian
+// uses (explicitly, not ComposeAllEnabled), with Custodian's own grants after them.
+func (p *Provider) composeFosite(secret []byte) {
 	p.fconf = &tenantConfig{
 		Config: &fosite.Config{
-			GlobalSecret:                   DeriveKey(cfg.Secret, "custodian/token-hmac/v1"),
+			GlobalSecret:                   identity.DeriveKey(secret, "custodian/token-hmac/v1"),
 			ClientSecretsHasher:            p.secretHash,
 			EnforcePKCEForPublicClients:    true,
 			EnablePKCEPlainChallengeMethod: false,
@@ -225,7 +207,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	p.hmac = compose.NewOAuth2HMACStrategy(p.fconf)
 	keyGetter := func(ctx context.Context) (any, error) {
-		t := TenantFromContext(ctx)
+		t := identity.TenantFromContext(ctx)
 		if t == nil {
 			return nil, fmt.Errorf("signing key: no tenant in context")
 		}
@@ -253,7 +235,6 @@ func NewProvider(cfg Config) (*Provider, error) {
 	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
 	// The revocation endpoint also takes the JWT form of an access token.
 	p.fconf.RevocationHandlers.Append(&jwtRevocation{p: p})
-	return p, nil
 }
 
 // compose builds the fosite provider with exactly the given factories. fosite's
@@ -318,7 +299,7 @@ func secureRedirect(_ context.Context, u *url.URL) bool {
 	case "https":
 		return true
 	case "http":
-		return isLoopback(u.Hostname())
+		return identity.IsLoopbackHost(u.Hostname())
 	default:
 		return strings.Contains(u.Scheme, ".")
 	}
@@ -344,11 +325,11 @@ func WithLifespans(ctx context.Context, l Lifespans) context.Context {
 	return context.WithValue(ctx, lifespanKey{}, l)
 }
 
-func (c *tenantConfig) settings(ctx context.Context) Settings {
-	if t := TenantFromContext(ctx); t != nil {
+func (c *tenantConfig) settings(ctx context.Context) identity.Settings {
+	if t := identity.TenantFromContext(ctx); t != nil {
 		return t.Settings
 	}
-	return DefaultSettings()
+	return identity.DefaultSettings()
 }
 
 func (c *tenantConfig) GetAccessTokenLifespan(ctx context.Context) time.Duration {
@@ -390,7 +371,7 @@ var CustomerScopes = []string{
 // Custodian granted itself, so a token of the customer APIs refreshes at every endpoint
 // whatever scopes its client is registered for. fosite puts the access request in ctx.
 func (c *tenantConfig) GetScopeStrategy(ctx context.Context) fosite.ScopeStrategy {
-	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne(GrantRefreshToken) {
+	if ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester); ok && ar.GetGrantTypes().ExactOne(identity.GrantRefreshToken) {
 		return refreshScopeStrategy
 	}
 	return fosite.ExactScopeStrategy
@@ -401,7 +382,7 @@ func refreshScopeStrategy(haystack []string, needle string) bool {
 }
 
 func (c *tenantConfig) issuer(ctx context.Context) string {
-	if t := TenantFromContext(ctx); t != nil {
+	if t := identity.TenantFromContext(ctx); t != nil {
 		return c.publicURL + "/oauth2/" + t.Name
 	}
 	return c.publicURL

@@ -5,18 +5,19 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-)
 
-// TenantPattern is the route pattern of {tenant} (CONTRACT.md).
-const TenantPattern = `[a-z][a-z0-9-]{1,31}`
+	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/identity"
+)
 
 // Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
 func (p *Provider) Register(r *mux.Router) {
-	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+TenantPattern+"}",
-		p.withTenant(http.HandlerFunc(p.discovery))).Methods(http.MethodGet).Name("oauth.metadata")
+	guard := api.Dialect(p.failRoute).Guard(p.maxBody, p.log)
+	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantPattern+"}",
+		guard(p.withTenant(http.HandlerFunc(p.discovery)))).Methods(http.MethodGet).Name("oauth.metadata")
 
-	t := r.PathPrefix("/oauth2/{tenant:" + TenantPattern + "}").Subrouter()
-	t.Use(p.withTenant, p.wellFormed)
+	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantPattern + "}").Subrouter()
+	t.Use(guard, p.withTenant, p.wellFormed)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
 	t.HandleFunc("/auth", p.authorize).Methods(http.MethodGet, http.MethodPost).Name("oauth.auth")
@@ -34,8 +35,8 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["tenant"]
 		t, err := p.store.GetTenant(r.Context(), name)
-		if errors.Is(err, ErrNotFound) {
-			if route := mux.CurrentRoute(r); route != nil && browserRoutes[route.GetName()] {
+		if errors.Is(err, identity.ErrNotFound) {
+			if browserRoutes[routeName(r)] {
 				p.render(w, http.StatusNotFound, "error.html", page{Title: "Page not found",
 					Error: "This sign-in page does not exist. Please check the address."})
 				return
@@ -48,6 +49,29 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithTenant(r.Context(), t)))
+		next.ServeHTTP(w, r.WithContext(identity.WithTenant(r.Context(), t)))
 	})
+}
+
+// failRoute answers what the guard of the OAuth routes refuses, in the OAuth error shape
+// (RFC 6749 §5.2): a body over the limit, and a panic. The endpoints answer their own
+// errors through fosite's writers and writeOAuthError.
+func (p *Provider) failRoute(w http.ResponseWriter, r *http.Request, err error) {
+	if api.IsTooLarge(err) {
+		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		return
+	}
+	p.log.ErrorContext(r.Context(), "oauth route", "err", err)
+	api.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+}
+
+// pathVar reads a variable of the matched route's path.
+func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
+
+// routeName is the name of the matched route, or "".
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		return rt.GetName()
+	}
+	return ""
 }

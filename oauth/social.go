@@ -23,11 +23,12 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
-	"github.com/custodian-id/custodian/mailaddr"
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/identity/mailaddr"
 )
 
 // Connector is an upstream OpenID Connect provider of a tenant.
@@ -80,44 +81,11 @@ type ConnectorStore interface {
 	TakeSocialHandoff(ctx context.Context, tenant, requestID string, now time.Time) ([]byte, error)
 }
 
-// SocialIdentity is what an upstream asserted about a shopper.
-type SocialIdentity struct {
-	ConnectorID   string
-	Issuer        string
-	Subject       string
-	Email         string
-	EmailVerified bool
-	GivenName     string
-	FamilyName    string
-	AMR           []string
-	ClientID      string // the storefront client of the authorization request
-	Fingerprint   string // the browser's device cookie
-	// NoChallenge: the entry point (token exchange) cannot ask for a second factor;
-	// when one is due the sign-in fails with ErrSecondFactorRequired.
-	NoChallenge bool
-	// Handoff is the upstream tokens, sealed, for the Authenticator to keep with a
-	// second-factor challenge and give back (Principal.Handoff) when it is answered.
-	Handoff string
-}
-
 // SocialTokens are the upstream's tokens, handed to the storefront once.
 type SocialTokens struct {
 	AccessToken string `json:"access_token"`
 	IDToken     string `json:"id_token"`
 }
-
-// Errors of social sign-in. The Authenticator returns the first three.
-var (
-	// ErrSocialNoAccount: no customer has this identity and the tenant does not create
-	// customers from upstream sign-ins.
-	ErrSocialNoAccount = errors.New("no account for this sign-in, and the shop does not create accounts from it")
-	// ErrSocialUnverifiedEmail: a customer has the e-mail, but the upstream did not
-	// verify it, so the identity is not linked.
-	ErrSocialUnverifiedEmail = errors.New("an account with this e-mail exists, but the provider did not verify the address")
-	// ErrSocialLinkNeedsPassword: the tenant links identities only after the customer
-	// signs in with the password once.
-	ErrSocialLinkNeedsPassword = errors.New("an account with this e-mail exists: sign in with your password once to link it")
-)
 
 var connectorID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
@@ -163,7 +131,7 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 		errs = append(errs, fmt.Errorf("id %q must be 1-64 of a-z, 0-9, _ and -", c.ID))
 	}
 	u, err := url.Parse(c.Issuer)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && identity.IsLoopbackHost(u.Hostname()))) {
 		errs = append(errs, fmt.Errorf("issuer %q must be an https URL (http only for loopback)", c.Issuer))
 	} else if err := p.egress.CheckURL(ctx, c.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("issuer: %w", err))
@@ -178,7 +146,7 @@ func (p *Provider) CreateConnector(ctx context.Context, c *Connector) error {
 		errs = append(errs, errors.New("the name has at most 100 characters"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", identity.ErrInvalid, err)
 	}
 	sealed, err := p.socialSealer.Seal([]byte(c.ClientSecret), []byte("connector|"+c.Tenant+"|"+c.ID))
 	if err != nil {
@@ -239,10 +207,10 @@ func hashState(state string) string {
 // startUpstream sends the browser to a connector, remembering the authorization
 // request to finish afterwards. The state is also set as a cookie, so the callback only
 // works in the browser that started the sign-in.
-func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *Tenant, id string) {
+func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant, id string) {
 	ctx := r.Context()
 	c, err := p.connector(ctx, t.Name, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
 		return
 	}
@@ -308,11 +276,22 @@ func (c upstreamClaims) verified() bool {
 	return s == "true"
 }
 
-// connectorCallback is where the upstream sends the shopper back:
-// GET /oauth2/{tenant}/connectors/{id}/callback.
-func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
+// upstreamAnswer is an upstream provider's answer at the callback, verified.
+type upstreamAnswer struct {
+	login     *UpstreamLogin
+	connector *Connector
+	token     *oauth2.Token
+	rawID     string
+	idToken   *oidc.IDToken
+	claims    upstreamClaims
+}
+
+// verifyUpstream checks the answer at the connector callback: the sign-in started in
+// this browser and was not used, the code exchanges for tokens, and the ID token
+// verifies with the sign-in's nonce. done reports that it answered the request itself
+// (an error page).
+func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
-	t := TenantFromContext(ctx)
 	fail := func(status int, msg string) {
 		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
 	}
@@ -321,40 +300,40 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if state == "" || cerr != nil || cookie.Value != state {
 		fail(http.StatusBadRequest, "This sign-in did not start in this browser, or it has expired. Please start again.")
-		return
+		return nil, true
 	}
 	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: "/oauth2/" + t.Name + "/", HttpOnly: true,
 		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	login, err := p.store.UseUpstreamLogin(ctx, t.Name, hashState(state), p.now().UTC())
-	if err != nil || login.ConnectorID != mux.Vars(r)["id"] {
+	if err != nil || login.ConnectorID != pathVar(r, "id") {
 		fail(http.StatusBadRequest, "This sign-in has expired or was already used. Please start again.")
-		return
+		return nil, true
 	}
 	if e := q.Get("error"); e != "" {
 		fail(http.StatusUnauthorized, "The provider did not sign you in ("+e+").")
-		return
+		return nil, true
 	}
 	c, err := p.connector(ctx, t.Name, login.ConnectorID)
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	conf, op, err := p.oauth2Config(ctx, c)
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	verifier, err := p.socialSealer.Open(login.SealedVerifier, []byte("upstream|"+t.Name))
 	if err != nil {
 		p.upstreamFailed(w, r, err)
-		return
+		return nil, true
 	}
 	hctx := oidc.ClientContext(ctx, p.upstream.client)
 	tok, err := conf.Exchange(hctx, q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {
 		p.log.WarnContext(ctx, "upstream code exchange", "connector", c.ID, "err", err)
 		fail(http.StatusBadGateway, "The provider did not confirm the sign-in. Please try again.")
-		return
+		return nil, true
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	idt, err := op.Verifier(&oidc.Config{ClientID: c.ClientID, Now: p.now}).Verify(hctx, rawID)
@@ -368,8 +347,21 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.log.WarnContext(ctx, "upstream ID token refused", "connector", c.ID, "err", err)
 		fail(http.StatusBadGateway, "The provider's answer could not be verified. Please try again.")
+		return nil, true
+	}
+	return &upstreamAnswer{login: login, connector: c, token: tok, rawID: rawID, idToken: idt, claims: claims}, false
+}
+
+// connectorCallback is where the upstream sends the shopper back:
+// GET /oauth2/{tenant}/connectors/{id}/callback.
+func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t := identity.TenantFromContext(ctx)
+	ans, done := p.verifyUpstream(w, r, t)
+	if done {
 		return
 	}
+	login, c, tok, rawID, idt, claims := ans.login, ans.connector, ans.token, ans.rawID, ans.idToken, ans.claims
 	resume, err := url.Parse(login.ResumeURL)
 	if err != nil {
 		p.upstreamFailed(w, r, err)
@@ -389,7 +381,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 		p.upstreamFailed(w, r, err)
 		return
 	}
-	id := SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
+	id := customer.SocialIdentity{ConnectorID: c.ID, Issuer: idt.Issuer, Subject: idt.Subject, Email: claims.Email,
 		EmailVerified: claims.verified(), GivenName: claims.GivenName, FamilyName: claims.FamilyName, AMR: claims.AMR,
 		ClientID: ar.GetClient().GetID(), Fingerprint: p.deviceID(w, r, t.Name), Handoff: handoff}
 	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
@@ -400,7 +392,7 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "social sign-in", "err", err)
 		}
 		view.Email = claims.Email
-		if errors.Is(err, ErrSocialLinkNeedsPassword) {
+		if errors.Is(err, customer.ErrSocialLinkNeedsPassword) {
 			// The password form carries the identity, sealed: signing in links it.
 			if view.LinkToken, err = p.sealLink(t.Name, id); err != nil {
 				p.upstreamFailed(w, r, err)
@@ -433,11 +425,11 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 
 func socialPageError(err error) (int, string) {
 	switch {
-	case errors.Is(err, ErrSocialNoAccount):
+	case errors.Is(err, customer.ErrSocialNoAccount):
 		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first."
-	case errors.Is(err, ErrSocialUnverifiedEmail):
+	case errors.Is(err, customer.ErrSocialUnverifiedEmail):
 		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password."
-	case errors.Is(err, ErrSocialLinkNeedsPassword):
+	case errors.Is(err, customer.ErrSocialLinkNeedsPassword):
 		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it."
 	}
 	return loginPageError(err)
@@ -464,8 +456,8 @@ var ErrForeignSession = errors.New("the shopper session is not the caller's anon
 // same tenant and client, or the exchange fails with ErrForeignSession before the code
 // is spent: no caller can put a session id it does not own into its tokens. The
 // upstream tokens come back once, when the sign-in was social.
-func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*TokenSet, *SocialTokens, error) {
-	t := TenantFromContext(ctx)
+func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redirectURI, verifier string, cart *AccessInfo) (*customer.TokenSet, *SocialTokens, error) {
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, nil, errors.New("exchange code: no tenant in context")
 	}
@@ -478,8 +470,8 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client
-	ar.GrantTypes = fosite.Arguments{GrantAuthorizationCode}
-	ar.Form.Set("grant_type", GrantAuthorizationCode)
+	ar.GrantTypes = fosite.Arguments{identity.GrantAuthorizationCode}
+	ar.Form.Set("grant_type", identity.GrantAuthorizationCode)
 	ar.Form.Set("code", code)
 	ar.Form.Set("redirect_uri", redirectURI)
 	ar.Form.Set("code_verifier", verifier)
@@ -506,7 +498,7 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 		if err := json.Unmarshal(b, social); err != nil {
 			return nil, nil, fmt.Errorf("decode social handoff: %w", err)
 		}
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, identity.ErrNotFound) {
 		return nil, nil, err
 	}
 	return ts, social, nil
@@ -514,12 +506,12 @@ func (p *Provider) ExchangeCode(ctx context.Context, client *Client, code, redir
 
 // pendingLink is an upstream identity waiting for the customer's password.
 type pendingLink struct {
-	Identity  SocialIdentity `json:"identity"`
-	ExpiresAt time.Time      `json:"exp"`
+	Identity  customer.SocialIdentity `json:"identity"`
+	ExpiresAt time.Time               `json:"exp"`
 }
 
 // sealLink seals an identity for the login form that links it.
-func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
+func (p *Provider) sealLink(tenant string, id customer.SocialIdentity) (string, error) {
 	b, err := json.Marshal(pendingLink{Identity: id, ExpiresAt: p.now().Add(upstreamTTL)})
 	if err != nil {
 		return "", err
@@ -533,10 +525,10 @@ func (p *Provider) sealLink(tenant string, id SocialIdentity) (string, error) {
 
 // linkAfterPassword links the identity a login form carried to the customer who just
 // signed in with the password, when the addresses match.
-func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token string, pr *Principal) error {
+func (p *Provider) linkAfterPassword(ctx context.Context, t *identity.Tenant, token string, pr *customer.Principal) error {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
-		return fmt.Errorf("%w: link token", ErrInvalid)
+		return fmt.Errorf("%w: link token", identity.ErrInvalid)
 	}
 	b, err := p.socialSealer.Open(raw, []byte("link|"+t.Name))
 	if err != nil {
@@ -547,7 +539,7 @@ func (p *Provider) linkAfterPassword(ctx context.Context, t *Tenant, token strin
 		return err
 	}
 	if !p.now().Before(l.ExpiresAt) || mailaddr.Key(l.Identity.Email) != mailaddr.Key(pr.Email) {
-		return fmt.Errorf("%w: the link expired or names another account", ErrInvalid)
+		return fmt.Errorf("%w: the link expired or names another account", identity.ErrInvalid)
 	}
 	return p.auth.LinkSocialIdentity(ctx, t.Name, pr.CustomerID, l.Identity)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // ErrInvalidToken is returned for a token that is unknown, expired, revoked or of
@@ -51,7 +53,7 @@ type AccessInfo struct {
 // not a live access token of the tenant is ErrInvalidToken; any other error is a
 // storage failure.
 func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*AccessInfo, error) {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("validate access token: no tenant in context")
 	}
@@ -67,7 +69,7 @@ func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*Acce
 // not one). hint (UseAccessToken or UseRefreshToken) only orders the lookups. A token
 // that is not live is ErrInvalidToken; any other error is a storage failure.
 func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*AccessInfo, error) {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("inspect token: no tenant in context")
 	}
@@ -156,7 +158,7 @@ func accessInfoOf(tenant string, ar fosite.Requester, kind fosite.TokenType) (*A
 func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*AccessInfo, error) {
 	var c accessClaims
 	hdr, err := p.keys.Verify(ctx, tenant, token, &c)
-	if errors.Is(err, ErrInvalid) {
+	if errors.Is(err, identity.ErrInvalid) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if err != nil {
@@ -219,7 +221,7 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 // (found by its signature) or a JWT access token (found by its jti). It answers
 // ErrInvalidToken when the token is not one of the tenant's.
 func (p *Provider) RevokeToken(ctx context.Context, token string) error {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return errors.New("revoke token: no tenant in context")
 	}
@@ -227,7 +229,7 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 	switch {
 	case strings.Count(token, ".") == 2:
 		var c accessClaims
-		if _, err := p.keys.Verify(ctx, t.Name, token, &c); errors.Is(err, ErrInvalid) {
+		if _, err := p.keys.Verify(ctx, t.Name, token, &c); errors.Is(err, identity.ErrInvalid) {
 			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 		} else if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
@@ -269,7 +271,7 @@ func (p *Provider) IsAnonymousRefreshToken(ctx context.Context, token string) (b
 // other effect: a replayed token is left for the refresh itself to detect. Unknown,
 // used and revoked tokens answer ErrInvalidToken. The ctx must carry the tenant.
 func (p *Provider) RefreshTokenInfo(ctx context.Context, token string) (*AccessInfo, error) {
-	t := TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("refresh token info: no tenant in context")
 	}

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
-	"github.com/custodian-id/custodian/wellformed"
+	"github.com/custodian-id/custodian/api/wellformed"
 )
 
 // maxFormMemory is what a multipart form may keep in memory, as fosite parses it.
@@ -41,8 +39,7 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 		if errors.As(err, &tooLarge) {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
-		route := mux.CurrentRoute(r)
-		if route != nil && browserRoutes[route.GetName()] {
+		if browserRoutes[routeName(r)] {
 			p.render(w, status, "error.html", page{Title: "Error", Error: msg + " (invalid_request)"})
 			return
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -87,9 +88,9 @@ func (s *Store) CreateClient(ctx context.Context, c *oauth.Client) error {
 		jsonList(c.Scopes).text(), jsonList(c.Audience).text(), jsonList(c.Behaviors).text(), now, now)
 	switch {
 	case errors.Is(err, errUnique):
-		return fmt.Errorf("client %q: %w", c.ID, oauth.ErrConflict)
+		return fmt.Errorf("client %q: %w", c.ID, identity.ErrConflict)
 	case errors.Is(err, errForeign):
-		return fmt.Errorf("tenant %q: %w", c.Tenant, oauth.ErrNotFound)
+		return fmt.Errorf("tenant %q: %w", c.Tenant, identity.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("create client %q: %w", c.ID, err)
 	}
@@ -102,7 +103,7 @@ func (s *Store) GetTenantClient(ctx context.Context, tenant, id string) (*oauth.
 	var r clientRow
 	err := s.get(ctx, &r, `SELECT `+clientColumns+` FROM clients WHERE tenant = ? AND id = ?`, tenant, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("client %q: %w", id, oauth.ErrNotFound)
+		return nil, fmt.Errorf("client %q: %w", id, identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get client %q: %w", id, err)
@@ -140,7 +141,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *oauth.Client) error {
 		return fmt.Errorf("update client %q: %w", c.ID, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("client %q: %w", c.ID, oauth.ErrNotFound)
+		return fmt.Errorf("client %q: %w", c.ID, identity.ErrNotFound)
 	}
 	c.UpdatedAt = now
 	return nil
@@ -154,19 +155,19 @@ func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
 		return fmt.Errorf("delete client %q: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("client %q: %w", id, oauth.ErrNotFound)
+		return fmt.Errorf("client %q: %w", id, identity.ErrNotFound)
 	}
 	return nil
 }
 
 // GetClient implements fosite's ClientManager for the tenant of the request.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	t := oauth.TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, fmt.Errorf("client %q without a tenant: %w", id, fosite.ErrNotFound)
 	}
 	c, err := s.GetTenantClient(ctx, t.Name, id)
-	if errors.Is(err, oauth.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, fmt.Errorf("client %q: %w", id, fosite.ErrNotFound)
 	}
 	if err != nil {

@@ -34,18 +34,20 @@ type Options struct {
 	// Logger receives migration and maintenance logs. Defaults to a discarding logger.
 	Logger *slog.Logger
 	// RefreshGracePeriod is how long after a rotation the old refresh token may still be
-	// used by concurrent callers (several tabs, a retry after a lost response).
-	// Zero disables the grace window; a negative value selects the default of 10s.
+	// used by concurrent callers (several tabs, a retry after a lost response). This is
+	// the one place its values are defined (custodian.Config passes it through): a
+	// positive duration is the grace window, zero selects DefaultRefreshGracePeriod,
+	// and a negative value means no grace at all.
 	RefreshGracePeriod time.Duration
 	// RefreshGraceMaxForks bounds how many extra token pairs one refresh token may mint
 	// inside the grace window. Zero selects the default of 20.
 	RefreshGraceMaxForks int
 }
 
-const (
-	defaultGracePeriod = 10 * time.Second
-	defaultGraceForks  = 20
-)
+// DefaultRefreshGracePeriod is the grace window of a zero Options.RefreshGracePeriod.
+const DefaultRefreshGracePeriod = 10 * time.Second
+
+const defaultGraceForks = 20
 
 // Store is the database. One Store implements every store interface of Custodian and
 // fosite's storage interfaces, including storage.Transactional: fosite must be handed
@@ -189,8 +191,11 @@ func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.graceperiod < 0 {
-		s.graceperiod = defaultGracePeriod
+	switch {
+	case s.graceperiod == 0:
+		s.graceperiod = DefaultRefreshGracePeriod
+	case s.graceperiod < 0:
+		s.graceperiod = 0 // no grace
 	}
 	if s.graceforks <= 0 {
 		s.graceforks = defaultGraceForks

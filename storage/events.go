@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
-var _ oauth.EventStore = (*Store)(nil)
+var _ identity.EventStore = (*Store)(nil)
 
 // RecordEvent appends a security event to the audit trail.
-func (s *Store) RecordEvent(ctx context.Context, e *oauth.SecurityEvent) error {
+func (s *Store) RecordEvent(ctx context.Context, e *identity.SecurityEvent) error {
 	detail := []byte("{}")
 	if len(e.Detail) > 0 {
 		b, err := json.Marshal(e.Detail)
@@ -46,7 +46,7 @@ func truncate(s string, n int) string {
 }
 
 // ListEvents returns a tenant's events, newest first, optionally of one customer.
-func (s *Store) ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*oauth.SecurityEvent, error) {
+func (s *Store) ListEvents(ctx context.Context, tenant string, customerID *int64, limit int) ([]*identity.SecurityEvent, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -75,9 +75,9 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, customerID *int64
 	if err := s.sel(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	out := make([]*oauth.SecurityEvent, 0, len(rows))
+	out := make([]*identity.SecurityEvent, 0, len(rows))
 	for _, r := range rows {
-		e := &oauth.SecurityEvent{ID: r.ID, Tenant: r.Tenant, Kind: r.Kind, ClientID: r.ClientID, Subject: r.Subject,
+		e := &identity.SecurityEvent{ID: r.ID, Tenant: r.Tenant, Kind: r.Kind, ClientID: r.ClientID, Subject: r.Subject,
 			IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC()}
 		if r.CustomerID.Valid {
 			id := r.CustomerID.Int64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -30,9 +31,9 @@ func (s *Store) InsertKey(ctx context.Context, k *oauth.SigningKey) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, k.KID, k.Tenant, k.Alg, k.State, k.Sealed, string(k.PublicJWK), now, now)
 	switch {
 	case errors.Is(err, errUnique):
-		return fmt.Errorf("key %s (%s): %w", k.KID, k.State, oauth.ErrConflict)
+		return fmt.Errorf("key %s (%s): %w", k.KID, k.State, identity.ErrConflict)
 	case errors.Is(err, errForeign):
-		return fmt.Errorf("tenant %q: %w", k.Tenant, oauth.ErrNotFound)
+		return fmt.Errorf("tenant %q: %w", k.Tenant, identity.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("insert key: %w", err)
 	}
@@ -60,13 +61,13 @@ func (s *Store) ListKeys(ctx context.Context, tenant string) ([]*oauth.SigningKe
 func (s *Store) SetKeyState(ctx context.Context, kid, from, to string) error {
 	n, err := s.exec(ctx, `UPDATE signing_keys SET state = ?, updated_at = ? WHERE kid = ? AND state = ?`, to, s.clock(), kid, from)
 	if errors.Is(err, errUnique) {
-		return fmt.Errorf("key %s → %s: %w", kid, to, oauth.ErrConflict)
+		return fmt.Errorf("key %s → %s: %w", kid, to, identity.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("set key state: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("key %s is not %s: %w", kid, from, oauth.ErrConflict)
+		return fmt.Errorf("key %s is not %s: %w", kid, from, identity.ErrConflict)
 	}
 	return nil
 }

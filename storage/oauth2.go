@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -73,7 +74,7 @@ type tokenRow struct {
 var sensitiveForm = []string{"client_secret", "password", "code_verifier", "refresh_token", "code", "client_assertion"}
 
 func tenantOf(ctx context.Context) (string, error) {
-	t := oauth.TenantFromContext(ctx)
+	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return "", fmt.Errorf("no tenant in context: %w", fosite.ErrNotFound)
 	}
@@ -243,7 +244,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 		return nil, fmt.Errorf("authorization code revoked: %w", fosite.ErrNotFound)
 	}
 	if !row.Active {
-		s.recordTokenEvent(ctx, oauth.EventCodeReuse, row)
+		s.recordTokenEvent(ctx, identity.EventCodeReuse, row)
 		return req, fosite.ErrInvalidatedAuthorizeCode
 	}
 	// fosite checks expiry against its own clock; the store checks against the
@@ -332,7 +333,7 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	if row.Active || s.inGrace(row) {
 		return req, nil
 	}
-	s.recordTokenEvent(ctx, oauth.EventRefreshReuse, row)
+	s.recordTokenEvent(ctx, identity.EventRefreshReuse, row)
 	return req, fosite.ErrInactiveToken
 }
 
@@ -519,8 +520,8 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int6
 // recordTokenEvent writes a security event for a replayed code or refresh token.
 // Failing to record must not hide the replay, so the error is only logged.
 func (s *Store) recordTokenEvent(ctx context.Context, kind string, row *tokenRow) {
-	meta := oauth.RequestMetaFromContext(ctx)
-	err := s.RecordEvent(ctx, &oauth.SecurityEvent{
+	meta := identity.RequestMetaFromContext(ctx)
+	err := s.RecordEvent(ctx, &identity.SecurityEvent{
 		Tenant:    row.Tenant,
 		Kind:      kind,
 		ClientID:  row.ClientID,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) GetBrowserSession(ctx context.Context, tenant, idHash string) (*
 	err := s.get(ctx, &r, `SELECT id_hash, tenant, customer_id, session_id, device_id, amr, auth_time, expires_at, created_at
 		FROM browser_sessions WHERE tenant = ? AND id_hash = ? AND expires_at > ?`, tenant, idHash, s.clock())
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("browser session: %w", oauth.ErrNotFound)
+		return nil, fmt.Errorf("browser session: %w", identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get browser session: %w", err)
@@ -79,7 +80,7 @@ func (s *Store) GetConsent(ctx context.Context, tenant string, customerID int64,
 	err := s.get(ctx, &r, `SELECT scopes, created_at FROM consents WHERE tenant = ? AND customer_id = ? AND client_id = ?`,
 		tenant, customerID, clientID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("consent: %w", oauth.ErrNotFound)
+		return nil, fmt.Errorf("consent: %w", identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get consent: %w", err)

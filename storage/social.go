@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -39,9 +40,9 @@ func (s *Store) CreateConnector(ctx context.Context, c *oauth.Connector) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Tenant, c.ID, c.Name, c.Issuer, c.ClientID, c.SealedSecret, jsonList(c.Scopes).text(), ts(c.CreatedAt))
 	switch {
 	case errors.Is(err, errUnique):
-		return fmt.Errorf("connector %q: %w", c.ID, oauth.ErrConflict)
+		return fmt.Errorf("connector %q: %w", c.ID, identity.ErrConflict)
 	case errors.Is(err, errForeign):
-		return fmt.Errorf("tenant %q: %w", c.Tenant, oauth.ErrNotFound)
+		return fmt.Errorf("tenant %q: %w", c.Tenant, identity.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("create connector: %w", err)
 	}
@@ -54,7 +55,7 @@ func (s *Store) GetConnector(ctx context.Context, tenant, id string) (*oauth.Con
 	err := s.get(ctx, &r, `SELECT tenant, id, name, issuer, client_id, client_secret, scopes, created_at
 		FROM connectors WHERE tenant = ? AND id = ?`, tenant, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("connector %q: %w", id, oauth.ErrNotFound)
+		return nil, fmt.Errorf("connector %q: %w", id, identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get connector: %w", err)
@@ -87,7 +88,7 @@ func (s *Store) DeleteConnector(ctx context.Context, tenant, id string) error {
 		return fmt.Errorf("delete connector: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("connector %q: %w", id, oauth.ErrNotFound)
+		return fmt.Errorf("connector %q: %w", id, identity.ErrNotFound)
 	}
 	return nil
 }
@@ -119,7 +120,7 @@ func (s *Store) UseUpstreamLogin(ctx context.Context, tenant, stateHash string, 
 		RETURNING state_hash, tenant, connector_id, nonce, verifier, resume_url, expires_at, created_at`,
 		ts(now), tenant, stateHash, ts(now))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("upstream login: %w", oauth.ErrNotFound)
+		return nil, fmt.Errorf("upstream login: %w", identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("use upstream login: %w", err)
@@ -143,7 +144,7 @@ func (s *Store) TakeSocialHandoff(ctx context.Context, tenant, requestID string,
 	err := s.get(ctx, &sealed, `DELETE FROM social_handoffs WHERE tenant = ? AND request_id = ? AND expires_at > ? RETURNING sealed`,
 		tenant, requestID, ts(now))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("social handoff: %w", oauth.ErrNotFound)
+		return nil, fmt.Errorf("social handoff: %w", identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("take social handoff: %w", err)

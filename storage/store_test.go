@@ -17,7 +17,7 @@ func TestConformance(t *testing.T) {
 				// A fresh database per subtest: the suite assumes an empty store.
 				for _, fresh := range storagetest.Backends(t) {
 					if fresh.Name == b.Name {
-						return storagetest.Open(t, fresh, storage.Options{RefreshGracePeriod: -1})
+						return storagetest.Open(t, fresh, storage.Options{})
 					}
 				}
 				t.Fatalf("backend %s vanished", b.Name)

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
-var _ oauth.TenantStore = (*Store)(nil)
+var _ identity.TenantStore = (*Store)(nil)
 
 type tenantRow struct {
 	Name      string    `db:"name"`
@@ -20,16 +20,16 @@ type tenantRow struct {
 	UpdatedAt time.Time `db:"updated_at"`
 }
 
-func (r tenantRow) tenant() (*oauth.Tenant, error) {
-	st, err := oauth.DecodeSettings([]byte(r.Settings))
+func (r tenantRow) tenant() (*identity.Tenant, error) {
+	st, err := identity.DecodeSettings([]byte(r.Settings))
 	if err != nil {
 		return nil, fmt.Errorf("decode settings of tenant %q: %w", r.Name, err)
 	}
-	return &oauth.Tenant{Name: r.Name, Settings: st, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, nil
+	return &identity.Tenant{Name: r.Name, Settings: st, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, nil
 }
 
 // CreateTenant stores a new tenant.
-func (s *Store) CreateTenant(ctx context.Context, t *oauth.Tenant) error {
+func (s *Store) CreateTenant(ctx context.Context, t *identity.Tenant) error {
 	settings, err := json.Marshal(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -38,7 +38,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *oauth.Tenant) error {
 	_, err = s.exec(ctx, `INSERT INTO tenants (name, settings, created_at, updated_at) VALUES (?, ?, ?, ?)`,
 		t.Name, string(settings), now, now)
 	if errors.Is(err, errUnique) {
-		return fmt.Errorf("tenant %q: %w", t.Name, oauth.ErrConflict)
+		return fmt.Errorf("tenant %q: %w", t.Name, identity.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
@@ -48,11 +48,11 @@ func (s *Store) CreateTenant(ctx context.Context, t *oauth.Tenant) error {
 }
 
 // GetTenant returns a tenant by name.
-func (s *Store) GetTenant(ctx context.Context, name string) (*oauth.Tenant, error) {
+func (s *Store) GetTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	var r tenantRow
 	err := s.get(ctx, &r, `SELECT name, settings, created_at, updated_at FROM tenants WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("tenant %q: %w", name, oauth.ErrNotFound)
+		return nil, fmt.Errorf("tenant %q: %w", name, identity.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %q: %w", name, err)
@@ -61,12 +61,12 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*oauth.Tenant, erro
 }
 
 // ListTenants returns every tenant, by name.
-func (s *Store) ListTenants(ctx context.Context) ([]*oauth.Tenant, error) {
+func (s *Store) ListTenants(ctx context.Context) ([]*identity.Tenant, error) {
 	var rows []tenantRow
 	if err := s.sel(ctx, &rows, `SELECT name, settings, created_at, updated_at FROM tenants ORDER BY name`); err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	out := make([]*oauth.Tenant, 0, len(rows))
+	out := make([]*identity.Tenant, 0, len(rows))
 	for _, r := range rows {
 		t, err := r.tenant()
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]*oauth.Tenant, error) {
 }
 
 // UpdateTenantSettings replaces a tenant's settings.
-func (s *Store) UpdateTenantSettings(ctx context.Context, name string, st oauth.Settings) error {
+func (s *Store) UpdateTenantSettings(ctx context.Context, name string, st identity.Settings) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -88,7 +88,7 @@ func (s *Store) UpdateTenantSettings(ctx context.Context, name string, st oauth.
 		return fmt.Errorf("update tenant %q: %w", name, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("tenant %q: %w", name, oauth.ErrNotFound)
+		return fmt.Errorf("tenant %q: %w", name, identity.ErrNotFound)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -21,7 +21,7 @@ func TestEmailKeysUpgrade(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			s := storagetest.Open(t, b, storage.Options{})
-			if err := s.CreateTenant(ctx, &oauth.Tenant{Name: "shop", Settings: oauth.DefaultSettings()}); err != nil {
+			if err := s.CreateTenant(ctx, &identity.Tenant{Name: "shop", Settings: identity.DefaultSettings()}); err != nil {
 				t.Fatal(err)
 			}
 			db, rebind := storagetest.SQL(t, b)

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/identity"
 )
 
 // dataUpgrades are changes to stored data that need Go, run in order after the schema
@@ -54,36 +54,30 @@ type rekeyRow struct {
 	newKey   string
 }
 
-// rekeyEmails moves every stored e-mail key to the current rule (customer.EmailKey).
-// Until this release the key was the lower-cased address, under which bİll@x and
-// bill@x were one address while ｂｉｌｌ@x, a decomposed é and an IDN domain in
-// Unicode and in xn-- form were several. Accounts whose keys now coincide collide: the
-// one with a verified address, else the oldest, keeps the key; each other one is set
-// aside under a key no address has ("collision:{id}:{old key}"): it keeps its data,
-// tokens and linked social sign-ins but is no longer found by its e-mail address until
-// an operator resolves it, and a customer.email_collision security event names it.
-func (s *Store) rekeyEmails(ctx context.Context) error {
+// movingEmailKeys lists the accounts whose stored e-mail key is not the current rule's,
+// and the accounts that already hold a key one of them moves to (they compete for it).
+func (s *Store) movingEmailKeys(ctx context.Context) ([]rekeyRow, error) {
 	rows, err := s.q(ctx).QueryxContext(ctx, s.rebind(`SELECT id, tenant, email, email_key, email_verified FROM customers
 		ORDER BY tenant, email_verified DESC, id`))
 	if err != nil {
-		return fmt.Errorf("read e-mail keys: %w", s.mapErr(err))
+		return nil, fmt.Errorf("read e-mail keys: %w", s.mapErr(err))
 	}
 	var moved []rekeyRow
 	for rows.Next() {
 		var r rekeyRow
 		if err := rows.StructScan(&r); err != nil {
 			rows.Close()
-			return fmt.Errorf("read e-mail keys: %w", err)
+			return nil, fmt.Errorf("read e-mail keys: %w", err)
 		}
 		if r.newKey = customer.EmailKey(r.Email); r.newKey != r.Key {
 			moved = append(moved, r)
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read e-mail keys: %w", err)
+		return nil, fmt.Errorf("read e-mail keys: %w", err)
 	}
 	// An account that already has a key another one moves to competes for it too.
 	taken := map[[2]string]bool{}
@@ -97,11 +91,27 @@ func (s *Store) rekeyEmails(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("re-key customer %d: %w", r.ID, err)
+			return nil, fmt.Errorf("re-key customer %d: %w", r.ID, err)
 		}
 		h.newKey = h.Key
 		taken[[2]string{h.Tenant, h.Key}] = true
 		moved = append(moved, h)
+	}
+	return moved, nil
+}
+
+// rekeyEmails moves every stored e-mail key to the current rule (customer.EmailKey).
+// Until this release the key was the lower-cased address, under which bİll@x and
+// bill@x were one address while ｂｉｌｌ@x, a decomposed é and an IDN domain in
+// Unicode and in xn-- form were several. Accounts whose keys now coincide collide: the
+// one with a verified address, else the oldest, keeps the key; each other one is set
+// aside under a key no address has ("collision:{id}:{old key}"): it keeps its data,
+// tokens and linked social sign-ins but is no longer found by its e-mail address until
+// an operator resolves it, and a customer.email_collision security event names it.
+func (s *Store) rekeyEmails(ctx context.Context) error {
+	moved, err := s.movingEmailKeys(ctx)
+	if err != nil {
+		return err
 	}
 	// The verified address first, then the oldest account.
 	slices.SortStableFunc(moved, func(a, b rekeyRow) int {
@@ -141,7 +151,7 @@ func (s *Store) rekeyEmails(ctx context.Context) error {
 			return fmt.Errorf("set aside customer %d: %w", r.ID, err)
 		}
 		id := r.ID
-		if err := s.RecordEvent(ctx, &oauth.SecurityEvent{Tenant: r.Tenant, Kind: EventEmailCollision, CustomerID: &id,
+		if err := s.RecordEvent(ctx, &identity.SecurityEvent{Tenant: r.Tenant, Kind: EventEmailCollision, CustomerID: &id,
 			Subject: strconv.FormatInt(id, 10), Detail: map[string]any{"keptBy": holder}, CreatedAt: s.clock()}); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 )
@@ -228,7 +229,7 @@ func (c *cli) fail(code int, err error) int {
 // failDomain reports an error of the library: invalid input is a usage error, the
 // rest (a missing tenant, a duplicate, the database) a runtime failure.
 func (c *cli) failDomain(err error) int {
-	if errors.Is(err, oauth.ErrInvalid) || errors.Is(err, customer.ErrInvalid) {
+	if errors.Is(err, identity.ErrInvalid) || errors.Is(err, customer.ErrInvalid) {
 		return c.fail(exitUsage, err)
 	}
 	return c.fail(exitFailure, err)
@@ -327,7 +328,7 @@ func (c *cli) serve(name string, args []string) int {
 	}
 	defer srv.Close()
 	if *demo {
-		d, err := srv.SeedDemo(c.ctx)
+		d, err := seedDemo(c.ctx, srv, log)
 		if err != nil {
 			return c.fail(exitFailure, err)
 		}
@@ -422,15 +423,15 @@ func (c *cli) databaseConfig(fs *flag.FlagSet, o *options) (*slog.Logger, int, b
 
 func (c *cli) tenantCreate(name string, args []string) int {
 	fs := c.flagSet(name, "NAME [--database URL]",
-		"Creates a tenant with the default settings and its first signing keys; NAME matches "+oauth.TenantPattern, nil)
+		"Creates a tenant with the default settings and its first signing keys; NAME matches "+identity.TenantPattern, nil)
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	pos, code, ok := c.parse(fs, args, "NAME")
 	if !ok {
 		return code
 	}
-	if !oauth.ValidTenantName(pos[0]) {
-		return c.usageError(fs, fmt.Errorf("tenant name %q must match %s", pos[0], oauth.TenantPattern))
+	if !identity.ValidTenantName(pos[0]) {
+		return c.usageError(fs, fmt.Errorf("tenant name %q must match %s", pos[0], identity.TenantPattern))
 	}
 	srv, code, ok := c.open(fs, &o)
 	if !ok {
@@ -505,7 +506,7 @@ func maps(m map[string]string) []string {
 
 func printSettingKeys(w io.Writer) {
 	fmt.Fprintln(w, "Settings (tenant show NAME prints the current values):")
-	for _, kv := range oauth.SettingKeys() {
+	for _, kv := range identity.SettingKeys() {
 		fmt.Fprintf(w, "  %-26s %s\n", kv[0], kv[1])
 	}
 }
@@ -529,7 +530,7 @@ func (c *cli) tenantShow(name string, args []string) int {
 		return c.failDomain(fmt.Errorf("tenant %s: %w", pos[0], err))
 	}
 	fmt.Fprintf(c.stdout, "issuer=%s\n", srv.OAuth.Issuer(t.Name))
-	for _, kv := range oauth.SettingKeys() {
+	for _, kv := range identity.SettingKeys() {
 		v, _ := t.Settings.Get(kv[0])
 		fmt.Fprintf(c.stdout, "%s=%s\n", kv[0], v)
 	}

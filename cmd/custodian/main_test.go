@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 )
 
@@ -290,8 +292,8 @@ func TestCommands(t *testing.T) {
 	if lines[0] != "issuer=http://127.0.0.1:8080/oauth2/shop" {
 		t.Errorf("tenant show starts with %q", lines[0])
 	}
-	if len(lines)-1 != len(oauth.SettingKeys()) {
-		t.Errorf("tenant show printed %d settings, want %d", len(lines)-1, len(oauth.SettingKeys()))
+	if len(lines)-1 != len(identity.SettingKeys()) {
+		t.Errorf("tenant show printed %d settings, want %d", len(lines)-1, len(identity.SettingKeys()))
 	}
 	for _, want := range []string{"tokens.access_ttl=30m0s", "signup.optin=true", "lockout.threshold=5"} {
 		if !strings.Contains(show, want+"\n") {
@@ -330,7 +332,7 @@ func TestCommands(t *testing.T) {
 		len(spa.PostLogoutRedirectURIs) != 1 {
 		t.Errorf("public client stored as %+v, %v", spa, err)
 	}
-	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", oauth.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
+	if _, err := srv.Customers.AuthenticatePassword(t.Context(), "shop", customer.LoginAttempt{Email: "jane@example.com", Password: "correct horse battery"}); err != nil {
 		t.Errorf("the customer cannot sign in: %v", err)
 	}
 	out = c.ok("connector", "add", "--tenant", "shop", "--id", "google", "--issuer", "https://accounts.google.com",
@@ -561,7 +563,7 @@ func TestServe(t *testing.T) {
 	if code := token("backend", m[1], url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
 		t.Errorf("client_credentials with the printed secret: %d", code)
 	}
-	if code := token("", "", url.Values{"grant_type": {oauth.GrantAnonymous}, "client_id": {"storefront"}}); code != http.StatusOK {
+	if code := token("", "", url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {"storefront"}}); code != http.StatusOK {
 		t.Errorf("anonymous grant for the storefront: %d", code)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 )
@@ -115,7 +116,7 @@ func testErase(t *testing.T, s *storage.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordEvent(ctx, &oauth.SecurityEvent{Tenant: "alpha", Kind: "login.succeeded", CustomerID: &id, IP: "192.0.2.1",
+	if err := s.RecordEvent(ctx, &identity.SecurityEvent{Tenant: "alpha", Kind: "login.succeeded", CustomerID: &id, IP: "192.0.2.1",
 		UserAgent: "ua", Detail: map[string]any{"x": 1}}); err != nil {
 		t.Fatal(err)
 	}

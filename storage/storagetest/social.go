@@ -6,10 +6,15 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 )
 
+// testSocial: connectors, upstream sign-ins in flight, social handoffs and linked
+// identities.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testSocial(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
 	mustTenant(t, s, "beta")
@@ -19,14 +24,14 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if err := s.CreateConnector(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateConnector(ctx, c); !errors.Is(err, oauth.ErrConflict) {
+	if err := s.CreateConnector(ctx, c); !errors.Is(err, identity.ErrConflict) {
 		t.Errorf("duplicate connector: %v", err)
 	}
 	got, err := s.GetConnector(ctx, "alpha", "google")
 	if err != nil || got.Issuer != c.Issuer || string(got.SealedSecret) != "\x01\x02\x03" || got.Scopes[0] != "phone" {
 		t.Fatalf("connector round trip %+v, %v", got, err)
 	}
-	if _, err := s.GetConnector(ctx, "beta", "google"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetConnector(ctx, "beta", "google"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("another tenant's connector: %v", err)
 	}
 	if cs, _ := s.ListConnectors(ctx, "alpha"); len(cs) != 1 {
@@ -39,7 +44,7 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if err := s.CreateUpstreamLogin(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	wins, _ := race(6, func() error { _, err := s.UseUpstreamLogin(ctx, "alpha", "s1", now); return err }, oauth.ErrNotFound)
+	wins, _ := race(6, func() error { _, err := s.UseUpstreamLogin(ctx, "alpha", "s1", now); return err }, identity.ErrNotFound)
 	if wins != 1 {
 		t.Errorf("an upstream sign-in was used %d times", wins)
 	}
@@ -47,7 +52,7 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if err := s.CreateUpstreamLogin(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UseUpstreamLogin(ctx, "alpha", "s2", now.Add(2*time.Minute)); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.UseUpstreamLogin(ctx, "alpha", "s2", now.Add(2*time.Minute)); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("an expired upstream sign-in was used: %v", err)
 	}
 
@@ -58,7 +63,7 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if b, err := s.TakeSocialHandoff(ctx, "alpha", "req-1", now); err != nil || string(b) != "sealed" {
 		t.Errorf("take = %q, %v", b, err)
 	}
-	if _, err := s.TakeSocialHandoff(ctx, "alpha", "req-1", now); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.TakeSocialHandoff(ctx, "alpha", "req-1", now); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("taken twice: %v", err)
 	}
 	if err := s.DeleteStaleSocial(ctx, now.Add(time.Hour)); err != nil {
@@ -123,7 +128,7 @@ func testSocial(t *testing.T, s *storage.Store) {
 	if err := s.DeleteConnector(ctx, "alpha", "google"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteConnector(ctx, "alpha", "google"); !errors.Is(err, oauth.ErrNotFound) {
+	if err := s.DeleteConnector(ctx, "alpha", "google"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("deleted twice: %v", err)
 	}
 }

@@ -7,11 +7,15 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/twofactor"
 )
 
+// testChallenges: second-factor challenges, their codes, attempts and single use.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testChallenges(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
 	mustTenant(t, s, "beta")
@@ -175,6 +179,9 @@ func testTOTP(t *testing.T, s *storage.Store) {
 	}
 }
 
+// testDevices: devices seen, trusted until a time, forgotten one by one and all.
+// It is one long function on purpose: a scenario of the conformance suite is one
+// store's story told in order, each step building on the state the last one left.
 func testDevices(t *testing.T, s *storage.Store) {
 	actx, _, c := tokenFixture(t, s)
 	id := mustCustomer(t, s, "alpha", "jane@example.com")
@@ -251,7 +258,7 @@ func testDevices(t *testing.T, s *storage.Store) {
 	if _, err := s.GetAccessTokenSession(actx, "sig-e", oauth.NewSession()); err != nil {
 		t.Errorf("a token of another device was revoked: %v", err)
 	}
-	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); !errors.Is(err, oauth.ErrNotFound) {
+	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-d"); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("a browser session of the forgotten device survived: %v", err)
 	}
 	if _, err := s.GetBrowserSession(ctx, "alpha", "bs-e"); err != nil {

@@ -1,0 +1,39 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The shared error family. Every package wraps these (customer.ErrNotFound is
+// "customer " + ErrNotFound, twofactor.ErrNotFound "twofactor: " + ErrNotFound) or
+// returns them as they are, so errors.Is(err, identity.ErrNotFound) holds for every
+// "not found" of Custodian, and each API dialect maps the family in one place.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// Sign-in outcomes. Every entry point (login pages, password grant, ticket and login
+// APIs) reads the same values.
+var (
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrAccountLocked      = errors.New("account locked")
+	ErrAccountInactive    = errors.New("account inactive")
+	ErrRateLimited        = errors.New("too many attempts")
+	// ErrSecondFactorRequired: the password was right but the sign-in needs a second
+	// factor that this entry point cannot ask for.
+	ErrSecondFactorRequired = errors.New("a second factor is required")
+)
+
+// RateLimitError is ErrRateLimited with the time to wait.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many attempts; retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
