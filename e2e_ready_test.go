@@ -38,14 +38,14 @@ func TestReadyzChecksSigning(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer other.Close()
-			ts := httptest.NewServer(other.Handler())
+			ts := httptest.NewServer(other.AdminHandler())
 			defer ts.Close()
 			if code, body := getReady(t, ts.URL); code != http.StatusOK || !strings.Contains(body, `"signing":"ok"`) {
 				t.Fatalf("readyz before any tenant: %d %s", code, body)
 			}
 
 			e := newEnv(t, b) // creates the tenant and its keys under its own secret
-			if code, body := getReady(t, e.url); code != http.StatusOK || !strings.Contains(body, `"database":"`+b.Name+`"`) {
+			if code, body := getReady(t, e.admin); code != http.StatusOK || !strings.Contains(body, `"database":"`+b.Name+`"`) {
 				t.Errorf("readyz of the node that sealed the keys: %d %s", code, body)
 			}
 			if code, body := getReady(t, ts.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "signing keys do not open") {
