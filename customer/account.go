@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/custodian-id/custodian/customer/passwordhash"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
 )
@@ -38,8 +39,13 @@ type Account struct {
 	Tenant       string
 	Email        string
 	PasswordHash string
-	Active       bool
-	OnHold       bool
+	// PasswordFormat is empty when PasswordHash is Custodian's own argon2id (or empty:
+	// no password); otherwise PasswordHash and PasswordSalt are a hash imported from
+	// another platform in that format, upgraded at the first sign-in (foreign.go).
+	PasswordFormat passwordhash.Format
+	PasswordSalt   string
+	Active         bool
+	OnHold         bool
 
 	UserName              string
 	Title                 string
@@ -196,7 +202,13 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	GetAccount(ctx context.Context, tenant string, id int64) (*Account, error)
 	GetAccountByEmail(ctx context.Context, tenant, email string) (*Account, error)
+	// UpdatePasswordHash sets Custodian's own hash (or none); a foreign hash, its format
+	// and salt and the hasExternalPassword/migrationRequired flags go with it.
 	UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error
+	// UpgradePassword replaces a foreign hash by Custodian's own with one conditional
+	// update: only while the stored hash is still foreignHash of a foreign format. It
+	// reports whether it did (false: another sign-in or a reset came first).
+	UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error)
 	SetActive(ctx context.Context, tenant string, id int64, active bool) error
 	SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error
 

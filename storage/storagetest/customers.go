@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/customer/passwordhash"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/storage"
 )
@@ -124,5 +125,74 @@ func testEvents(t *testing.T, s *storage.Store) {
 	}
 	if one, _ := s.ListEvents(ctx, "alpha", nil, 1); len(one) != 1 {
 		t.Errorf("limit ignored")
+	}
+}
+
+// testForeignPassword: an imported hash keeps its format and salt and sets the flags; an
+// upgrade happens only while that foreign hash is stored, once among racers; setting an
+// own hash forgets a foreign one.
+func testForeignPassword(t *testing.T, s *storage.Store) {
+	mustTenant(t, s, "alpha")
+	a := &customer.Account{Tenant: "alpha", Email: "fb@example.com", Active: true}
+	a.SetStoredPassword(passwordhash.Stored{Format: passwordhash.FirebaseScrypt, Hash: "aGFzaA==", Salt: "c2FsdA=="})
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetAccount(ctx, "alpha", a.ID)
+	if err != nil || got.PasswordFormat != passwordhash.FirebaseScrypt || got.PasswordHash != "aGFzaA==" || got.PasswordSalt != "c2FsdA==" ||
+		!got.HasExternalPassword || !got.MigrationRequired {
+		t.Fatalf("stored foreign hash: %+v %v", got, err)
+	}
+	if p := got.StoredPassword(); p == nil || *p != (passwordhash.Stored{Format: passwordhash.FirebaseScrypt, Hash: "aGFzaA==", Salt: "c2FsdA=="}) {
+		t.Errorf("stored password: %+v", p)
+	}
+	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "not-the-stored-hash", "$argon2id$x"); ok || err != nil {
+		t.Errorf("upgrade of another hash: %v %v", ok, err)
+	}
+	if ok, err := s.UpgradePassword(ctx, "beta", a.ID, "aGFzaA==", "$argon2id$x"); ok || err != nil {
+		t.Errorf("upgrade across tenants: %v %v", ok, err)
+	}
+	wins, lost := race(6, func() error {
+		ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "aGFzaA==", "$argon2id$new")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return customer.ErrStale
+		}
+		return nil
+	}, customer.ErrStale)
+	if wins != 1 || lost != 5 {
+		t.Errorf("%d upgrades won and %d lost, want 1 and 5", wins, lost)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", a.ID)
+	if got.PasswordFormat != "" || got.PasswordSalt != "" || got.PasswordHash != "$argon2id$new" || got.HasExternalPassword || got.MigrationRequired {
+		t.Errorf("after the upgrade: %+v", got)
+	}
+	if p := got.StoredPassword(); p == nil || p.Format != passwordhash.Custodian || p.Hash != "$argon2id$new" {
+		t.Errorf("own hash exported as %+v", p)
+	}
+	// An own hash never upgrades, even when the foreign hash string matches.
+	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "$argon2id$new", "$argon2id$other"); ok || err != nil {
+		t.Errorf("upgrade of an own hash: %v %v", ok, err)
+	}
+	// A reset (UpdatePasswordHash) forgets a foreign hash with its flags.
+	b := &customer.Account{Tenant: "alpha", Email: "dj@example.com", Active: true}
+	b.SetStoredPassword(passwordhash.Stored{Format: passwordhash.Django, Hash: "pbkdf2_sha256$1$s$h"})
+	if err := s.CreateAccount(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdatePasswordHash(ctx, "alpha", b.ID, "$argon2id$reset"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", b.ID)
+	if got.PasswordFormat != "" || got.PasswordHash != "$argon2id$reset" || got.HasExternalPassword || got.MigrationRequired {
+		t.Errorf("after a reset: %+v", got)
+	}
+	// Custodian's own export format is an own hash.
+	c := &customer.Account{}
+	c.SetStoredPassword(passwordhash.Stored{Format: passwordhash.Custodian, Hash: "$argon2id$own"})
+	if c.PasswordFormat != "" || c.HasExternalPassword || c.PasswordHash != "$argon2id$own" {
+		t.Errorf("custodian format: %+v", c)
 	}
 }
