@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custodian-id/custodian/customer/passwordhash"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
 )
@@ -39,13 +38,15 @@ type Account struct {
 	Tenant       string
 	Email        string
 	PasswordHash string
-	// PasswordFormat is empty when PasswordHash is Custodian's own argon2id (or empty:
-	// no password); otherwise PasswordHash and PasswordSalt are a hash imported from
-	// another platform in that format, upgraded at the first sign-in (foreign.go).
-	PasswordFormat passwordhash.Format
-	PasswordSalt   string
-	Active         bool
-	OnHold         bool
+	// PasswordFormat is the passwordhash format PasswordHash is in: PasswordFormatCustodian
+	// (Custodian's own argon2id; what every password set here is stored as) or the format of
+	// an imported hash, verified as it is until the first sign-in upgrades it.
+	PasswordFormat string
+	// PasswordSalt is the salt of imported formats that keep it beside the hash
+	// (firebase-scrypt, the legacy digests); empty otherwise.
+	PasswordSalt string
+	Active       bool
+	OnHold       bool
 
 	UserName              string
 	Title                 string
@@ -99,6 +100,15 @@ type Account struct {
 	CreatedBy string
 	UpdatedAt time.Time
 	UpdatedBy string
+}
+
+// PasswordFormatCustodian is the format of Custodian's own password hashes (argon2id PHC).
+const PasswordFormatCustodian = "custodian"
+
+// ForeignPassword reports whether the stored hash is an imported one in another
+// platform's format, still to be upgraded at the next sign-in.
+func (a *Account) ForeignPassword() bool {
+	return a.PasswordHash != "" && a.PasswordFormat != "" && a.PasswordFormat != PasswordFormatCustodian
 }
 
 // Identity is an upstream (social) identity linked to a customer.
@@ -202,12 +212,12 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	GetAccount(ctx context.Context, tenant string, id int64) (*Account, error)
 	GetAccountByEmail(ctx context.Context, tenant, email string) (*Account, error)
-	// UpdatePasswordHash sets Custodian's own hash (or none); a foreign hash, its format
-	// and salt and the hasExternalPassword/migrationRequired flags go with it.
 	UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error
-	// UpgradePassword replaces a foreign hash by Custodian's own with one conditional
-	// update: only while the stored hash is still foreignHash of a foreign format. It
-	// reports whether it did (false: another sign-in or a reset came first).
+	// UpgradePassword replaces an imported hash by Custodian's own (format custodian)
+	// and clears the imported salt and the hasExternalPassword/migrationRequired flags,
+	// with one conditional update: only while the stored hash is still foreignHash in a
+	// foreign format. It reports whether it did (false: another sign-in or a reset came
+	// first).
 	UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error)
 	SetActive(ctx context.Context, tenant string, id int64, active bool) error
 	SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error

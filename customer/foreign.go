@@ -14,32 +14,6 @@ import (
 // firebaseSignerKey is the setting key of the sealed Firebase signer key.
 const firebaseSignerKey = "import.firebase.signer_key"
 
-// SetStoredPassword gives an account the password of an import line as it is: the
-// custodian format (Custodian's own export) becomes the account's own hash, any other
-// format is kept with its salt as a foreign hash and sets HasExternalPassword and
-// MigrationRequired. An empty Stored leaves the account without a password. The caller
-// has parsed it first (Service.HashParser), which is what refuses a bad one.
-func (a *Account) SetStoredPassword(p passwordhash.Stored) {
-	a.PasswordHash, a.PasswordSalt, a.PasswordFormat = p.Hash, p.Salt, p.Format
-	if p.Format == passwordhash.Custodian || p.Hash == "" {
-		a.PasswordFormat, a.PasswordSalt = "", ""
-	}
-	a.HasExternalPassword = a.PasswordFormat != ""
-	a.MigrationRequired = a.HasExternalPassword
-}
-
-// StoredPassword is the account's password as an export line carries it: a foreign hash
-// in its format, Custodian's own as format custodian, or nothing.
-func (a *Account) StoredPassword() *passwordhash.Stored {
-	switch {
-	case a.PasswordHash == "":
-		return nil
-	case a.PasswordFormat == "":
-		return &passwordhash.Stored{Format: passwordhash.Custodian, Hash: a.PasswordHash}
-	}
-	return &passwordhash.Stored{Format: a.PasswordFormat, Hash: a.PasswordHash, Salt: a.PasswordSalt}
-}
-
 // HashParser is the parser of a tenant's imported hashes: the tenant's Firebase project
 // parameters (import.firebase.*), Custodian's own verifier for the custodian format, and
 // the default cost limits. Legacy digests are refused unless allowLegacy: an import

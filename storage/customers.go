@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/customer/passwordhash"
 )
 
 var (
@@ -86,7 +85,7 @@ func timePtr(n sql.NullTime) *time.Time {
 
 func (r accountRow) account() *customer.Account {
 	return &customer.Account{ID: r.ID, Tenant: r.Tenant, Email: r.Email, PasswordHash: r.PasswordHash,
-		PasswordFormat: passwordhash.Format(r.PasswordFormat), PasswordSalt: r.PasswordSalt, Active: r.Active,
+		PasswordFormat: r.PasswordFormat, PasswordSalt: r.PasswordSalt, Active: r.Active,
 		OnHold: r.OnHold, UserName: r.UserName, Title: r.Title, FirstName: r.FirstName, MiddleName: r.MiddleName,
 		LastName: r.LastName, ContactEmail: r.ContactEmail, ContactPhone: r.ContactPhone, Company: r.Company,
 		PreferredLanguage: r.PreferredLanguage, PreferredCurrency: r.PreferredCurrency, PreferredSite: r.PreferredSite,
@@ -116,6 +115,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *customer.Account) error {
 	}
 	a.UpdatedAt = now
 	a.Version = 1
+	if a.PasswordFormat == "" {
+		a.PasswordFormat = customer.PasswordFormatCustodian
+	}
 	err := s.get(ctx, &a.ID, `INSERT INTO customers (tenant, email, email_key, password_hash, password_format, password_salt, active, on_hold, user_name,
 		title, first_name, middle_name, last_name, contact_email, contact_phone, company, preferred_language,
 		preferred_currency, preferred_site, company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id,
@@ -123,10 +125,10 @@ func (s *Store) CreateAccount(ctx context.Context, a *customer.Account) error {
 		segments, commerce_summary, email_verified, version, created_at, created_by, updated_at, updated_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		RETURNING id`,
-		a.Tenant, a.Email, customer.EmailKey(a.Email), a.PasswordHash, string(a.PasswordFormat), a.PasswordSalt, a.Active, a.OnHold, a.UserName, a.Title,
+		a.Tenant, a.Email, customer.EmailKey(a.Email), a.PasswordHash, a.PasswordFormat, a.PasswordSalt, a.Active, a.OnHold, a.UserName, a.Title,
 		a.FirstName, a.MiddleName, a.LastName, a.ContactEmail, a.ContactPhone, a.Company, a.PreferredLanguage,
 		a.PreferredCurrency, a.PreferredSite, a.CompanyRegistrationID, a.LocaleCode, a.AcceptsMarketing, a.TaxExempt,
-		a.TaxID, a.ExternalID, a.CustomerSet, a.PasswordFormat != "", a.PasswordFormat != "", a.InitialPassword,
+		a.TaxID, a.ExternalID, a.CustomerSet, a.HasExternalPassword, a.MigrationRequired, a.InitialPassword,
 		rawOr(a.Attributes, "[]"), rawOr(a.Notes, "[]"), rawOr(a.Segments, "[]"), rawOr(a.CommerceSummary, "{}"),
 		a.EmailVerified, ts(a.CreatedAt), a.CreatedBy, ts(a.UpdatedAt), a.UpdatedBy)
 	switch {
@@ -162,22 +164,23 @@ func (s *Store) GetAccountByEmail(ctx context.Context, tenant, email string) (*c
 	return s.getAccount(ctx, `tenant = ? AND email_key = ?`, tenant, customer.EmailKey(email))
 }
 
-// UpdatePasswordHash sets an account's own password hash (or none); a foreign hash goes
-// with its format, salt and flags.
+// UpdatePasswordHash replaces an account's password hash by one of Custodian's own
+// (format custodian): an imported hash and its salt go, and with them the flags that
+// said the password still lived in the old platform's format.
 func (s *Store) UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error {
-	return s.updateAccount(ctx, tenant, id, `password_hash = ?, `+clearForeign, hash)
+	return s.updateAccount(ctx, tenant, id, `password_hash = ?, password_format = ?, password_salt = '',
+		has_external_password = ?, migration_required = ?`, hash, customer.PasswordFormatCustodian, false, false)
 }
 
-// clearForeign forgets a foreign hash's format, salt and flags.
-const clearForeign = `password_format = '', password_salt = '', has_external_password = FALSE, migration_required = FALSE`
-
-// UpgradePassword replaces a foreign hash by Custodian's own in one conditional update:
+// UpgradePassword replaces an imported hash by Custodian's own in one conditional update:
 // only while the account still holds foreignHash in a foreign format, so of two
 // concurrent first sign-ins one upgrades and the other changes nothing. Like the sign-in
 // counters it is no profile change: version and updated_at stay.
 func (s *Store) UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error) {
-	n, err := s.exec(ctx, `UPDATE customers SET password_hash = ?, `+clearForeign+`
-		WHERE tenant = ? AND id = ? AND password_format <> '' AND password_hash = ?`, hash, tenant, id, foreignHash)
+	n, err := s.exec(ctx, `UPDATE customers SET password_hash = ?, password_format = ?, password_salt = '',
+		has_external_password = ?, migration_required = ?
+		WHERE tenant = ? AND id = ? AND password_format <> ? AND password_hash = ?`,
+		hash, customer.PasswordFormatCustodian, false, false, tenant, id, customer.PasswordFormatCustodian, foreignHash)
 	if err != nil {
 		return false, fmt.Errorf("upgrade the password hash of customer %d: %w", id, err)
 	}

@@ -42,8 +42,27 @@ func testCustomers(t *testing.T, s *storage.Store) {
 		t.Fatal(err)
 	}
 	got, _ = s.GetAccount(ctx, "alpha", a.ID)
-	if got.PasswordHash != "h3" || got.Active {
+	if got.PasswordHash != "h3" || got.Active || got.PasswordFormat != customer.PasswordFormatCustodian {
 		t.Errorf("updates: %+v", got)
+	}
+	// An imported hash keeps its format and salt until a password set here replaces it,
+	// and the replacement clears them and the flags of an external password.
+	imp := &customer.Account{Tenant: "alpha", Email: "imported@example.com", PasswordHash: "c2FsdA==", PasswordFormat: "firebase-scrypt",
+		PasswordSalt: "c2FsdA==", HasExternalPassword: true, MigrationRequired: true}
+	if err := s.CreateAccount(ctx, imp); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != "firebase-scrypt" || got.PasswordSalt != "c2FsdA==" || !got.ForeignPassword() || !got.HasExternalPassword {
+		t.Errorf("imported hash: %+v", got)
+	}
+	if err := s.UpdatePasswordHash(ctx, "alpha", imp.ID, "$argon2id$new"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != customer.PasswordFormatCustodian || got.PasswordSalt != "" || got.ForeignPassword() ||
+		got.HasExternalPassword || got.MigrationRequired || got.PasswordHash != "$argon2id$new" {
+		t.Errorf("upgraded hash: %+v", got)
 	}
 	if err := s.SetActive(ctx, "beta", a.ID, true); !errors.Is(err, customer.ErrNotFound) {
 		t.Errorf("update across tenants: %v", err)
@@ -128,23 +147,15 @@ func testEvents(t *testing.T, s *storage.Store) {
 	}
 }
 
-// testForeignPassword: an imported hash keeps its format and salt and sets the flags; an
-// upgrade happens only while that foreign hash is stored, once among racers; setting an
-// own hash forgets a foreign one.
-func testForeignPassword(t *testing.T, s *storage.Store) {
+// testUpgradePassword: an imported hash is upgraded only while it is stored, of its
+// tenant, in a foreign format, and once among racers; the salt and flags go with it.
+func testUpgradePassword(t *testing.T, s *storage.Store) {
 	mustTenant(t, s, "alpha")
-	a := &customer.Account{Tenant: "alpha", Email: "fb@example.com", Active: true}
-	a.SetStoredPassword(passwordhash.Stored{Format: passwordhash.FirebaseScrypt, Hash: "aGFzaA==", Salt: "c2FsdA=="})
+	mustTenant(t, s, "beta")
+	a := &customer.Account{Tenant: "alpha", Email: "fb@example.com", Active: true, PasswordHash: "aGFzaA==",
+		PasswordFormat: string(passwordhash.FirebaseScrypt), PasswordSalt: "c2FsdA==", HasExternalPassword: true, MigrationRequired: true}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
-	}
-	got, err := s.GetAccount(ctx, "alpha", a.ID)
-	if err != nil || got.PasswordFormat != passwordhash.FirebaseScrypt || got.PasswordHash != "aGFzaA==" || got.PasswordSalt != "c2FsdA==" ||
-		!got.HasExternalPassword || !got.MigrationRequired {
-		t.Fatalf("stored foreign hash: %+v %v", got, err)
-	}
-	if p := got.StoredPassword(); p == nil || *p != (passwordhash.Stored{Format: passwordhash.FirebaseScrypt, Hash: "aGFzaA==", Salt: "c2FsdA=="}) {
-		t.Errorf("stored password: %+v", p)
 	}
 	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "not-the-stored-hash", "$argon2id$x"); ok || err != nil {
 		t.Errorf("upgrade of another hash: %v %v", ok, err)
@@ -165,34 +176,13 @@ func testForeignPassword(t *testing.T, s *storage.Store) {
 	if wins != 1 || lost != 5 {
 		t.Errorf("%d upgrades won and %d lost, want 1 and 5", wins, lost)
 	}
-	got, _ = s.GetAccount(ctx, "alpha", a.ID)
-	if got.PasswordFormat != "" || got.PasswordSalt != "" || got.PasswordHash != "$argon2id$new" || got.HasExternalPassword || got.MigrationRequired {
-		t.Errorf("after the upgrade: %+v", got)
+	got, err := s.GetAccount(ctx, "alpha", a.ID)
+	if err != nil || got.PasswordFormat != customer.PasswordFormatCustodian || got.PasswordSalt != "" || got.PasswordHash != "$argon2id$new" ||
+		got.HasExternalPassword || got.MigrationRequired || got.ForeignPassword() {
+		t.Errorf("after the upgrade: %+v %v", got, err)
 	}
-	if p := got.StoredPassword(); p == nil || p.Format != passwordhash.Custodian || p.Hash != "$argon2id$new" {
-		t.Errorf("own hash exported as %+v", p)
-	}
-	// An own hash never upgrades, even when the foreign hash string matches.
+	// Custodian's own hash never upgrades, even when the hash string matches.
 	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "$argon2id$new", "$argon2id$other"); ok || err != nil {
 		t.Errorf("upgrade of an own hash: %v %v", ok, err)
-	}
-	// A reset (UpdatePasswordHash) forgets a foreign hash with its flags.
-	b := &customer.Account{Tenant: "alpha", Email: "dj@example.com", Active: true}
-	b.SetStoredPassword(passwordhash.Stored{Format: passwordhash.Django, Hash: "pbkdf2_sha256$1$s$h"})
-	if err := s.CreateAccount(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.UpdatePasswordHash(ctx, "alpha", b.ID, "$argon2id$reset"); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = s.GetAccount(ctx, "alpha", b.ID)
-	if got.PasswordFormat != "" || got.PasswordHash != "$argon2id$reset" || got.HasExternalPassword || got.MigrationRequired {
-		t.Errorf("after a reset: %+v", got)
-	}
-	// Custodian's own export format is an own hash.
-	c := &customer.Account{}
-	c.SetStoredPassword(passwordhash.Stored{Format: passwordhash.Custodian, Hash: "$argon2id$own"})
-	if c.PasswordFormat != "" || c.HasExternalPassword || c.PasswordHash != "$argon2id$own" {
-		t.Errorf("custodian format: %+v", c)
 	}
 }

@@ -29,7 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"KeyStateRace", testKeyStateRace},
 		{"Customers", testCustomers},
 		{"CustomerEmailRace", testCustomerEmailRace},
-		{"ForeignPassword", testForeignPassword},
+		{"UpgradePassword", testUpgradePassword},
 		{"OneTimeTokens", testOneTimeTokens},
 		{"Events", testEvents},
 		{"BrowserSessions", testBrowserSessions},
