@@ -368,4 +368,3 @@ func (s *Store) PeekToken(ctx context.Context, tenant, kind, hash string, now ti
 	}
 	return out, nil
 }
-
