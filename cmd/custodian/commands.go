@@ -299,10 +299,10 @@ const (
 )
 
 func (c *cli) serve(name string, args []string) int {
-	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--demo]",
+	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--trusted-proxies CIDRS] [--demo]",
 		"Serves Custodian's HTTP surface until SIGINT or SIGTERM, then shuts down gracefully", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls", "mail-from")
+	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
