@@ -41,8 +41,27 @@ func testCustomers(t *testing.T, s *storage.Store) {
 		t.Fatal(err)
 	}
 	got, _ = s.GetAccount(ctx, "alpha", a.ID)
-	if got.PasswordHash != "h3" || got.Active {
+	if got.PasswordHash != "h3" || got.Active || got.PasswordFormat != customer.PasswordFormatCustodian {
 		t.Errorf("updates: %+v", got)
+	}
+	// An imported hash keeps its format and salt until a password set here replaces it,
+	// and the replacement clears them and the flags of an external password.
+	imp := &customer.Account{Tenant: "alpha", Email: "imported@example.com", PasswordHash: "c2FsdA==", PasswordFormat: "firebase-scrypt",
+		PasswordSalt: "c2FsdA==", HasExternalPassword: true, MigrationRequired: true}
+	if err := s.CreateAccount(ctx, imp); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != "firebase-scrypt" || got.PasswordSalt != "c2FsdA==" || !got.ForeignPassword() || !got.HasExternalPassword {
+		t.Errorf("imported hash: %+v", got)
+	}
+	if err := s.UpdatePasswordHash(ctx, "alpha", imp.ID, "$argon2id$new"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != customer.PasswordFormatCustodian || got.PasswordSalt != "" || got.ForeignPassword() ||
+		got.HasExternalPassword || got.MigrationRequired || got.PasswordHash != "$argon2id$new" {
+		t.Errorf("upgraded hash: %+v", got)
 	}
 	if err := s.SetActive(ctx, "beta", a.ID, true); !errors.Is(err, customer.ErrNotFound) {
 		t.Errorf("update across tenants: %v", err)
