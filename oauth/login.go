@@ -76,11 +76,11 @@ type page struct {
 	LastName  string
 	// Invalid maps a form field (email, password, first_name, last_name, form) to what
 	// is wrong with it.
-	Invalid map[string]string
+	Invalid     map[string]string
 	OptIn       bool // the tenant activates new accounts by an e-mailed link
 	MinPassword int  // the tenant's shortest password
-	Exists  bool // the sign-up's address has an account already
-	Expired bool // the mailed link no longer works
+	Exists      bool // the sign-up's address has an account already
+	Expired     bool // the mailed link no longer works
 
 	// Error pages (errorpage.go): the OAuth error code the page explains, the request
 	// id to quote, and the way back.
