@@ -145,3 +145,33 @@ func (w *WebhookSecrets) SealSetting(tenant string, s *SealedSecret) error {
 	*s = SealedSecret{Sealed: sealed}
 	return nil
 }
+
+// settingAAD binds the seal of a secret setting other than the webhook secret to its key
+// and tenant, so that one sealed value cannot be moved to another key or tenant.
+func settingAAD(tenant, key string) []byte { return []byte("setting|" + key + "|" + tenant) }
+
+// SealSettingKey replaces the plaintext of the secret setting key (such as
+// import.firebase.signer_key) by its sealed form.
+func (w *WebhookSecrets) SealSettingKey(tenant, key string, s *SealedSecret) error {
+	if s.plain == "" {
+		return nil
+	}
+	sealed, err := w.s.Seal([]byte(s.plain), settingAAD(tenant, key))
+	if err != nil {
+		return fmt.Errorf("seal %s of tenant %q: %w", key, tenant, err)
+	}
+	*s = SealedSecret{Sealed: sealed}
+	return nil
+}
+
+// OpenSettingKey returns the plaintext of the secret setting key ("" when unset).
+func (w *WebhookSecrets) OpenSettingKey(tenant, key string, s SealedSecret) (string, error) {
+	if s.plain != "" || s.Sealed == nil {
+		return s.plain, nil
+	}
+	b, err := w.s.Open(s.Sealed, settingAAD(tenant, key))
+	if err != nil {
+		return "", fmt.Errorf("%s of tenant %q: %w", key, tenant, err)
+	}
+	return string(b), nil
+}

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,51 @@ type Settings struct {
 	// instead of Custodian's e-mail; WebhookSecret signs them.
 	WebhookURL    string       `json:"notify.webhook_url,omitempty"`
 	WebhookSecret SealedSecret `json:"notify.webhook_secret"`
+
+	// The source Firebase project's password hash parameters, for importing customers
+	// with firebase-scrypt hashes (CONTRACT.md §6). The signer key is a secret: sealed
+	// at rest (WebhookSecrets.SealSettingKey), shown as REDACTED.
+	FirebaseSignerKey     SealedSecret `json:"import.firebase.signer_key"`
+	FirebaseSaltSeparator string       `json:"import.firebase.salt_separator,omitempty"`
+	FirebaseRounds        int          `json:"import.firebase.rounds,omitempty"`
+	FirebaseMemCost       int          `json:"import.firebase.mem_cost,omitempty"`
+}
+
+// SettingFirebaseSignerKey is the key of the Firebase signer key setting; its seal is
+// bound to it.
+const SettingFirebaseSignerKey = "import.firebase.signer_key"
+
+// base64Setting is a base64 value (standard or URL-safe alphabet, padded or not) of at
+// most 256 bytes, as the Firebase console prints its parameters.
+func checkBase64Setting(v string) error {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) > 256 {
+				return errors.New("want at most 256 bytes")
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("want base64, got %q", v)
+}
+
+func intRangeSetting(doc string, lo, hi int, field func(*Settings) *int) setting {
+	return setting{
+		doc: doc,
+		set: func(s *Settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if v == "" || v == "0" {
+				*field(s) = 0
+				return nil
+			}
+			if err != nil || n < lo || n > hi {
+				return fmt.Errorf("want a whole number from %d to %d (0: unset), got %q", lo, hi, v)
+			}
+			*field(s) = n
+			return nil
+		},
+		get: func(s *Settings) string { return strconv.Itoa(*field(s)) },
+	}
 }
 
 // SealedSecret is a secret setting: at rest it is only ever sealed (WebhookSecrets),
@@ -357,8 +403,41 @@ var settingKeys = map[string]setting{
 			return "REDACTED"
 		},
 	},
-	"b2b.self_declared":    boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
-	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
+	SettingFirebaseSignerKey: {
+		doc: "import: the source Firebase project's base64_signer_key, for firebase-scrypt hashes (secret, shown as REDACTED)",
+		set: func(s *Settings, v string) error {
+			if v != "" {
+				if err := checkBase64Setting(v); err != nil {
+					return err
+				}
+			}
+			s.FirebaseSignerKey = SealedSecret{plain: v}
+			return nil
+		},
+		get: func(s *Settings) string {
+			if !s.FirebaseSignerKey.IsSet() {
+				return ""
+			}
+			return "REDACTED"
+		},
+	},
+	"import.firebase.salt_separator": {
+		doc: "import: the source Firebase project's base64_salt_separator",
+		set: func(s *Settings, v string) error {
+			if v != "" {
+				if err := checkBase64Setting(v); err != nil {
+					return err
+				}
+			}
+			s.FirebaseSaltSeparator = v
+			return nil
+		},
+		get: func(s *Settings) string { return s.FirebaseSaltSeparator },
+	},
+	"import.firebase.rounds":   intRangeSetting("import: the source Firebase project's rounds (1 to 8)", 1, 8, func(s *Settings) *int { return &s.FirebaseRounds }),
+	"import.firebase.mem_cost": intRangeSetting("import: the source Firebase project's mem_cost (1 to 14)", 1, 14, func(s *Settings) *int { return &s.FirebaseMemCost }),
+	"b2b.self_declared":        boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
+	"social.autoprovision":     boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
 }
 
 // SettingKeys lists the stable setting keys, sorted, with a line of documentation each.

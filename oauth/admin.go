@@ -100,6 +100,9 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 	if err := p.webhookSecrets.SealSetting(name, &t.Settings.WebhookSecret); err != nil {
 		return nil, err
 	}
+	if err := p.webhookSecrets.SealSettingKey(name, identity.SettingFirebaseSignerKey, &t.Settings.FirebaseSignerKey); err != nil {
+		return nil, err
+	}
 	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
 		return nil, err
 	}
