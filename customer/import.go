@@ -134,12 +134,12 @@ func (s *Service) Import(ctx context.Context, tenant string, r io.Reader, opt Im
 	if opt.Actor == "" {
 		opt.Actor = "import"
 	}
-	parser := &passwordhash.Parser{Custodian: s.hasher, AllowCrackableLegacyHashes: opt.AllowCrackableLegacyHashes}
-	fb, fbErr := s.firebaseParams(t)
-	if fbErr != nil && !errors.Is(fbErr, identity.ErrInvalid) {
-		return ImportSummary{}, fbErr
+	// Settings that make Firebase's parameters unusable refuse the firebase-scrypt lines
+	// with the reason, not the whole import.
+	parser, fbErr := s.HashParser(t, opt.AllowCrackableLegacyHashes)
+	if fbErr != nil {
+		parser = &passwordhash.Parser{Custodian: s.hasher, AllowCrackableLegacyHashes: opt.AllowCrackableLegacyHashes}
 	}
-	parser.Firebase = fb
 	run := &importRun{s: s, st: st, tenant: t.Name, opt: opt, parser: parser, fbErr: fbErr, keys: map[string]bool{}, windowI: map[int]int{}}
 	run.sum.DryRun = opt.DryRun
 	if err := run.read(ctx, r); err != nil {

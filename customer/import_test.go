@@ -288,23 +288,23 @@ func setFirebase(t *testing.T, f *fixture, key, sep string, rounds, mem int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{identity.SettingFirebaseSignerKey: key, "import.firebase.salt_separator": sep,
+	for k, v := range map[string]string{"import.firebase.signer_key": key, "import.firebase.salt_separator": sep,
 		"import.firebase.rounds": fmt.Sprint(rounds), "import.firebase.mem_cost": fmt.Sprint(mem)} {
 		if err := tn.Settings.Set(k, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ws, err := identity.NewWebhookSecrets([]byte("a test server secret of at least thirty-two bytes"))
+	ss, err := identity.NewSettingSecrets([]byte("a test server secret of at least thirty-two bytes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.SealSettingKey("shop", identity.SettingFirebaseSignerKey, &tn.Settings.FirebaseSignerKey); err != nil {
+	if err := ss.SealSetting("shop", "import.firebase.signer_key", &tn.Settings.FirebaseSignerKey); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.UpdateTenantSettings(context.Background(), "shop", tn.Settings); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := tn.Settings.Get(identity.SettingFirebaseSignerKey); got != "REDACTED" {
+	if got, _ := tn.Settings.Get("import.firebase.signer_key"); got != "REDACTED" {
 		t.Errorf("signer key shown as %q", got)
 	}
 }
