@@ -50,6 +50,10 @@ type Config struct {
 	// RefreshGraceMaxForks bounds the token pairs one refresh token may mint inside the
 	// grace window (zero: the default of 20).
 	RefreshGraceMaxForks int
+	// DatabaseWait is how long New keeps retrying a database that is unavailable at
+	// start (refused, unreachable, starting up), with backoff and a log line per
+	// attempt (zero: one minute; negative: one attempt).
+	DatabaseWait time.Duration
 	// MaxBodyBytes limits request bodies (zero: 64 KiB).
 	MaxBodyBytes int64
 	// SecureCookies forces the Secure attribute on cookies; it is on by default when
