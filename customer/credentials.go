@@ -24,7 +24,7 @@ import (
 // retried like a failed delivery.
 func (s *Service) RequestPasswordReset(ctx context.Context, t *identity.Tenant, email, site string) error {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, signupBucket(t, meta.IP), s.limitsOf(t).SignupPerIP); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, "reset:account:"+t.Name+":"+EmailKey(email), Limit{Max: 5, Window: time.Hour}); err != nil {
@@ -99,7 +99,7 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 // first proof of it (proveAddress).
 func (s *Service) ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP); err != nil {
 		return err
 	}
 	var id int64
