@@ -32,6 +32,7 @@ const (
 type cli struct {
 	ctx    context.Context
 	env    func(string) string
+	stdin  io.Reader // the new password of customer set-password
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -56,12 +57,20 @@ var commands = []command{
 		{name: "create", summary: "create a tenant with default settings and signing keys", run: (*cli).tenantCreate},
 		{name: "update", summary: "change a tenant's settings", run: (*cli).tenantUpdate},
 		{name: "show", summary: "print a tenant's issuer and settings", run: (*cli).tenantShow},
+		{name: "list", summary: "list the tenants", run: (*cli).tenantList},
 	}},
 	{name: "client", summary: "manage OAuth clients", sub: []command{
 		{name: "create", summary: "register an OAuth client of a tenant", run: (*cli).clientCreate},
+		{name: "list", summary: "list a tenant's clients", run: (*cli).clientList},
+		{name: "show", summary: "print a client's registration", run: (*cli).clientShow},
+		{name: "delete", summary: "delete a client and end its tokens", run: (*cli).clientDelete},
+		{name: "rotate-secret", summary: "give a confidential client a new secret (printed once)", run: (*cli).clientRotateSecret},
 	}},
 	{name: "customer", summary: "manage customer accounts", sub: []command{
 		{name: "create", summary: "create an active customer account", run: (*cli).customerCreate},
+		{name: "find", summary: "find a customer by e-mail address", run: (*cli).customerFind},
+		{name: "set-password", summary: "set a customer's password (read from stdin or a prompt) and end their sessions", run: (*cli).customerSetPassword},
+		{name: "unlock", summary: "unlock a customer locked by failed sign-ins", run: (*cli).customerUnlock},
 	}},
 	{name: "connector", summary: "manage upstream (social) sign-in providers", sub: []command{
 		{name: "add", summary: "add an upstream OpenID Connect provider to a tenant", run: (*cli).connectorAdd},
@@ -73,10 +82,15 @@ var commands = []command{
 	}},
 }
 
-// run is the whole command: it parses args (without the program name), runs the
-// subcommand and returns the exit status.
+// run is the whole command with nothing on standard input: it parses args (without
+// the program name), runs the subcommand and returns the exit status.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, env: env, stdout: stdout, stderr: stderr}
+	return runInput(ctx, args, env, strings.NewReader(""), stdout, stderr)
+}
+
+// runInput is run with standard input.
+func runInput(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	return c.dispatch("custodian", commands, args)
 }
 
