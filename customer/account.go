@@ -213,6 +213,12 @@ type Store interface {
 	GetAccount(ctx context.Context, tenant string, id int64) (*Account, error)
 	GetAccountByEmail(ctx context.Context, tenant, email string) (*Account, error)
 	UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error
+	// UpgradePassword replaces an imported hash by Custodian's own (format custodian)
+	// and clears the imported salt and the hasExternalPassword/migrationRequired flags,
+	// with one conditional update: only while the stored hash is still foreignHash in a
+	// foreign format. It reports whether it did (false: another sign-in or a reset came
+	// first).
+	UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error)
 	SetActive(ctx context.Context, tenant string, id int64, active bool) error
 	SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error
 

@@ -61,6 +61,15 @@ type Authenticator interface {
 	// LinkSocialIdentity links an upstream identity to a customer who has just proven
 	// the password (the tenant does not link by e-mail alone).
 	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in customer.SocialIdentity) error
+
+	// What the hosted sign-up and password-reset pages (pages.go) and the consent
+	// page's "Signed in as" need: the same rules as the customer login API.
+	Signup(ctx context.Context, t *identity.Tenant, in customer.SignupRequest) (*customer.Account, error)
+	ResendOptInFrom(ctx context.Context, t *identity.Tenant, email string, page *customer.HostedPage) error
+	ConfirmOptIn(ctx context.Context, t *identity.Tenant, token string) (*customer.Account, error)
+	RequestPasswordResetFrom(ctx context.Context, t *identity.Tenant, email, site string, page *customer.HostedPage) error
+	ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error
+	Get(ctx context.Context, tenant string, id int64) (*customer.Account, error)
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the
@@ -115,6 +124,7 @@ type Provider struct {
 	secretHash SecretHasher
 
 	webhookSecrets *identity.WebhookSecrets
+	settingSecrets *identity.SettingSecrets // the other secret settings (import.firebase.signer_key)
 	egress         egress.Policy
 	socialSealer   *identity.Sealer // connector secrets, upstream PKCE verifiers
 	handoffSealer  *identity.Sealer // upstream tokens waiting for the code exchange
@@ -156,6 +166,9 @@ func NewProvider(cfg Config) (*Provider, error) {
 		p.onIssued = func(string) {}
 	}
 	var err error
+	if p.settingSecrets, err = identity.NewSettingSecrets(cfg.Secret); err != nil {
+		return nil, err
+	}
 	if p.webhookSecrets = cfg.WebhookSecrets; p.webhookSecrets == nil {
 		if p.webhookSecrets, err = identity.NewWebhookSecrets(cfg.Secret); err != nil {
 			return nil, err

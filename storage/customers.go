@@ -172,6 +172,21 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, tenant string, id int64,
 		has_external_password = ?, migration_required = ?`, hash, customer.PasswordFormatCustodian, false, false)
 }
 
+// UpgradePassword replaces an imported hash by Custodian's own in one conditional update:
+// only while the account still holds foreignHash in a foreign format, so of two
+// concurrent first sign-ins one upgrades and the other changes nothing. Like the sign-in
+// counters it is no profile change: version and updated_at stay.
+func (s *Store) UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error) {
+	n, err := s.exec(ctx, `UPDATE customers SET password_hash = ?, password_format = ?, password_salt = '',
+		has_external_password = ?, migration_required = ?
+		WHERE tenant = ? AND id = ? AND password_format <> ? AND password_hash = ?`,
+		hash, customer.PasswordFormatCustodian, false, false, tenant, id, customer.PasswordFormatCustodian, foreignHash)
+	if err != nil {
+		return false, fmt.Errorf("upgrade the password hash of customer %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // SetActive activates or deactivates an account.
 func (s *Store) SetActive(ctx context.Context, tenant string, id int64, active bool) error {
 	return s.updateAccount(ctx, tenant, id, `active = ?`, active)
