@@ -4,6 +4,7 @@ package admin
 // audit trail, each through a service (oauth.Provider's administration, customer.Service).
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -253,19 +254,27 @@ func (a *API) writeCustomer(w http.ResponseWriter, r *http.Request, t *identity.
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, a.viewCustomer(t, acc))
+	v, err := a.viewCustomer(r.Context(), t, acc)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, v)
 }
 
 // viewCustomer is the admin view of an account loaded with its memberships.
-func (a *API) viewCustomer(t *identity.Tenant, acc *customer.Account) customerView {
+func (a *API) viewCustomer(ctx context.Context, t *identity.Tenant, acc *customer.Account) (customerView, error) {
+	state, err := a.svc.LoginStateOf(ctx, t, acc)
+	if err != nil {
+		return customerView{}, err
+	}
 	v := customerView{ID: acc.ID, EmailAddress: acc.Email, FirstName: acc.FirstName, LastName: acc.LastName, IsActive: acc.Active,
-		OnHold: acc.OnHold, AccountType: acc.AccountType(t.Settings), LoginState: customer.LoginStateOf(acc, t.Settings.LockoutThreshold, a.now()),
+		OnHold: acc.OnHold, AccountType: acc.AccountType(t.Settings), LoginState: state,
 		Memberships: []membershipView{}, Attributes: acc.Attributes, Notes: acc.Notes, Segments: acc.Segments,
 		CommerceSummary: acc.CommerceSummary, Version: acc.Version}
 	for _, m := range acc.Memberships {
 		v.Memberships = append(v.Memberships, membershipView{AccountID: m.AccountID, Name: m.Name, ContactAssignmentID: m.ContactAssignmentID})
 	}
-	return v
+	return v, nil
 }
 
 // findCustomers searches a tenant's customers: GET …/customers?email=E answers the
@@ -284,7 +293,11 @@ func (a *API) findCustomers(w http.ResponseWriter, r *http.Request, t *identity.
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, []customerView{a.viewCustomer(t, acc)})
+	v, err := a.viewCustomer(r.Context(), t, acc)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, []customerView{v})
 }
 
 // setPassword sets a customer's password: PUT …/customers/{id}/password {password}.

@@ -32,7 +32,7 @@ const (
 type cli struct {
 	ctx    context.Context
 	env    func(string) string
-	stdin  io.Reader // the new password of customer set-password
+	stdin  io.Reader // customer import --file -, customer set-password
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -71,6 +71,8 @@ var commands = []command{
 		{name: "find", summary: "find a customer by e-mail address", run: (*cli).customerFind},
 		{name: "set-password", summary: "set a customer's password (read from stdin or a prompt) and end their sessions", run: (*cli).customerSetPassword},
 		{name: "unlock", summary: "unlock a customer locked by failed sign-ins", run: (*cli).customerUnlock},
+		{name: "import", summary: "import customers from JSON Lines, with their password hashes (CONTRACT.md §6)", run: (*cli).customerImport},
+		{name: "export", summary: "export a tenant's customers as JSON Lines, hashes as stored", run: (*cli).customerExport},
 	}},
 	{name: "connector", summary: "manage upstream (social) sign-in providers", sub: []command{
 		{name: "add", summary: "add an upstream OpenID Connect provider to a tenant", run: (*cli).connectorAdd},
@@ -82,14 +84,14 @@ var commands = []command{
 	}},
 }
 
-// run is the whole command with nothing on standard input: it parses args (without
-// the program name), runs the subcommand and returns the exit status.
+// run is the whole command: it parses args (without the program name), runs the
+// subcommand and returns the exit status.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	return runInput(ctx, args, env, strings.NewReader(""), stdout, stderr)
+	return runIO(ctx, args, env, strings.NewReader(""), stdout, stderr)
 }
 
-// runInput is run with standard input.
-func runInput(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+// runIO is run with a standard input (`customer import --file -` reads it).
+func runIO(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	return c.dispatch("custodian", commands, args)
 }

@@ -333,7 +333,10 @@ func (c *cli) customerFind(name string, args []string) int {
 		return code
 	}
 	defer srv.Close()
-	st := customer.LoginStateOf(a, t.Settings.LockoutThreshold, time.Now())
+	st, err := srv.Customers.LoginStateOf(c.ctx, t, a)
+	if err != nil {
+		return c.failDomain(err)
+	}
 	v := customerJSON{ID: a.ID, EmailAddress: a.Email, FirstName: a.FirstName, LastName: a.LastName, IsActive: a.Active,
 		OnHold: a.OnHold, EmailVerified: a.EmailVerified, ExternalID: a.ExternalID, LoginState: st, CreatedAt: a.CreatedAt.UTC()}
 	if *asJSON {

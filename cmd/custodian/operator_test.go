@@ -31,7 +31,7 @@ func operatorCLI(t *testing.T, b storagetest.Backend) (*cliTest, *custodian.Serv
 func (c *cliTest) runStdin(stdin string, args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	code = runInput(c.t.Context(), args, mapEnv(c.env), strings.NewReader(stdin), &out, &errb)
+	code = runIO(c.t.Context(), args, mapEnv(c.env), strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
