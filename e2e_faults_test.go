@@ -40,9 +40,13 @@ type sample struct {
 	err     error
 }
 
-func oauthUnavailable(b map[string]any) bool   { return b["error"] == "temporarily_unavailable" }
-func loginUnavailable(b map[string]any) bool   { return b["type"] == "service_unavailable" && b["status"] == float64(503) }
-func ticketsUnavailable(b map[string]any) bool { return b["errorCode"] == "SERVICE_UNAVAILABLE" && b["applicationName"] == "Customer" }
+func oauthUnavailable(b map[string]any) bool { return b["error"] == "temporarily_unavailable" }
+func loginUnavailable(b map[string]any) bool {
+	return b["type"] == "service_unavailable" && b["status"] == float64(503)
+}
+func ticketsUnavailable(b map[string]any) bool {
+	return b["errorCode"] == "SERVICE_UNAVAILABLE" && b["applicationName"] == "Customer"
+}
 
 // faultProbes are the calls of the light load: the token endpoint, introspection, the
 // login API and the ticket API, each with tokens issued before any fault.
