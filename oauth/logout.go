@@ -137,7 +137,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	t := identity.TenantFromContext(ctx)
 	lr, status, msg := p.readLogout(r, t)
 	if lr == nil {
-		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
+		p.render(w, r, status, "error.html", page{Title: "Error", Error: msg})
 		return
 	}
 	hint, clientID, redirect := lr.hint, lr.clientID, lr.redirect
@@ -148,15 +148,15 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			csrf, err := p.csrfToken(w, r, t.Name)
 			if err != nil {
-				p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+				p.render(w, r, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
 				return
 			}
 			view.CSRF = csrf
-			p.render(w, http.StatusOK, "logout.html", view)
+			p.render(w, r, http.StatusOK, "logout.html", view)
 			return
 		}
 		if !p.checkCSRF(r, t.Name) {
-			p.render(w, http.StatusForbidden, "error.html", page{Title: "Error", Error: "This form has expired. Please try again."})
+			p.render(w, r, http.StatusForbidden, "error.html", page{Title: "Error", Error: "This form has expired. Please try again."})
 			return
 		}
 	}
@@ -187,7 +187,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view.Done = true
-	p.render(w, http.StatusOK, "logout.html", view)
+	p.render(w, r, http.StatusOK, "logout.html", view)
 }
 
 func (p *Provider) recordEvent(ctx context.Context, kind string, bs *BrowserSession, clientID string) {

@@ -37,7 +37,7 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 		t, err := p.store.GetTenant(r.Context(), name)
 		if errors.Is(err, identity.ErrNotFound) {
 			if browserRoutes[routeName(r)] {
-				p.render(w, http.StatusNotFound, "error.html", page{Title: "Page not found",
+				p.render(w, r, http.StatusNotFound, "error.html", page{Title: "Page not found",
 					Error: "This sign-in page does not exist. Please check the address."})
 				return
 			}

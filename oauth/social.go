@@ -211,7 +211,7 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *iden
 	ctx := r.Context()
 	c, err := p.connector(ctx, t.Name, id)
 	if errors.Is(err, identity.ErrNotFound) {
-		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
+		p.render(w, r, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
 		return
 	}
 	if err != nil {
@@ -256,7 +256,7 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *iden
 
 func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.ErrorContext(r.Context(), "upstream sign-in", "err", err)
-	p.render(w, http.StatusBadGateway, "error.html", page{Title: "Error",
+	p.render(w, r, http.StatusBadGateway, "error.html", page{Title: "Error",
 		Error: "Signing in with this provider failed. Please try again or use another way to sign in."})
 }
 
@@ -293,7 +293,7 @@ type upstreamAnswer struct {
 func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
 	fail := func(status int, msg string) {
-		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
+		p.render(w, r, status, "error.html", page{Title: "Error", Error: msg})
 	}
 	q := r.URL.Query()
 	cookie, cerr := r.Cookie(upstreamCookie)
@@ -387,7 +387,8 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
 	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(ar.GetClient().(*Client)), Action: login.ResumeURL}
 	if err != nil {
-		status, msg := socialPageError(err)
+		status, msg, args := socialPageError(err)
+		view.ErrorArgs = args
 		if status == http.StatusInternalServerError {
 			p.log.ErrorContext(ctx, "social sign-in", "err", err)
 		}
@@ -423,14 +424,14 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	p.finishAuthorize(w, r2, az, bs, social)
 }
 
-func socialPageError(err error) (int, string) {
+func socialPageError(err error) (int, string, []any) {
 	switch {
 	case errors.Is(err, customer.ErrSocialNoAccount):
-		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first."
+		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first.", nil
 	case errors.Is(err, customer.ErrSocialUnverifiedEmail):
-		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password."
+		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.", nil
 	case errors.Is(err, customer.ErrSocialLinkNeedsPassword):
-		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it."
+		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it.", nil
 	}
 	return loginPageError(err)
 }

@@ -40,7 +40,12 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
 		if browserRoutes[routeName(r)] {
-			p.render(w, status, "error.html", page{Title: "Error", Error: msg + " (invalid_request)"})
+			// The page says it in the shopper's words; the API answer below keeps the detail.
+			text := "The request is not valid."
+			if status == http.StatusRequestEntityTooLarge {
+				text = "The request is too large."
+			}
+			p.render(w, r, status, "error.html", page{Title: "Error", Error: text})
 			return
 		}
 		writeOAuthError(w, status, "invalid_request", msg)
