@@ -72,6 +72,20 @@ var deMessages = messages{
 	"The provider did not confirm the sign-in. Please try again.":                           "Der Anbieter hat die Anmeldung nicht bestätigt. Bitte versuchen Sie es erneut.",
 	"The provider's answer could not be verified. Please try again.":                        "Die Antwort des Anbieters konnte nicht überprüft werden. Bitte versuchen Sie es erneut.",
 
+	// Social sign-in answers and the "this was not me" link.
+	"The provider did not sign you in (%s).":                                                                                        "Der Anbieter hat Sie nicht angemeldet (%s).",
+	"There is no account for this sign-in yet. Please sign up first.":                                                               "Für diese Anmeldung gibt es noch kein Konto. Bitte registrieren Sie sich zuerst.",
+	"An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.": "Es gibt ein Konto mit dieser E-Mail-Adresse, aber der Anbieter hat die Adresse nicht bestätigt. Bitte melden Sie sich mit Ihrem Passwort an.",
+	"An account with this e-mail address exists. Please sign in with your password once to connect it.":                             "Es gibt ein Konto mit dieser E-Mail-Adresse. Bitte melden Sie sich einmal mit Ihrem Passwort an, um es zu verbinden.",
+	"Link not valid":          "Link ungültig",
+	"This link is not valid.": "Dieser Link ist ungültig.",
+	"Please try again":        "Bitte versuchen Sie es erneut",
+	"The form could not be read. Please open the link in the e-mail again.": "Das Formular konnte nicht gelesen werden. Bitte öffnen Sie den Link in der E-Mail erneut.",
+	"This form has expired. Please open the link in the e-mail again.":      "Dieses Formular ist abgelaufen. Bitte öffnen Sie den Link in der E-Mail erneut.",
+	"Your account is safe again":                                            "Ihr Konto ist wieder sicher",
+	"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.": "Alle Sitzungen Ihres Kontos wurden abgemeldet und alle vertrauenswürdigen Geräte vergessen. Bitte melden Sie sich erneut an und ändern Sie Ihr Passwort.",
+	"This link has expired or was already used.": "Dieser Link ist abgelaufen oder wurde bereits verwendet.",
+
 	"Continue":                         "Weiter",
 	"Back to %s":                       "Zurück zu %s",
 	"Continue to %s":                   "Weiter zu %s",

@@ -79,6 +79,20 @@ var enMessages = messages{
 	"The provider's answer could not be verified. Please try again.":                        "The provider's answer could not be verified. Please try again.",
 
 	// The form_post page.
+	// Social sign-in answers and the "this was not me" link.
+	"The provider did not sign you in (%s).":                                                                                        "The provider did not sign you in (%s).",
+	"There is no account for this sign-in yet. Please sign up first.":                                                               "There is no account for this sign-in yet. Please sign up first.",
+	"An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.": "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.",
+	"An account with this e-mail address exists. Please sign in with your password once to connect it.":                             "An account with this e-mail address exists. Please sign in with your password once to connect it.",
+	"Link not valid":          "Link not valid",
+	"This link is not valid.": "This link is not valid.",
+	"Please try again":        "Please try again",
+	"The form could not be read. Please open the link in the e-mail again.": "The form could not be read. Please open the link in the e-mail again.",
+	"This form has expired. Please open the link in the e-mail again.":      "This form has expired. Please open the link in the e-mail again.",
+	"Your account is safe again":                                            "Your account is safe again",
+	"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.": "Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.",
+	"This link has expired or was already used.": "This link has expired or was already used.",
+
 	"Continue":                         "Continue",
 	"Back to %s":                       "Back to %s",
 	"Continue to %s":                   "Continue to %s",

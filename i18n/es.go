@@ -72,6 +72,20 @@ var esMessages = messages{
 	"The provider did not confirm the sign-in. Please try again.":                           "El proveedor no ha confirmado el inicio de sesión. Inténtelo de nuevo.",
 	"The provider's answer could not be verified. Please try again.":                        "No se ha podido verificar la respuesta del proveedor. Inténtelo de nuevo.",
 
+	// Social sign-in answers and the "this was not me" link.
+	"The provider did not sign you in (%s).":                                                                                        "El proveedor no ha iniciado su sesión (%s).",
+	"There is no account for this sign-in yet. Please sign up first.":                                                               "Todavía no hay ninguna cuenta para este inicio de sesión. Regístrese primero.",
+	"An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.": "Existe una cuenta con este correo electrónico, pero el proveedor no ha verificado la dirección. Inicie sesión con su contraseña.",
+	"An account with this e-mail address exists. Please sign in with your password once to connect it.":                             "Existe una cuenta con este correo electrónico. Inicie sesión una vez con su contraseña para vincularla.",
+	"Link not valid":          "Enlace no válido",
+	"This link is not valid.": "Este enlace no es válido.",
+	"Please try again":        "Inténtelo de nuevo",
+	"The form could not be read. Please open the link in the e-mail again.": "No se ha podido leer el formulario. Vuelva a abrir el enlace del correo electrónico.",
+	"This form has expired. Please open the link in the e-mail again.":      "Este formulario ha caducado. Vuelva a abrir el enlace del correo electrónico.",
+	"Your account is safe again":                                            "Su cuenta vuelve a estar protegida",
+	"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.": "Se han cerrado todas las sesiones de su cuenta y se han olvidado todos los dispositivos de confianza. Vuelva a iniciar sesión y cambie su contraseña.",
+	"This link has expired or was already used.": "Este enlace ha caducado o ya se ha utilizado.",
+
 	"Continue":                         "Continuar",
 	"Back to %s":                       "Volver a %s",
 	"Continue to %s":                   "Continuar en %s",

@@ -73,6 +73,20 @@ var frMessages = messages{
 	"The provider did not confirm the sign-in. Please try again.":                           "Le fournisseur n’a pas confirmé la connexion. Veuillez réessayer.",
 	"The provider's answer could not be verified. Please try again.":                        "La réponse du fournisseur n’a pas pu être vérifiée. Veuillez réessayer.",
 
+	// Social sign-in answers and the "this was not me" link.
+	"The provider did not sign you in (%s).":                                                                                        "Le fournisseur ne vous a pas connecté (%s).",
+	"There is no account for this sign-in yet. Please sign up first.":                                                               "Il n’existe pas encore de compte pour cette connexion. Veuillez d’abord vous inscrire.",
+	"An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.": "Un compte existe avec cette adresse e-mail, mais le fournisseur n’a pas vérifié l’adresse. Veuillez vous connecter avec votre mot de passe.",
+	"An account with this e-mail address exists. Please sign in with your password once to connect it.":                             "Un compte existe avec cette adresse e-mail. Veuillez vous connecter une fois avec votre mot de passe pour l’associer.",
+	"Link not valid":          "Lien non valide",
+	"This link is not valid.": "Ce lien n’est pas valide.",
+	"Please try again":        "Veuillez réessayer",
+	"The form could not be read. Please open the link in the e-mail again.": "Le formulaire n’a pas pu être lu. Veuillez rouvrir le lien de l’e-mail.",
+	"This form has expired. Please open the link in the e-mail again.":      "Ce formulaire a expiré. Veuillez rouvrir le lien de l’e-mail.",
+	"Your account is safe again":                                            "Votre compte est de nouveau sécurisé",
+	"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.": "Toutes les sessions de votre compte ont été fermées et tous les appareils de confiance oubliés. Veuillez vous reconnecter et changer votre mot de passe.",
+	"This link has expired or was already used.": "Ce lien a expiré ou a déjà été utilisé.",
+
 	"Continue":                         "Continuer",
 	"Back to %s":                       "Retour à %s",
 	"Continue to %s":                   "Continuer vers %s",

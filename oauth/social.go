@@ -292,8 +292,8 @@ type upstreamAnswer struct {
 // (an error page).
 func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
-	fail := func(status int, msg string) {
-		p.render(w, r, status, "error.html", page{Title: "Error", Error: msg})
+	fail := func(status int, msg string, args ...any) {
+		p.render(w, r, status, "error.html", page{Title: "Error", Error: msg, ErrorArgs: args})
 	}
 	q := r.URL.Query()
 	cookie, cerr := r.Cookie(upstreamCookie)
@@ -310,7 +310,7 @@ func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *ide
 		return nil, true
 	}
 	if e := q.Get("error"); e != "" {
-		fail(http.StatusUnauthorized, "The provider did not sign you in ("+e+").")
+		fail(http.StatusUnauthorized, "The provider did not sign you in (%s).", e)
 		return nil, true
 	}
 	c, err := p.connector(ctx, t.Name, login.ConnectorID)

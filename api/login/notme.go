@@ -59,8 +59,7 @@ func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.notice(w, r, http.StatusOK, "Your account is safe again", "",
-		"Every session of your account has been signed out and every trusted device forgotten. "+
-			"Please sign in again and change your password.")
+		"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.")
 }
 
 // notMeUsable answers the page of a failed not-me step and reports whether err is nil.
