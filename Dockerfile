@@ -47,6 +47,9 @@ ENV PATH=/usr/local/bin \
     CUSTODIAN_CONFIG=/etc/custodian/custodian.yaml \
     TMPDIR=/data
 VOLUME ["/data"]
+# 8080: the public listener. The admin listener (/readyz, /metrics, /admin/…) is on the
+# container's loopback (127.0.0.1:8081) unless CUSTODIAN_ADMIN_ADDR opens it; the
+# HEALTHCHECK asks it there.
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/custodian", "healthcheck"]

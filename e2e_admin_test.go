@@ -14,7 +14,7 @@ import (
 
 func adminDo(t *testing.T, e *env, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	req, _ := http.NewRequest(method, e.admin+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -74,7 +74,7 @@ func TestAdminCustomers(t *testing.T) {
 			if status, _ := adminDo(t, e, http.MethodGet, fmt.Sprintf("/admin/tenants/%s/customers/999999", testTenant), ""); status != http.StatusNotFound {
 				t.Errorf("unknown customer: %d", status)
 			}
-			req, _ := http.NewRequest(http.MethodGet, e.url+base, nil)
+			req, _ := http.NewRequest(http.MethodGet, e.admin+base, nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -82,6 +82,49 @@ func TestAdminCustomers(t *testing.T) {
 			readBody(t, resp)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("without the admin token: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestListenersSplit: the public handler serves shoppers and storefronts and a
+// liveness probe, nothing of operations or administration (404, as for any unknown
+// path); the admin handler serves exactly those, and none of the public routes.
+func TestListenersSplit(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			call := func(base, method, path string) int {
+				t.Helper()
+				req, _ := http.NewRequest(method, base+path, strings.NewReader(`{}`))
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readBody(t, resp)
+				return resp.StatusCode
+			}
+			for _, tc := range []struct {
+				method, path  string
+				public, admin int
+			}{
+				{http.MethodGet, "/healthz", http.StatusOK, http.StatusOK},
+				{http.MethodGet, "/readyz", http.StatusNotFound, http.StatusOK},
+				{http.MethodGet, "/metrics", http.StatusNotFound, http.StatusOK},
+				{http.MethodGet, "/admin/tenants", http.StatusNotFound, http.StatusOK},
+				{http.MethodGet, "/admin/tenants/" + testTenant + "/clients", http.StatusNotFound, http.StatusOK},
+				{http.MethodPatch, "/customer/" + testTenant + "/customers/1", http.StatusNotFound, http.StatusBadRequest}, // no change asked
+				{http.MethodGet, "/oauth2/" + testTenant + "/.well-known/openid-configuration", http.StatusOK, http.StatusNotFound},
+				{http.MethodGet, "/customerlogin/auth/anonymous/login?tenant=" + testTenant + "&client_id=" + spaClient, http.StatusOK, http.StatusNotFound},
+			} {
+				if got := call(e.url, tc.method, tc.path); got != tc.public {
+					t.Errorf("public %s %s: %d, want %d", tc.method, tc.path, got, tc.public)
+				}
+				if got := call(e.admin, tc.method, tc.path); got != tc.admin {
+					t.Errorf("admin %s %s: %d, want %d", tc.method, tc.path, got, tc.admin)
+				}
 			}
 		})
 	}

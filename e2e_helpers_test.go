@@ -50,6 +50,7 @@ type env struct {
 	t       testing.TB
 	srv     *custodian.Server
 	url     string
+	admin   string // base URL of the admin listener (AdminHandler)
 	clock   *clock
 	backend storagetest.Backend
 }
@@ -98,11 +99,13 @@ func newEnv(t testing.TB, b storagetest.Backend, opts ...envOption) *env {
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
+	adm := httptest.NewServer(srv.AdminHandler())
 	t.Cleanup(func() {
 		ts.Close()
+		adm.Close()
 		srv.Close()
 	})
-	e := &env{t: t, srv: srv, url: base, clock: clk, backend: b}
+	e := &env{t: t, srv: srv, url: base, admin: adm.URL, clock: clk, backend: b}
 	e.seed()
 	return e
 }

@@ -78,10 +78,10 @@ func TestInvalidUTF8Refused(t *testing.T) {
 
 			// Admin API.
 			admin := []string{"Authorization", "Bearer " + adminToken}
-			status, body = rawCall(t, http.MethodPatch, e.url+"/admin/tenants/"+testTenant+"/settings", jsonType,
+			status, body = rawCall(t, http.MethodPatch, e.admin+"/admin/tenants/"+testTenant+"/settings", jsonType,
 				"{\"branding.display_name\":\"Sh\xffp\"}", admin...)
 			wantShape(t, "admin body", status, body, "type", "bad_request")
-			status, body = rawCall(t, http.MethodGet, e.url+"/admin/tenants/"+testTenant+"/events?limit=%FF", "", "", admin...)
+			status, body = rawCall(t, http.MethodGet, e.admin+"/admin/tenants/"+testTenant+"/events?limit=%FF", "", "", admin...)
 			wantShape(t, "admin query", status, body, "type", "bad_request")
 
 			// OAuth endpoints: invalid_request.

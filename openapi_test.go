@@ -81,49 +81,36 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		t.Fatalf("new server: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	r := mux.NewRouter()
-	srv.Register(r)
-
-	registered := map[string]bool{} // "METHOD /path"
-	err = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		methods, err := route.GetMethods()
-		if err != nil || len(methods) == 0 {
-			return nil // a subrouter's holder or a route for every method: nothing to document
-		}
-		tmpl, err := route.GetPathTemplate()
-		if err != nil {
-			t.Errorf("route %q with methods %v has no path template: %v", route.GetName(), methods, err)
-			return nil
-		}
-		for _, m := range methods {
-			registered[strings.ToUpper(m)+" "+openAPINormalizeTemplate(tmpl)] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk routes: %v", err)
-	}
-	if len(registered) == 0 {
-		t.Fatal("the router has no routes with methods")
-	}
-
-	documented := map[string]bool{}
-	for path, item := range doc.Paths {
-		for key := range item {
-			if slices.Contains(openAPIMethods, key) {
-				documented[strings.ToUpper(key)+" "+path] = true
+	public, admin := mux.NewRouter(), mux.NewRouter()
+	srv.Register(public)
+	srv.RegisterAdmin(admin)
+	for _, l := range []struct {
+		name   string
+		router *mux.Router
+	}{{"public", public}, {"admin", admin}} {
+		registered := openAPIRoutes(t, l.router)
+		// A path item without servers is on the public listener (the document's servers);
+		// one with servers is on each listener whose URL it names.
+		documented := map[string]bool{}
+		for path, item := range doc.Paths {
+			if !openAPIServes(item, l.name) {
+				continue
+			}
+			for key := range item {
+				if slices.Contains(openAPIMethods, key) {
+					documented[strings.ToUpper(key)+" "+path] = true
+				}
 			}
 		}
-	}
-
-	for _, op := range openAPISortedKeys(registered) {
-		if !documented[op] {
-			t.Errorf("route %s is registered but not documented in %s", op, openAPIPath)
+		for _, op := range openAPISortedKeys(registered) {
+			if !documented[op] {
+				t.Errorf("route %s is registered on the %s listener but not documented there in %s", op, l.name, openAPIPath)
+			}
 		}
-	}
-	for _, op := range openAPISortedKeys(documented) {
-		if !registered[op] {
-			t.Errorf("%s documents %s, which is not registered", openAPIPath, op)
+		for _, op := range openAPISortedKeys(documented) {
+			if !registered[op] {
+				t.Errorf("%s documents %s on the %s listener, where it is not registered", openAPIPath, op, l.name)
+			}
 		}
 	}
 
@@ -144,6 +131,51 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if got, want := doc.Components.Parameters["tenant"].Schema.Pattern, "^"+identity.TenantPattern+"$"; got != want {
 		t.Errorf("components.parameters.tenant pattern = %q, want %q", got, want)
 	}
+}
+
+// The listeners' URLs as the document names them in servers.
+var openAPIListeners = map[string]string{"public": "http://127.0.0.1:8080", "admin": "http://127.0.0.1:8081"}
+
+// openAPIServes reports whether a path item is documented on a listener.
+func openAPIServes(item map[string]any, listener string) bool {
+	servers, ok := item["servers"].([]any)
+	if !ok {
+		return listener == "public"
+	}
+	for _, sv := range servers {
+		if openAPIAsMap(sv)["url"] == openAPIListeners[listener] {
+			return true
+		}
+	}
+	return false
+}
+
+// openAPIRoutes lists the (METHOD, path) pairs a router registers.
+func openAPIRoutes(t *testing.T, r *mux.Router) map[string]bool {
+	t.Helper()
+	registered := map[string]bool{} // "METHOD /path"
+	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		methods, err := route.GetMethods()
+		if err != nil || len(methods) == 0 {
+			return nil // a subrouter's holder or a route for every method: nothing to document
+		}
+		tmpl, err := route.GetPathTemplate()
+		if err != nil {
+			t.Errorf("route %q with methods %v has no path template: %v", route.GetName(), methods, err)
+			return nil
+		}
+		for _, m := range methods {
+			registered[strings.ToUpper(m)+" "+openAPINormalizeTemplate(tmpl)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk routes: %v", err)
+	}
+	if len(registered) == 0 {
+		t.Fatal("the router has no routes with methods")
+	}
+	return registered
 }
 
 // TestOpenAPIDocumentsEverySettingKey keeps the tenant settings schemas in step with

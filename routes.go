@@ -6,24 +6,50 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// Handler returns Custodian's whole HTTP surface on its own router.
+// Handler returns Custodian's public surface on its own router: what shoppers,
+// storefronts and OAuth clients call, and a liveness probe (/healthz). Serve it on the
+// public listener.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	s.Register(r)
 	return r
 }
 
-// Register mounts Custodian's routes on a host program's router. Mount it at the root
-// of a (sub)router whose external URL is Config.PublicURL.
+// AdminHandler returns Custodian's operations and administration surface on its own
+// router: /healthz, /readyz, /metrics and the admin API. Serve it on a listener only
+// operators reach (the command's --admin-addr, loopback by default), never on the
+// public one.
+func (s *Server) AdminHandler() http.Handler {
+	r := mux.NewRouter()
+	s.RegisterAdmin(r)
+	return r
+}
+
+// Register mounts Custodian's public routes on a host program's router. Mount it at the
+// root of a (sub)router whose external URL is Config.PublicURL. The public surface keeps
+// /healthz, which answers a constant without touching the database, so a load balancer
+// that can only probe the port it forwards to still has a liveness check; readiness,
+// metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
+	sub := r.NewRoute().Subrouter()
+	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
+	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
+	s.OAuth.Register(sub)
+	s.tickets.Register(sub)
+	s.login.Register(sub)
+}
+
+// RegisterAdmin mounts the operations and administration routes on a host program's
+// router that only operators reach: /healthz, /readyz (database reachable), /metrics
+// (Prometheus, no credential) and, with an admin token, /admin/… and the customer login
+// API's admin status switch. It must not be the router of the public surface.
+func (s *Server) RegisterAdmin(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
 	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
-	s.OAuth.Register(sub)
-	s.tickets.Register(sub)
-	s.login.Register(sub, s.admin.Require)
+	s.login.RegisterAdmin(sub, s.admin.Require)
 
 	if s.cfg.AdminToken != "" { // no credential, no admin surface
 		s.admin.Register(sub)

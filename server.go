@@ -87,6 +87,10 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	settingSecrets, err := identity.NewSettingSecrets([]byte(cfg.Secret))
+	if err != nil {
+		return nil, err
+	}
 	outbox, err := newOutbox(cfg, store, webhookSecrets, log)
 	if err != nil {
 		return nil, err
@@ -96,7 +100,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
-		TwoFactor: tfc, WebhookSecrets: webhookSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
+		TwoFactor: tfc, WebhookSecrets: webhookSecrets, SettingSecrets: settingSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,13 @@ type Account struct {
 	Tenant       string
 	Email        string
 	PasswordHash string
+	// PasswordFormat is the passwordhash format PasswordHash is in: PasswordFormatCustodian
+	// (Custodian's own argon2id; what every password set here is stored as) or the format of
+	// an imported hash, verified as it is until the first sign-in upgrades it.
+	PasswordFormat string
+	// PasswordSalt is the salt of imported formats that keep it beside the hash
+	// (firebase-scrypt, the legacy digests); empty otherwise.
+	PasswordSalt string
 	Active       bool
 	OnHold       bool
 
@@ -93,6 +100,15 @@ type Account struct {
 	CreatedBy string
 	UpdatedAt time.Time
 	UpdatedBy string
+}
+
+// PasswordFormatCustodian is the format of Custodian's own password hashes (argon2id PHC).
+const PasswordFormatCustodian = "custodian"
+
+// ForeignPassword reports whether the stored hash is an imported one in another
+// platform's format, still to be upgraded at the next sign-in.
+func (a *Account) ForeignPassword() bool {
+	return a.PasswordHash != "" && a.PasswordFormat != "" && a.PasswordFormat != PasswordFormatCustodian
 }
 
 // Identity is an upstream (social) identity linked to a customer.
@@ -197,6 +213,12 @@ type Store interface {
 	GetAccount(ctx context.Context, tenant string, id int64) (*Account, error)
 	GetAccountByEmail(ctx context.Context, tenant, email string) (*Account, error)
 	UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error
+	// UpgradePassword replaces an imported hash by Custodian's own (format custodian)
+	// and clears the imported salt and the hasExternalPassword/migrationRequired flags,
+	// with one conditional update: only while the stored hash is still foreignHash in a
+	// foreign format. It reports whether it did (false: another sign-in or a reset came
+	// first).
+	UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error)
 	SetActive(ctx context.Context, tenant string, id int64, active bool) error
 	SetOnHold(ctx context.Context, tenant string, id int64, onHold bool) error
 

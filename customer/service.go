@@ -36,6 +36,8 @@ type Service struct {
 	tf        *twofactor.Service
 	// webhookSecrets seals tenants' webhook secrets into the messages they sign.
 	webhookSecrets *identity.WebhookSecrets
+	// settingSecrets opens the other secret settings (import.firebase.signer_key).
+	settingSecrets *identity.SettingSecrets
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -58,6 +60,9 @@ type Config struct {
 	TwoFactor twofactor.Config
 	// WebhookSecrets seals the webhook secret into messages of tenants with a webhook.
 	WebhookSecrets *identity.WebhookSecrets
+	// SettingSecrets opens the other secret settings (the Firebase signer key of
+	// imported hashes); NewSettingSecrets of the server secret.
+	SettingSecrets *identity.SettingSecrets
 	Now            func() time.Time
 	Rand           io.Reader
 	Logger         *slog.Logger
@@ -78,7 +83,7 @@ func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Conf
 func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
-		webhookSecrets: cfg.WebhookSecrets}
+		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets}
 	if s.limits == (Limits{}) {
 		s.limits = DefaultLimits()
 	}

@@ -145,3 +145,49 @@ func (w *WebhookSecrets) SealSetting(tenant string, s *SealedSecret) error {
 	*s = SealedSecret{Sealed: sealed}
 	return nil
 }
+
+// settingSecretPurpose is the DeriveKey purpose of the key that seals the secret tenant
+// settings other than the webhook secret (import.firebase.signer_key).
+const settingSecretPurpose = "custodian/setting-secret-seal/v1"
+
+// SettingSecrets seals and opens secret tenant settings (SecretSettings) under their
+// own key; a sealed value is bound to its tenant and its setting key, so it cannot be
+// moved to another tenant or read as another setting.
+type SettingSecrets struct{ s *Sealer }
+
+// NewSettingSecrets derives the setting-secret key from the server secret.
+func NewSettingSecrets(serverSecret []byte) (*SettingSecrets, error) {
+	s, err := NewSealerFor(serverSecret, settingSecretPurpose)
+	if err != nil {
+		return nil, err
+	}
+	return &SettingSecrets{s: s}, nil
+}
+
+func settingAAD(tenant, key string) []byte { return []byte("setting|" + key + "|" + tenant) }
+
+// SealSetting replaces the plaintext of a tenant's secret setting by its sealed form.
+func (x *SettingSecrets) SealSetting(tenant, key string, s *SealedSecret) error {
+	if s.plain == "" {
+		return nil
+	}
+	sealed, err := x.s.Seal([]byte(s.plain), settingAAD(tenant, key))
+	if err != nil {
+		return fmt.Errorf("seal %s of tenant %q: %w", key, tenant, err)
+	}
+	*s = SealedSecret{Sealed: sealed}
+	return nil
+}
+
+// Reveal returns the plaintext of a tenant's secret setting ("" when unset): it opens
+// a sealed value, and returns a value not sealed yet as it is.
+func (x *SettingSecrets) Reveal(tenant, key string, s SealedSecret) (string, error) {
+	if s.Sealed == nil {
+		return s.plain, nil
+	}
+	b, err := x.s.Open(s.Sealed, settingAAD(tenant, key))
+	if err != nil {
+		return "", fmt.Errorf("%s of tenant %q: %w", key, tenant, err)
+	}
+	return string(b), nil
+}

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -140,5 +142,46 @@ func TestDeriveKey(t *testing.T) {
 				t.Fatal("derived key equals the secret")
 			}
 		})
+	}
+}
+
+// TestSettingSecrets: a secret setting is stored sealed, shown as REDACTED, opens only for
+// its tenant and key, and cannot be encoded unsealed.
+func TestSettingSecrets(t *testing.T) {
+	x, err := NewSettingSecrets([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSettings()
+	if err := s.Set("import.firebase.signer_key", "c2lnbmVy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(s); err == nil {
+		t.Fatal("an unsealed secret setting was encoded")
+	}
+	if v, _ := s.Get("import.firebase.signer_key"); v != "REDACTED" {
+		t.Errorf("shown as %q", v)
+	}
+	for key, v := range s.SecretSettings() {
+		if err := x.SealSetting("alpha", key, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := json.Marshal(s)
+	if err != nil || strings.Contains(string(raw), "c2lnbmVy") {
+		t.Fatalf("stored form %s %v", raw, err)
+	}
+	back, err := DecodeSettings(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := x.Reveal("alpha", "import.firebase.signer_key", back.FirebaseSignerKey); err != nil || got != "c2lnbmVy" {
+		t.Errorf("reveal: %q %v", got, err)
+	}
+	if _, err := x.Reveal("beta", "import.firebase.signer_key", back.FirebaseSignerKey); !errors.Is(err, ErrInvalid) {
+		t.Errorf("opened for another tenant: %v", err)
+	}
+	if _, err := x.Reveal("alpha", "notify.webhook_secret", back.FirebaseSignerKey); !errors.Is(err, ErrInvalid) {
+		t.Errorf("opened as another setting: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,33 @@ type Settings struct {
 
 	// Branding is the shop's look of the hosted pages and mails (branding.go).
 	Branding Branding `json:"branding,omitzero"`
+
+	// Imported passwords (customer import, upgraded at the first sign-in): the source
+	// Firebase project's password hash parameters, which firebase-scrypt hashes need, and
+	// what a sign-in does with a foreign hash the strength rules call weak.
+	FirebaseSignerKey     SealedSecret `json:"import.firebase.signer_key"`
+	FirebaseSaltSeparator string       `json:"import.firebase.salt_separator,omitempty"`
+	FirebaseRounds        int          `json:"import.firebase.rounds,omitempty"`
+	FirebaseMemCost       int          `json:"import.firebase.mem_cost,omitempty"`
+	WeakHashAction        string       `json:"import.weak_hash_action,omitempty"`
+}
+
+// The values of import.weak_hash_action.
+const (
+	// WeakHashUpgrade: a weak foreign hash is upgraded like any other (the default).
+	WeakHashUpgrade = "upgrade"
+	// WeakHashReset: the right password against a weak foreign hash does not sign in;
+	// a password reset mail goes out instead.
+	WeakHashReset = "reset"
+)
+
+// WeakHashResets reports whether a weak foreign hash sends its shopper through a reset.
+func (s Settings) WeakHashResets() bool { return s.WeakHashAction == WeakHashReset }
+
+// SecretSettings are the keys of the secret settings SettingSecrets seals
+// (notify.webhook_secret has its own sealer, WebhookSecrets).
+func (s *Settings) SecretSettings() map[string]*SealedSecret {
+	return map[string]*SealedSecret{"import.firebase.signer_key": &s.FirebaseSignerKey}
 }
 
 // SealedSecret is a secret setting: at rest it is only ever sealed (WebhookSecrets),
@@ -224,6 +252,35 @@ func boolSetting(doc string, field func(*Settings) *bool) setting {
 	}
 }
 
+func intSetting(doc string, lo, hi int, field func(*Settings) *int) setting {
+	return setting{
+		doc: doc,
+		set: func(s *Settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				return fmt.Errorf("want a whole number from %d to %d, got %q", lo, hi, v)
+			}
+			*field(s) = n
+			return nil
+		},
+		get: func(s *Settings) string { return strconv.Itoa(*field(s)) },
+	}
+}
+
+// firebaseBase64 checks a Firebase parameter: base64 in the standard or the URL-safe
+// alphabet, padded or not, of 1 to max bytes.
+func firebaseBase64(v string, max int) error {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) == 0 || len(b) > max {
+				return fmt.Errorf("want 1 to %d bytes, got %d", max, len(b))
+			}
+			return nil
+		}
+	}
+	return errors.New("want base64")
+}
+
 var settingKeys = withBranding(map[string]setting{
 	"tokens.access_ttl":      durationSetting("lifetime of access tokens", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.AccessTTL }),
 	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", MaxRefreshTokenTTL, func(s *Settings) *Duration { return &s.RefreshTTL }),
@@ -361,6 +418,59 @@ var settingKeys = withBranding(map[string]setting{
 			return "REDACTED"
 		},
 	},
+	"import.firebase.signer_key": {
+		doc: "base64 signer key of the Firebase project whose firebase-scrypt hashes were imported (shown as REDACTED)",
+		set: func(s *Settings, v string) error {
+			if v != "" {
+				if err := firebaseBase64(v, 256); err != nil {
+					return err
+				}
+			}
+			s.FirebaseSignerKey = SealedSecret{plain: v}
+			return nil
+		},
+		get: func(s *Settings) string {
+			if !s.FirebaseSignerKey.IsSet() {
+				return ""
+			}
+			return "REDACTED"
+		},
+	},
+	"import.firebase.salt_separator": {
+		doc: "base64 salt separator of that Firebase project",
+		set: func(s *Settings, v string) error {
+			if v != "" {
+				if err := firebaseBase64(v, 64); err != nil {
+					return err
+				}
+			}
+			s.FirebaseSaltSeparator = v
+			return nil
+		},
+		get: func(s *Settings) string { return s.FirebaseSaltSeparator },
+	},
+	"import.firebase.rounds":   intSetting("rounds of that Firebase project's scrypt (1 to 8; 0: unset)", 0, 8, func(s *Settings) *int { return &s.FirebaseRounds }),
+	"import.firebase.mem_cost": intSetting("mem_cost of that Firebase project's scrypt (1 to 14; 0: unset)", 0, 14, func(s *Settings) *int { return &s.FirebaseMemCost }),
+	"import.weak_hash_action": {
+		doc: "what the first sign-in does with an imported hash the strength rules call weak: upgrade (re-hash it, the default) or reset (send a password reset mail instead of signing in)",
+		set: func(s *Settings, v string) error {
+			switch v {
+			case WeakHashUpgrade, "":
+				s.WeakHashAction = ""
+			case WeakHashReset:
+				s.WeakHashAction = WeakHashReset
+			default:
+				return fmt.Errorf("want upgrade or reset, got %q", v)
+			}
+			return nil
+		},
+		get: func(s *Settings) string {
+			if s.WeakHashAction == "" {
+				return WeakHashUpgrade
+			}
+			return s.WeakHashAction
+		},
+	},
 	"b2b.self_declared":    boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
 	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
 })
@@ -411,6 +521,10 @@ func (s *Settings) Validate() error {
 	}
 	if s.WebhookURL != "" && !s.WebhookSecret.IsSet() {
 		errs = append(errs, errors.New("notify.webhook_url needs notify.webhook_secret"))
+	}
+	if fb := s.FirebaseSignerKey.IsSet() || s.FirebaseSaltSeparator != "" || s.FirebaseRounds != 0 || s.FirebaseMemCost != 0; fb &&
+		(!s.FirebaseSignerKey.IsSet() || s.FirebaseRounds == 0 || s.FirebaseMemCost == 0) {
+		errs = append(errs, errors.New("import.firebase.signer_key, import.firebase.rounds and import.firebase.mem_cost go together (the salt separator too, when the project has one)"))
 	}
 	if s.RefreshTTL > s.MaxRefreshTTL {
 		errs = append(errs, fmt.Errorf("tokens.refresh_ttl (%s) is above tokens.max_refresh_ttl (%s)", s.RefreshTTL, s.MaxRefreshTTL))

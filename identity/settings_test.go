@@ -43,6 +43,18 @@ func TestSettingsSet(t *testing.T) {
 		{"unknown grant", [][2]string{{"grants.allowed", "implicit"}}, true, nil},
 		{"rsa keys", [][2]string{{"keys.alg", "RS256"}}, false, func(s Settings) bool { return s.SigningAlg == "RS256" }},
 		{"hmac keys refused", [][2]string{{"keys.alg", "HS256"}}, true, nil},
+		{"firebase project", [][2]string{{"import.firebase.signer_key", "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="},
+			{"import.firebase.salt_separator", "Bw=="}, {"import.firebase.rounds", "8"}, {"import.firebase.mem_cost", "14"}}, false,
+			func(s Settings) bool {
+				return s.FirebaseSignerKey.Unsealed() && s.FirebaseSaltSeparator == "Bw==" && s.FirebaseRounds == 8 && s.FirebaseMemCost == 14
+			}},
+		{"firebase key without rounds", [][2]string{{"import.firebase.signer_key", "Bw=="}}, true, nil},
+		{"firebase key not base64", [][2]string{{"import.firebase.signer_key", "not base64!"}}, true, nil},
+		{"firebase rounds out of range", [][2]string{{"import.firebase.rounds", "9"}}, true, nil},
+		{"firebase mem_cost out of range", [][2]string{{"import.firebase.mem_cost", "15"}}, true, nil},
+		{"weak hashes reset", [][2]string{{"import.weak_hash_action", "reset"}}, false, func(s Settings) bool { return s.WeakHashResets() }},
+		{"weak hashes upgrade", [][2]string{{"import.weak_hash_action", "upgrade"}}, false, func(s Settings) bool { return !s.WeakHashResets() }},
+		{"weak hash action unknown", [][2]string{{"import.weak_hash_action", "ignore"}}, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()

@@ -97,7 +97,7 @@ func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set ma
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := p.webhookSecrets.SealSetting(name, &t.Settings.WebhookSecret); err != nil {
+	if err := p.sealSettings(name, &t.Settings); err != nil {
 		return nil, err
 	}
 	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
@@ -116,16 +116,16 @@ func (p *Provider) SealSecrets(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, t := range ts {
-		if !t.Settings.WebhookSecret.Unsealed() {
+		if !unsealedSettings(&t.Settings) {
 			continue
 		}
 		err := p.store.InTx(ctx, func(ctx context.Context) error {
 			// Read again in the transaction: another node may be doing the same.
 			cur, err := p.store.GetTenant(ctx, t.Name)
-			if err != nil || !cur.Settings.WebhookSecret.Unsealed() {
+			if err != nil || !unsealedSettings(&cur.Settings) {
 				return err
 			}
-			if err := p.webhookSecrets.SealSetting(t.Name, &cur.Settings.WebhookSecret); err != nil {
+			if err := p.sealSettings(t.Name, &cur.Settings); err != nil {
 				return err
 			}
 			return p.store.UpdateTenantSettings(ctx, t.Name, cur.Settings)
@@ -136,6 +136,32 @@ func (p *Provider) SealSecrets(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// sealSettings seals every secret setting still in plaintext before it is stored.
+func (p *Provider) sealSettings(tenant string, s *identity.Settings) error {
+	if err := p.webhookSecrets.SealSetting(tenant, &s.WebhookSecret); err != nil {
+		return err
+	}
+	for key, v := range s.SecretSettings() {
+		if err := p.settingSecrets.SealSetting(tenant, key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsealedSettings reports whether a secret setting is still in plaintext.
+func unsealedSettings(s *identity.Settings) bool {
+	if s.WebhookSecret.Unsealed() {
+		return true
+	}
+	for _, v := range s.SecretSettings() {
+		if v.Unsealed() {
+			return true
+		}
+	}
+	return false
 }
 
 // RotateKeys rotates a tenant's signing keys: next becomes current, current becomes

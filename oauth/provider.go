@@ -115,6 +115,7 @@ type Provider struct {
 	secretHash SecretHasher
 
 	webhookSecrets *identity.WebhookSecrets
+	settingSecrets *identity.SettingSecrets // the other secret settings (import.firebase.signer_key)
 	egress         egress.Policy
 	socialSealer   *identity.Sealer // connector secrets, upstream PKCE verifiers
 	handoffSealer  *identity.Sealer // upstream tokens waiting for the code exchange
@@ -156,6 +157,9 @@ func NewProvider(cfg Config) (*Provider, error) {
 		p.onIssued = func(string) {}
 	}
 	var err error
+	if p.settingSecrets, err = identity.NewSettingSecrets(cfg.Secret); err != nil {
+		return nil, err
+	}
 	if p.webhookSecrets = cfg.WebhookSecrets; p.webhookSecrets == nil {
 		if p.webhookSecrets, err = identity.NewWebhookSecrets(cfg.Secret); err != nil {
 			return nil, err

@@ -23,6 +23,8 @@ type accountRow struct {
 	Tenant                string       `db:"tenant"`
 	Email                 string       `db:"email"`
 	PasswordHash          string       `db:"password_hash"`
+	PasswordFormat        string       `db:"password_format"`
+	PasswordSalt          string       `db:"password_salt"`
 	Active                bool         `db:"active"`
 	OnHold                bool         `db:"on_hold"`
 	UserName              string       `db:"user_name"`
@@ -66,7 +68,7 @@ type accountRow struct {
 	UpdatedBy             string       `db:"updated_by"`
 }
 
-const accountColumns = `id, tenant, email, password_hash, active, on_hold, user_name, title, first_name, middle_name,
+const accountColumns = `id, tenant, email, password_hash, password_format, password_salt, active, on_hold, user_name, title, first_name, middle_name,
 	last_name, contact_email, contact_phone, company, preferred_language, preferred_currency, preferred_site,
 	company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id, external_id, customer_set,
 	has_external_password, migration_required, initial_password, attributes, notes, segments, commerce_summary,
@@ -82,7 +84,8 @@ func timePtr(n sql.NullTime) *time.Time {
 }
 
 func (r accountRow) account() *customer.Account {
-	return &customer.Account{ID: r.ID, Tenant: r.Tenant, Email: r.Email, PasswordHash: r.PasswordHash, Active: r.Active,
+	return &customer.Account{ID: r.ID, Tenant: r.Tenant, Email: r.Email, PasswordHash: r.PasswordHash,
+		PasswordFormat: r.PasswordFormat, PasswordSalt: r.PasswordSalt, Active: r.Active,
 		OnHold: r.OnHold, UserName: r.UserName, Title: r.Title, FirstName: r.FirstName, MiddleName: r.MiddleName,
 		LastName: r.LastName, ContactEmail: r.ContactEmail, ContactPhone: r.ContactPhone, Company: r.Company,
 		PreferredLanguage: r.PreferredLanguage, PreferredCurrency: r.PreferredCurrency, PreferredSite: r.PreferredSite,
@@ -112,14 +115,17 @@ func (s *Store) CreateAccount(ctx context.Context, a *customer.Account) error {
 	}
 	a.UpdatedAt = now
 	a.Version = 1
-	err := s.get(ctx, &a.ID, `INSERT INTO customers (tenant, email, email_key, password_hash, active, on_hold, user_name,
+	if a.PasswordFormat == "" {
+		a.PasswordFormat = customer.PasswordFormatCustodian
+	}
+	err := s.get(ctx, &a.ID, `INSERT INTO customers (tenant, email, email_key, password_hash, password_format, password_salt, active, on_hold, user_name,
 		title, first_name, middle_name, last_name, contact_email, contact_phone, company, preferred_language,
 		preferred_currency, preferred_site, company_registration_id, locale_code, accepts_marketing, tax_exempt, tax_id,
 		external_id, customer_set, has_external_password, migration_required, initial_password, attributes, notes,
 		segments, commerce_summary, email_verified, version, created_at, created_by, updated_at, updated_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		RETURNING id`,
-		a.Tenant, a.Email, customer.EmailKey(a.Email), a.PasswordHash, a.Active, a.OnHold, a.UserName, a.Title,
+		a.Tenant, a.Email, customer.EmailKey(a.Email), a.PasswordHash, a.PasswordFormat, a.PasswordSalt, a.Active, a.OnHold, a.UserName, a.Title,
 		a.FirstName, a.MiddleName, a.LastName, a.ContactEmail, a.ContactPhone, a.Company, a.PreferredLanguage,
 		a.PreferredCurrency, a.PreferredSite, a.CompanyRegistrationID, a.LocaleCode, a.AcceptsMarketing, a.TaxExempt,
 		a.TaxID, a.ExternalID, a.CustomerSet, a.HasExternalPassword, a.MigrationRequired, a.InitialPassword,
@@ -158,9 +164,27 @@ func (s *Store) GetAccountByEmail(ctx context.Context, tenant, email string) (*c
 	return s.getAccount(ctx, `tenant = ? AND email_key = ?`, tenant, customer.EmailKey(email))
 }
 
-// UpdatePasswordHash replaces an account's password hash.
+// UpdatePasswordHash replaces an account's password hash by one of Custodian's own
+// (format custodian): an imported hash and its salt go, and with them the flags that
+// said the password still lived in the old platform's format.
 func (s *Store) UpdatePasswordHash(ctx context.Context, tenant string, id int64, hash string) error {
-	return s.updateAccount(ctx, tenant, id, `password_hash = ?`, hash)
+	return s.updateAccount(ctx, tenant, id, `password_hash = ?, password_format = ?, password_salt = '',
+		has_external_password = ?, migration_required = ?`, hash, customer.PasswordFormatCustodian, false, false)
+}
+
+// UpgradePassword replaces an imported hash by Custodian's own in one conditional update:
+// only while the account still holds foreignHash in a foreign format, so of two
+// concurrent first sign-ins one upgrades and the other changes nothing. Like the sign-in
+// counters it is no profile change: version and updated_at stay.
+func (s *Store) UpgradePassword(ctx context.Context, tenant string, id int64, foreignHash, hash string) (bool, error) {
+	n, err := s.exec(ctx, `UPDATE customers SET password_hash = ?, password_format = ?, password_salt = '',
+		has_external_password = ?, migration_required = ?
+		WHERE tenant = ? AND id = ? AND password_format <> ? AND password_hash = ?`,
+		hash, customer.PasswordFormatCustodian, false, false, tenant, id, customer.PasswordFormatCustodian, foreignHash)
+	if err != nil {
+		return false, fmt.Errorf("upgrade the password hash of customer %d: %w", id, err)
+	}
+	return n == 1, nil
 }
 
 // SetActive activates or deactivates an account.

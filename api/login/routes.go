@@ -9,9 +9,8 @@ import (
 	"github.com/custodian-id/custodian/identity"
 )
 
-// Register mounts every route of the customer login API (CONTRACT.md §3). admin
-// guards the routes that need the admin credential.
-func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
+// Register mounts the public routes of the customer login API (CONTRACT.md §3).
+func (a *API) Register(r *mux.Router) {
 	loginGuard := api.Dialect(a.fail).Guard(a.maxBody, a.log)
 
 	anon := r.PathPrefix("/customerlogin/auth/anonymous").Subrouter()
@@ -58,6 +57,13 @@ func (a *API) Register(r *mux.Router, admin func(http.Handler) http.Handler) {
 	c.Handle("/refreshauthtoken", a.handle(a.refreshAuth)).Methods(http.MethodGet).Name("login.refresh")
 	c.Handle("/validateauthtoken", a.handle(a.validateAuth)).Methods(http.MethodGet).Name("login.validate")
 	c.Handle("/logout", a.handle(a.logout)).Methods(http.MethodGet).Name("login.logout")
+}
+
+// RegisterAdmin mounts the login API's routes that need the admin credential (admin
+// guards them) on the admin listener's router.
+func (a *API) RegisterAdmin(r *mux.Router, admin func(http.Handler) http.Handler) {
+	c := r.PathPrefix("/customer/{tenant:" + identity.TenantPattern + "}").Subrouter()
+	c.Use(api.Dialect(a.fail).Guard(a.maxBody, a.log))
 	c.Handle("/customers/{customerNumber:[0-9]+}", admin(a.handle(a.adminSetStatus))).Methods(http.MethodPatch).Name("login.admin.status")
 }
 

@@ -126,7 +126,7 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 	}
 	defer base.stop()
 	adminToken := randomString(24)
-	cust, err := startServer(ctx, "custodian", h.custodian, []string{"serve", "--addr", "127.0.0.1:0", "--database", custURL},
+	cust, err := startServer(ctx, "custodian", h.custodian, []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--database", custURL},
 		childEnv("CUSTODIAN_SECRET="+randomString(48), "CUSTODIAN_ADMIN_TOKEN="+adminToken, "CUSTODIAN_LOG_LEVEL="+h.cfg.ServerLogLevel),
 		filepath.Join(dir, "custodian.log"))
 	if err != nil {
@@ -142,17 +142,21 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 		}
 	}()
 
+	adminURL, err := cust.adminURL(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	setupClient := newClient(16, 30*time.Second)
 	if err := waitReady(ctx, setupClient, base.url+"/trivial"); err != nil {
 		return nil, nil, err
 	}
-	if err := waitReady(ctx, setupClient, cust.url+"/readyz"); err != nil {
+	if err := waitReady(ctx, setupClient, adminURL+"/readyz"); err != nil {
 		return nil, nil, err
 	}
 	h.logf("%s: setting up %d tenant(s), %d customers and the token pools", db, h.cfg.Tenants, h.cfg.CustomerTokens+h.cfg.SignInAccounts)
 	start := time.Now()
 	signIn := newSpreadClient(h.cfg.Connections, h.cfg.Timeout, sourceAddrs(signInSources))
-	api := &adminAPI{client: setupClient, base: cust.url, token: adminToken}
+	api := &adminAPI{client: setupClient, base: cust.url, adminBase: adminURL, token: adminToken}
 	fx, err := setup(ctx, api, base.url, setupSize{Tenants: h.cfg.Tenants, Pool: h.cfg.Pool, Chains: 2 * h.cfg.Connections,
 		CustomerTokens: h.cfg.CustomerTokens, SignInAccounts: h.cfg.SignInAccounts, FloorTokens: h.cfg.Pool}, signIn)
 	if err != nil {

@@ -41,6 +41,8 @@ func newTestEnv(t *testing.T, b storagetest.Backend) *testEnv {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
+	adm := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(adm.Close)
 
 	floorURL := b.URL // PostgreSQL: a table of its own in the same database
 	if b.Name == "sqlite" {
@@ -54,7 +56,7 @@ func newTestEnv(t *testing.T, b storagetest.Backend) *testEnv {
 	fs := httptest.NewServer(f.handler())
 	t.Cleanup(fs.Close)
 
-	api := &adminAPI{client: newClient(4, 30*time.Second), base: base, token: admin}
+	api := &adminAPI{client: newClient(4, 30*time.Second), base: base, adminBase: adm.URL, token: admin}
 	fx, err := setup(ctx, api, fs.URL, setupSize{Tenants: 2, Pool: 4, Chains: 2, CustomerTokens: 2, SignInAccounts: 2, FloorTokens: 2},
 		newSpreadClient(4, 30*time.Second, sourceAddrs(8)))
 	if err != nil {

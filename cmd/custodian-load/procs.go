@@ -28,13 +28,19 @@ import (
 type server struct {
 	name string
 	url  string // http://127.0.0.1:PORT
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
-	err  error // of Wait, once done is closed
+	// admin receives the admin listener's URL `custodian serve` prints after the public
+	// one ("Operations and administration on http://ADDR"); the baseline prints none.
+	admin chan string
+	cmd   *exec.Cmd
+	log   *os.File
+	done  chan struct{}
+	err   error // of Wait, once done is closed
 }
 
-var listeningLine = regexp.MustCompile(`listening on (http://[^\s]+)`)
+var (
+	listeningLine = regexp.MustCompile(`listening on (http://[^\s]+)`)
+	adminLine     = regexp.MustCompile(`^Operations and administration on (http://[^\s]+)`)
+)
 
 // startServer starts path with args and env, its output going to logPath, and waits
 // until it prints "listening on http://ADDR" (both `custodian serve` and `baseline` do).
@@ -58,7 +64,7 @@ func startServer(ctx context.Context, name, path string, args, env []string, log
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &server{name: name, cmd: cmd, log: logf, done: make(chan struct{})}
+	s := &server{name: name, cmd: cmd, log: logf, done: make(chan struct{}), admin: make(chan string, 1)}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -68,6 +74,12 @@ func startServer(ctx context.Context, name, path string, args, env []string, log
 			if m := listeningLine.FindStringSubmatch(line); m != nil {
 				select {
 				case found <- m[1]:
+				default:
+				}
+			}
+			if m := adminLine.FindStringSubmatch(line); m != nil {
+				select {
+				case s.admin <- m[1]:
 				default:
 				}
 			}
@@ -98,6 +110,24 @@ func startServer(ctx context.Context, name, path string, args, env []string, log
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
+}
+
+// adminURL waits for the admin listener's URL (printed right after the public one) and
+// checks it is on loopback.
+func (s *server) adminURL(ctx context.Context) (string, error) {
+	select {
+	case u := <-s.admin:
+		if err := requireLoopbackURL(u); err != nil {
+			return "", fmt.Errorf("%s: %w", s.name, err)
+		}
+		return u, nil
+	case <-s.done:
+		return "", fmt.Errorf("%s exited before printing its admin listener (%v)", s.name, s.err)
+	case <-time.After(10 * time.Second):
+		return "", fmt.Errorf("%s printed no admin listener", s.name)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // stop ends the server: SIGTERM, then SIGKILL after 10 seconds.

@@ -71,9 +71,10 @@ type setupSize struct {
 
 // adminAPI calls Custodian's admin and public API during setup.
 type adminAPI struct {
-	client *http.Client
-	base   string
-	token  string
+	client    *http.Client
+	base      string // the public listener
+	adminBase string // the admin listener
+	token     string
 }
 
 // call sends a request and decodes a JSON answer into out (when not nil); any status
@@ -119,7 +120,7 @@ func (a *adminAPI) admin(ctx context.Context, method, path string, in any, want 
 		return err
 	}
 	hdr := http.Header{"Authorization": {"Bearer " + a.token}, "Content-Type": {"application/json"}}
-	return a.call(ctx, nil, method, a.base+path, hdr, b, want, nil)
+	return a.call(ctx, nil, method, a.adminBase+path, hdr, b, want, nil)
 }
 
 func tenantName(i int) string { return fmt.Sprintf("load-%04d", i) }

@@ -47,7 +47,7 @@ type command struct {
 
 var commands = []command{
 	{name: "serve", summary: "run the HTTP server", run: (*cli).serve},
-	{name: "healthcheck", summary: "check that the server on --addr answers /healthz (for container health checks)", run: (*cli).healthcheck},
+	{name: "healthcheck", summary: "check that the server's admin listener answers /healthz (for container health checks)", run: (*cli).healthcheck},
 	{name: "version", summary: "print the version, commit and Go version of this binary", run: (*cli).version},
 	{name: "migrate", summary: "apply pending database migrations", run: (*cli).migrate, sub: []command{
 		{name: "status", summary: "list the migrations: applied or pending, and the database's version vs the binary's", run: (*cli).migrateStatus},
@@ -134,7 +134,9 @@ Configuration: defaults, then the config file, then the environment, then flags.
                           flag, e.g. public_url for --public-url; secrets stay in the
                           environment
   CUSTODIAN_DATABASE_URL  postgres://… or sqlite:PATH (default sqlite:custodian.db)
-  CUSTODIAN_ADDR          listen address (default 127.0.0.1:8080)
+  CUSTODIAN_ADDR          public listen address (default 127.0.0.1:8080)
+  CUSTODIAN_ADMIN_ADDR    admin listen address: /healthz, /readyz, /metrics, /admin/…
+                          (default 127.0.0.1:8081; keep it off the public network)
   CUSTODIAN_PUBLIC_URL    external base URL (default http://{addr})
   CUSTODIAN_SECRET        server secret, at least 32 bytes; required with PostgreSQL
                           (with SQLite it is kept in a file beside the database)
@@ -299,10 +301,13 @@ const (
 )
 
 func (c *cli) serve(name string, args []string) int {
-	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--database URL] [--public-url URL] [--allow-private-urls] [--demo]",
-		"Serves Custodian's HTTP surface until SIGINT or SIGTERM, then shuts down gracefully", nil)
+	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--database URL] [--public-url URL]\n"+
+		"        [--allow-private-urls] [--demo]",
+		"Serves Custodian until SIGINT or SIGTERM, then shuts down gracefully: the public surface (OAuth, the\n"+
+			"ticket and login APIs, the hosted pages, /healthz) on --addr, and operations and administration\n"+
+			"(/healthz, /readyz, /metrics, /admin/…) on --admin-addr, which must stay off the public network", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "database", "public-url", "allow-private-urls", "mail-from")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
@@ -317,7 +322,13 @@ func (c *cli) serve(name string, args []string) int {
 		return c.fail(exitFailure, err)
 	}
 	defer ln.Close()
+	adminLn, err := net.Listen("tcp", o.AdminAddr)
+	if err != nil {
+		return c.fail(exitFailure, fmt.Errorf("admin listener: %w", err))
+	}
+	defer adminLn.Close()
 	url := "http://" + ln.Addr().String()
+	adminURL := "http://" + adminLn.Addr().String()
 	if o.PublicURL == "" {
 		cfg.PublicURL = publicURLFor(ln.Addr().String()) // the real port when --addr had port 0
 	}
@@ -338,24 +349,18 @@ func (c *cli) serve(name string, args []string) int {
 		fmt.Fprintln(c.stdout)
 	}
 
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	public, admin := c.httpServer(srv.Handler(), log), c.httpServer(srv.AdminHandler(), log)
 	maint, stopMaint := context.WithCancel(c.ctx)
 	defer stopMaint()
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.RunMaintenance(maint, maintenanceEvery) })
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, 2)
+	go func() { served <- public.Serve(ln) }()
+	go func() { served <- admin.Serve(adminLn) }()
 
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "admin_addr", adminLn.Addr().String())
 	fmt.Fprintf(c.stdout, "Custodian is listening on %s (public URL %s)\n", url, cfg.PublicURL)
+	fmt.Fprintf(c.stdout, "Operations and administration on %s (/healthz, /readyz, /metrics, /admin/…)\n", adminURL)
 
 	select {
 	case err := <-served:
@@ -367,17 +372,37 @@ func (c *cli) serve(name string, args []string) int {
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), shutdownTimeout)
 	defer cancel()
-	err = hs.Shutdown(sctx)
+	var shutdown sync.WaitGroup
+	errs := make([]error, 2)
+	for i, hs := range []*http.Server{public, admin} {
+		shutdown.Go(func() { errs[i] = hs.Shutdown(sctx) })
+	}
+	shutdown.Wait()
 	stopMaint()
 	wg.Wait()
-	if err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return c.fail(exitFailure, fmt.Errorf("shutdown: %w", err))
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return c.fail(exitFailure, fmt.Errorf("serve: %w", err))
+	for range 2 {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return c.fail(exitFailure, fmt.Errorf("serve: %w", err))
+		}
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// httpServer is the HTTP server of one listener, with the command's timeouts.
+func (c *cli) httpServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func (c *cli) migrate(name string, args []string) int {

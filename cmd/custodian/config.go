@@ -25,6 +25,7 @@ import (
 type options struct {
 	Database   string
 	Addr       string
+	AdminAddr  string // the admin listener: /healthz, /readyz, /metrics, /admin/…
 	PublicURL  string // empty: http://{addr}
 	Secret     string
 	AdminToken string
@@ -41,11 +42,16 @@ type options struct {
 const (
 	defaultDatabase = "sqlite:custodian.db"
 	defaultAddr     = "127.0.0.1:8080"
-	configEnv       = "CUSTODIAN_CONFIG"
+	// defaultAdminAddr is loopback: operations and administration are reached from the
+	// host (or through a tunnel), never from where shoppers are. Port 8081, beside the
+	// public 8080, rather than 9090, which is Prometheus's own port and often taken on
+	// the host that scrapes us.
+	defaultAdminAddr = "127.0.0.1:8081"
+	configEnv        = "CUSTODIAN_CONFIG"
 )
 
 func defaultOptions() options {
-	return options{Database: defaultDatabase, Addr: defaultAddr, LogFormat: "text", LogLevel: "info"}
+	return options{Database: defaultDatabase, Addr: defaultAddr, AdminAddr: defaultAdminAddr, LogFormat: "text", LogLevel: "info"}
 }
 
 // source ties an option to its environment variable and, for some, its flag. An option
@@ -61,6 +67,7 @@ type source struct {
 var sources = []source{
 	{"CUSTODIAN_DATABASE_URL", "database", func(o *options) *string { return &o.Database }},
 	{"CUSTODIAN_ADDR", "addr", func(o *options) *string { return &o.Addr }},
+	{"CUSTODIAN_ADMIN_ADDR", "admin-addr", func(o *options) *string { return &o.AdminAddr }},
 	{"CUSTODIAN_PUBLIC_URL", "public-url", func(o *options) *string { return &o.PublicURL }},
 	{"CUSTODIAN_SECRET", "", func(o *options) *string { return &o.Secret }},
 	{"CUSTODIAN_ADMIN_TOKEN", "", func(o *options) *string { return &o.AdminToken }},
@@ -90,6 +97,8 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.StringVar(&o.Database, n, defaultDatabase, "database `URL`: postgres://… or sqlite:PATH (env CUSTODIAN_DATABASE_URL)")
 		case "addr":
 			fs.StringVar(&o.Addr, n, defaultAddr, "listen `address` host:port; port 0 picks a free port (env CUSTODIAN_ADDR)")
+		case "admin-addr":
+			fs.StringVar(&o.AdminAddr, n, defaultAdminAddr, "admin listen `address` host:port of /healthz, /readyz, /metrics and /admin/…; keep it off the\n        public network (env CUSTODIAN_ADMIN_ADDR)")
 		case "public-url":
 			fs.StringVar(&o.PublicURL, n, "", "external base `URL`; issuers are URL/oauth2/{tenant} (env CUSTODIAN_PUBLIC_URL; default http://{addr})")
 		case "allow-private-urls":
@@ -146,6 +155,11 @@ func (o *options) problems(listens, needsSecret bool) []error {
 		if err := checkAddr(o.Addr); err != nil {
 			errs = append(errs, fmt.Errorf("listen address %w", err))
 		}
+		if err := checkAddr(o.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("admin listen address (CUSTODIAN_ADMIN_ADDR) %w", err))
+		} else if sameListener(o.Addr, o.AdminAddr) {
+			errs = append(errs, fmt.Errorf("admin listen address (CUSTODIAN_ADMIN_ADDR) %q must differ from the listen address: the admin surface is never served where shoppers are", o.AdminAddr))
+		}
 	}
 	if err := checkLogFormat(o.LogFormat); err != nil {
 		errs = append(errs, fmt.Errorf("log format (CUSTODIAN_LOG_FORMAT) %w", err))
@@ -189,6 +203,18 @@ func checkAddr(addr string) error {
 		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
+}
+
+// sameListener reports whether two listen addresses name the same port on an
+// overlapping host (port 0 picks a free port, so it never collides).
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	unspecified := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || unspecified(ha) || unspecified(hb)
 }
 
 // publicURLFor is the default public URL of a listen address: an unspecified host

@@ -9,19 +9,22 @@ import (
 )
 
 func (c *cli) healthcheck(name string, args []string) int {
-	fs := c.flagSet(name, "[--addr 127.0.0.1:8080] [--ready] [--timeout 5s]",
-		"Asks the server listening on --addr (an unspecified host means loopback) for /healthz, or with --ready\n"+
-			"for /readyz, and exits 0 when it answers 200, 1 otherwise. The container image's HEALTHCHECK runs\n"+
-			"it, since the image has no curl", nil)
+	fs := c.flagSet(name, "[--admin-addr 127.0.0.1:8081] [--ready] [--timeout 5s]",
+		"Asks the admin listener of the server (--admin-addr; an unspecified host means loopback) for /healthz,\n"+
+			"or with --ready for /readyz, and exits 0 when it answers 200, 1 otherwise. The container image's\n"+
+			"HEALTHCHECK runs it, since the image has no curl", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr")
+	configFlags(fs, &o, "admin-addr")
 	ready := fs.Bool("ready", false, "ask /readyz (database reachable, node can sign) instead of /healthz (process up)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this `duration`")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
 	}
 	errs := []error{resolve(fs, &o, c.env)}
-	errs = append(errs, o.problems(true, false)...)
+	errs = append(errs, o.problems(false, false)...)
+	if err := checkAddr(o.AdminAddr); err != nil {
+		errs = append(errs, fmt.Errorf("admin listen address (CUSTODIAN_ADMIN_ADDR) %w", err))
+	}
 	if *timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout %v: want a positive duration", *timeout))
 	}
@@ -29,9 +32,9 @@ func (c *cli) healthcheck(name string, args []string) int {
 		return c.configError(err)
 	}
 
-	url := publicURLFor(o.Addr) + "/healthz"
+	url := publicURLFor(o.AdminAddr) + "/healthz"
 	if *ready {
-		url = publicURLFor(o.Addr) + "/readyz"
+		url = publicURLFor(o.AdminAddr) + "/readyz"
 	}
 	client := &http.Client{
 		Timeout:   *timeout,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -457,6 +458,7 @@ type lineWriter struct {
 	re    *regexp.Regexp
 	found chan string
 	once  sync.Once
+	admin string // the second group of the pattern, when it has one
 }
 
 func newLineWriter(re *regexp.Regexp) *lineWriter {
@@ -468,9 +470,21 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	n, err := w.buf.Write(p)
 	if m := w.re.FindStringSubmatch(w.buf.String()); m != nil {
-		w.once.Do(func() { w.found <- m[1] })
+		w.once.Do(func() {
+			if len(m) > 2 {
+				w.admin = m[2]
+			}
+			w.found <- m[1]
+		})
 	}
 	return n, err
+}
+
+// adminBase is the admin listener's base URL serve printed.
+func (w *lineWriter) adminBase() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.admin
 }
 
 func (w *lineWriter) String() string {
@@ -480,11 +494,16 @@ func (w *lineWriter) String() string {
 }
 
 // startServe runs `custodian serve` in-process and returns its base URL, its output
-// and a function that stops it and returns its exit status.
+// (stdout.adminBase() is the admin listener's URL) and a function that stops it and
+// returns its exit status. Without --admin-addr among args the admin listener takes a
+// free loopback port, so tests running at once do not collide on the default.
 func startServe(t *testing.T, env map[string]string, args ...string) (base string, stdout *lineWriter, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	stdout = newLineWriter(regexp.MustCompile(`listening on (http://\S+)`))
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--admin-addr") }) && env["CUSTODIAN_ADMIN_ADDR"] == "" {
+		args = append(args, "--admin-addr", "127.0.0.1:0")
+	}
+	stdout = newLineWriter(regexp.MustCompile(`(?s)listening on (http://\S+).*Operations and administration on (http://\S+)`))
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), mapEnv(env), stdout, &stderr) }()
@@ -528,6 +547,27 @@ func TestServe(t *testing.T) {
 	}
 	if code, body := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d %s", code, body)
+	}
+	// The public listener serves no operations beyond liveness, and no administration;
+	// the admin listener serves them.
+	admin := stdout.adminBase()
+	if admin == "" || admin == base {
+		t.Fatalf("admin listener %q (public %q)", admin, base)
+	}
+	for _, path := range []string{"/readyz", "/metrics", "/admin/tenants", "/customer/demo/customers/1"} {
+		if code, body := get(path); code != http.StatusNotFound {
+			t.Errorf("public %s: %d %s, want 404", path, code, body)
+		}
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/oauth2/demo/jwks.json": 404} {
+		res, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("admin %s: %d, want %d", path, res.StatusCode, want)
+		}
 	}
 	code, body := get("/oauth2/demo/.well-known/openid-configuration")
 	var disco struct{ Issuer string }

@@ -133,7 +133,7 @@ mail_from: {address: a@example.com}
 	}
 	for _, want := range []string{
 		file + `:1: addr: want a string, got the number 8080 (quote it)`,
-		file + `:2: unknown key "pubic_url" (known keys: addr, allow_private_urls, database, log_format, log_level, mail_from, public_url)`,
+		file + `:2: unknown key "pubic_url" (known keys: addr, admin_addr, allow_private_urls, database, log_format, log_level, mail_from, public_url)`,
 		file + `:3: unknown key "public-url": keys are written with underscores, public_url`,
 		file + `:4: unknown key "secret": secrets are not read from the config file; set CUSTODIAN_SECRET in the environment`,
 		file + `:6: log_level: given twice (first on line 5)`,
@@ -359,35 +359,59 @@ func TestHealthcheck(t *testing.T) {
 		"CUSTODIAN_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "custodian.db"),
 		"CUSTODIAN_LOG_LEVEL":    "warn",
 	}
-	base, _, stop := startServe(t, env, "--addr", "127.0.0.1:0") // stopped below; the test's end stops it too
+	public, stdout, stop := startServe(t, env, "--addr", "127.0.0.1:0") // stopped below; the test's end stops it too
+	base := stdout.adminBase()
 	addr := strings.TrimPrefix(base, "http://")
 	_, port, _ := strings.Cut(addr, ":")
 	c := &cliTest{t: t, env: env}
 
-	if out := c.ok("healthcheck", "--addr", addr); out != base+"/healthz: 200 OK\n" {
+	if out := c.ok("healthcheck", "--admin-addr", addr); out != base+"/healthz: 200 OK\n" {
 		t.Errorf("healthcheck printed %q", out)
 	}
-	if out := c.ok("healthcheck", "--ready", "--addr", addr); out != base+"/readyz: 200 OK\n" {
+	if out := c.ok("healthcheck", "--ready", "--admin-addr", addr); out != base+"/readyz: 200 OK\n" {
 		t.Errorf("healthcheck --ready printed %q", out)
+	}
+	// The public listener has no /readyz: healthcheck asks the admin listener.
+	if code, _, _ := c.run("healthcheck", "--ready", "--admin-addr", strings.TrimPrefix(public, "http://")); code != exitFailure {
+		t.Errorf("healthcheck --ready of the public listener: status %d, want %d", code, exitFailure)
 	}
 	// The address as the image configures it (every interface) is asked on loopback,
 	// and it may come from the environment or the config file like serve's.
-	if _, out, _ := c.runWith(map[string]string{"CUSTODIAN_ADDR": "0.0.0.0:" + port}, "healthcheck"); out != base+"/healthz: 200 OK\n" {
+	if _, out, _ := c.runWith(map[string]string{"CUSTODIAN_ADMIN_ADDR": "0.0.0.0:" + port}, "healthcheck"); out != base+"/healthz: 200 OK\n" {
 		t.Errorf("healthcheck of 0.0.0.0:%s printed %q", port, out)
 	}
-	if code, out, stderr := c.run("healthcheck", "--config", writeConfig(t, "addr: 127.0.0.1:"+port+"\n")); code != exitOK {
+	if code, out, stderr := c.run("healthcheck", "--config", writeConfig(t, "admin_addr: 127.0.0.1:"+port+"\n")); code != exitOK {
 		t.Errorf("healthcheck with a config file: %d %s %s", code, out, stderr)
 	}
 
 	if code := stop(); code != exitOK {
 		t.Errorf("serve exited with status %d", code)
 	}
-	code, _, stderr := c.run("healthcheck", "--addr", addr, "--timeout", "2s")
+	code, _, stderr := c.run("healthcheck", "--admin-addr", addr, "--timeout", "2s")
 	if code != exitFailure || !strings.HasPrefix(stderr, "custodian: health check: ") {
 		t.Errorf("healthcheck of a stopped server: status %d, stderr %q", code, stderr)
 	}
-	if code, _, stderr := c.run("healthcheck", "--addr", "nowhere"); code != exitUsage || !strings.Contains(stderr, "listen address") {
-		t.Errorf("healthcheck --addr nowhere: status %d, stderr %q", code, stderr)
+	if code, _, stderr := c.run("healthcheck", "--admin-addr", "nowhere"); code != exitUsage || !strings.Contains(stderr, "admin listen address") {
+		t.Errorf("healthcheck --admin-addr nowhere: status %d, stderr %q", code, stderr)
+	}
+}
+
+// TestAdminAddrMustDiffer: serve refuses to put the admin surface on the public
+// listener's port, whichever way the two are spelled.
+func TestAdminAddrMustDiffer(t *testing.T) {
+	c := newCLITest(t)
+	for _, tc := range [][2]string{
+		{"127.0.0.1:8080", "127.0.0.1:8080"},
+		{"0.0.0.0:8080", "127.0.0.1:8080"},
+		{"127.0.0.1:8080", "[::]:8080"},
+	} {
+		code, _, stderr := c.run("serve", "--addr", tc[0], "--admin-addr", tc[1])
+		if code != exitUsage || !strings.Contains(stderr, "must differ from the listen address") {
+			t.Errorf("serve --addr %s --admin-addr %s: status %d\n%s", tc[0], tc[1], code, stderr)
+		}
+	}
+	if code, _, stderr := c.run("serve", "--admin-addr", "8081"); code != exitUsage || !strings.Contains(stderr, "admin listen address (CUSTODIAN_ADMIN_ADDR)") {
+		t.Errorf("serve --admin-addr 8081: status %d\n%s", code, stderr)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/customer/passwordhash"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/storage"
 )
@@ -41,8 +42,27 @@ func testCustomers(t *testing.T, s *storage.Store) {
 		t.Fatal(err)
 	}
 	got, _ = s.GetAccount(ctx, "alpha", a.ID)
-	if got.PasswordHash != "h3" || got.Active {
+	if got.PasswordHash != "h3" || got.Active || got.PasswordFormat != customer.PasswordFormatCustodian {
 		t.Errorf("updates: %+v", got)
+	}
+	// An imported hash keeps its format and salt until a password set here replaces it,
+	// and the replacement clears them and the flags of an external password.
+	imp := &customer.Account{Tenant: "alpha", Email: "imported@example.com", PasswordHash: "c2FsdA==", PasswordFormat: "firebase-scrypt",
+		PasswordSalt: "c2FsdA==", HasExternalPassword: true, MigrationRequired: true}
+	if err := s.CreateAccount(ctx, imp); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != "firebase-scrypt" || got.PasswordSalt != "c2FsdA==" || !got.ForeignPassword() || !got.HasExternalPassword {
+		t.Errorf("imported hash: %+v", got)
+	}
+	if err := s.UpdatePasswordHash(ctx, "alpha", imp.ID, "$argon2id$new"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetAccount(ctx, "alpha", imp.ID)
+	if got.PasswordFormat != customer.PasswordFormatCustodian || got.PasswordSalt != "" || got.ForeignPassword() ||
+		got.HasExternalPassword || got.MigrationRequired || got.PasswordHash != "$argon2id$new" {
+		t.Errorf("upgraded hash: %+v", got)
 	}
 	if err := s.SetActive(ctx, "beta", a.ID, true); !errors.Is(err, customer.ErrNotFound) {
 		t.Errorf("update across tenants: %v", err)
@@ -124,5 +144,45 @@ func testEvents(t *testing.T, s *storage.Store) {
 	}
 	if one, _ := s.ListEvents(ctx, "alpha", nil, 1); len(one) != 1 {
 		t.Errorf("limit ignored")
+	}
+}
+
+// testUpgradePassword: an imported hash is upgraded only while it is stored, of its
+// tenant, in a foreign format, and once among racers; the salt and flags go with it.
+func testUpgradePassword(t *testing.T, s *storage.Store) {
+	mustTenant(t, s, "alpha")
+	mustTenant(t, s, "beta")
+	a := &customer.Account{Tenant: "alpha", Email: "fb@example.com", Active: true, PasswordHash: "aGFzaA==",
+		PasswordFormat: string(passwordhash.FirebaseScrypt), PasswordSalt: "c2FsdA==", HasExternalPassword: true, MigrationRequired: true}
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "not-the-stored-hash", "$argon2id$x"); ok || err != nil {
+		t.Errorf("upgrade of another hash: %v %v", ok, err)
+	}
+	if ok, err := s.UpgradePassword(ctx, "beta", a.ID, "aGFzaA==", "$argon2id$x"); ok || err != nil {
+		t.Errorf("upgrade across tenants: %v %v", ok, err)
+	}
+	wins, lost := race(6, func() error {
+		ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "aGFzaA==", "$argon2id$new")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return customer.ErrStale
+		}
+		return nil
+	}, customer.ErrStale)
+	if wins != 1 || lost != 5 {
+		t.Errorf("%d upgrades won and %d lost, want 1 and 5", wins, lost)
+	}
+	got, err := s.GetAccount(ctx, "alpha", a.ID)
+	if err != nil || got.PasswordFormat != customer.PasswordFormatCustodian || got.PasswordSalt != "" || got.PasswordHash != "$argon2id$new" ||
+		got.HasExternalPassword || got.MigrationRequired || got.ForeignPassword() {
+		t.Errorf("after the upgrade: %+v %v", got, err)
+	}
+	// Custodian's own hash never upgrades, even when the hash string matches.
+	if ok, err := s.UpgradePassword(ctx, "alpha", a.ID, "$argon2id$new", "$argon2id$other"); ok || err != nil {
+		t.Errorf("upgrade of an own hash: %v %v", ok, err)
 	}
 }

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"KeyStateRace", testKeyStateRace},
 		{"Customers", testCustomers},
 		{"CustomerEmailRace", testCustomerEmailRace},
+		{"UpgradePassword", testUpgradePassword},
 		{"OneTimeTokens", testOneTimeTokens},
 		{"Events", testEvents},
 		{"BrowserSessions", testBrowserSessions},
