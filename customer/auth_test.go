@@ -66,8 +66,12 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
+	ss, err := identity.NewSettingSecrets(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Tokens: st, Guard: st, Events: st, Outbox: ob,
-		TwoFactor: tfc, WebhookSecrets: ws, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
+		TwoFactor: tfc, WebhookSecrets: ws, SettingSecrets: ss, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
 		Limits: limits, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ var Locales = []string{"en", "de", "fr", "es"}
 
 // BrandTextKeys name the headings a tenant may replace, each under
 // branding.text.<name> (every language) and branding.text.<name>.<locale>.
-var BrandTextKeys = []string{"login_heading", "twofactor_heading", "consent_heading", "logout_heading", "signed_out_heading"}
+var BrandTextKeys = []string{"login_heading", "twofactor_heading", "consent_heading", "logout_heading", "signed_out_heading", "signup_heading", "reset_heading"}
 
 // MaxBrandText is the longest heading a tenant may set, in characters.
 const MaxBrandText = 120
@@ -90,6 +90,7 @@ type BrandColors struct {
 	AccentInk   string // the text on Accent
 	Hover       string // buttons under the pointer (the accent, darker)
 	HoverInk    string // the text on Hover
+	Link        string // links on the card: the accent, darkened until it reads 4.5:1
 	AccentRatio float64
 }
 
@@ -118,6 +119,13 @@ func Colors(hex string) (BrandColors, error) {
 	if hratio < MinTextContrast {
 		out.Hover, out.HoverInk = out.Accent, out.AccentInk
 	}
+	// Links are text on the card and the page: the accent when it reads 4.5:1 there,
+	// else the accent darkened step by step until it does (black at the latest).
+	l := c
+	for min(contrast(l, card), contrast(l, page)) < MinTextContrast {
+		l = [3]float64{l[0] * 0.9, l[1] * 0.9, l[2] * 0.9}
+	}
+	out.Link = toHex(l)
 	return out, nil
 }
 

@@ -79,6 +79,9 @@ func TestBrandColors(t *testing.T) {
 			t.Errorf("%s on %s: %.2f:1", pair[1], pair[0], r)
 		}
 	}
+	if r, _ := ContrastRatio(c.Link, "#f3f4f6"); r < MinTextContrast {
+		t.Errorf("link %s on the page: %.2f:1", c.Link, r)
+	}
 	if r, _ := ContrastRatio("#c7c7cc", "#ffffff"); r > 1.7 || r < 1.6 {
 		t.Errorf("contrast of #c7c7cc on white = %.2f, want 1.68", r)
 	}

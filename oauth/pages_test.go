@@ -40,7 +40,7 @@ func TestPageTextsInCatalog(t *testing.T) {
 		t.Errorf("found only %d texts in the templates", n)
 	}
 	// The handlers' texts: titles, errors and notices of pages.
-	goKeys := regexp.MustCompile(`(?:Title|Error|Notice): ("(?:[^"\\]|\\.)*")|return http\.Status\w+, ("(?:[^"\\]|\\.)*")|notice\(w, r, http\.Status\w+, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*"),\s*("(?:[^"\\]|\\.)*")|fail\(http\.Status\w+, ("(?:[^"\\]|\\.)*")|render(?:Login|SecondFactor)\(w, r, http\.Status\w+, \*?view, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*")?`)
+	goKeys := regexp.MustCompile(`view\.Error(?:, view\.\w+)? = ("(?:[^"\\]|\\.)*")|\treturn ("[A-Z][^"]*\.")\n|hostedPage\(w, r, [^,]+, ("[^"]*")\)|(?:Title|Error|Notice): ("(?:[^"\\]|\\.)*")|return http\.Status\w+, ("(?:[^"\\]|\\.)*")|notice\(w, r, http\.Status\w+, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*"),\s*("(?:[^"\\]|\\.)*")|fail\(http\.Status\w+, ("(?:[^"\\]|\\.)*")|render(?:Login|SecondFactor)\(w, r, http\.Status\w+, \*?view, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*")?`)
 	srcs, _ := filepath.Glob("*.go")
 	srcs = append(srcs, "../api/login/notme.go")
 	for _, f := range srcs {
