@@ -283,6 +283,9 @@ func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 			if err := s.store.DeleteStaleRateLimits(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.ErrorContext(ctx, "delete stale rate limits", "err", err)
 			}
+			if err := s.store.DeleteStaleLockouts(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.ErrorContext(ctx, "delete stale lockouts", "err", err)
+			}
 			if _, err := s.store.DeleteExpiredChallenges(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.ErrorContext(ctx, "delete expired second-factor challenges", "err", err)
 			}

@@ -145,6 +145,9 @@ var deMessages = messages{
 	"This password is too long.":                                           "Dieses Passwort ist zu lang.",
 	"This password is too short.":                                          "Dieses Passwort ist zu kurz.",
 
+	"Not you? Use another account":     "Nicht Sie? Anderes Konto verwenden",
+	"Signed in as %s.":                 "Angemeldet als %s.",
+	"You have been signed out.":        "Sie wurden abgemeldet.",
 	"Continue":                         "Weiter",
 	"Back to %s":                       "Zurück zu %s",
 	"Continue to %s":                   "Weiter zu %s",

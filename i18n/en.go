@@ -152,6 +152,9 @@ var enMessages = messages{
 	"This password is too long.":                                           "This password is too long.",
 	"This password is too short.":                                          "This password is too short.",
 
+	"Not you? Use another account":     "Not you? Use another account",
+	"Signed in as %s.":                 "Signed in as %s.",
+	"You have been signed out.":        "You have been signed out.",
 	"Continue":                         "Continue",
 	"Back to %s":                       "Back to %s",
 	"Continue to %s":                   "Continue to %s",

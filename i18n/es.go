@@ -145,6 +145,9 @@ var esMessages = messages{
 	"This password is too long.":                                           "Esta contraseña es demasiado larga.",
 	"This password is too short.":                                          "Esta contraseña es demasiado corta.",
 
+	"Not you? Use another account":     "¿No es usted? Usar otra cuenta",
+	"Signed in as %s.":                 "Sesión iniciada como %s.",
+	"You have been signed out.":        "Ha cerrado la sesión.",
 	"Continue":                         "Continuar",
 	"Back to %s":                       "Volver a %s",
 	"Continue to %s":                   "Continuar en %s",

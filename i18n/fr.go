@@ -146,6 +146,9 @@ var frMessages = messages{
 	"This password is too long.":                                           "Ce mot de passe est trop long.",
 	"This password is too short.":                                          "Ce mot de passe est trop court.",
 
+	"Not you? Use another account":     "Ce n’est pas vous ? Utiliser un autre compte",
+	"Signed in as %s.":                 "Connecté en tant que %s.",
+	"You have been signed out.":        "Vous avez été déconnecté.",
 	"Continue":                         "Continuer",
 	"Back to %s":                       "Retour à %s",
 	"Continue to %s":                   "Continuer vers %s",

@@ -85,6 +85,15 @@ func (p page) TStrong(key, arg string) template.HTML {
 	return tr.HTML(key, template.HTML("<strong>"+template.HTMLEscapeString(arg)+"</strong>"))
 }
 
+// TStrongID is TStrong with an id on the bold argument (for tests and links).
+func (p page) TStrongID(key, id, arg string) template.HTML {
+	tr := p.tr
+	if tr == nil {
+		tr = i18n.NewPrinter(i18n.English)
+	}
+	return tr.HTML(key, template.HTML(`<strong id="`+template.HTMLEscapeString(id)+`">`+template.HTMLEscapeString(arg)+"</strong>"))
+}
+
 // Heading is the page's main heading: the tenant's own text for it in the page's
 // language (branding.text.<name>), or the catalog's text of key.
 func (p page) Heading(name, key string) string {

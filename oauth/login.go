@@ -178,6 +178,14 @@ func (p *Provider) formStep(w http.ResponseWriter, r *http.Request, az *authoriz
 		}
 		p.renderSecondFactor(w, r, http.StatusOK, *view, "", "A new code is on its way.")
 		return step, true
+	case "switch":
+		// "Not you?": whoever is signed in here signs out, and the request asks again.
+		if bs != nil {
+			p.signOut(w, r, t.Name, client.ID)
+		}
+		view.Email = ""
+		p.renderLogin(w, r, http.StatusOK, *view, "")
+		return step, true
 	case "consent":
 		if bs == nil {
 			p.renderLogin(w, r, http.StatusOK, *view, "")
@@ -255,6 +263,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			}
 			view.Title = "Allow access"
 			view.CSRF = csrf
+			if acc, err := p.auth.Get(ctx, t.Name, bs.CustomerID); err == nil {
+				view.SignedInAs = acc.Email
+			} else {
+				p.log.WarnContext(ctx, "consent page: read the signed-in customer", "err", err)
+			}
 			view.Scopes = describeScopes(ar.GetRequestedScopes())
 			// The shopper has just signed in: the consent post must not ask again.
 			view.Action = withoutPrompt(r.URL, "login")

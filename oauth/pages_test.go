@@ -13,7 +13,7 @@ import (
 // TestPageTextsInCatalog fails when a page or a handler shows a text the catalog
 // lacks (it would be English in every language).
 func TestPageTextsInCatalog(t *testing.T) {
-	tmplKeys := regexp.MustCompile(`\.(?:T|TStrong) ("(?:[^"\\]|\\.)*")|\.Heading "[a-z_]+" ("(?:[^"\\]|\\.)*")`)
+	tmplKeys := regexp.MustCompile(`\.(?:T|TStrong|TStrongID) ("(?:[^"\\]|\\.)*")|\.Heading "[a-z_]+" ("(?:[^"\\]|\\.)*")`)
 	pages, _ := filepath.Glob("../templates/*.html")
 	if len(pages) == 0 {
 		t.Fatal("no templates found")

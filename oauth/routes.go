@@ -31,6 +31,10 @@ func (p *Provider) Register(r *mux.Router) {
 	t.HandleFunc("/password/reset", p.passwordResetPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.reset")
 	t.HandleFunc("/password/new", p.passwordNewPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.new")
 	t.HandleFunc("/connectors/{id}/callback", p.connectorCallback).Methods(http.MethodGet).Name("oauth.connector.callback")
+	// Any other path or method under /oauth2/{tenant}/: a page for a browser, the OAuth
+	// error JSON for everyone else.
+	t.NotFoundHandler = p.noRoute(http.StatusNotFound, "Page not found", "There is no such page.")
+	t.MethodNotAllowedHandler = p.noRoute(http.StatusMethodNotAllowed, "Error", "This page cannot be used this way.")
 }
 
 // withTenant loads the tenant named in the path into the request context; an unknown
