@@ -148,6 +148,7 @@ var deMessages = messages{
 	"Not you? Use another account":     "Nicht Sie? Anderes Konto verwenden",
 	"Signed in as %s.":                 "Angemeldet als %s.",
 	"You have been signed out.":        "Sie wurden abgemeldet.",
+	"Please check:":                    "Bitte prüfen Sie:",
 	"Continue":                         "Weiter",
 	"Back to %s":                       "Zurück zu %s",
 	"Continue to %s":                   "Weiter zu %s",

@@ -155,6 +155,7 @@ var enMessages = messages{
 	"Not you? Use another account":     "Not you? Use another account",
 	"Signed in as %s.":                 "Signed in as %s.",
 	"You have been signed out.":        "You have been signed out.",
+	"Please check:":                    "Please check:",
 	"Continue":                         "Continue",
 	"Back to %s":                       "Back to %s",
 	"Continue to %s":                   "Continue to %s",

@@ -148,6 +148,7 @@ var esMessages = messages{
 	"Not you? Use another account":     "¿No es usted? Usar otra cuenta",
 	"Signed in as %s.":                 "Sesión iniciada como %s.",
 	"You have been signed out.":        "Ha cerrado la sesión.",
+	"Please check:":                    "Revise lo siguiente:",
 	"Continue":                         "Continuar",
 	"Back to %s":                       "Volver a %s",
 	"Continue to %s":                   "Continuar en %s",

@@ -149,6 +149,7 @@ var frMessages = messages{
 	"Not you? Use another account":     "Ce n’est pas vous ? Utiliser un autre compte",
 	"Signed in as %s.":                 "Connecté en tant que %s.",
 	"You have been signed out.":        "Vous avez été déconnecté.",
+	"Please check:":                    "Veuillez vérifier :",
 	"Continue":                         "Continuer",
 	"Back to %s":                       "Retour à %s",
 	"Continue to %s":                   "Continuer vers %s",
