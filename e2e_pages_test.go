@@ -207,6 +207,37 @@ func TestHostedPages(t *testing.T) {
 				}
 			})
 
+			t.Run("sign-up on a tenant that asks a second factor: its page, then the code", func(t *testing.T) {
+				setTenant(t, e, "twofactor.triggers", "always")
+				defer setTenant(t, e, "twofactor.triggers", "off")
+				c := browser(t)
+				state := "state-signup2fa-0"
+				au := authURL(state)
+				email := "new2fa-" + b.Name + "@example.com"
+				_, _, action, csrf := hostedPage(t, c, e.issuer()+"/signup?"+url.Values{"return": {requestPath(au)}}.Encode())
+				before := len(smtp.Messages())
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}, "return": {requestPath(au)}})
+				body := readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(body) != "Verify it&#39;s you" && heading(body) != "Verify it's you" {
+					t.Fatalf("sign-up with a second factor: %d %q", resp.StatusCode, heading(body))
+				}
+				tfAction, tfCSRF := formParts(t, resp.Request.URL, body)
+				if want := e.url + requestPath(au); tfAction != want {
+					t.Errorf("the second-factor form posts to %s, want the request %s", tfAction, want)
+				}
+				challenge := regexp.MustCompile(`name="challenge_id" value="([^"]+)"`).FindStringSubmatch(body)
+				if challenge == nil {
+					t.Fatalf("no challenge on the page: %s", body)
+				}
+				code := mailedCode(t, e, smtp, email, before)
+				resp = postForm(t, c, tfAction, url.Values{"csrf_token": {tfCSRF}, "step": {"2fa"}, "challenge_id": {challenge[1]},
+					"method": {"email"}, "methods": {"email"}, "code": {code}})
+				readBody(t, resp)
+				if loc, _ := url.Parse(resp.Header.Get("Location")); loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
+					t.Errorf("after the second factor: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			})
+
 			t.Run("a return elsewhere is dropped", func(t *testing.T) {
 				for _, ret := range []string{"https://evil.example/oauth2/shop/auth?x=1", "//evil.example/oauth2/shop/auth?x=1",
 					"/oauth2/other/auth?x=1", "/oauth2/shop/token?x=1", "/oauth2/shop/auth/../../evil?x=1"} {

@@ -375,7 +375,7 @@ func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, st
 func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page, err error) {
 	status, msg, args := loginPageError(err)
 	view.ErrorArgs = args
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		p.log.ErrorContext(r.Context(), "sign in", "err", err)
 	}
 	var wrong *twofactor.WrongCodeError
@@ -420,6 +420,9 @@ func loginPageError(err error) (int, string, []any) {
 		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail.", nil
 	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.", nil
+	}
+	if errors.Is(err, identity.ErrUnavailable) {
+		return http.StatusServiceUnavailable, "Signing in is temporarily unavailable. Please try again in a moment.", nil
 	}
 	return http.StatusInternalServerError, "Signing in failed. Please try again later.", nil
 }

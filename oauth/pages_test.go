@@ -1,69 +1,79 @@
 package oauth
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
+	"net/http"
 	"testing"
-
-	"github.com/custodian-id/custodian/i18n"
 )
 
-// TestPageTextsInCatalog fails when a page or a handler shows a text the catalog
-// lacks (it would be English in every language).
-func TestPageTextsInCatalog(t *testing.T) {
-	tmplKeys := regexp.MustCompile(`\.(?:T|TStrong|TStrongID) ("(?:[^"\\]|\\.)*")|\.Heading "[a-z_]+" ("(?:[^"\\]|\\.)*")`)
-	pages, _ := filepath.Glob("../templates/*.html")
-	if len(pages) == 0 {
-		t.Fatal("no templates found")
-	}
-	n := 0
-	for _, f := range pages {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range tmplKeys.FindAllStringSubmatch(string(b), -1) {
-			lit := m[1] + m[2]
-			key, err := strconv.Unquote(lit)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", f, lit, err)
+// TestReturnTo: a hosted page only ever returns to this tenant's authorization
+// endpoint, as a path.
+func TestReturnTo(t *testing.T) {
+	for _, c := range []struct {
+		name, raw, want string
+	}{
+		{"the request", "/oauth2/shop/auth?client_id=spa&state=x", "/oauth2/shop/auth?client_id=spa&state=x"},
+		{"empty", "", ""},
+		{"no query", "/oauth2/shop/auth", ""},
+		{"absolute URL", "https://evil.example/oauth2/shop/auth?x=1", ""},
+		{"scheme-relative", "//evil.example/oauth2/shop/auth?x=1", ""},
+		{"backslash host", "/\\evil.example/oauth2/shop/auth?x=1", ""},
+		{"another tenant", "/oauth2/other/auth?x=1", ""},
+		{"tenant prefix", "/oauth2/shopx/auth?x=1", ""},
+		{"another endpoint", "/oauth2/shop/token?x=1", ""},
+		{"dot segments", "/oauth2/shop/auth/../../../evil?x=1", ""},
+		{"encoded path", "/oauth2/shop/auth%2F..?x=1", ""},
+		{"fragment", "/oauth2/shop/auth?x=1#frag", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := returnTo("shop", c.raw); got != c.want {
+				t.Errorf("returnTo(%q) = %q, want %q", c.raw, got, c.want)
 			}
-			n++
-			if !i18n.Has(key) {
-				t.Errorf("%s: %q is not in the catalog", filepath.Base(f), key)
-			}
+		})
+	}
+}
+
+// TestWantsJSON: only a caller that asks for JSON and not for HTML gets JSON from a
+// browser route.
+func TestWantsJSON(t *testing.T) {
+	for _, c := range []struct {
+		accept string
+		want   bool
+	}{
+		{"", false},
+		{"*/*", false},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", false},
+		{"application/json", true},
+		{"application/problem+json", true},
+		{"application/json, text/html", false},
+		{"application/json, text/html;q=0", true},
+		{"text/html;q=0.0, application/json", true},
+		{"application/json;q=0", false},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Accept", c.accept)
+		if got := wantsJSON(r); got != c.want {
+			t.Errorf("wantsJSON(%q) = %v, want %v", c.accept, got, c.want)
 		}
 	}
-	if n < 40 {
-		t.Errorf("found only %d texts in the templates", n)
-	}
-	// The handlers' texts: titles, errors and notices of pages.
-	goKeys := regexp.MustCompile(`view\.Error(?:, view\.\w+)? = ("(?:[^"\\]|\\.)*")|\treturn ("[A-Z][^"]*\.")\n|hostedPage\(w, r, [^,]+, ("[^"]*")\)|(?:Title|Error|Notice): ("(?:[^"\\]|\\.)*")|return http\.Status\w+, ("(?:[^"\\]|\\.)*")|notice\(w, r, http\.Status\w+, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*"),\s*("(?:[^"\\]|\\.)*")|fail\(http\.Status\w+, ("(?:[^"\\]|\\.)*")|render(?:Login|SecondFactor)\(w, r, http\.Status\w+, \*?view, ("(?:[^"\\]|\\.)*"), ("(?:[^"\\]|\\.)*")?`)
-	srcs, _ := filepath.Glob("*.go")
-	srcs = append(srcs, "../api/login/notme.go")
-	for _, f := range srcs {
-		if filepath.Ext(f) != ".go" || regexp.MustCompile(`_test\.go$`).MatchString(f) {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range goKeys.FindAllStringSubmatch(string(b), -1) {
-			for _, lit := range m[1:] {
-				if lit == "" {
-					continue
-				}
-				key, err := strconv.Unquote(lit)
-				if err != nil || key == "" {
-					continue
-				}
-				if !i18n.Has(key) {
-					t.Errorf("%s: %q is not in the catalog", f, key)
-				}
-			}
+}
+
+// TestClientHome: the way back is the origin of a redirect URI a browser can open
+// safely, never an app's private-use scheme.
+func TestClientHome(t *testing.T) {
+	for _, c := range []struct {
+		uris []string
+		want string
+	}{
+		{[]string{"https://shop.example/cb?x=1"}, "https://shop.example/"},
+		{[]string{"com.example.app:/cb", "https://shop.example:8443/a/b"}, "https://shop.example:8443/"},
+		{[]string{"http://127.0.0.1:9/callback"}, "http://127.0.0.1:9/"},
+		{[]string{"http://shop.example/cb"}, ""},
+		{[]string{"com.example.app:/cb"}, ""},
+		{[]string{"https://user:pw@shop.example/cb"}, ""},
+		{nil, ""},
+	} {
+		if got := clientHome(&Client{RedirectURIs: c.uris}); got != c.want {
+			t.Errorf("clientHome(%v) = %q, want %q", c.uris, got, c.want)
 		}
 	}
 }
