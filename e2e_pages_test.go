@@ -202,7 +202,8 @@ func TestHostedPages(t *testing.T) {
 				c2 := browser(t)
 				_, _, action, csrf = hostedPage(t, c2, e.issuer()+"/signup")
 				resp = postForm(t, c2, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}})
-				if body := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already exists") {
+				if body := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already exists") ||
+					!strings.Contains(body, `href="/oauth2/`+testTenant+`/password/reset"`) {
 					t.Errorf("duplicate sign-up: %d %s", resp.StatusCode, body)
 				}
 			})
