@@ -472,6 +472,21 @@ func TestPagesPeopleUnderstand(t *testing.T) {
 						}
 					}
 				}
+				// An oversized form posted to a page: a page to a browser, JSON to an API caller.
+				for _, accept := range []string{"text/html", "application/json"} {
+					big := url.Values{"email": {strings.Repeat("x", 2<<20)}}.Encode()
+					req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/password/reset", strings.NewReader(big))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("Accept", accept)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body := readBody(t, resp)
+					if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.HasPrefix(resp.Header.Get("Content-Type"), strings.Split(accept, ";")[0]) {
+						t.Errorf("oversized post as %s: %d %q %.200s", accept, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+					}
+				}
 				// The token endpoint answers fosite's RFC 6749 JSON even to a browser.
 				req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/token", strings.NewReader("grant_type=nosuch"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
