@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
@@ -372,8 +373,12 @@ func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, st
 // page while its challenge can still be answered, on the login page otherwise.
 func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page, err error) {
 	status, msg := loginPageError(err)
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		p.log.ErrorContext(r.Context(), "sign in", "err", err)
+	}
+	var rl *identity.RateLimitError
+	if errors.As(err, &rl) {
+		api.SetRetryAfter(w, rl.RetryAfter)
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError
@@ -417,6 +422,9 @@ func loginPageError(err error) (int, string) {
 		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail."
 	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
+	}
+	if errors.Is(err, identity.ErrUnavailable) {
+		return http.StatusServiceUnavailable, "Signing in is temporarily unavailable. Please try again in a moment."
 	}
 	return http.StatusInternalServerError, "Signing in failed. Please try again later."
 }

@@ -52,6 +52,17 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
 			return
 		}
+		if err != nil && api.Unavailable(err) {
+			p.log.ErrorContext(r.Context(), "load tenant", "tenant", name, "err", err)
+			if browserRoutes[routeName(r)] {
+				api.SetRetryAfter(w, api.UnavailableRetryAfter)
+				p.render(w, http.StatusServiceUnavailable, "error.html", page{Title: "Temporarily unavailable",
+					Error: "Signing in is temporarily unavailable. Please try again in a moment."})
+				return
+			}
+			writeUnavailable(w, "the tenant could not be loaded; try again")
+			return
+		}
 		if err != nil {
 			p.log.ErrorContext(r.Context(), "load tenant", "tenant", name, "err", err)
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
