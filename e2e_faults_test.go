@@ -2,6 +2,7 @@ package custodian_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
@@ -277,4 +279,180 @@ func TestFaultPostgresStopped(t *testing.T) {
 	}
 	t.Logf("figures: first 503 %s after the stop; slowest answer during the outage %s; all APIs 200 again %s after PostgreSQL accepted connections; /readyz ready %s after; %d requests",
 		first503.Round(time.Millisecond), maxLatency.Round(time.Millisecond), recovered.Round(time.Millisecond), readyBack.Round(time.Millisecond), len(samples))
+}
+
+// faultCall sends a request (headers as name, value pairs; "basic" sets the backend's
+// credentials) and returns the status, the JSON body and how long it took.
+func faultCall(t *testing.T, method, target string, form url.Values, headers ...string) (int, map[string]any, time.Duration) {
+	t.Helper()
+	var rd io.Reader
+	if form != nil {
+		rd = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, target, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "basic" {
+			req.SetBasicAuth(backendID, backendSec)
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := readBody(t, resp)
+	took := time.Since(start)
+	var out map[string]any
+	_ = json.Unmarshal([]byte(raw), &out)
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+		t.Errorf("%s %s: 503 without Retry-After", method, target)
+	}
+	return resp.StatusCode, out, took
+}
+
+// TestFaultFailingQueries injects failures on a throwaway cluster: the token and client
+// tables locked (every statement on them runs into the request deadline), then a
+// trigger that fails every write of a token (disk full). Each API answers 503 in its
+// own shape, never a verdict: no invalid_client, no {"active":false}, no 401, no 200
+// from /revoke; and once the fault is gone the same tokens work: nothing was revoked
+// or rotated away.
+func TestFaultFailingQueries(t *testing.T) {
+	pg := startCluster(t, 15434)
+	e := newEnv(t, storagetest.Backend{Name: "postgres", URL: pg.URL()}, func(c *custodian.Config) { c.RequestTimeout = time.Second })
+	db, err := sql.Open("postgres", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	anon := anonymousToken(t, e)
+	cust := customerLogin(t, e)
+	_, ticket, _ := faultCall(t, http.MethodGet, e.url+"/api/commerce/customer/authtickets/anonymousshopper", nil, "x-vol-tenant", testTenant, "basic", "")
+	ticketRT, _ := ticket["refreshToken"].(string)
+	if ticketRT == "" {
+		t.Fatalf("anonymous shopper ticket: %v", ticket)
+	}
+	tokenURL, introspectURL, revokeURL := e.issuer()+"/token", e.issuer()+"/introspect", e.issuer()+"/revoke"
+	validateURL := e.url + "/customer/" + testTenant + "/validateauthtoken"
+	refreshAuthURL := func(rt string) string {
+		return e.url + "/customer/" + testTenant + "/refreshauthtoken?" + url.Values{"refreshToken": {rt}, "client_id": {spaClient}}.Encode()
+	}
+	ticketRefreshURL := func(rt string) string {
+		return e.url + "/api/commerce/customer/authtickets/refresh?" + url.Values{"refreshToken": {rt}}.Encode()
+	}
+	type check struct {
+		name  string
+		call  func() (int, map[string]any, time.Duration)
+		shape func(map[string]any) bool
+	}
+	checks := []check{
+		{"token (client lookup)", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodPost, tokenURL, url.Values{"grant_type": {"client_credentials"}}, "basic", "")
+		}, oauthUnavailable},
+		{"token (refresh)", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodPost, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {anon["refresh_token"].(string)},
+				"client_id": {spaClient}})
+		}, oauthUnavailable},
+		{"introspect", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodPost, introspectURL, url.Values{"token": {anon["access_token"].(string)}}, "basic", "")
+		}, oauthUnavailable},
+		{"revoke", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodPost, revokeURL, url.Values{"token": {anon["access_token"].(string)}, "client_id": {spaClient}})
+		}, oauthUnavailable},
+		{"login API validateauthtoken", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodGet, validateURL, nil, "Authorization", "Bearer "+cust["access_token"].(string))
+		}, loginUnavailable},
+		{"login API refreshauthtoken", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodGet, refreshAuthURL(cust["refresh_token"].(string)), nil)
+		}, loginUnavailable},
+		{"ticket API refresh", func() (int, map[string]any, time.Duration) {
+			return faultCall(t, http.MethodPut, ticketRefreshURL(ticketRT), nil, "x-vol-tenant", testTenant, "basic", "")
+		}, ticketsUnavailable},
+	}
+	expect503 := func(fault string, names ...string) {
+		t.Helper()
+		for _, c := range checks {
+			if len(names) > 0 && !slices.Contains(names, c.name) {
+				continue
+			}
+			status, body, took := c.call()
+			if status != http.StatusServiceUnavailable || !c.shape(body) {
+				t.Errorf("%s, %s: %d %v, want 503 in the API's shape", fault, c.name, status, body)
+			}
+			if took > 3*time.Second {
+				t.Errorf("%s, %s: answered after %s", fault, c.name, took)
+			}
+		}
+	}
+	// afterwards: every token still works, exactly as before the fault.
+	afterwards := func(fault string) {
+		t.Helper()
+		if _, in, _ := faultCall(t, http.MethodPost, introspectURL, url.Values{"token": {anon["access_token"].(string)}}, "basic", ""); in["active"] != true {
+			t.Errorf("after %s: the access token is no longer active: %v", fault, in)
+		}
+		status, body := refresh(t, e, anon["refresh_token"].(string))
+		if status != http.StatusOK {
+			t.Fatalf("after %s: refresh at the token endpoint: %d %v", fault, status, body)
+		}
+		anon = body
+		status, body, _ = faultCall(t, http.MethodGet, refreshAuthURL(cust["refresh_token"].(string)), nil)
+		if status != http.StatusOK {
+			t.Fatalf("after %s: refreshauthtoken: %d %v", fault, status, body)
+		}
+		cust = body
+		status, body, _ = faultCall(t, http.MethodPut, ticketRefreshURL(ticketRT), nil, "x-vol-tenant", testTenant, "basic", "")
+		if status != http.StatusOK {
+			t.Fatalf("after %s: ticket refresh: %d %v", fault, status, body)
+		}
+		ticketRT = body["refreshToken"].(string)
+	}
+
+	// 1. The token and client tables locked by another transaction.
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE oauth2_tokens, clients IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	expect503("tables locked")
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	afterwards("tables locked")
+
+	// 2. Every write of a token fails (a trigger raising disk_full): the rotation of
+	// each refresh fails inside its transaction and changes nothing.
+	if _, err := db.Exec(`CREATE FUNCTION fail_token_write() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected: no space left' USING ERRCODE = 'disk_full'; END $$;
+		CREATE TRIGGER fail_token_write BEFORE INSERT OR UPDATE ON oauth2_tokens FOR EACH ROW EXECUTE FUNCTION fail_token_write()`); err != nil {
+		t.Fatal(err)
+	}
+	expect503("token writes failing", "token (refresh)", "revoke", "login API refreshauthtoken", "ticket API refresh")
+	if _, err := db.Exec(`DROP TRIGGER fail_token_write ON oauth2_tokens`); err != nil {
+		t.Fatal(err)
+	}
+	afterwards("token writes failing")
+
+	// 3. A refresh whose answer is lost after the rotation committed: the retry with
+	// the same token succeeds (grace window), and the family lives on.
+	lost := cust["refresh_token"].(string)
+	if status, body, _ := faultCall(t, http.MethodGet, refreshAuthURL(lost), nil); status != http.StatusOK {
+		t.Fatalf("refreshauthtoken: %d %v", status, body)
+	}
+	status, retried, _ := faultCall(t, http.MethodGet, refreshAuthURL(lost), nil)
+	if status != http.StatusOK {
+		t.Fatalf("retry of a refresh whose answer was lost: %d %v", status, retried)
+	}
+	if status, body, _ := faultCall(t, http.MethodGet, validateURL, nil, "Authorization", "Bearer "+retried["access_token"].(string)); status != http.StatusOK {
+		t.Errorf("the retried refresh's token: %d %v", status, body)
+	}
 }
