@@ -359,10 +359,14 @@ func (c *cli) serve(name string, args []string) int {
 		if err != nil {
 			return c.fail(exitFailure, err)
 		}
-		if err := d.Print(c.stdout, cfg.PublicURL); err != nil {
-			return c.fail(exitFailure, err)
+		if o.LogFormat == "json" {
+			d.Log(c.ctx, log, cfg.PublicURL) // a record with fields, not text among the JSON
+		} else {
+			if err := d.Print(c.stdout, cfg.PublicURL); err != nil {
+				return c.fail(exitFailure, err)
+			}
+			fmt.Fprintln(c.stdout)
 		}
-		fmt.Fprintln(c.stdout)
 	}
 
 	public, admin := c.httpServer(srv.Handler(), log), c.httpServer(srv.AdminHandler(), log)
