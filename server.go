@@ -109,6 +109,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
+		Hashing:   customer.NewHashLimiter(customer.HashLimits{Concurrent: cfg.PasswordHashConcurrency, Wait: cfg.PasswordHashWait}),
 		TwoFactor: tfc, WebhookSecrets: webhookSecrets, SettingSecrets: settingSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		return nil, err
