@@ -51,8 +51,10 @@ type GuardStore interface {
 // Login checks an e-mail and password for a tenant, guarding the door: rate limits per
 // client IP and per account, failed-password counting with automatic lockout, and the
 // audit trail. An unknown e-mail and a wrong password answer ErrInvalidCredentials after
-// the same argon2id work; a locked or inactive account is only revealed to someone who
-// knows its password.
+// the same argon2id work, and no sooner than the tenant's failure floor (foreign.go), so
+// an imported hash's own cost tells nothing either; a locked or inactive account, and a
+// weak imported hash that needs a reset (ErrPasswordResetRequired), are only revealed to
+// someone who knows its password. The right password against an imported hash upgrades it.
 func (s *Service) Login(ctx context.Context, t *identity.Tenant, email, password string) (*Account, error) {
 	return s.checkLogin(ctx, t, email, password, true)
 }
@@ -91,21 +93,22 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	if len(password) > 4*MaxPasswordLength {
 		password = password[:4*MaxPasswordLength]
 	}
+	start := time.Now() // real time: the failure floor is about what a caller measures
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
+		vs := time.Now()
 		_, _ = s.hasher.Verify(s.dummyHash, password)
+		s.floor.observe(t.Name, schemeDummy, schemeDummy, time.Since(vs))
 		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
+		s.floor.wait(ctx, t.Name, start)
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	var ok bool
-	if a.PasswordHash == "" {
-		// An account created by a social sign-in has no password until one is set.
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-	} else if ok, err = s.hasher.Verify(a.PasswordHash, password); err != nil {
-		return nil, fmt.Errorf("login customer %d: %w", a.ID, err)
+	ok, foreign, err := s.verifyStored(ctx, t, a, password)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
 	if !ok {
@@ -117,6 +120,7 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 		if out.JustLocked {
 			s.event(ctx, t.Name, identity.EventAccountLocked, &a.ID, map[string]any{"until": out.LockedUntil})
 		}
+		s.floor.wait(ctx, t.Name, start)
 		return nil, ErrInvalidCredentials
 	}
 	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
@@ -126,6 +130,11 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	if !a.Active || a.OnHold {
 		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
 		return nil, ErrInactive
+	}
+	if foreign != nil {
+		if err := s.upgradeForeign(ctx, t, a, foreign, password); err != nil {
+			return nil, err
+		}
 	}
 	if !signIn {
 		return a, nil
