@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -50,6 +51,10 @@ type Config struct {
 	// RefreshGraceMaxForks bounds the token pairs one refresh token may mint inside the
 	// grace window (zero: the default of 20).
 	RefreshGraceMaxForks int
+	// DatabaseWait is how long New keeps retrying a database that is unavailable at
+	// start (refused, unreachable, starting up), with backoff and a log line per
+	// attempt (zero: one minute; negative: one attempt).
+	DatabaseWait time.Duration
 	// MaxBodyBytes limits request bodies (zero: 64 KiB).
 	MaxBodyBytes int64
 	// SecureCookies forces the Secure attribute on cookies; it is on by default when
@@ -60,6 +65,12 @@ type Config struct {
 	// configures a tenant must not be able to make the server call its own network.
 	// Local development and tests with an upstream provider on loopback turn it on.
 	AllowPrivateURLs bool
+	// TrustedProxies are the load balancers, CDNs and reverse proxies whose Forwarded
+	// and X-Forwarded-For headers are believed (ParseTrustedProxies reads them): from
+	// such a peer the client is the right-most forwarded address that is not a trusted
+	// proxy. Empty: the client is always the TCP peer and every forwarding header is
+	// ignored.
+	TrustedProxies []netip.Prefix
 
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
@@ -104,6 +115,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshGraceMaxForks < 0 {
 		errs = append(errs, errors.New("refresh grace max forks must not be negative"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, errors.New("trusted proxies: an entry is not a valid CIDR"))
+			break
+		}
 	}
 	return errors.Join(errs...)
 }

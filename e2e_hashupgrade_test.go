@@ -201,8 +201,8 @@ func TestImportedHashUpgradeOnSignIn(t *testing.T) {
 					t.Errorf("%s: wrong password at the ticket API: %d %s", v.Name, got.status, got.raw)
 				}
 				wantForeign(t, e, tEmail, v)
-				if a := stored(t, e, tEmail); a.FailedLogins != 1 {
-					t.Errorf("%s: wrong password counted %d times", v.Name, a.FailedLogins)
+				if n, ev := eventsOf(t, e, stored(t, e, tEmail).ID, identity.EventLoginFailed); n != 1 || ev.Detail["reason"] != "wrong_password" {
+					t.Errorf("%s: wrong password recorded %d times: %+v", v.Name, n, ev)
 				}
 				got := ticketSignIn(t, e, app, tEmail, v.Password)
 				if got.status != http.StatusOK {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -26,8 +25,9 @@ type requestIDKey struct{}
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // requestContext gives every request a request id (the caller's X-Request-Id when it
-// is sane), records the caller's address and user agent for the audit trail, and
-// logs the request when it ends.
+// is sane), records the client's address (clientaddr.go: behind trusted proxies, the
+// forwarded one) and user agent for rate limits, lockout, devices and the audit trail,
+// and logs the request when it ends.
 func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -37,10 +37,7 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-Id", id)
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip := proxies(s.cfg.TrustedProxies).clientAddr(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = identity.WithRequestMeta(ctx, identity.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/custodian-id/custodian/api/admin"
@@ -33,6 +34,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	ready   readiness
 }
 
 // The customer service is what the login pages and the password grant sign in through.
@@ -58,7 +60,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	log := slog.New(requestIDHandler{inner: discardIfNil(cfg.Logger).Handler()})
 
+	if cfg.DatabaseWait == 0 {
+		cfg.DatabaseWait = time.Minute
+	}
 	store, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{
+		ConnectWait:          max(cfg.DatabaseWait, 0),
 		Now:                  cfg.Now,
 		Logger:               log,
 		RefreshGracePeriod:   cfg.RefreshGracePeriod,
@@ -134,6 +140,11 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	} else if n > 0 {
 		log.InfoContext(ctx, "sealed plaintext webhook secrets of queued messages", "messages", n)
 	}
+	// A node whose secret does not open the stored keys would start and fail every
+	// token request: refuse to run.
+	if err := provider.CheckSecrets(ctx); err != nil {
+		return nil, err
+	}
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
 		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
 		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
@@ -181,17 +192,73 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
+// readyTimeout bounds /readyz: it answers within it whatever the database does.
+const readyTimeout = time.Second
+
+// readiness shares one check in flight among concurrent probes, so a database that
+// does not answer holds one goroutine, not one per probe.
+type readiness struct {
+	mu      sync.Mutex
+	running chan struct{} // closed when the check in flight ends
+	result  error
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.ErrorContext(ctx, "readiness check", "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	timer := time.NewTimer(readyTimeout)
+	defer timer.Stop()
+	done := s.ready.start(s.readyCheck)
+	var err error
+	select {
+	case <-done:
+		s.ready.mu.Lock()
+		err = s.ready.result
+		s.ready.mu.Unlock()
+	case <-timer.C:
+		err = fmt.Errorf("database: %w: no answer within %s", identity.ErrUnavailable, readyTimeout)
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "readiness check", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"unavailable","database":"unreachable"}` + "\n"))
+		body := `{"status":"unavailable","database":"unreachable"}`
+		if errors.Is(err, oauth.ErrWrongSecret) {
+			body = `{"status":"unavailable","database":"` + string(s.store.Dialect()) + `","signing":"the signing keys do not open with the configured secret"}`
+		}
+		_, _ = w.Write([]byte(body + "\n"))
 		return
 	}
-	_, _ = w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `"}` + "\n"))
+	_, _ = w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `","signing":"ok"}` + "\n"))
+}
+
+// start runs check unless a check is in flight, and returns the channel closed when
+// the one in flight ends.
+func (rd *readiness) start(check func(context.Context) error) <-chan struct{} {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.running != nil {
+		return rd.running
+	}
+	done := make(chan struct{})
+	rd.running = done
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		defer cancel()
+		err := check(ctx)
+		rd.mu.Lock()
+		rd.result, rd.running = err, nil
+		rd.mu.Unlock()
+		close(done)
+	}()
+	return done
+}
+
+// readyCheck: the database answers, and this node can sign (its current keys open).
+func (s *Server) readyCheck(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.OAuth.CanSign(ctx)
 }
 
 // RunMaintenance runs the background work of a node until ctx ends: the notification
@@ -215,6 +282,9 @@ func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 			}
 			if err := s.store.DeleteStaleRateLimits(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.ErrorContext(ctx, "delete stale rate limits", "err", err)
+			}
+			if err := s.store.DeleteStaleLockouts(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.ErrorContext(ctx, "delete stale lockouts", "err", err)
 			}
 			if _, err := s.store.DeleteExpiredChallenges(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.ErrorContext(ctx, "delete expired second-factor challenges", "err", err)

@@ -66,8 +66,12 @@ func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
+	ss, err := identity.NewSettingSecrets(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := customer.NewService(customer.Config{Store: st, Tenants: st, Tokens: st, Guard: st, Events: st, Outbox: ob,
-		TwoFactor: tfc, WebhookSecrets: ws, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
+		TwoFactor: tfc, WebhookSecrets: ws, SettingSecrets: ss, Hasher: &customer.PasswordHasher{Memory: 1024, Time: 1, Threads: 1}, PublicURL: "https://id.example",
 		Limits: limits, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +96,8 @@ func (f *fixture) account(t *testing.T, email, password string) *customer.Accoun
 	return a
 }
 
-// TestLockoutConcurrent: 20 parallel wrong passwords count exactly 20 and lock exactly
-// once; afterwards the right password says locked, and the lock runs out by itself.
+// TestLockoutConcurrent: 20 parallel wrong passwords count exactly 20 and lock each
+// side exactly once; afterwards the right password says locked, and the lock runs out by itself.
 func TestLockoutConcurrent(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
@@ -125,14 +129,16 @@ func TestLockoutConcurrent(t *testing.T) {
 				t.Errorf("login state %+v", st)
 			}
 			evs, _ := f.store.ListEvents(ctx, "shop", &a.ID, 100)
-			locks := 0
+			// Smart lockout: one address with no known device locks its address at 5
+			// and the unfamiliar side as a whole at 10, each exactly once.
+			locks := map[any]int{}
 			for _, e := range evs {
 				if e.Kind == identity.EventAccountLocked {
-					locks++
+					locks[e.Detail["side"]]++
 				}
 			}
-			if locks != 1 {
-				t.Errorf("locked %d times, want once", locks)
+			if len(locks) != 2 || locks["address"] != 1 || locks["unfamiliar"] != 1 {
+				t.Errorf("locks %v, want the address and the unfamiliar side once each", locks)
 			}
 			if _, err := f.svc.Login(ctx, f.tenant, "jane@example.com", "correct horse battery"); !errors.Is(err, customer.ErrLocked) {
 				t.Errorf("correct password while locked: %v", err)

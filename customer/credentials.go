@@ -23,6 +23,12 @@ import (
 // the database before the answer, so a request is never lost: a failing job is
 // retried like a failed delivery.
 func (s *Service) RequestPasswordReset(ctx context.Context, t *identity.Tenant, email, site string) error {
+	return s.RequestPasswordResetFrom(ctx, t, email, site, nil)
+}
+
+// RequestPasswordResetFrom is RequestPasswordReset for a hosted page (page non-nil):
+// the mail's link to the hosted new-password page returns to page.Return.
+func (s *Service) RequestPasswordResetFrom(ctx context.Context, t *identity.Tenant, email, site string, page *HostedPage) error {
 	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return err
@@ -33,8 +39,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *identity.Tenant, 
 	if s.outbox == nil {
 		return errors.New("password reset: no outbox configured")
 	}
-	return s.outbox.Enqueue(ctx, &notify.Message{Tenant: t.Name, Kind: notify.KindPasswordResetJob,
-		Data: map[string]any{"email": email, "site": site, "ip": meta.IP, "userAgent": meta.UserAgent, "requestId": meta.RequestID}})
+	data := map[string]any{"email": email, "site": site, "ip": meta.IP, "userAgent": meta.UserAgent, "requestId": meta.RequestID}
+	if page != nil && page.Return != "" {
+		data["return"] = page.Return
+	}
+	return s.outbox.Enqueue(ctx, &notify.Message{Tenant: t.Name, Kind: notify.KindPasswordResetJob, Data: data})
 }
 
 // passwordResetJob is the work of a reset request (RequestPasswordReset), run by the
@@ -72,9 +81,15 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 			u.RawQuery = q.Encode()
 			link = u.String()
 		}
+	} else if t.Settings.PagesPasswordReset {
+		// No storefront page: the mail links to the hosted new-password page.
+		link = s.hostedLink(t.Name, "/password/new", tok, &HostedPage{Return: str("return")})
 	}
 	body := "Someone asked to reset the password of your account. Your reset token (valid for " + ttl.String() + ", once):\n\n" + tok
-	if link != "" {
+	if link != "" && t.Settings.PasswordResetURL == "" {
+		// The hosted page; the token stays in the mail for a storefront that asks for it.
+		body += "\n\nOr choose a new password here:\n\n" + link
+	} else if link != "" {
 		body = "Someone asked to reset the password of your account. Choose a new one here (valid for " + ttl.String() + ", once):\n\n" + link
 	}
 	body += "\n\nIf it was not you, ignore this message: your password stays as it is."

@@ -23,25 +23,35 @@ type LoginState struct {
 	LockedUntil               *time.Time `json:"lockedUntil"`
 	LastLoginOn               *time.Time `json:"lastLoginOn"`
 	IsLocked                  bool       `json:"isLocked"`
+	// Locks are the locks that hold: "account" (the administrator's), "unfamiliar",
+	// "address" or "device:<id>" (smart lockout).
+	Locks []Lockout `json:"locks"`
 }
 
 // FailureOutcome is what one failed password did to an account.
 type FailureOutcome struct {
-	Count       int
-	LockedUntil *time.Time
-	JustLocked  bool
+	// Count is the account's failures in the current window (the admin view).
+	Count int
+	// Locked are the sides this failure locked (each lock is reported once).
+	Locked []Lockout
 }
 
 // GuardStore is the store side of the door: failed-login counting and rate limits,
 // each a single statement so that nodes and concurrent requests agree.
 type GuardStore interface {
-	// RecordFailedLogin counts a failed password with one conditional update and locks
-	// the account for lockFor when the count reaches threshold (a lock that has run out
-	// restarts the count). threshold 0 counts without locking.
-	RecordFailedLogin(ctx context.Context, tenant string, id int64, now time.Time, threshold int, lockFor time.Duration) (FailureOutcome, error)
-	// RecordSuccessfulLogin resets the count and stamps the login time.
-	RecordSuccessfulLogin(ctx context.Context, tenant string, id int64, now time.Time) error
-	// SetLock locks an account until a time, or unlocks it (nil), resetting the count.
+	// RecordFailedLogin counts a failed password (or second factor) against each side
+	// of the sign-in with one conditional upsert per side: a side locks for lockFor when
+	// its count reaches its threshold (threshold 0 counts without locking), and a side
+	// whose lock ran out, or whose first counted failure is older than lockFor, starts
+	// again at 1. It also counts the failure in the account's record (the admin view).
+	RecordFailedLogin(ctx context.Context, tenant string, id int64, now time.Time, sides []LockoutSide, lockFor time.Duration) (FailureOutcome, error)
+	// RecordSuccessfulLogin resets the account's record, stamps the login time and
+	// forgets the counts of the given sides that are not locked.
+	RecordSuccessfulLogin(ctx context.Context, tenant string, id int64, now time.Time, sides []string) error
+	// Lockouts lists the sides of an account that are locked at now.
+	Lockouts(ctx context.Context, tenant string, id int64, now time.Time) ([]Lockout, error)
+	// SetLock locks an account until a time, or unlocks it (nil), resetting the count
+	// and, on unlock, every side's lock.
 	SetLock(ctx context.Context, tenant string, id int64, until *time.Time, now time.Time) error
 	// Hit counts an event in a fixed-window bucket and returns the count in the current
 	// window and the window's end.
@@ -56,14 +66,21 @@ type GuardStore interface {
 // weak imported hash that needs a reset (ErrPasswordResetRequired), are only revealed to
 // someone who knows its password. The right password against an imported hash upgrades it.
 func (s *Service) Login(ctx context.Context, t *identity.Tenant, email, password string) (*Account, error) {
-	return s.checkLogin(ctx, t, email, password, true)
+	a, sides, err := s.checkLogin(ctx, t, email, password, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.signedIn(ctx, t, a, sides, nil); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // confirmPassword checks a signed-in customer's password before a sensitive change
 // (password, e-mail, second factor, erasure) with the same rate limits, failure
 // counting and lockout as a sign-in, but it is not a sign-in: the last login stays.
 func (s *Service) confirmPassword(ctx context.Context, t *identity.Tenant, email, password string) error {
-	_, err := s.checkLogin(ctx, t, email, password, false)
+	_, _, err := s.checkLogin(ctx, t, email, password, "")
 	return err
 }
 
@@ -77,7 +94,11 @@ func (s *Service) checkPassword(ctx context.Context, t *identity.Tenant, id int6
 	return s.confirmPassword(ctx, t, a.Email, password)
 }
 
-func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, password string, signIn bool) (*Account, error) {
+// checkLogin is the first factor: the rate limits, the password, and the smart lockout
+// (smartlockout.go) of the sides the sign-in comes from (a device by the keyed hash of
+// its fingerprint, "" for none, and the caller's address). It returns the account and
+// those sides; the caller records the success once the sign-in completes.
+func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, password, fingerprintHash string) (*Account, []LockoutSide, error) {
 	meta := identity.RequestMetaFromContext(ctx)
 	key := EmailKey(email)
 	if err := errors.Join(
@@ -86,9 +107,9 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	); err != nil {
 		var rl *identity.RateLimitError
 		if errors.As(err, &rl) {
-			return nil, rl
+			return nil, nil, rl
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if len(password) > 4*MaxPasswordLength {
 		password = password[:4*MaxPasswordLength]
@@ -101,56 +122,60 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 		s.floor.observe(t.Name, schemeDummy, schemeDummy, time.Since(vs))
 		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
 		s.floor.wait(ctx, t.Name, start)
-		return nil, ErrInvalidCredentials
+		return nil, nil, ErrInvalidCredentials
 	}
 	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, nil, fmt.Errorf("login: %w", err)
 	}
 	ok, foreign, err := s.verifyStored(ctx, t, a, password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	sides, err := s.signInSides(ctx, t, a.ID, fingerprintHash)
+	if err != nil {
+		return nil, nil, err
 	}
 	now := s.now().UTC()
 	if !ok {
-		out, err := s.guard.RecordFailedLogin(ctx, t.Name, a.ID, now, t.Settings.LockoutThreshold, time.Duration(t.Settings.LockoutDuration))
-		if err != nil {
-			return nil, fmt.Errorf("record failed login: %w", err)
-		}
-		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "wrong_password", "count": out.Count})
-		if out.JustLocked {
-			s.event(ctx, t.Name, identity.EventAccountLocked, &a.ID, map[string]any{"until": out.LockedUntil})
+		if err := s.recordFailure(ctx, t, a.ID, sides, identity.EventLoginFailed, map[string]any{"reason": "wrong_password"}); err != nil {
+			return nil, nil, err
 		}
 		s.floor.wait(ctx, t.Name, start)
-		return nil, ErrInvalidCredentials
+		return nil, nil, ErrInvalidCredentials
 	}
-	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
-		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "locked"})
-		return nil, ErrLocked
+	locked, err := s.lockedSide(ctx, t, a.ID, sides, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Locked(now) || locked != nil {
+		reason := map[string]any{"reason": "locked"}
+		if locked != nil {
+			reason["side"] = publicSide(locked.Side)
+		}
+		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, reason)
+		return nil, nil, ErrLocked
 	}
 	if !a.Active || a.OnHold {
 		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
-		return nil, ErrInactive
+		return nil, nil, ErrInactive
 	}
 	if foreign != nil {
 		if err := s.upgradeForeign(ctx, t, a, foreign, password); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if !signIn {
-		return a, nil
-	}
-	if err := s.signedIn(ctx, t, a, nil); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return a, sides, nil
 }
 
 // signedIn records a completed sign-in: the failure count resets, the login time is
 // stamped and login.succeeded goes to the audit trail. A password followed by a
 // second-factor challenge is not complete until the challenge is answered.
-func (s *Service) signedIn(ctx context.Context, t *identity.Tenant, a *Account, detail map[string]any) error {
+//
+// sides are the lockout sides of the sign-in's password: their counts end. A social
+// sign-in names none (it proves nothing about the password).
+func (s *Service) signedIn(ctx context.Context, t *identity.Tenant, a *Account, sides []LockoutSide, detail map[string]any) error {
 	now := s.now().UTC()
-	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now); err != nil {
+	if err := s.guard.RecordSuccessfulLogin(ctx, t.Name, a.ID, now, successKeys(sides)); err != nil {
 		return fmt.Errorf("record login: %w", err)
 	}
 	a.LastLoginAt = &now
@@ -159,34 +184,47 @@ func (s *Service) signedIn(ctx context.Context, t *identity.Tenant, a *Account, 
 	return nil
 }
 
-// wrongCode counts a wrong second factor like a wrong password.
+// wrongCode counts a wrong second factor like a wrong password, on the sides of the
+// challenge's sign-in (its device and the caller's address).
 func (s *Service) wrongCode(ctx context.Context, t *identity.Tenant, wrong *twofactor.WrongCodeError) error {
 	if wrong.CustomerID == 0 {
 		return wrong
 	}
-	out, err := s.guard.RecordFailedLogin(ctx, t.Name, wrong.CustomerID, s.now().UTC(), t.Settings.LockoutThreshold,
-		time.Duration(t.Settings.LockoutDuration))
+	sides, err := s.signInSides(ctx, t, wrong.CustomerID, wrong.FingerprintHash)
 	if err != nil {
-		return fmt.Errorf("record failed second factor: %w", err)
+		return err
 	}
-	s.event(ctx, t.Name, EventTwoFactorFailed, &wrong.CustomerID, map[string]any{"count": out.Count, "replayed": wrong.Replayed})
-	if out.JustLocked {
-		s.event(ctx, t.Name, identity.EventAccountLocked, &wrong.CustomerID, map[string]any{"until": out.LockedUntil})
+	if err := s.recordFailure(ctx, t, wrong.CustomerID, sides, EventTwoFactorFailed, map[string]any{"replayed": wrong.Replayed}); err != nil {
+		return err
 	}
 	return wrong
 }
 
-// LoginStateOf derives the admin view of an account's sign-in state.
-func LoginStateOf(a *Account, threshold int, now time.Time) LoginState {
+// LoginStateOf derives the admin view of an account's sign-in state from the account
+// and the sides of it that are locked (Lockouts). The account counts as locked while
+// the administrator's lock or any side's lock holds; Locks says which.
+func LoginStateOf(a *Account, locks []Lockout, threshold int, now time.Time) LoginState {
 	st := LoginState{
 		FailedLoginAttemptCount:   a.FailedLogins,
 		FirstFailedLoginAttemptOn: a.FirstFailedLoginAt,
 		LastLockedOn:              a.LastLockedAt,
 		LastLoginOn:               a.LastLoginAt,
-		IsLocked:                  a.LockedUntil != nil && now.Before(*a.LockedUntil),
+		IsLocked:                  a.Locked(now),
+		Locks:                     []Lockout{},
 	}
 	if st.IsLocked {
 		st.LockedUntil = a.LockedUntil
+		st.Locks = append(st.Locks, Lockout{Side: "account", Until: a.LockedUntil})
+	}
+	for _, l := range locks {
+		if l.Until == nil || !now.Before(*l.Until) {
+			continue
+		}
+		st.IsLocked = true
+		if st.LockedUntil == nil || l.Until.After(*st.LockedUntil) {
+			st.LockedUntil = l.Until
+		}
+		st.Locks = append(st.Locks, Lockout{Side: publicSide(l.Side), Until: l.Until})
 	}
 	if threshold > 0 && !st.IsLocked {
 		st.RemainingLoginAttempts = max(threshold-a.FailedLogins, 0)
@@ -220,5 +258,15 @@ func (s *Service) LoginState(ctx context.Context, t *identity.Tenant, id int64) 
 	if err != nil {
 		return LoginState{}, err
 	}
-	return LoginStateOf(a, t.Settings.LockoutThreshold, s.now()), nil
+	return s.LoginStateOf(ctx, t, a)
+}
+
+// LoginStateOf is the sign-in state of an account the caller already read (admin).
+func (s *Service) LoginStateOf(ctx context.Context, t *identity.Tenant, a *Account) (LoginState, error) {
+	now := s.now().UTC()
+	locks, err := s.guard.Lockouts(ctx, t.Name, a.ID, now)
+	if err != nil {
+		return LoginState{}, fmt.Errorf("login state: %w", err)
+	}
+	return LoginStateOf(a, locks, t.Settings.LockoutThreshold, now), nil
 }

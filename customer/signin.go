@@ -67,7 +67,7 @@ func deviceTTL(t *identity.Tenant) time.Duration {
 // whether a second factor is due. When it is, a challenge is opened (and an e-mailed
 // code queued) and no account is handed out for tokens.
 func (s *Service) SignIn(ctx context.Context, t *identity.Tenant, in SignIn) (*SignedIn, error) {
-	a, err := s.checkLogin(ctx, t, in.Email, in.Password, false)
+	a, sides, err := s.checkLogin(ctx, t, in.Email, in.Password, s.tf.DeviceHash(t.Name, in.Fingerprint))
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +80,13 @@ func (s *Service) SignIn(ctx context.Context, t *identity.Tenant, in SignIn) (*S
 			return nil, ErrNotMember
 		}
 	}
-	return s.afterFirstFactor(ctx, t, a, in, "pwd")
+	return s.afterFirstFactor(ctx, t, a, in, "pwd", sides)
 }
 
 // afterFirstFactor asks the policy whether a sign-in whose first factor (amr: pwd, or
 // fed for an upstream provider) succeeded needs a second one, and opens a challenge
-// when it does.
-func (s *Service) afterFirstFactor(ctx context.Context, t *identity.Tenant, a *Account, in SignIn, amr string) (*SignedIn, error) {
+// when it does. sides are the lockout sides of a password (none for fed).
+func (s *Service) afterFirstFactor(ctx context.Context, t *identity.Tenant, a *Account, in SignIn, amr string, sides []LockoutSide) (*SignedIn, error) {
 	p, err := policy(t)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *identity.Tenant, a *A
 		s.event(ctx, t.Name, EventTwoFactorChallenged, &a.ID, map[string]any{"reason": d.Reason, "methods": info.Methods})
 		return &SignedIn{Account: a, Challenge: info, Payload: in.Payload}, nil
 	}
-	if err := s.signedIn(ctx, t, a, map[string]any{"amr": amr}); err != nil {
+	if err := s.signedIn(ctx, t, a, sides, map[string]any{"amr": amr}); err != nil {
 		return nil, err
 	}
 	dev, err := s.touchDevice(ctx, t, a, att, 0)
@@ -174,6 +174,22 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *identity.Tenant, 
 	if a.Locked(now) {
 		return nil, ErrLocked
 	}
+	// A password sign-in still owes its second factor: a side of it that locked
+	// meanwhile (wrong codes count there) holds. A social one is not a password's.
+	var sides []LockoutSide
+	if first := c.Payload[payloadFirstFactor]; first == "" || first == "pwd" {
+		if sides, err = s.signInSides(ctx, t, a.ID, c.FingerprintHash); err != nil {
+			return nil, err
+		}
+		locked, err := s.lockedSide(ctx, t, a.ID, sides, now)
+		if err != nil {
+			return nil, err
+		}
+		if locked != nil {
+			s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "locked", "side": publicSide(locked.Side)})
+			return nil, ErrLocked
+		}
+	}
 	if !a.Active || a.OnHold {
 		return nil, ErrInactive
 	}
@@ -181,7 +197,7 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *identity.Tenant, 
 		return nil, err
 	}
 	// The sign-in is complete: wrong codes before the right one stop counting.
-	if err := s.signedIn(ctx, t, a, map[string]any{"amr": "2fa", "method": method}); err != nil {
+	if err := s.signedIn(ctx, t, a, sides, map[string]any{"amr": "2fa", "method": method}); err != nil {
 		return nil, err
 	}
 	a.Last2FAAt = &now

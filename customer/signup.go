@@ -24,6 +24,25 @@ type SignupRequest struct {
 	Password string
 	Details  SignupDetails
 	Address  *Address
+	// Page is set when the sign-up came from the hosted sign-up page: the activation
+	// mail then links to the hosted confirmation page instead of the API's.
+	Page *HostedPage
+}
+
+// HostedPage says that a request came from the hosted pages of the login flow
+// (/oauth2/{tenant}/…): the mail it causes links to the hosted page that finishes it,
+// which sends the shopper back to Return, the authorization request they came from
+// (a path under /oauth2/{tenant}/, checked by the page; "" for none).
+type HostedPage struct{ Return string }
+
+// hostedLink is the address of a hosted page of the tenant carrying a mailed token
+// and, when known, the authorization request to return to.
+func (s *Service) hostedLink(tenant, path, token string, page *HostedPage) string {
+	q := url.Values{"token": {token}}
+	if page != nil && page.Return != "" {
+		q.Set("return", page.Return)
+	}
+	return s.publicURL + "/oauth2/" + tenant + path + "?" + q.Encode()
 }
 
 // SignupDetails is the profile part of a signup.
@@ -44,6 +63,10 @@ type B2B struct {
 // tokens scoped to it, so only the admin surface assigns memberships. With the tenant's double opt-in the account starts inactive and an
 // activation link is queued in the same transaction.
 func (s *Service) Signup(ctx context.Context, t *identity.Tenant, in SignupRequest) (*Account, error) {
+	meta := identity.RequestMetaFromContext(ctx)
+	if err := s.allow(ctx, "signup:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+		return nil, err
+	}
 	v := &identity.Validator{}
 	if strings.TrimSpace(in.Email) == "" {
 		v.Add("email", "missing", "is required")
@@ -107,7 +130,7 @@ func (s *Service) Signup(ctx context.Context, t *identity.Tenant, in SignupReque
 			}
 		}
 		if !a.Active {
-			return s.sendOptIn(ctx, t, a)
+			return s.sendOptIn(ctx, t, a, in.Page)
 		}
 		return nil
 	})
@@ -138,8 +161,9 @@ func HashToken(tok string) string {
 const OptInTTL = 48 * time.Hour
 
 // sendOptIn creates an activation token and queues its mail, in the caller's
-// transaction.
-func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account) error {
+// transaction. The mail links to the API's confirmation route, or to the hosted
+// confirmation page when the sign-up came from a hosted page.
+func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account, page *HostedPage) error {
 	tok, hash, err := s.newToken()
 	if err != nil {
 		return err
@@ -149,6 +173,9 @@ func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account)
 		return err
 	}
 	link := s.publicURL + "/customer/" + t.Name + "/signup/optin/" + url.PathEscape(tok)
+	if page != nil {
+		link = s.hostedLink(t.Name, "/signup/confirm", tok, page)
+	}
 	return s.notify(ctx, t, &notify.Message{
 		Tenant: t.Name, Kind: notify.KindSignupOptIn, To: a.Email,
 		Subject: "Activate your account",
@@ -185,6 +212,12 @@ func (s *Service) ConfirmOptIn(ctx context.Context, t *identity.Tenant, token st
 // ResendOptIn queues a new activation link for an inactive account. It answers the
 // same whether or not the address has an account.
 func (s *Service) ResendOptIn(ctx context.Context, t *identity.Tenant, email string) error {
+	return s.ResendOptInFrom(ctx, t, email, nil)
+}
+
+// ResendOptInFrom is ResendOptIn for a hosted page (page non-nil): the new link opens
+// the hosted confirmation page.
+func (s *Service) ResendOptInFrom(ctx context.Context, t *identity.Tenant, email string, page *HostedPage) error {
 	meta := identity.RequestMetaFromContext(ctx)
 	if err := s.allow(ctx, "optin:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
 		return err
@@ -202,5 +235,5 @@ func (s *Service) ResendOptIn(ctx context.Context, t *identity.Tenant, email str
 	if a.Active {
 		return nil
 	}
-	return s.store.InTx(ctx, func(ctx context.Context) error { return s.sendOptIn(ctx, t, a) })
+	return s.store.InTx(ctx, func(ctx context.Context) error { return s.sendOptIn(ctx, t, a, page) })
 }

@@ -94,7 +94,7 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in SocialIden
 		sign.Payload = map[string]string{payloadHandoff: in.Handoff}
 	}
 	if t.Settings.SocialTrustMFA && slices.ContainsFunc(in.AMR, func(m string) bool { return slices.Contains(upstreamMFA, m) }) {
-		if err := s.signedIn(ctx, t, a, map[string]any{"amr": "fed", "connector": in.ConnectorID}); err != nil {
+		if err := s.signedIn(ctx, t, a, nil, map[string]any{"amr": "fed", "connector": in.ConnectorID}); err != nil {
 			return nil, err
 		}
 		dev, err := s.touchDevice(ctx, t, a, s.attempt(t, sign), 0)
@@ -104,7 +104,7 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in SocialIden
 		return principal(&SignedIn{Account: a, AMR: []string{"fed", "mfa"}, DeviceID: dev}), nil
 	}
 	sign.NoChallenge = in.NoChallenge
-	res, err := s.afterFirstFactor(ctx, t, a, sign, "fed")
+	res, err := s.afterFirstFactor(ctx, t, a, sign, "fed", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
+	// ErrUnavailable is a transient failure of the database (refused or lost
+	// connection, timeout, a server shutting down or out of resources): no verdict
+	// about what was asked. storage wraps it once, where driver errors are read; every
+	// dialect answers it as 503 with Retry-After, never as "not found" or "invalid".
+	ErrUnavailable = errors.New("storage temporarily unavailable")
 )
 
 // Sign-in outcomes. Every entry point (login pages, password grant, ticket and login

@@ -48,6 +48,11 @@ type Settings struct {
 
 	SessionTTL Duration `json:"session.ttl"`
 
+	// PagesSignup and PagesPasswordReset switch the hosted sign-up (with its opt-in
+	// confirmation page) and password-reset pages of the login flow on or off.
+	PagesSignup        bool `json:"pages.signup"`
+	PagesPasswordReset bool `json:"pages.password_reset"`
+
 	// B2BSelfDeclared: a company registration id the shopper gives at signup or in
 	// PATCH /me makes the account B2B. Off (the default), only memberships the admin
 	// assigns do, and the id is kept as what the shopper said.
@@ -172,6 +177,8 @@ func DefaultSettings() Settings {
 		SocialAutoProvision:    true,
 		SocialTrustMFA:         true,
 		SessionTTL:             Duration(14 * 24 * time.Hour),
+		PagesSignup:            true,
+		PagesPasswordReset:     true,
 	}
 }
 
@@ -326,8 +333,10 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strconv.Itoa(s.LockoutThreshold) },
 	},
-	"lockout.duration": durationSetting("how long a locked account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
-	"signup.optin":     boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),
+	"lockout.duration":     durationSetting("how long a locked account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
+	"pages.signup":         boolSetting("the login page offers \"Create account\": the hosted sign-up page and its opt-in confirmation page (false: they answer 404)", func(s *Settings) *bool { return &s.PagesSignup }),
+	"pages.password_reset": boolSetting("the login page offers \"Forgot password?\": the hosted reset pages, which the reset mail links to when password.reset_url is empty (false: they answer 404)", func(s *Settings) *bool { return &s.PagesPasswordReset }),
+	"signup.optin":         boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),
 	"password.min_length": {
 		doc: "shortest password a customer may choose (8 to 128; common passwords and the e-mail address are always refused)",
 		set: func(s *Settings, v string) error {

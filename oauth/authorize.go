@@ -231,7 +231,13 @@ func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, a
 		p.log.ErrorContext(r.Context(), "authorize", "err", err, "debug", rfc.DebugField)
 	}
 	if ar == nil || !ar.IsRedirectURIValid() {
-		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: rfc.GetDescription()})
+		view := page{Code: rfc.ErrorField, Error: rfc.GetDescription()}
+		if ar != nil {
+			if c, ok := ar.GetClient().(*Client); ok {
+				view.backTo(c)
+			}
+		}
+		p.renderError(w, r, http.StatusBadRequest, view)
 		return
 	}
 	switch responseMode(ar) {

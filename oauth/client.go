@@ -25,7 +25,18 @@ const (
 	// tenant) introspect every token of the tenant, not only its own and those whose
 	// audience names it.
 	BehaviorIntrospectAny = "oauth:introspect-any"
+	// BehaviorForwardShopperIP lets a confidential client (a storefront's backend that
+	// calls the ticket or login API server to server) name the shopper's address in
+	// X-Shopper-IP; rate limits, lockout, devices and the audit trail then see it. The
+	// header of every other caller is ignored.
+	BehaviorForwardShopperIP = "customer-auth:forward-shopper-ip"
 )
+
+// ForwardsShopperIP reports whether the client's X-Shopper-IP is believed: a
+// confidential client holding BehaviorForwardShopperIP.
+func (c *Client) ForwardsShopperIP() bool {
+	return c != nil && !c.Public && c.HasBehavior(BehaviorForwardShopperIP)
+}
 
 // MinSecretLength is the shortest client secret accepted: secrets are verified with a
 // fast keyed hash, which is only safe for high-entropy secrets.

@@ -64,6 +64,32 @@ type page struct {
 	// The form_post page: the fields it posts and its script.
 	Fields []formField
 	Script template.JS
+
+	// The hosted sign-up and password-reset pages (pages.go) and the login page's
+	// links to them.
+	Return    string // the authorization request the page returns to ("" for none)
+	LoginURL  string // back to the login page of that request ("" for none)
+	SignupURL string // "Create account" ("" when the tenant has it off)
+	ResetURL  string // "Forgot password?" ("" when the tenant has it off)
+	Token     string // the mailed token the form carries
+	FirstName string
+	LastName  string
+	// Invalid maps a form field (email, password, first_name, last_name, form) to what
+	// is wrong with it.
+	Invalid     map[string]string
+	OptIn       bool // the tenant activates new accounts by an e-mailed link
+	MinPassword int  // the tenant's shortest password
+	Exists      bool // the sign-up's address has an account already
+	Expired     bool // the mailed link no longer works
+
+	// Error pages (errorpage.go): the OAuth error code the page explains, the request
+	// id to quote, and the way back.
+	Code      string
+	RequestID string
+	BackURL   string
+	BackName  string
+	// SignedInAs is the consent page's shopper (their e-mail address).
+	SignedInAs string
 }
 
 // MethodList is Methods as the form carries it.
@@ -274,11 +300,12 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 	}
 	csrf, err := p.csrfToken(w, r, view.Tenant)
 	if err != nil {
-		p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+		p.renderError(w, r, http.StatusInternalServerError, page{Error: "Please try again later."})
 		return
 	}
 	view.Title = "Sign in"
 	view.CSRF = csrf
+	pageLinks(identity.TenantFromContext(r.Context()), &view)
 	view.Error, view.FieldError = msg, view.FieldError && msg != ""
 	p.render(w, status, "login.html", view)
 }
@@ -302,7 +329,7 @@ func (p *Provider) deviceID(w http.ResponseWriter, r *http.Request, tenant strin
 func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, status int, view page, msg, notice string) {
 	csrf, err := p.csrfToken(w, r, view.Tenant)
 	if err != nil {
-		p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+		p.renderError(w, r, http.StatusInternalServerError, page{Error: "Please try again later."})
 		return
 	}
 	if view.ChallengeID == "" {

@@ -137,7 +137,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	t := identity.TenantFromContext(ctx)
 	lr, status, msg := p.readLogout(r, t)
 	if lr == nil {
-		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
+		p.renderError(w, r, status, page{Error: msg})
 		return
 	}
 	hint, clientID, redirect := lr.hint, lr.clientID, lr.redirect
@@ -148,7 +148,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			csrf, err := p.csrfToken(w, r, t.Name)
 			if err != nil {
-				p.render(w, http.StatusInternalServerError, "error.html", page{Title: "Error", Error: "Please try again later."})
+				p.renderError(w, r, http.StatusInternalServerError, page{Error: "Please try again later."})
 				return
 			}
 			view.CSRF = csrf
@@ -156,7 +156,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !p.checkCSRF(r, t.Name) {
-			p.render(w, http.StatusForbidden, "error.html", page{Title: "Error", Error: "This form has expired. Please try again."})
+			p.renderError(w, r, http.StatusForbidden, page{Error: "This form has expired. Please try again."})
 			return
 		}
 	}

@@ -61,6 +61,15 @@ type Authenticator interface {
 	// LinkSocialIdentity links an upstream identity to a customer who has just proven
 	// the password (the tenant does not link by e-mail alone).
 	LinkSocialIdentity(ctx context.Context, tenant string, customerID int64, in customer.SocialIdentity) error
+
+	// What the hosted sign-up and password-reset pages (pages.go) and the consent
+	// page's "Signed in as" need: the same rules as the customer login API.
+	Signup(ctx context.Context, t *identity.Tenant, in customer.SignupRequest) (*customer.Account, error)
+	ResendOptInFrom(ctx context.Context, t *identity.Tenant, email string, page *customer.HostedPage) error
+	ConfirmOptIn(ctx context.Context, t *identity.Tenant, token string) (*customer.Account, error)
+	RequestPasswordResetFrom(ctx context.Context, t *identity.Tenant, email, site string, page *customer.HostedPage) error
+	ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error
+	Get(ctx context.Context, tenant string, id int64) (*customer.Account, error)
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the

@@ -26,6 +26,10 @@ func (p *Provider) Register(r *mux.Router) {
 	t.HandleFunc("/revoke", p.revoke).Methods(http.MethodPost).Name("oauth.revoke")
 	t.HandleFunc("/userinfo", p.userinfo).Methods(http.MethodGet, http.MethodPost).Name("oauth.userinfo")
 	t.HandleFunc("/logout", p.logout).Methods(http.MethodGet, http.MethodPost).Name("oauth.logout")
+	t.HandleFunc("/signup", p.signupPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.signup")
+	t.HandleFunc("/signup/confirm", p.signupConfirmPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.signup.confirm")
+	t.HandleFunc("/password/reset", p.passwordResetPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.reset")
+	t.HandleFunc("/password/new", p.passwordNewPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.new")
 	t.HandleFunc("/connectors/{id}/callback", p.connectorCallback).Methods(http.MethodGet).Name("oauth.connector.callback")
 }
 
@@ -37,7 +41,7 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 		t, err := p.store.GetTenant(r.Context(), name)
 		if errors.Is(err, identity.ErrNotFound) {
 			if browserRoutes[routeName(r)] {
-				p.render(w, http.StatusNotFound, "error.html", page{Title: "Page not found",
+				p.renderError(w, r, http.StatusNotFound, page{Title: "Page not found",
 					Error: "This sign-in page does not exist. Please check the address."})
 				return
 			}

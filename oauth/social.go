@@ -211,7 +211,7 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *iden
 	ctx := r.Context()
 	c, err := p.connector(ctx, t.Name, id)
 	if errors.Is(err, identity.ErrNotFound) {
-		p.render(w, http.StatusBadRequest, "error.html", page{Title: "Error", Error: "This sign-in option does not exist."})
+		p.renderError(w, r, http.StatusBadRequest, page{Error: "This sign-in option does not exist."})
 		return
 	}
 	if err != nil {
@@ -256,7 +256,7 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *iden
 
 func (p *Provider) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.ErrorContext(r.Context(), "upstream sign-in", "err", err)
-	p.render(w, http.StatusBadGateway, "error.html", page{Title: "Error",
+	p.renderError(w, r, http.StatusBadGateway, page{Code: "temporarily_unavailable",
 		Error: "Signing in with this provider failed. Please try again or use another way to sign in."})
 }
 
@@ -293,7 +293,7 @@ type upstreamAnswer struct {
 func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
 	fail := func(status int, msg string) {
-		p.render(w, status, "error.html", page{Title: "Error", Error: msg})
+		p.renderError(w, r, status, page{Error: msg})
 	}
 	q := r.URL.Query()
 	cookie, cerr := r.Cookie(upstreamCookie)

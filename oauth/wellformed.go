@@ -11,7 +11,8 @@ import (
 const maxFormMemory = 1 << 20
 
 // browserRoutes are the OAuth routes a browser shows: their errors are pages.
-var browserRoutes = map[string]bool{"oauth.auth": true, "oauth.logout": true, "oauth.connector.callback": true}
+var browserRoutes = map[string]bool{"oauth.auth": true, "oauth.logout": true, "oauth.connector.callback": true,
+	"oauth.signup": true, "oauth.signup.confirm": true, "oauth.password.reset": true, "oauth.password.new": true}
 
 // wellFormed parses the form of every OAuth route before fosite does (fosite reads the
 // parsed form) and refuses a query or form body that is not valid UTF-8, or that does
@@ -40,7 +41,7 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
 		if browserRoutes[routeName(r)] {
-			p.render(w, status, "error.html", page{Title: "Error", Error: msg + " (invalid_request)"})
+			p.renderError(w, r, status, page{Error: msg})
 			return
 		}
 		writeOAuthError(w, status, "invalid_request", msg)

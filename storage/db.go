@@ -10,13 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // PostgreSQL driver, registered as "postgres".
+	"github.com/lib/pq"    // PostgreSQL driver, registered as "postgres".
 	_ "modernc.org/sqlite" // SQLite driver, registered as "sqlite".
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // Dialect names a supported SQL database.
@@ -42,7 +47,22 @@ type Options struct {
 	// RefreshGraceMaxForks bounds how many extra token pairs one refresh token may mint
 	// inside the grace window. Zero selects the default of 20.
 	RefreshGraceMaxForks int
+	// ConnectWait is how long Connect and Open keep retrying a database that is
+	// unavailable (refused, unreachable, starting up), with backoff from 250ms to 5s,
+	// logging each attempt. Zero: one attempt.
+	ConnectWait time.Duration
 }
+
+// Timeouts of the PostgreSQL connections. A connection attempt gives up after
+// connectTimeout (lib/pq's connect_timeout, unless the URL sets one); a statement
+// whose answer does not start within readTimeout fails, so a server that accepts TCP
+// but never answers (frozen, or a network partition) cannot hold a request or the
+// start forever. Migrations, which may rightly take long, get migrateReadTimeout.
+const (
+	connectTimeout     = 5 * time.Second
+	readTimeout        = 20 * time.Second
+	migrateReadTimeout = 30 * time.Minute
+)
 
 // DefaultRefreshGracePeriod is the grace window of a zero Options.RefreshGracePeriod.
 const DefaultRefreshGracePeriod = 10 * time.Second
@@ -60,6 +80,7 @@ type Store struct {
 
 	graceperiod time.Duration
 	graceforks  int
+	reads       *deadlineDialer // PostgreSQL only: the read timeout of its connections
 }
 
 // ParseURL splits a database URL into a dialect and a driver data source name.
@@ -134,8 +155,18 @@ func Connect(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open(string(dialect), dsn)
-	if err != nil {
+	var db *sqlx.DB
+	var reads *deadlineDialer
+	if dialect == Postgres {
+		reads = &deadlineDialer{}
+		reads.timeout.Store(int64(readTimeout))
+		connector, err := pq.NewConnector(withConnectTimeout(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", dialect, err)
+		}
+		connector.Dialer(reads)
+		db = sqlx.NewDb(sql.OpenDB(connector), string(dialect))
+	} else if db, err = sqlx.Open(string(dialect), dsn); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
 	switch dialect {
@@ -153,11 +184,99 @@ func Connect(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := newStore(db, dialect, opts)
-	if err := s.ping(ctx); err != nil {
+	s.reads = reads
+	if err := s.waitForDatabase(ctx, opts.ConnectWait, redactURL(rawURL)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactURL(rawURL), err)
 	}
 	return s, nil
+}
+
+// waitForDatabase pings the database until it answers. An unavailable database is
+// retried with backoff for up to wait, each attempt logged; any other failure (a wrong
+// password, an unknown database) ends the wait at once.
+func (s *Store) waitForDatabase(ctx context.Context, wait time.Duration, name string) error {
+	deadline := time.Now().Add(wait)
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, connectTimeout+time.Second)
+		err := s.ping(pctx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				s.log.InfoContext(ctx, "database is available", "database", name, "attempts", attempt)
+			}
+			return nil
+		}
+		if !Unavailable(err) || ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			if Unavailable(err) {
+				return errors.Join(identity.ErrUnavailable, err)
+			}
+			return err
+		}
+		s.log.WarnContext(ctx, "database unavailable; retrying", "database", name, "attempt", attempt,
+			"retry_in", delay.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(identity.ErrUnavailable, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// withConnectTimeout adds lib/pq's connect_timeout to a DSN that does not set one.
+func withConnectTimeout(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Query().Has("connect_timeout") {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("connect_timeout", strconv.Itoa(int(connectTimeout/time.Second)))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// deadlineDialer dials PostgreSQL connections whose every read must start answering
+// within the current timeout (see readTimeout). lib/pq reads only while it waits for
+// an answer, so an idle pooled connection is never cut by it.
+type deadlineDialer struct {
+	d       net.Dialer
+	timeout atomic.Int64 // a time.Duration
+}
+
+func (d *deadlineDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d *deadlineDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d *deadlineDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetKeepAlive(true)
+		_ = tc.SetKeepAlivePeriod(15 * time.Second)
+	}
+	return &deadlineConn{Conn: c, timeout: &d.timeout}, nil
+}
+
+type deadlineConn struct {
+	net.Conn
+	timeout *atomic.Int64
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(time.Duration(c.timeout.Load()))); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
 }
 
 // ping checks the connection. A new SQLite connection switches the file to WAL, which
@@ -213,7 +332,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.q(ctx).QueryRowxContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fmt.Errorf("ping database: %w", s.mapErr(err))
 	}
 	return nil
 }

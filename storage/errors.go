@@ -1,8 +1,16 @@
 package storage
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/custodian-id/custodian/identity"
 
 	"github.com/lib/pq"
 	"modernc.org/sqlite"
@@ -23,8 +31,11 @@ func (s *Store) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, identity.ErrUnavailable) {
 		return err
+	}
+	if transient(err) {
+		return errors.Join(identity.ErrUnavailable, err)
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
@@ -50,4 +61,42 @@ func (s *Store) mapErr(err error) error {
 		}
 	}
 	return err
+}
+
+// transient reports a failure that says nothing about the data: the database could not
+// be reached or did not answer in time, dropped the connection, is shutting down or
+// starting up, or ran out of resources. Such errors become identity.ErrUnavailable, in
+// this one place, so no layer above answers them as a verdict.
+func transient(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		code := string(pqErr.Code)
+		// 08: connection exception; 57P: operator intervention (admin shutdown, crash
+		// shutdown, cannot connect now); 53: insufficient resources; 57014: a statement
+		// cancelled by its deadline (query_canceled).
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "53") || code == "57014"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM:
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		errors.As(err, &netErr):
+		return true
+	}
+	return false
+}
+
+// Unavailable reports an error that is identity.ErrUnavailable or a transient driver error,
+// for callers outside the store's query helpers (the start-up wait).
+func Unavailable(err error) bool {
+	return err != nil && (errors.Is(err, identity.ErrUnavailable) || transient(err))
 }

@@ -56,6 +56,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.reads != nil {
+		s.reads.timeout.Store(int64(migrateReadTimeout))
+		defer s.reads.timeout.Store(int64(readTimeout))
+	}
 	results, err := p.Up(ctx)
 	// SQLite has no advisory lock: when two stores on one file migrate at once, the
 	// loser's transaction rolls back; it waits for the winner and checks again.
@@ -252,7 +256,9 @@ func (s *Store) migrator() (*goose.Provider, error) {
 	dialect := goose.DialectSQLite3
 	if s.dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Nodes starting together poll for the lock every second (goose's default is
+		// every 5 s), for up to 5 minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, fmt.Errorf("migration lock: %w", err)
 		}

@@ -192,7 +192,8 @@ func (s *Service) Verify(ctx context.Context, tenant, id, clientID, method, code
 		return nil, "", err
 	}
 	if !right {
-		return nil, "", &WrongCodeError{CustomerID: c.CustomerID, Remaining: left, Replayed: replayed}
+		return nil, "", &WrongCodeError{CustomerID: c.CustomerID, Remaining: left, Replayed: replayed,
+			FingerprintHash: c.FingerprintHash}
 	}
 	if err := s.store.ConsumeChallenge(ctx, tenant, c.IDHash, now); errors.Is(err, ErrNotFound) {
 		return nil, "", ErrChallenge

@@ -55,6 +55,9 @@ type WrongCodeError struct {
 	CustomerID int64 // whose code it was
 	Remaining  int
 	Replayed   bool // a TOTP code already used in its time step
+	// FingerprintHash is the device of the challenge's sign-in ("" for none, or for a
+	// code asked outside a challenge): the lockout side the failure counts on.
+	FingerprintHash string
 }
 
 func (e *WrongCodeError) Error() string {

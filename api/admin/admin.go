@@ -242,8 +242,12 @@ func (a *API) writeCustomer(w http.ResponseWriter, r *http.Request, t *identity.
 	if err != nil {
 		return err
 	}
+	state, err := a.svc.LoginStateOf(r.Context(), t, acc)
+	if err != nil {
+		return err
+	}
 	v := customerView{ID: acc.ID, EmailAddress: acc.Email, FirstName: acc.FirstName, LastName: acc.LastName, IsActive: acc.Active,
-		OnHold: acc.OnHold, AccountType: acc.AccountType(t.Settings), LoginState: customer.LoginStateOf(acc, t.Settings.LockoutThreshold, a.now()),
+		OnHold: acc.OnHold, AccountType: acc.AccountType(t.Settings), LoginState: state,
 		Memberships: []membershipView{}, Attributes: acc.Attributes, Notes: acc.Notes, Segments: acc.Segments,
 		CommerceSummary: acc.CommerceSummary, Version: acc.Version}
 	for _, m := range acc.Memberships {

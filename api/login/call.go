@@ -63,6 +63,9 @@ func (a *API) handleAnon(h handler) http.Handler {
 		if c.anon, err = a.anonymousCaller(c.ctx, r); err != nil {
 			return nil, err
 		}
+		if err := a.forwardShopper(c, r, c.anon.ClientID); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}, h)
 }
@@ -101,7 +104,29 @@ func (a *API) meCaller(r *http.Request) (*call, error) {
 		return nil, tokenRequired("the customer is not active", nil)
 	}
 	c.ctx, c.id, c.token = customer.WithClient(c.ctx, info.ClientID), id, info
+	if err := a.forwardShopper(c, r, info.ClientID); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// forwardShopper believes the X-Shopper-IP of a server-to-server call: the token's
+// client is confidential and holds oauth.BehaviorForwardShopperIP. Anyone else's
+// header is ignored; the client is only read when the header is there.
+func (a *API) forwardShopper(c *call, r *http.Request, clientID string) error {
+	if _, ok := r.Header[http.CanonicalHeaderKey(api.ShopperIPHeader)]; !ok {
+		return nil
+	}
+	cl, err := a.oauth.GetClient(c.ctx, c.tenant.Name, clientID)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		return fmt.Errorf("load client: %w", err)
+	}
+	ctx, err := api.ForwardShopper(c.ctx, r, err == nil && cl.ForwardsShopperIP())
+	if err != nil {
+		return badRequest(err.Error(), identity.FieldError{Field: api.ShopperIPHeader, Type: "invalid", Message: "must be one IPv4 or IPv6 address"})
+	}
+	c.ctx = ctx
+	return nil
 }
 
 // loginMaxBody bounds the JSON bodies of the login API.

@@ -65,6 +65,10 @@ func (a *API) start(r *http.Request) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every ticket call is server to server: a backend allowed to may name the shopper.
+	if ctx, err = api.ForwardShopper(ctx, r, client.ForwardsShopperIP()); err != nil {
+		return nil, badParam(err.Error(), nameValue{"header", api.ShopperIPHeader})
+	}
 	return &call{ctx: customer.WithClient(ctx, client.ID), tenant: t, client: client, fields: fields}, nil
 }
 

@@ -302,12 +302,12 @@ const (
 
 func (c *cli) serve(name string, args []string) int {
 	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--database URL] [--public-url URL]\n"+
-		"        [--allow-private-urls] [--demo]",
+		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--demo]",
 		"Serves Custodian until SIGINT or SIGTERM, then shuts down gracefully: the public surface (OAuth, the\n"+
 			"ticket and login APIs, the hosted pages, /healthz) on --addr, and operations and administration\n"+
 			"(/healthz, /readyz, /metrics, /admin/…) on --admin-addr, which must stay off the public network", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code

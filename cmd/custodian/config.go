@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,8 @@ type options struct {
 	LogLevel   string
 	// AllowPrivateURLs ("true"/"false"): connectors and webhooks may reach internal addresses.
 	AllowPrivateURLs string
+	// TrustedProxies: CIDRs whose forwarding headers are believed (custodian.ParseTrustedProxies).
+	TrustedProxies string
 	// ConfigFile is the YAML file of --config / CUSTODIAN_CONFIG; empty: none.
 	ConfigFile string
 }
@@ -76,6 +79,7 @@ var sources = []source{
 	{"CUSTODIAN_LOG_FORMAT", "log-format", func(o *options) *string { return &o.LogFormat }},
 	{"CUSTODIAN_LOG_LEVEL", "log-level", func(o *options) *string { return &o.LogLevel }},
 	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
+	{"CUSTODIAN_TRUSTED_PROXIES", "trusted-proxies", func(o *options) *string { return &o.TrustedProxies }},
 }
 
 // fileKey is the config-file key of a flag: --public-url is public_url.
@@ -103,6 +107,8 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.StringVar(&o.PublicURL, n, "", "external base `URL`; issuers are URL/oauth2/{tenant} (env CUSTODIAN_PUBLIC_URL; default http://{addr})")
 		case "allow-private-urls":
 			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
+		case "trusted-proxies":
+			fs.StringVar(&o.TrustedProxies, n, "", "comma list of `CIDRs` of the load balancers and proxies whose Forwarded / X-Forwarded-For headers name the client (env CUSTODIAN_TRUSTED_PROXIES; default none: the client is the TCP peer)")
 		case "mail-from":
 			fs.StringVar(&o.MailFrom, n, "", "sender `address` of outgoing mail (env CUSTODIAN_MAIL_FROM)")
 		case "log-format":
@@ -169,6 +175,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 	}
 	if _, err := o.allowPrivateURLs(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := custodian.ParseTrustedProxies(o.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("%w (CUSTODIAN_TRUSTED_PROXIES)", err))
 	}
 	if needsSecret && o.Secret == "" {
 		if d, _, err := storage.ParseURL(o.Database); err == nil && d == storage.Postgres {
@@ -264,6 +273,7 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		Logger:      log,
 		// An invalid value is reported by problems; until then it allows nothing.
 		AllowPrivateURLs: must(o.allowPrivateURLs()),
+		TrustedProxies:   trustedProxies(o.TrustedProxies),
 	}
 }
 
@@ -280,6 +290,16 @@ func (o *options) allowPrivateURLs() (bool, error) {
 }
 
 func must(b bool, _ error) bool { return b }
+
+// trustedProxies reads CUSTODIAN_TRUSTED_PROXIES / --trusted-proxies; an invalid list
+// is reported by problems and trusts nobody until then.
+func trustedProxies(list string) []netip.Prefix {
+	ps, err := custodian.ParseTrustedProxies(list)
+	if err != nil {
+		return nil
+	}
+	return ps
+}
 
 // boolOption is a boolean flag kept as the string its environment variable would hold,
 // so that a flag given on the command line wins over the environment like the others.

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/storage"
 )
 
@@ -49,6 +50,10 @@ var valueChecks = map[string]func(string) error{
 	"addr":       checkAddr,
 	"log-format": checkLogFormat,
 	"log-level":  checkLogLevel,
+	"trusted-proxies": func(v string) error {
+		_, err := custodian.ParseTrustedProxies(v)
+		return err
+	},
 	"database": func(v string) error {
 		_, _, err := storage.ParseURL(v)
 		return err

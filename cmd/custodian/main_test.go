@@ -378,6 +378,7 @@ func TestCommands(t *testing.T) {
 		{"connector on loopback", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "http://127.0.0.1:9443/realm", "--client-id", "c", "--client-secret", "s"}, exitUsage, "CUSTODIAN_ALLOW_PRIVATE_URLS"},
 		{"connector on a private address", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "https://[::ffff:10.0.0.8]/realm", "--client-id", "c", "--client-secret", "s"}, exitUsage, "not allowed"},
 		{"webhook on link-local", []string{"tenant", "update", "shop", "--set", "notify.webhook_url=https://169.254.169.254/latest", "--set", "notify.webhook_secret=" + strings.Repeat("w", 32)}, exitUsage, "not allowed"},
+		{"trusted-proxies not CIDRs", []string{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,10.0.0.0/33,proxy.internal"}, exitUsage, `"10.0.0.0/33", "proxy.internal"`},
 		{"allow-private-urls not a bool", []string{"connector", "add", "--tenant", "shop", "--id", "local", "--issuer", "http://127.0.0.1:9443/realm", "--client-id", "c", "--client-secret", "s", "--allow-private-urls=maybe"}, exitUsage, "true or false"},
 	}
 	for _, tt := range bad {

@@ -1,0 +1,323 @@
+package custodian_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/custodian-id/custodian/notify/notifytest"
+	"github.com/custodian-id/custodian/storage/storagetest"
+)
+
+// The hosted sign-up and password-reset pages (issue 14, oauth/pages.go), driven by a
+// plain HTTP client with cookies: the login page links to them, each returns to the
+// authorization request it came from, posts without the form's CSRF token are
+// refused, a page the tenant switched off is a 404, and neither a reset request nor a
+// sign-up with opt-in tells whether an address has an account.
+
+var (
+	hostedConfirmRE = regexp.MustCompile(`(http://\S+/oauth2/` + testTenant + `/signup/confirm\?\S+)`)
+	hostedResetRE   = regexp.MustCompile(`(http://\S+/oauth2/` + testTenant + `/password/new\?\S+)`)
+	hiddenReturnRE  = regexp.MustCompile(`name="return" value="([^"]*)"`)
+	pageHeadingRE   = regexp.MustCompile(`<h1>([^<]*)</h1>`)
+)
+
+// hostedPage GETs a page and returns its status, body, and its form's action and CSRF
+// token (empty when it has no form).
+func hostedPage(t *testing.T, c *http.Client, target string) (int, string, string, string) {
+	t.Helper()
+	resp, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	if !csrfField.MatchString(body) || !formAction.MatchString(body) {
+		return resp.StatusCode, body, "", ""
+	}
+	action, csrf := formParts(t, resp.Request.URL, body)
+	return resp.StatusCode, body, action, csrf
+}
+
+func heading(body string) string {
+	if m := pageHeadingRE.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// mailLink flushes the outbox and returns the link re finds in the newest mail to the
+// address.
+func mailLink(t *testing.T, e *env, smtp *notifytest.SMTPServer, email string, re *regexp.Regexp) string {
+	t.Helper()
+	if _, err := e.srv.DeliverNotifications(context.Background()); err != nil {
+		t.Fatalf("deliver notifications: %v", err)
+	}
+	m := re.FindStringSubmatch(smtp.WaitFor(t, email, 10*time.Second).Body)
+	if m == nil {
+		t.Fatalf("no hosted-page link in the newest mail to %s", email)
+	}
+	return m[1]
+}
+
+// wantCodeAt follows the authorization request (with the browser's session) and checks
+// that it answers the client with a code for the request's state.
+func wantCodeAt(t *testing.T, c *http.Client, target, state string) {
+	t.Helper()
+	resp, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound || loc == nil ||
+		!strings.HasPrefix(loc.String(), spaRedirect) || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
+		t.Fatalf("authorization request answered %d %q: %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+}
+
+func TestHostedPages(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			smtp := notifytest.StartSMTP(t)
+			e := newEnv(t, b, withSMTP(smtp))
+			conf := &oauth2.Config{ClientID: spaClient, RedirectURL: spaRedirect, Scopes: []string{"openid"},
+				Endpoint: oauth2.Endpoint{AuthURL: e.issuer() + "/auth", TokenURL: e.issuer() + "/token"}}
+			authURL := func(state string) string {
+				return conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+			}
+			// The path of the authorization request, as the login page carries it.
+			requestPath := func(u string) string { p, _ := url.Parse(u); return p.RequestURI() }
+
+			t.Run("the login page links to both pages, carrying the request", func(t *testing.T) {
+				au := authURL("state-links-0123")
+				_, body, _, _ := hostedPage(t, browser(t), au)
+				want := url.Values{"return": {requestPath(au)}}.Encode()
+				for _, path := range []string{"/signup?", "/password/reset?"} {
+					if !strings.Contains(htmlUnescape(body), "/oauth2/"+testTenant+path+want) {
+						t.Errorf("login page without the link %s%s: %s", path, want, body)
+					}
+				}
+				if !strings.Contains(body, "Forgot password?") || !strings.Contains(body, "Create account") {
+					t.Errorf("login page without the links' words: %s", body)
+				}
+			})
+
+			t.Run("switched off: 404, and no links", func(t *testing.T) {
+				setTenant(t, e, "pages.signup", "false", "pages.password_reset", "false")
+				defer setTenant(t, e, "pages.signup", "true", "pages.password_reset", "true")
+				c := browser(t)
+				for _, path := range []string{"/signup", "/signup/confirm?token=x", "/password/reset", "/password/new?token=x"} {
+					status, body, _, _ := hostedPage(t, c, e.issuer()+path)
+					if status != http.StatusNotFound || heading(body) != "Page not found" {
+						t.Errorf("GET %s: %d %q", path, status, heading(body))
+					}
+					resp := postForm(t, c, e.issuer()+path, url.Values{"email": {shopperEmail}})
+					readBody(t, resp)
+					if resp.StatusCode != http.StatusNotFound {
+						t.Errorf("POST %s: %d", path, resp.StatusCode)
+					}
+					req, _ := http.NewRequest(http.MethodGet, e.issuer()+path, nil)
+					req.Header.Set("Accept", "application/json")
+					resp, err := c.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got map[string]string
+					if err := json.Unmarshal([]byte(readBody(t, resp)), &got); err != nil || resp.StatusCode != http.StatusNotFound || got["error"] == "" {
+						t.Errorf("GET %s as JSON: %d %v %v", path, resp.StatusCode, got, err)
+					}
+				}
+				_, body, _, _ := hostedPage(t, c, authURL("state-off-0123456"))
+				if strings.Contains(body, "Forgot password?") || strings.Contains(body, "Create account") {
+					t.Errorf("the login page links to switched-off pages: %s", body)
+				}
+			})
+
+			t.Run("posts without the form's CSRF token are refused and change nothing", func(t *testing.T) {
+				c := browser(t)
+				email := "csrf-" + b.Name + "@example.com"
+				before := len(smtp.Messages())
+				for _, path := range []string{"/signup", "/password/reset", "/password/new", "/signup/confirm"} {
+					status, _, action, _ := hostedPage(t, c, e.issuer()+path+"?token=abc")
+					if status != http.StatusOK && status != http.StatusBadRequest {
+						t.Fatalf("GET %s: %d", path, status)
+					}
+					if action == "" {
+						action = e.issuer() + path
+					}
+					for _, csrf := range []string{"", "forged-token"} {
+						resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}, "token": {"abc"}})
+						body := readBody(t, resp)
+						if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "This form has expired") {
+							t.Errorf("POST %s with csrf %q: %d %s", path, csrf, resp.StatusCode, body)
+						}
+					}
+				}
+				if _, err := e.srv.DeliverNotifications(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(smtp.Messages()); n != before {
+					t.Errorf("refused posts sent %d mails", n-before)
+				}
+				// The refused sign-up created nothing: the address is still free.
+				_, _, action, csrf := hostedPage(t, c, e.issuer()+"/signup")
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}})
+				if body := readBody(t, resp); resp.StatusCode != http.StatusOK || heading(body) != "Your account is ready" {
+					t.Errorf("sign-up after the refused one: %d %q", resp.StatusCode, heading(body))
+				}
+			})
+
+			t.Run("sign-up without opt-in signs in and returns to the request", func(t *testing.T) {
+				c := browser(t)
+				state := "state-signup-0123"
+				au := authURL(state)
+				_, _, action, csrf := hostedPage(t, c, e.issuer()+"/signup?"+url.Values{"return": {requestPath(au)}}.Encode())
+				email := "new-" + b.Name + "@example.com"
+
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {"short"},
+					"return": {requestPath(au)}})
+				body := readBody(t, resp)
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="password-error"`) ||
+					!strings.Contains(body, `aria-invalid="true" aria-describedby="password-error"`) && !strings.Contains(body, `aria-describedby="password-error password-hint" aria-invalid="true"`) {
+					t.Fatalf("weak password: %d %s", resp.StatusCode, body)
+				}
+				resp = postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass},
+					"first_name": {"Ada"}, "return": {requestPath(au)}})
+				readBody(t, resp)
+				if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != requestPath(au) {
+					t.Fatalf("sign-up: %d to %q, want 303 to the request", resp.StatusCode, resp.Header.Get("Location"))
+				}
+				wantCodeAt(t, c, e.url+resp.Header.Get("Location"), state)
+
+				// The same address again: as the API's 409, the page says it exists.
+				c2 := browser(t)
+				_, _, action, csrf = hostedPage(t, c2, e.issuer()+"/signup")
+				resp = postForm(t, c2, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}})
+				if body := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already exists") {
+					t.Errorf("duplicate sign-up: %d %s", resp.StatusCode, body)
+				}
+			})
+
+			t.Run("a return elsewhere is dropped", func(t *testing.T) {
+				for _, ret := range []string{"https://evil.example/oauth2/shop/auth?x=1", "//evil.example/oauth2/shop/auth?x=1",
+					"/oauth2/other/auth?x=1", "/oauth2/shop/token?x=1", "/oauth2/shop/auth/../../evil?x=1"} {
+					_, body, _, _ := hostedPage(t, browser(t), e.issuer()+"/password/reset?"+url.Values{"return": {ret}}.Encode())
+					if m := hiddenReturnRE.FindStringSubmatch(body); m != nil || strings.Contains(body, "evil") || strings.Contains(body, "Back to sign in") {
+						t.Errorf("return %q kept: %v", ret, m)
+					}
+				}
+			})
+
+			t.Run("sign-up with opt-in: same answer for a taken address, confirmation page, single use", func(t *testing.T) {
+				setTenant(t, e, "signup.optin", "true")
+				defer setTenant(t, e, "signup.optin", "false")
+				c := browser(t)
+				state := "state-optin-01234"
+				au := authURL(state)
+				email := "optin-" + b.Name + "@example.com"
+				signup := func(addr string) (int, string) {
+					_, _, action, csrf := hostedPage(t, c, e.issuer()+"/signup?"+url.Values{"return": {requestPath(au)}}.Encode())
+					resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {addr}, "password": {shopperPass},
+						"return": {requestPath(au)}})
+					return resp.StatusCode, strings.ReplaceAll(readBody(t, resp), addr, "ADDRESS")
+				}
+				newStatus, newBody := signup(email)
+				takenStatus, takenBody := signup(shopperEmail)
+				if newStatus != http.StatusOK || heading(newBody) != "Check your inbox" || takenStatus != newStatus || takenBody != newBody {
+					t.Errorf("a taken address answers differently: %d %q vs %d %q", newStatus, newBody, takenStatus, takenBody)
+				}
+				link := mailLink(t, e, smtp, email, hostedConfirmRE)
+				if u, _ := url.Parse(link); u == nil || u.Query().Get("return") != requestPath(au) {
+					t.Errorf("the activation link does not carry the request: %s", link)
+				}
+				// Opening the link spends nothing: the button does.
+				for range 2 {
+					if status, body, _, _ := hostedPage(t, c, link); status != http.StatusOK || heading(body) != "Activate your account" {
+						t.Fatalf("confirmation page: %d %q", status, heading(body))
+					}
+				}
+				_, _, action, csrf := hostedPage(t, c, link)
+				form := url.Values{"csrf_token": {csrf}, "token": {url.Values(must(url.ParseQuery(must(url.Parse(link)).RawQuery))).Get("token")},
+					"return": {requestPath(au)}}
+				resp := postForm(t, c, action, form)
+				body := readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(body) != "Your account is active" || !strings.Contains(htmlUnescape(body), `href="`+requestPath(au)+`"`) {
+					t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+				}
+				resp = postForm(t, c, action, form)
+				if body := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "no longer valid") {
+					t.Errorf("second use of the link: %d %s", resp.StatusCode, body)
+				}
+				// The account signs in on the request's login page.
+				action, csrf = loginForm(t, c, e.url+requestPath(au))
+				resp = postForm(t, c, action, url.Values{"csrf_token": {csrf}, "step": {"password"}, "email": {email}, "password": {shopperPass}})
+				readBody(t, resp)
+				if loc, _ := url.Parse(resp.Header.Get("Location")); loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
+					t.Errorf("sign in after activation: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			})
+
+			t.Run("password reset: no enumeration, single-use link, back at the request", func(t *testing.T) {
+				c := browser(t)
+				state := "state-reset-01234"
+				au := authURL(state)
+				email := "reset-" + b.Name + "@example.com"
+				if _, err := e.srv.Customers.CreateAccount(context.Background(), testTenant, customerNew(email, shopperPass)); err != nil {
+					t.Fatal(err)
+				}
+				ask := func(addr string) (int, string) {
+					_, _, action, csrf := hostedPage(t, c, e.issuer()+"/password/reset?"+url.Values{"return": {requestPath(au)}}.Encode())
+					resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {addr}, "return": {requestPath(au)}})
+					return resp.StatusCode, strings.ReplaceAll(readBody(t, resp), addr, "ADDRESS")
+				}
+				knownStatus, knownBody := ask(email)
+				unknownStatus, unknownBody := ask("nobody-" + b.Name + "@example.com")
+				if knownStatus != http.StatusOK || heading(knownBody) != "Check your inbox" || unknownStatus != knownStatus || unknownBody != knownBody {
+					t.Errorf("an unknown address answers differently: %d %q vs %d %q", knownStatus, knownBody, unknownStatus, unknownBody)
+				}
+				link := mailLink(t, e, smtp, email, hostedResetRE)
+				status, body, action, csrf := hostedPage(t, c, link)
+				if status != http.StatusOK || heading(body) != "Choose a new password" {
+					t.Fatalf("new-password page: %d %s", status, body)
+				}
+				token := url.Values(must(url.ParseQuery(must(url.Parse(link)).RawQuery))).Get("token")
+				newPass := "a brand new passphrase"
+				// A password the policy refuses leaves the link usable.
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "token": {token}, "password": {"short"}, "return": {requestPath(au)}})
+				if body := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="password-error"`) {
+					t.Fatalf("weak password: %d %s", resp.StatusCode, body)
+				}
+				form := url.Values{"csrf_token": {csrf}, "token": {token}, "password": {newPass}, "return": {requestPath(au)}}
+				resp = postForm(t, c, action, form)
+				body = readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(body) != "Password changed" || !strings.Contains(htmlUnescape(body), `href="`+requestPath(au)+`"`) {
+					t.Fatalf("set password: %d %s", resp.StatusCode, body)
+				}
+				resp = postForm(t, c, action, form)
+				if body := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "no longer valid") {
+					t.Errorf("second use of the link: %d %s", resp.StatusCode, body)
+				}
+				action, csrf = loginForm(t, c, e.url+requestPath(au))
+				resp = postForm(t, c, action, url.Values{"csrf_token": {csrf}, "step": {"password"}, "email": {email}, "password": {newPass}})
+				readBody(t, resp)
+				if loc, _ := url.Parse(resp.Header.Get("Location")); loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
+					t.Errorf("sign in with the new password: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			})
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
