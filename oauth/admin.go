@@ -269,3 +269,10 @@ func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret st
 
 // Ping checks the database.
 func (p *Provider) Ping(ctx context.Context) error { return p.store.Ping(ctx) }
+
+// PreloadSigningKey returns a context in which the tenant's tokens are signed with its
+// current key read now (Keyring.Preload): a dialect whose answer signs a token after a
+// refresh rotated (the saas_token) calls it before the refresh.
+func (p *Provider) PreloadSigningKey(ctx context.Context, tenant string) (context.Context, error) {
+	return p.keys.Preload(ctx, tenant)
+}

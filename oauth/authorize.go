@@ -20,6 +20,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -197,6 +198,9 @@ var registeredAuthorizeErrors = []string{
 // keeping fosite's description (fosite's own codes become invalid_request, or
 // server_error when they are the server's fault).
 func authorizeError(err error) *fosite.RFC6749Error {
+	if api.Unavailable(err) { // a storage failure is no verdict on the request
+		return fosite.ErrTemporarilyUnavailable.WithHint("Try again in a moment.").WithWrap(err)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if slices.Contains(registeredAuthorizeErrors, rfc.ErrorField) {
 		return rfc

@@ -80,6 +80,13 @@ func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken str
 	if l != (Lifespans{}) {
 		ctx = WithLifespans(ctx, l)
 	}
+	if t := identity.TenantFromContext(ctx); t != nil {
+		// Signing after the rotation committed must not read the store (see Preload).
+		var err error
+		if ctx, err = p.keys.Preload(ctx, t.Name); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client
 	ar.GrantTypes = fosite.Arguments{identity.GrantRefreshToken}

@@ -177,6 +177,14 @@ func (p *Provider) formStep(w http.ResponseWriter, r *http.Request, az *authoriz
 		}
 		p.renderSecondFactor(w, r, http.StatusOK, *view, "", "A new code is on its way.")
 		return step, true
+	case "switch":
+		// "Not you?": whoever is signed in here signs out, and the request asks again.
+		if bs != nil {
+			p.signOut(w, r, t.Name, client.ID)
+		}
+		view.Email = ""
+		p.renderLogin(w, r, http.StatusOK, *view, "")
+		return step, true
 	case "consent":
 		if bs == nil {
 			p.renderLogin(w, r, http.StatusOK, *view, "")
@@ -254,6 +262,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			}
 			view.Title = "Allow access"
 			view.CSRF = csrf
+			if acc, err := p.auth.Get(ctx, t.Name, bs.CustomerID); err == nil {
+				view.SignedInAs = acc.Email
+			} else {
+				p.log.WarnContext(ctx, "consent page: read the signed-in customer", "err", err)
+			}
 			view.Scopes = describeScopes(ar.GetRequestedScopes())
 			// The shopper has just signed in: the consent post must not ask again.
 			view.Action = withoutPrompt(r.URL, "login")
@@ -359,7 +372,7 @@ func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, st
 // page while its challenge can still be answered, on the login page otherwise.
 func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page, err error) {
 	status, msg := loginPageError(err)
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		p.log.ErrorContext(r.Context(), "sign in", "err", err)
 	}
 	var wrong *twofactor.WrongCodeError
@@ -406,6 +419,9 @@ func loginPageError(err error) (int, string) {
 		return http.StatusForbidden, "Your password must be reset before you can sign in. We have sent a link to choose a new one to your e-mail address."
 	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
+	}
+	if errors.Is(err, identity.ErrUnavailable) {
+		return http.StatusServiceUnavailable, "Signing in is temporarily unavailable. Please try again in a moment."
 	}
 	return http.StatusInternalServerError, "Signing in failed. Please try again later."
 }

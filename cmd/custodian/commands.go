@@ -32,6 +32,7 @@ const (
 type cli struct {
 	ctx    context.Context
 	env    func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -62,6 +63,8 @@ var commands = []command{
 	}},
 	{name: "customer", summary: "manage customer accounts", sub: []command{
 		{name: "create", summary: "create an active customer account", run: (*cli).customerCreate},
+		{name: "import", summary: "import customers from JSON Lines, with their password hashes (CONTRACT.md §6)", run: (*cli).customerImport},
+		{name: "export", summary: "export a tenant's customers as JSON Lines, hashes as stored", run: (*cli).customerExport},
 	}},
 	{name: "connector", summary: "manage upstream (social) sign-in providers", sub: []command{
 		{name: "add", summary: "add an upstream OpenID Connect provider to a tenant", run: (*cli).connectorAdd},
@@ -76,7 +79,12 @@ var commands = []command{
 // run is the whole command: it parses args (without the program name), runs the
 // subcommand and returns the exit status.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, env: env, stdout: stdout, stderr: stderr}
+	return runIO(ctx, args, env, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO is run with a standard input (`customer import --file -` reads it).
+func runIO(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	return c.dispatch("custodian", commands, args)
 }
 
