@@ -56,7 +56,8 @@ type Config struct {
 	Hasher  *PasswordHasher      // default: DefaultPasswordHasher
 	// PublicURL is the base of links in mails.
 	PublicURL string
-	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
+	// Limits, when set, are the rate limits of every tenant instead of the tenant's
+	// ratelimit.* settings (zero: the settings; LimitsOf).
 	Limits Limits
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
@@ -91,9 +92,6 @@ func NewService(cfg Config) (*Service, error) {
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
 		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets,
 		floor: failureFloor{min: cfg.FailedPasswordFloor}}
-	if s.limits == (Limits{}) {
-		s.limits = DefaultLimits()
-	}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

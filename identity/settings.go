@@ -71,7 +71,16 @@ type Settings struct {
 	FirebaseRounds        int          `json:"import.firebase.rounds,omitempty"`
 	FirebaseMemCost       int          `json:"import.firebase.mem_cost,omitempty"`
 	WeakHashAction        string       `json:"import.weak_hash_action,omitempty"`
+
+	// Rate limits of the door, each a count per client address (or account) per minute,
+	// counted in the database so every node shares them; 0 switches one off.
+	LoginPerIP      int `json:"ratelimit.login_per_ip"`
+	LoginPerAccount int `json:"ratelimit.login_per_account"`
+	SignupPerIP     int `json:"ratelimit.signup_per_ip"`
 }
+
+// MaxRatePerMinute bounds the ratelimit.* settings.
+const MaxRatePerMinute = 100000
 
 // The values of import.weak_hash_action.
 const (
@@ -177,6 +186,9 @@ func DefaultSettings() Settings {
 		SocialAutoProvision:    true,
 		SocialTrustMFA:         true,
 		SessionTTL:             Duration(14 * 24 * time.Hour),
+		LoginPerIP:             60,
+		LoginPerAccount:        10,
+		SignupPerIP:            10,
 		PagesSignup:            true,
 		PagesPasswordReset:     true,
 	}
@@ -454,6 +466,12 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return s.FirebaseSaltSeparator },
 	},
+	"ratelimit.login_per_ip": intSetting("password and second-factor attempts (all entry points) and password-reset completions per client address per minute (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.LoginPerIP }),
+	"ratelimit.login_per_account": intSetting("password attempts per account (e-mail address) per minute, and authenticator-app attempts per customer (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.LoginPerAccount }),
+	"ratelimit.signup_per_ip": intSetting("sign-ups, password-reset requests and opt-in resends, counted together, per client address per minute (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.SignupPerIP }),
 	"import.firebase.rounds":   intSetting("rounds of that Firebase project's scrypt (1 to 8; 0: unset)", 0, 8, func(s *Settings) *int { return &s.FirebaseRounds }),
 	"import.firebase.mem_cost": intSetting("mem_cost of that Firebase project's scrypt (1 to 14; 0: unset)", 0, 14, func(s *Settings) *int { return &s.FirebaseMemCost }),
 	"import.weak_hash_action": {

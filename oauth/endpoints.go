@@ -137,6 +137,10 @@ func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar f
 		p.fosite.WriteAccessError(r.Context(), w, ar, fosite.ErrTemporarilyUnavailable.WithHint("Try again in a moment.").WithWrap(err))
 		return
 	}
+	var rl *identity.RateLimitError
+	if errors.As(err, &rl) {
+		api.SetRetryAfter(w, rl.RetryAfter)
+	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -285,6 +286,13 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	return nil
 }
 
+// errTooManyAttempts is a rate limit of the door at the token endpoint: 429 with
+// Retry-After (writeAccessError reads it from the wrapped identity.RateLimitError).
+// RFC 6749 registers no code for it; slow_down is the token endpoint's registered code
+// for "the client polls too fast" (RFC 8628 §3.5), which says what the client must do.
+var errTooManyAttempts = &fosite.RFC6749Error{ErrorField: "slow_down", CodeField: http.StatusTooManyRequests,
+	DescriptionField: "Too many attempts; retry after the number of seconds in Retry-After."}
+
 // loginGrantError maps an Authenticator failure onto an RFC 6749 error without
 // telling an unknown account from a wrong password.
 func loginGrantError(err error) error {
@@ -296,7 +304,7 @@ func loginGrantError(err error) error {
 	case errors.Is(err, identity.ErrAccountInactive):
 		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
 	case errors.Is(err, identity.ErrRateLimited):
-		return fosite.ErrRequestForbidden.WithHint("Too many attempts; slow down.")
+		return errTooManyAttempts.WithWrap(err)
 	case errors.Is(err, identity.ErrPasswordResetRequired):
 		return fosite.ErrInvalidGrant.WithHint("The password must be reset: a reset link was sent to the account's e-mail address.")
 	case errors.Is(err, identity.ErrSecondFactorRequired):

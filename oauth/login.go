@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
@@ -374,6 +375,10 @@ func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page
 	status, msg := loginPageError(err)
 	if status >= http.StatusInternalServerError {
 		p.log.ErrorContext(r.Context(), "sign in", "err", err)
+	}
+	var rl *identity.RateLimitError
+	if errors.As(err, &rl) {
+		api.SetRetryAfter(w, rl.RetryAfter)
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 )
@@ -111,6 +112,9 @@ func (p *Provider) pageFailure(w http.ResponseWriter, r *http.Request, view page
 	var rl *identity.RateLimitError
 	switch {
 	case errors.As(err, &rl), errors.Is(err, identity.ErrRateLimited):
+		if rl != nil {
+			api.SetRetryAfter(w, rl.RetryAfter)
+		}
 		view.Error = "Too many attempts. Please wait a moment and try again."
 		p.renderPage(w, r, http.StatusTooManyRequests, view)
 	case errors.Is(err, customer.ErrInvalidToken):
