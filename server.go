@@ -171,6 +171,19 @@ func newOutbox(cfg Config, store *storage.Store, secrets *identity.WebhookSecret
 		Client: cfg.egress().Client(10 * time.Second)}, Now: cfg.Now, Logger: log}), nil
 }
 
+// warnMailToLog says loudly, when the outbox worker starts without SMTP, that mail goes
+// to the log with everything in it: whoever reads the log can use a reset token or a
+// second-factor code before the customer does.
+func (s *Server) warnMailToLog(ctx context.Context) {
+	if s.cfg.SMTPURL != "" {
+		return
+	}
+	s.log.WarnContext(ctx, "MAIL IS NOT SENT: no SMTP server is configured (CUSTODIAN_SMTP_URL), so every message is "+
+		"written to this log instead, with its secrets: password reset tokens, sign-up opt-in links, e-mail change "+
+		"tokens and second-factor codes. Anyone who can read this log can take over accounts. Set CUSTODIAN_SMTP_URL "+
+		"(or a tenant webhook) for anything but local development", "mail", "log")
+}
+
 // DeliverNotifications delivers the notifications that are due now; the worker of
 // RunMaintenance calls it every few seconds, tests call it to flush the outbox.
 func (s *Server) DeliverNotifications(ctx context.Context) (int, error) {
@@ -268,6 +281,7 @@ func (s *Server) readyCheck(ctx context.Context) error {
 // outbox every two seconds, and the removal of expired tokens and stale rate-limit
 // counters every interval. Any number of nodes may run it at once.
 func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
+	s.warnMailToLog(ctx)
 	go s.outbox.Run(ctx, 2*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
