@@ -109,6 +109,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
+		Hashing:   customer.NewHashLimiter(customer.HashLimits{Concurrent: cfg.PasswordHashConcurrency, Wait: cfg.PasswordHashWait}),
 		TwoFactor: tfc, WebhookSecrets: webhookSecrets, SettingSecrets: settingSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	}
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
 		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
-		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
+		login: login.New(login.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now,
 			MaxBodyBytes: cfg.MaxBodyBytes}),
 		admin: admin.New(admin.Config{OAuth: provider, Customers: customers, Token: string(cfg.AdminToken), Logger: log, Now: cfg.Now,
 			MaxBodyBytes: cfg.MaxBodyBytes}),

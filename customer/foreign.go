@@ -63,17 +63,13 @@ func (s *Service) HashParser(t *identity.Tenant, allowLegacy bool) (*passwordhas
 // project's parameters, say) is logged for the operator and fails like a wrong password
 // after the same work: the shopper's way back is a reset.
 func (s *Service) verifyStored(ctx context.Context, t *identity.Tenant, a *Account, password string) (bool, *passwordhash.Hash, error) {
-	start := time.Now()
-	scheme, format := schemeDummy, schemeDummy
-	defer func() { s.floor.observe(t.Name, scheme, format, time.Since(start)) }()
 	switch {
 	case a.PasswordHash == "":
 		// An account created by a social sign-in has no password until one is set.
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-		return false, nil, nil
+		_, err := s.verifyTimed(ctx, t.Name, schemeDummy, s.dummyHash, password)
+		return false, nil, err
 	case !a.ForeignPassword():
-		scheme, format = PasswordFormatCustodian, PasswordFormatCustodian
-		ok, err := s.hasher.Verify(a.PasswordHash, password)
+		ok, err := s.verifyTimed(ctx, t.Name, PasswordFormatCustodian, a.PasswordHash, password)
 		if err != nil {
 			return false, nil, fmt.Errorf("login customer %d: %w", a.ID, err)
 		}
@@ -87,15 +83,39 @@ func (s *Service) verifyStored(ctx context.Context, t *identity.Tenant, a *Accou
 	if err != nil {
 		s.log.ErrorContext(ctx, "an imported password hash cannot be verified; the customer can only reset the password",
 			"tenant", t.Name, "customer", a.ID, "format", a.PasswordFormat, "err", err)
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-		return false, nil, nil
+		_, err := s.verifyTimed(ctx, t.Name, schemeDummy, s.dummyHash, password)
+		return false, nil, err
 	}
-	scheme, format = string(h.Format())+" "+h.Scheme(), string(h.Format())
-	ok, err := h.Verify(password)
+	var ok bool
+	// An imported hash runs in a slot of the hashing limiter like argon2id (hashlimit.go).
+	if lerr := s.hashing.Do(ctx, func() {
+		start := time.Now()
+		ok, err = h.Verify(password)
+		s.floor.observe(t.Name, string(h.Format())+" "+h.Scheme(), string(h.Format()), time.Since(start))
+	}); lerr != nil {
+		return false, nil, lerr
+	}
 	if err != nil {
 		return false, nil, fmt.Errorf("login customer %d: %w", a.ID, err)
 	}
 	return ok, h, nil
+}
+
+// verifyTimed is verify (Custodian's own hash, in a slot of the limiter) timed for the
+// failure floor under scheme.
+func (s *Service) verifyTimed(ctx context.Context, tenant, scheme, encoded, password string) (bool, error) {
+	var (
+		ok  bool
+		err error
+	)
+	if lerr := s.hashing.Do(ctx, func() {
+		start := time.Now()
+		ok, err = s.hasher.Verify(encoded, password)
+		s.floor.observe(tenant, scheme, scheme, time.Since(start))
+	}); lerr != nil {
+		return false, lerr
+	}
+	return ok, err
 }
 
 // upgradeForeign follows a right password against an imported hash h. A weak hash under
@@ -114,7 +134,7 @@ func (s *Service) upgradeForeign(ctx context.Context, t *identity.Tenant, a *Acc
 		}
 		return ErrPasswordResetRequired
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -117,9 +117,9 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	start := time.Now() // real time: the failure floor is about what a caller measures
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
-		vs := time.Now()
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-		s.floor.observe(t.Name, schemeDummy, schemeDummy, time.Since(vs))
+		if _, err := s.verifyTimed(ctx, t.Name, schemeDummy, s.dummyHash, password); err != nil {
+			return nil, nil, err // busy, or the caller left: the same for every address
+		}
 		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
 		s.floor.wait(ctx, t.Name, start)
 		return nil, nil, ErrInvalidCredentials
