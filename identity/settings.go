@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -62,6 +63,9 @@ type Settings struct {
 	// instead of Custodian's e-mail; WebhookSecret signs them.
 	WebhookURL    string       `json:"notify.webhook_url,omitempty"`
 	WebhookSecret SealedSecret `json:"notify.webhook_secret"`
+
+	// Branding is the shop's look of the hosted pages and mails (branding.go).
+	Branding Branding `json:"branding,omitzero"`
 
 	// Imported passwords (customer import, upgraded at the first sign-in): the source
 	// Firebase project's password hash parameters, which firebase-scrypt hashes need, and
@@ -296,7 +300,7 @@ func firebaseBase64(v string, max int) error {
 	return errors.New("want base64")
 }
 
-var settingKeys = map[string]setting{
+var settingKeys = withBranding(map[string]setting{
 	"tokens.access_ttl":      durationSetting("lifetime of access tokens", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.AccessTTL }),
 	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", MaxRefreshTokenTTL, func(s *Settings) *Duration { return &s.RefreshTTL }),
 	"tokens.max_access_ttl":  durationSetting("longest access-token lifetime a client may request", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.MaxAccessTTL }),
@@ -496,6 +500,12 @@ var settingKeys = map[string]setting{
 	},
 	"b2b.self_declared":    boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
 	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
+})
+
+// withBranding adds the branding.* keys (branding.go) to the other settings.
+func withBranding(keys map[string]setting) map[string]setting {
+	maps.Copy(keys, brandingSettings())
+	return keys
 }
 
 // SettingKeys lists the stable setting keys, sorted, with a line of documentation each.

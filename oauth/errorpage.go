@@ -48,14 +48,15 @@ func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status in
 		}
 	}
 	if wantsJSON(r) {
-		writeOAuthError(w, status, code, view.Error)
+		// The JSON answer says it in English, the language of the API's errors.
+		writeOAuthError(w, status, code, englishText(view.Error, view.ErrorArgs))
 		return
 	}
 	if view.Title == "" {
 		view.Title = "Error"
 	}
 	view.RequestID = identity.RequestMetaFromContext(r.Context()).RequestID
-	p.render(w, status, "error.html", view)
+	p.render(w, r, status, "error.html", view)
 }
 
 // noRoute answers a path or method no route of /oauth2/{tenant}/ has: the error page
@@ -66,7 +67,7 @@ func (p *Provider) noRoute(status int, title, msg string) http.Handler {
 			writeOAuthError(w, status, "invalid_request", strings.ToLower(http.StatusText(status)))
 			return
 		}
-		p.render(w, status, "error.html", page{Title: title, Error: msg})
+		p.render(w, r, status, "error.html", page{Title: title, Error: msg})
 	})
 }
 

@@ -152,7 +152,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			view.CSRF = csrf
-			p.render(w, http.StatusOK, "logout.html", view)
+			p.render(w, r, http.StatusOK, "logout.html", view)
 			return
 		}
 		if !p.checkCSRF(r, t.Name) {
@@ -180,7 +180,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			view.backTo(c)
 		}
 	}
-	p.render(w, http.StatusOK, "logout.html", view)
+	p.render(w, r, http.StatusOK, "logout.html", view)
 }
 
 // signOut ends this browser's session, revokes the tokens of its shopper session and

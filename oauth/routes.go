@@ -56,7 +56,7 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			p.log.ErrorContext(r.Context(), "load tenant", "tenant", name, "err", err)
 			if browserRoutes[routeName(r)] {
 				api.SetRetryAfter(w, api.UnavailableRetryAfter)
-				p.render(w, http.StatusServiceUnavailable, "error.html", page{Title: "Temporarily unavailable",
+				p.render(w, r, http.StatusServiceUnavailable, "error.html", page{Title: "Temporarily unavailable",
 					Error: "Signing in is temporarily unavailable. Please try again in a moment."})
 				return
 			}
