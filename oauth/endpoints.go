@@ -109,6 +109,12 @@ func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar f
 	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
+	var rl *identity.RateLimitError
+	if errors.As(err, &rl) {
+		api.SetRetryAfter(w, rl.RetryAfter)
+		writeOAuthError(w, http.StatusTooManyRequests, "slow_down", "Too many requests; retry after the time in Retry-After.")
+		return
+	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)
