@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
+	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -191,4 +194,88 @@ func BenchmarkAnonymousRows(b *testing.B) {
 		}
 		b.ReportMetric(float64(storage.TotalRows(after)-storage.TotalRows(before)), "rows/1000tokens")
 	}
+}
+
+// TestIdpHintNoRows: GET /oauth2/{t}/auth?idp_hint= keeps the upstream sign-in in a
+// sealed cookie, not a row: many starts write nothing; the sign-in still completes in
+// its browser; a tampered cookie, or one moved to another sign-in's state, is refused.
+func TestIdpHintNoRows(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b, allowPrivateURLs)
+			up := newScriptedUpstream(t)
+			if err := e.srv.OAuth.CreateConnector(context.Background(), &oauth.Connector{Tenant: testTenant, ID: "scripted",
+				Issuer: up.srv.URL, ClientID: "scripted-client", ClientSecret: "scripted-secret"}); err != nil {
+				t.Fatal(err)
+			}
+			// The first start reads the upstream's discovery (cached), then counting begins.
+			follow(t, browser(t), storefrontAuth(e, oauth2.GenerateVerifier(), "scripted"))
+			before := rowsNow(t, e)
+			for range 30 {
+				resp, _ := follow(t, browser(t), storefrontAuth(e, oauth2.GenerateVerifier(), "scripted"))
+				if resp.StatusCode != http.StatusFound {
+					t.Fatalf("idp_hint: %d", resp.StatusCode)
+				}
+			}
+			if g := grown(before, rowsNow(t, e)); len(g) != 0 {
+				t.Errorf("30 idp_hint starts wrote rows: %v", g)
+			}
+
+			// The cookie of one sign-in with the state of another, or altered, is refused.
+			start := func(c *http.Client) (callback string, cookie *http.Cookie) {
+				resp, _ := follow(t, c, storefrontAuth(e, oauth2.GenerateVerifier(), "scripted"))
+				for _, ck := range resp.Cookies() {
+					if ck.Name == "custodian_upstream" {
+						cookie = ck
+					}
+				}
+				resp, _ = follow(t, c, location(t, resp).String())
+				return location(t, resp).String(), cookie
+			}
+			cbA, _ := start(browser(t))
+			_, ckB := start(browser(t))
+			_, sealed, _ := strings.Cut(ckB.Value, ".")
+			stateA := mustParse(t, cbA).Query().Get("state")
+			flipped := []byte(sealed)
+			flipped[len(flipped)/2] ^= 1
+			for name, value := range map[string]string{
+				"another sign-in's sealed state": stateA + "." + sealed,
+				"altered":                        strings.SplitN(ckB.Value, ".", 2)[0] + "." + string(flipped),
+				"state only":                     stateA,
+			} {
+				req, _ := http.NewRequest(http.MethodGet, cbA, nil)
+				req.AddCookie(&http.Cookie{Name: "custodian_upstream", Value: value})
+				resp, err := browser(t).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%s: %d", name, resp.StatusCode)
+				}
+			}
+			// Its own browser completes the sign-in.
+			c := browser(t)
+			cb, _ := start(c)
+			if resp, body := follow(t, c, cb); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+				t.Errorf("callback in its browser: %d %s", resp.StatusCode, body)
+			}
+			// And it expires.
+			c = browser(t)
+			cb, _ = start(c)
+			e.clock.Advance(11 * time.Minute)
+			if resp, _ := follow(t, c, cb); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("callback after ten minutes: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func mustParse(t *testing.T, u string) *url.URL {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
