@@ -20,7 +20,7 @@ run:
 AXE_DIR := templates/browsertest/testdata
 
 test: $(AXE_DIR)/node_modules
-	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' $(GO) test -race -count=1 ./...
+	CUSTODIAN_TEST_POSTGRES_URL='$(CUSTODIAN_TEST_POSTGRES_URL)' $(GO) test -race -count=1 -timeout 30m ./...
 
 $(AXE_DIR)/node_modules: $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
 	cd $(AXE_DIR) && npm ci --no-audit --no-fund

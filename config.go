@@ -55,6 +55,9 @@ type Config struct {
 	// start (refused, unreachable, starting up), with backoff and a log line per
 	// attempt (zero: one minute; negative: one attempt).
 	DatabaseWait time.Duration
+	// RequestTimeout is the deadline of every request's database work (zero: 10s): a
+	// statement still running then is cancelled and the request answers 503.
+	RequestTimeout time.Duration
 	// MaxBodyBytes limits request bodies (zero: 64 KiB).
 	MaxBodyBytes int64
 	// SecureCookies forces the Secure attribute on cookies; it is on by default when
@@ -109,6 +112,9 @@ func (c *Config) Validate() error {
 		if c.MailFrom == "" {
 			errs = append(errs, errors.New("mail sender (CUSTODIAN_MAIL_FROM) is required with an SMTP URL"))
 		}
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, errors.New("request timeout must not be negative"))
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max body bytes must not be negative"))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ var browserFlows = []browserFlow{
 	{"logout", flowLogout},
 	{"not-me", flowNotMe},
 	{"errors", flowErrors},
+	{"sign-up", flowSignUp},
+	{"password-reset", flowPasswordReset},
 }
 
 // TestBrowserPages runs every flow at every width in one Chromium. A machine without
@@ -164,6 +167,7 @@ const (
 	browserClient  = "storefront"
 	partnerClient  = "partner"
 	guardedTenant  = "guarded"
+	welcomeTenant  = "welcome" // signup.optin: new accounts wait for the mailed link
 	browserScopes  = "openid email profile"
 	partnerScopes  = "openid email"
 	browserTimeout = 10 * time.Second
@@ -174,7 +178,7 @@ func newBrowserFixture(t *testing.T, b storagetest.Backend) *browserFixture {
 	e := newEnv(t, b, allowPrivateURLs, withSMTP(smtp))
 	fx := &browserFixture{e: e, smtp: smtp, storefront: startStorefront(t)}
 	ctx := context.Background()
-	for _, tenant := range []string{testTenant, guardedTenant} {
+	for _, tenant := range []string{testTenant, guardedTenant, welcomeTenant} {
 		if tenant != testTenant {
 			if _, err := e.srv.OAuth.CreateTenant(ctx, tenant); err != nil {
 				t.Fatal(err)
@@ -194,6 +198,9 @@ func newBrowserFixture(t *testing.T, b storagetest.Backend) *browserFixture {
 		t.Fatal(err)
 	}
 	if _, err := e.srv.OAuth.UpdateTenantSettings(ctx, guardedTenant, map[string]string{"twofactor.triggers": "always"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.OAuth.UpdateTenantSettings(ctx, welcomeTenant, map[string]string{"signup.optin": "true"}); err != nil {
 		t.Fatal(err)
 	}
 	socialSetup(t, e) // tenant "upstream" behind the shop's connector "up", "Upstream ID"
@@ -334,6 +341,12 @@ func flowConsent(t *testing.T, fx *browserFixture, s *pageSession) {
 	if got := s.Text("main"); !strings.Contains(got, "Partner App") {
 		t.Errorf("the consent page does not name the client: %q", got)
 	}
+	if got := s.Text("#signed-in-as"); got != email {
+		t.Errorf("the consent page says signed in as %q, want %q", got, email)
+	}
+	if got := s.Text("ul.scopes"); !strings.Contains(got, "See your e-mail address") || strings.Contains(got, "openid") {
+		t.Errorf("the consent page lists %q, want the scopes in words", got)
+	}
 	s.Check("consent")
 	s.Press(`#allow`)
 	fx.wantCode(t, s, ar)
@@ -406,6 +419,9 @@ func flowLogout(t *testing.T, fx *browserFixture, s *pageSession) {
 	if got := s.Text("h1"); got != "Signed out" {
 		t.Fatalf("no signed-out page: %q", got)
 	}
+	if got := s.attr("#back", "href"); got != fx.storefront.url+"/" {
+		t.Errorf("the signed-out page's way back is %q, want the shop's home %q", got, fx.storefront.url+"/")
+	}
 	s.Check("signed-out")
 
 	again := fx.authRequest(testTenant, browserClient, browserScopes, nil)
@@ -477,8 +493,136 @@ func flowErrors(t *testing.T, fx *browserFixture, s *pageSession) {
 		if got := s.Text("main"); !strings.Contains(strings.ToLower(got), c.text) {
 			t.Errorf("%s: the page says %q, want it to mention %q", c.name, got, c.text)
 		}
+		if got := s.Text("#request-id"); !strings.Contains(got, "quote this reference") || len(strings.TrimSpace(s.Text("#request-id code"))) < 8 {
+			t.Errorf("%s: no request id to quote: %q", c.name, got)
+		}
 		s.Check(c.name)
 	}
+	// A known client's error page links back to the client's site.
+	s.Open(fx.authRequest(testTenant, browserClient, browserScopes, url.Values{"redirect_uri": {"http://127.0.0.1:1/elsewhere"}}).url)
+	if got := s.attr("#back", "href"); got != fx.storefront.url+"/" {
+		t.Errorf("the error page's way back is %q, want %q", got, fx.storefront.url+"/")
+	}
+}
+
+var (
+	browserConfirmRE = regexp.MustCompile(`(http://\S+/oauth2/` + welcomeTenant + `/signup/confirm\?\S+)`)
+	browserResetRE   = regexp.MustCompile(`(http://\S+/oauth2/` + testTenant + `/password/new\?\S+)`)
+)
+
+// mailedLink flushes the outbox and returns the link re finds in the newest mail to
+// the address.
+func (fx *browserFixture) mailedLink(t *testing.T, email string, re *regexp.Regexp) string {
+	t.Helper()
+	if _, err := fx.e.srv.DeliverNotifications(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := re.FindStringSubmatch(fx.smtp.WaitFor(t, email, browserTimeout).Body)
+	if m == nil {
+		t.Fatalf("no link in the newest mail to %s", email)
+	}
+	return m[1]
+}
+
+// flowSignUp: "Create account" on the login page of a tenant with opt-in; a password
+// the policy refuses, then a good one; the mailed link's page activates the account;
+// "Continue to sign in" is the authorization request's login page, and the code
+// arrives at the storefront.
+func flowSignUp(t *testing.T, fx *browserFixture, s *pageSession) {
+	fx.mu.Lock()
+	fx.n++
+	email := fmt.Sprintf("signup-%d-%d@example.com", s.Width, fx.n)
+	fx.mu.Unlock()
+	ar := fx.authRequest(welcomeTenant, browserClient, browserScopes, nil)
+	s.Open(ar.url)
+	if status := s.Press("#create-account"); status != http.StatusOK {
+		t.Fatalf("create account: %d", status)
+	}
+	if got := s.Text("h1"); got != "Create account" {
+		t.Fatalf("no sign-up page: %q", got)
+	}
+	s.Check("sign-up")
+	s.Fill("#email", email)
+	s.Fill("#password", "short")
+	if status := s.Press("#create-account"); status != http.StatusBadRequest {
+		t.Errorf("weak password: %d", status)
+	}
+	s.wantErrorTiedTo("#password", "at least 8 characters")
+	s.Check("sign-up-error")
+	s.Fill("#password", shopperPass)
+	if status := s.Press("#create-account"); status != http.StatusOK {
+		t.Fatalf("sign up: %d", status)
+	}
+	if got := s.Text("h1"); got != "Check your inbox" {
+		t.Fatalf("after signing up: %q", got)
+	}
+	s.Check("sign-up-sent")
+
+	s.Open(fx.mailedLink(t, email, browserConfirmRE))
+	if got := s.Text("h1"); got != "Activate your account" {
+		t.Fatalf("no confirmation page: %q", got)
+	}
+	s.Check("sign-up-confirm")
+	if status := s.Press("#activate"); status != http.StatusOK {
+		t.Fatalf("activate: %d", status)
+	}
+	if got := s.Text("h1"); got != "Your account is active" {
+		t.Fatalf("after activating: %q", got)
+	}
+	s.Check("sign-up-active")
+	s.Press("#continue")
+	if got := s.Text("h1"); got != "Sign in" {
+		t.Fatalf("continue leads to %q, want the login page", got)
+	}
+	signIn(s, email, shopperPass)
+	fx.wantCode(t, s, ar)
+}
+
+// flowPasswordReset: "Forgot password?", the mail, a new password (one the policy
+// refuses first), then back at the authorization request, signing in with it.
+func flowPasswordReset(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "reset", s.Width)
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, nil)
+	s.Open(ar.url)
+	if status := s.Press("#forgot-password"); status != http.StatusOK {
+		t.Fatalf("forgot password: %d", status)
+	}
+	if got := s.Text("h1"); got != "Reset your password" {
+		t.Fatalf("no reset page: %q", got)
+	}
+	s.Check("password-reset")
+	s.Fill("#email", email)
+	if status := s.Press("#send-link"); status != http.StatusOK {
+		t.Fatalf("send link: %d", status)
+	}
+	if got := s.Text("h1"); got != "Check your inbox" {
+		t.Fatalf("after asking: %q", got)
+	}
+	s.Check("password-reset-sent")
+
+	s.Open(fx.mailedLink(t, email, browserResetRE))
+	if got := s.Text("h1"); got != "Choose a new password" {
+		t.Fatalf("no new-password page: %q", got)
+	}
+	s.Check("password-new")
+	s.Fill("#password", "password")
+	if status := s.Press("#set-password"); status != http.StatusBadRequest {
+		t.Errorf("weak password: %d", status)
+	}
+	s.wantErrorTiedTo("#password", "Password")
+	s.Check("password-new-error")
+	newPass := "a brand new passphrase"
+	s.Fill("#password", newPass)
+	if status := s.Press("#set-password"); status != http.StatusOK {
+		t.Fatalf("set password: %d", status)
+	}
+	if got := s.Text("h1"); got != "Password changed" {
+		t.Fatalf("after setting: %q", got)
+	}
+	s.Check("password-changed")
+	s.Press("#continue")
+	signIn(s, email, newPass)
+	fx.wantCode(t, s, ar)
 }
 
 // storefrontStub is a storefront's callback on loopback: it records what each

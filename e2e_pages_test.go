@@ -12,7 +12,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/notify/notifytest"
+	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
@@ -205,6 +207,37 @@ func TestHostedPages(t *testing.T) {
 				}
 			})
 
+			t.Run("sign-up on a tenant that asks a second factor: its page, then the code", func(t *testing.T) {
+				setTenant(t, e, "twofactor.triggers", "always")
+				defer setTenant(t, e, "twofactor.triggers", "off")
+				c := browser(t)
+				state := "state-signup2fa-0"
+				au := authURL(state)
+				email := "new2fa-" + b.Name + "@example.com"
+				_, _, action, csrf := hostedPage(t, c, e.issuer()+"/signup?"+url.Values{"return": {requestPath(au)}}.Encode())
+				before := len(smtp.Messages())
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}, "return": {requestPath(au)}})
+				body := readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(body) != "Verify it&#39;s you" && heading(body) != "Verify it's you" {
+					t.Fatalf("sign-up with a second factor: %d %q", resp.StatusCode, heading(body))
+				}
+				tfAction, tfCSRF := formParts(t, resp.Request.URL, body)
+				if want := e.url + requestPath(au); tfAction != want {
+					t.Errorf("the second-factor form posts to %s, want the request %s", tfAction, want)
+				}
+				challenge := regexp.MustCompile(`name="challenge_id" value="([^"]+)"`).FindStringSubmatch(body)
+				if challenge == nil {
+					t.Fatalf("no challenge on the page: %s", body)
+				}
+				code := mailedCode(t, e, smtp, email, before)
+				resp = postForm(t, c, tfAction, url.Values{"csrf_token": {tfCSRF}, "step": {"2fa"}, "challenge_id": {challenge[1]},
+					"method": {"email"}, "methods": {"email"}, "code": {code}})
+				readBody(t, resp)
+				if loc, _ := url.Parse(resp.Header.Get("Location")); loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != state {
+					t.Errorf("after the second factor: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			})
+
 			t.Run("a return elsewhere is dropped", func(t *testing.T) {
 				for _, ret := range []string{"https://evil.example/oauth2/shop/auth?x=1", "//evil.example/oauth2/shop/auth?x=1",
 					"/oauth2/other/auth?x=1", "/oauth2/shop/token?x=1", "/oauth2/shop/auth/../../evil?x=1"} {
@@ -320,4 +353,149 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestPagesPeopleUnderstand (issue 14, item 4): the consent page says who is signed in
+// and "Not you?" signs them out and asks again; error pages carry the request id and a
+// way back to the client; every route under /oauth2/ answers a page to a browser and
+// JSON to an API caller; the signed-out page offers the way back.
+func TestPagesPeopleUnderstand(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			const app, redirect = "partner-app", "https://partner.example/cb"
+			if _, err := e.srv.OAuth.CreateClient(context.Background(), &oauth.Client{Tenant: testTenant, ID: app, Name: "Partner App",
+				Public: true, RedirectURIs: []string{redirect}, Scopes: []string{"openid", "email", "offline_access", oauth.ScopeProfileView},
+				GrantTypes: []string{identity.GrantAuthorizationCode}}, ""); err != nil {
+				t.Fatal(err)
+			}
+			authURL := func(extra url.Values) string {
+				q := url.Values{"response_type": {"code"}, "client_id": {app}, "redirect_uri": {redirect},
+					"scope": {"openid email " + oauth.ScopeProfileView}, "state": {"state-123456"},
+					"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+				for k, v := range extra {
+					q[k] = v
+				}
+				return e.issuer() + "/auth?" + q.Encode()
+			}
+
+			t.Run("consent: human scopes, signed in as, not you", func(t *testing.T) {
+				c := browser(t)
+				action, csrf := loginForm(t, c, authURL(nil))
+				resp := postForm(t, c, action, url.Values{"email": {shopperEmail}, "password": {shopperPass}, "csrf_token": {csrf}, "step": {"password"}})
+				page := readBody(t, resp)
+				for _, want := range []string{"Signed in as", shopperEmail, "Not you?", "See your e-mail address", "See your profile and address book"} {
+					if !strings.Contains(page, want) {
+						t.Errorf("consent page without %q: %s", want, page)
+					}
+				}
+				if strings.Contains(page, "<li>"+oauth.ScopeProfileView) || strings.Contains(page, "<li>openid") {
+					t.Errorf("consent page lists raw scope names: %s", page)
+				}
+				consentAction, consentCSRF := formParts(t, resp.Request.URL, page)
+				// Not you? without the form's token changes nothing.
+				resp = postForm(t, c, consentAction, url.Values{"step": {"switch"}})
+				readBody(t, resp)
+				if resp.StatusCode != http.StatusForbidden {
+					t.Errorf("switch without CSRF: %d", resp.StatusCode)
+				}
+				resp = postForm(t, c, consentAction, url.Values{"csrf_token": {consentCSRF}, "step": {"switch"}})
+				page = readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(page) != "Sign in" || strings.Contains(page, shopperEmail) {
+					t.Fatalf("not you: %d %q", resp.StatusCode, heading(page))
+				}
+				// The session is gone: the request asks to sign in again.
+				resp, err := c.Get(authURL(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page := readBody(t, resp); heading(page) != "Sign in" {
+					t.Errorf("after not-you the request shows %q", heading(page))
+				}
+			})
+
+			t.Run("error page: plain words, request id, way back; JSON when asked", func(t *testing.T) {
+				bad := authURL(url.Values{"code_challenge_method": {"plain"}, "redirect_uri": {"https://elsewhere.example/cb"}})
+				req, _ := http.NewRequest(http.MethodGet, bad, nil)
+				req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+				req.Header.Set("X-Request-Id", "support-ref-12345")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page := readBody(t, resp)
+				if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+					!strings.Contains(page, "support-ref-12345") || !strings.Contains(page, `href="https://partner.example/"`) ||
+					!strings.Contains(page, "Back to Partner App") || !strings.Contains(page, "cannot be completed") {
+					t.Errorf("error page: %d %s", resp.StatusCode, page)
+				}
+				req.Header.Set("Accept", "application/json")
+				resp, err = http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got map[string]string
+				if err := json.Unmarshal([]byte(readBody(t, resp)), &got); err != nil || resp.StatusCode != http.StatusBadRequest || got["error"] != "invalid_request" {
+					t.Errorf("as JSON: %d %v %v", resp.StatusCode, got, err)
+				}
+			})
+
+			t.Run("every route under /oauth2/ negotiates", func(t *testing.T) {
+				for _, c := range []struct {
+					method, path string
+					status       int
+				}{
+					{http.MethodGet, "/oauth2/" + testTenant + "/nosuch", http.StatusNotFound},
+					{http.MethodGet, "/oauth2/" + testTenant + "/token", http.StatusMethodNotAllowed},
+					{http.MethodGet, "/oauth2/nosuch/auth?client_id=x", http.StatusNotFound},
+					{http.MethodGet, "/oauth2/" + testTenant + "/logout?post_logout_redirect_uri=https://evil.example/", http.StatusBadRequest},
+				} {
+					for _, accept := range []string{"text/html", "application/json"} {
+						req, _ := http.NewRequest(c.method, e.url+c.path, nil)
+						req.Header.Set("Accept", accept)
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							t.Fatal(err)
+						}
+						body := readBody(t, resp)
+						ct := resp.Header.Get("Content-Type")
+						var got map[string]string
+						jsonErr := json.Unmarshal([]byte(body), &got)
+						switch {
+						case resp.StatusCode != c.status:
+							t.Errorf("%s %s (%s): %d, want %d", c.method, c.path, accept, resp.StatusCode, c.status)
+						case accept == "text/html" && (!strings.HasPrefix(ct, "text/html") || !strings.Contains(body, "<h1>")):
+							t.Errorf("%s %s as a browser: %q %s", c.method, c.path, ct, body)
+						case accept == "application/json" && (!strings.HasPrefix(ct, "application/json") || jsonErr != nil || got["error"] == ""):
+							t.Errorf("%s %s as an API caller: %q %s", c.method, c.path, ct, body)
+						}
+					}
+				}
+				// The token endpoint answers fosite's RFC 6749 JSON even to a browser.
+				req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/token", strings.NewReader("grant_type=nosuch"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Accept", "text/html")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body := readBody(t, resp); !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error"`) {
+					t.Errorf("token endpoint to a browser: %q %s", resp.Header.Get("Content-Type"), body)
+				}
+			})
+
+			t.Run("signed out: the way back to the client", func(t *testing.T) {
+				c := browser(t)
+				status, page, action, csrf := hostedPage(t, c, e.issuer()+"/logout?client_id="+app)
+				if status != http.StatusOK || action == "" {
+					t.Fatalf("logout page: %d %s", status, page)
+				}
+				resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}})
+				page = readBody(t, resp)
+				if resp.StatusCode != http.StatusOK || heading(page) != "Signed out" || !strings.Contains(page, `href="https://partner.example/"`) {
+					t.Errorf("signed-out page: %d %s", resp.StatusCode, page)
+				}
+			})
+		})
+	}
 }

@@ -24,6 +24,18 @@ type requestIDKey struct{}
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
+// deadline bounds a public request's work by Config.RequestTimeout: every query of the
+// request shares it, so a database that blocks (a lock, a slow or frozen server)
+// answers 503 within it rather than holding the request. The admin surface has none:
+// an import may rightly take long.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // requestContext gives every request a request id (the caller's X-Request-Id when it
 // is sane), records the client's address (clientaddr.go: behind trusted proxies, the
 // forwarded one) and user agent for rate limits, lockout, devices and the audit trail,

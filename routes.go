@@ -32,7 +32,7 @@ func (s *Server) AdminHandler() http.Handler {
 // metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
+	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware, s.deadline)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	s.OAuth.Register(sub)
 	s.tickets.Register(sub)

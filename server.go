@@ -55,6 +55,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
@@ -147,7 +150,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	}
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
 		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
-		login: login.New(login.Config{Customers: customers, OAuth: provider, Pages: tmpl, Logger: log, Now: cfg.Now,
+		login: login.New(login.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now,
 			MaxBodyBytes: cfg.MaxBodyBytes}),
 		admin: admin.New(admin.Config{OAuth: provider, Customers: customers, Token: string(cfg.AdminToken), Logger: log, Now: cfg.Now,
 			MaxBodyBytes: cfg.MaxBodyBytes}),
@@ -166,6 +169,19 @@ func newOutbox(cfg Config, store *storage.Store, secrets *identity.WebhookSecret
 	}
 	return notify.New(notify.Config{Store: store, Mail: mail, Webhook: notify.WebhookSender{Now: cfg.Now, OpenSecret: secrets.Open,
 		Client: cfg.egress().Client(10 * time.Second)}, Now: cfg.Now, Logger: log}), nil
+}
+
+// warnMailToLog says loudly, when the outbox worker starts without SMTP, that mail goes
+// to the log with everything in it: whoever reads the log can use a reset token or a
+// second-factor code before the customer does.
+func (s *Server) warnMailToLog(ctx context.Context) {
+	if s.cfg.SMTPURL != "" {
+		return
+	}
+	s.log.WarnContext(ctx, "MAIL IS NOT SENT: no SMTP server is configured (CUSTODIAN_SMTP_URL), so every message is "+
+		"written to this log instead, with its secrets: password reset tokens, sign-up opt-in links, e-mail change "+
+		"tokens and second-factor codes. Anyone who can read this log can take over accounts. Set CUSTODIAN_SMTP_URL "+
+		"(or a tenant webhook) for anything but local development", "mail", "log")
 }
 
 // DeliverNotifications delivers the notifications that are due now; the worker of
@@ -265,6 +281,7 @@ func (s *Server) readyCheck(ctx context.Context) error {
 // outbox every two seconds, and the removal of expired tokens and stale rate-limit
 // counters every interval. Any number of nodes may run it at once.
 func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
+	s.warnMailToLog(ctx)
 	go s.outbox.Run(ctx, 2*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // WriteJSON is the one JSON writer of every dialect. Unless the handler chose a
@@ -43,3 +46,11 @@ func RawJSON(raw json.RawMessage, def string) json.RawMessage {
 	}
 	return raw
 }
+
+// UnavailableRetryAfter is the Retry-After of a 503 for a storage failure: a database
+// restart or failover is usually over within seconds.
+const UnavailableRetryAfter = 2 * time.Second
+
+// Unavailable reports a transient storage failure (identity.ErrUnavailable) anywhere in
+// err's chain: every dialect answers it as 503 with Retry-After, never as a verdict.
+func Unavailable(err error) bool { return errors.Is(err, identity.ErrUnavailable) }

@@ -30,7 +30,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t *identity.Tenant, 
 // the mail's link to the hosted new-password page returns to page.Return.
 func (s *Service) RequestPasswordResetFrom(ctx context.Context, t *identity.Tenant, email, site string, page *HostedPage) error {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, signupBucket(t, meta.IP), s.limitsOf(t).SignupPerIP); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, "reset:account:"+t.Name+":"+EmailKey(email), Limit{Max: 5, Window: time.Hour}); err != nil {
@@ -114,7 +114,7 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 // first proof of it (proveAddress).
 func (s *Service) ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, "reset:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP); err != nil {
 		return err
 	}
 	var id int64

@@ -414,3 +414,16 @@ func TestImportStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestImportExampleFile: the README's example file imports without a refused line.
+func TestImportExampleFile(t *testing.T) {
+	f := newFixture(t, storagetest.Backends(t)[0], noLimits())
+	b, err := os.ReadFile("../docs/import-example.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, res := f.importLines(t, string(b), customer.ImportOptions{})
+	if sum.Refused != 0 || sum.Created != 5 {
+		t.Errorf("%+v %+v", sum, res)
+	}
+}

@@ -100,8 +100,8 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	meta := identity.RequestMetaFromContext(ctx)
 	key := EmailKey(email)
 	if err := errors.Join(
-		s.allow(ctx, "login:ip:"+t.Name+":"+meta.IP, s.limits.PerIP),
-		s.allow(ctx, "login:account:"+t.Name+":"+key, s.limits.PerAccount),
+		s.allow(ctx, "login:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP),
+		s.allow(ctx, "login:account:"+t.Name+":"+key, s.limitsOf(t).PerAccount),
 	); err != nil {
 		var rl *identity.RateLimitError
 		if errors.As(err, &rl) {

@@ -81,10 +81,16 @@ var ErrNotCustomerToken = errors.New("not a customer's token")
 // and not the one the tokens are bound to, re-scopes them: a new token family bound
 // to it replaces the one just refreshed. grant names that issuance in metrics and logs.
 //
-// Errors: ErrNotMember (nothing rotated when the token was one a refresh accepts),
-// ErrNotFound and ErrInactive for a customer who is gone or not active,
-// ErrNotCustomerToken (the refreshed family is revoked in these three cases), and the
-// refresh's own errors.
+// Everything that can refuse the refresh (the customer, its state, the membership) is
+// read before the token rotates, so a refusal or a storage failure costs the shopper
+// nothing. After the rotation, an error never revokes the family: it is the family of
+// the token the caller presented, which stays usable for a retry within the refresh
+// grace window. Only a verdict (the customer is gone or not active, the token is no
+// customer's) ends the family.
+//
+// Errors: ErrNotMember (nothing rotated), ErrNotFound and ErrInactive for a customer
+// who is gone or not active, ErrNotCustomerToken (the family is revoked in these
+// three cases), the refresh's own errors, and storage failures (identity.ErrUnavailable).
 func (s *Service) Refresh(ctx context.Context, t *identity.Tenant, tokens ClientTokens, token, member, grant string) (*Refreshed, error) {
 	// The token as it stands, before anything rotates. A token a refresh refuses
 	// anyway (unknown, used, another client's) goes to the refresh as it is, which
@@ -93,15 +99,10 @@ func (s *Service) Refresh(ctx context.Context, t *identity.Tenant, tokens Client
 	if err != nil {
 		return nil, err
 	}
-	if before != nil && before.ClientID == tokens.ClientID() && !before.Anonymous && member != "" && member != before.AccountID {
-		if id, perr := strconv.ParseInt(before.Subject, 10, 64); perr == nil {
-			ok, err := s.IsMember(ctx, t.Name, id, member)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, ErrNotMember
-			}
+	var acc *Account
+	if before != nil && before.ClientID == tokens.ClientID() && !before.Anonymous {
+		if acc, err = s.refreshingAccount(ctx, t, tokens, before, token, member); err != nil {
+			return nil, err
 		}
 	}
 	ts, err := tokens.Refresh(ctx, token)
@@ -111,50 +112,61 @@ func (s *Service) Refresh(ctx context.Context, t *identity.Tenant, tokens Client
 	info := before
 	if info == nil { // the token turned valid between the look and the refresh
 		if info, err = tokens.Inspect(ctx, ts.AccessToken); err != nil {
-			s.revokeQuietly(ctx, tokens, ts.AccessToken)
 			return nil, fmt.Errorf("read refreshed token: %w", err)
 		}
 	}
 	if info.Anonymous {
 		return &Refreshed{Tokens: ts}, nil
 	}
-	// From here on a failure leaves no live tokens behind: the old refresh token is
-	// spent, so the family just refreshed is revoked.
-	fail := func(err error) (*Refreshed, error) {
-		s.revokeQuietly(ctx, tokens, ts.AccessToken)
-		return nil, err
-	}
-	id, err := strconv.ParseInt(info.Subject, 10, 64)
-	if err != nil {
-		return fail(ErrNotCustomerToken)
-	}
-	acc, err := s.Account(ctx, t.Name, id)
-	if err != nil {
-		return fail(err)
-	}
-	if !acc.Active || acc.OnHold {
-		return fail(ErrInactive)
+	if acc == nil { // not read before the rotation: read it now
+		if acc, err = s.refreshingAccount(ctx, t, tokens, info, ts.AccessToken, member); err != nil {
+			return nil, err
+		}
 	}
 	out := &Refreshed{Tokens: ts, Account: acc, Member: info.AccountID}
 	if member == "" || member == info.AccountID {
 		return out, nil
 	}
-	// Checked before the rotation already when the token could be looked at; checked
-	// again on the account just read, which also decides when it could not.
-	if !slices.ContainsFunc(acc.Memberships, func(m Membership) bool { return m.AccountID == member }) {
-		return fail(ErrNotMember)
-	}
 	g := *info
 	g.Scopes, g.SessionID, g.AccountID = ts.Scopes, ts.SessionID, member
 	next, err := tokens.Issue(ctx, g, grant)
 	if err != nil {
-		return fail(fmt.Errorf("issue tokens bound to %q: %w", member, err))
+		return nil, fmt.Errorf("issue tokens bound to %q: %w", member, err)
 	}
 	// The tokens of the refreshed family were never handed out; if revoking them
 	// fails, nobody holds them.
 	s.revokeQuietly(ctx, tokens, ts.AccessToken)
 	out.Tokens, out.Member = next, member
 	return out, nil
+}
+
+// refreshingAccount reads the customer of a family that is about to be (or was just)
+// refreshed and checks it may be: it exists and is active, and is a member of member
+// when that is set and new. A verdict against the customer revokes the family (token
+// is one of its tokens); ErrNotMember and a storage failure leave it alone.
+func (s *Service) refreshingAccount(ctx context.Context, t *identity.Tenant, tokens ClientTokens, g *TokenGrant, token, member string) (*Account, error) {
+	id, err := strconv.ParseInt(g.Subject, 10, 64)
+	if err != nil {
+		s.revokeQuietly(ctx, tokens, token)
+		return nil, ErrNotCustomerToken
+	}
+	acc, err := s.Account(ctx, t.Name, id)
+	if errors.Is(err, ErrNotFound) {
+		s.revokeQuietly(ctx, tokens, token)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !acc.Active || acc.OnHold {
+		s.revokeQuietly(ctx, tokens, token)
+		return nil, ErrInactive
+	}
+	if member != "" && member != g.AccountID &&
+		!slices.ContainsFunc(acc.Memberships, func(m Membership) bool { return m.AccountID == member }) {
+		return nil, ErrNotMember
+	}
+	return acc, nil
 }
 
 // revokeQuietly revokes a token family the caller will not get; a failure is logged.

@@ -54,7 +54,8 @@ type Config struct {
 	Hasher  *PasswordHasher      // default: DefaultPasswordHasher
 	// PublicURL is the base of links in mails.
 	PublicURL string
-	// Limits are the rate limits of the credential endpoints (zero: DefaultLimits).
+	// Limits, when set, are the rate limits of every tenant instead of the tenant's
+	// ratelimit.* settings (zero: the settings; LimitsOf).
 	Limits Limits
 	// TwoFactor configures second factors; Notify, Now and Rand are filled in here.
 	TwoFactor twofactor.Config
@@ -84,9 +85,6 @@ func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
 		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets}
-	if s.limits == (Limits{}) {
-		s.limits = DefaultLimits()
-	}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

@@ -155,7 +155,7 @@ type SecondFactor struct {
 // RememberDevice) and hands out the account with the challenge's payload.
 func (s *Service) CompleteSecondFactor(ctx context.Context, t *identity.Tenant, in SecondFactor) (*SignedIn, error) {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP); err != nil {
 		return nil, err
 	}
 	c, method, err := s.tf.Verify(ctx, t.Name, in.ChallengeID, in.ClientID, in.Method, in.Code)
@@ -220,7 +220,7 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, t *identity.Tenant, 
 // ResendCode sends a new e-mailed code for a challenge.
 func (s *Service) ResendCode(ctx context.Context, t *identity.Tenant, challengeID, clientID string) (*twofactor.Info, error) {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, "2fa:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP); err != nil {
 		return nil, err
 	}
 	return s.tf.Resend(ctx, t.Name, challengeID, clientID, func(ctx context.Context, id int64) (string, error) {

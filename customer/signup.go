@@ -58,13 +58,18 @@ type B2B struct {
 	LegalEntities         []Membership
 }
 
+// signupBucket counts, per client address, what an anonymous caller does that creates
+// an account or sends mail to an address it names: sign-ups, password-reset requests
+// and opt-in resends share one budget (ratelimit.signup_per_ip).
+func signupBucket(t *identity.Tenant, ip string) string { return "signup:ip:" + t.Name + ":" + ip }
+
 // Signup creates a customer with profile and first address in one transaction. Legal
 // entities named in a signup are not trusted: membership of a B2B account grants
 // tokens scoped to it, so only the admin surface assigns memberships. With the tenant's double opt-in the account starts inactive and an
 // activation link is queued in the same transaction.
 func (s *Service) Signup(ctx context.Context, t *identity.Tenant, in SignupRequest) (*Account, error) {
-	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "signup:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	// Counted before anything else: a bot's invalid sign-ups cost a row too.
+	if err := s.allow(ctx, signupBucket(t, identity.RequestMetaFromContext(ctx).IP), s.limitsOf(t).SignupPerIP); err != nil {
 		return nil, err
 	}
 	v := &identity.Validator{}
@@ -219,7 +224,7 @@ func (s *Service) ResendOptIn(ctx context.Context, t *identity.Tenant, email str
 // the hosted confirmation page.
 func (s *Service) ResendOptInFrom(ctx context.Context, t *identity.Tenant, email string, page *HostedPage) error {
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "optin:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, signupBucket(t, meta.IP), s.limitsOf(t).SignupPerIP); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, "optin:account:"+t.Name+":"+EmailKey(email), Limit{Max: 3, Window: time.Hour}); err != nil {

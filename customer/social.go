@@ -74,7 +74,7 @@ func (s *Service) SocialSignIn(ctx context.Context, tenant string, in SocialIden
 		return nil, err
 	}
 	meta := identity.RequestMetaFromContext(ctx)
-	if err := s.allow(ctx, "social:ip:"+t.Name+":"+meta.IP, s.limits.PerIP); err != nil {
+	if err := s.allow(ctx, "social:ip:"+t.Name+":"+meta.IP, s.limitsOf(t).PerIP); err != nil {
 		return nil, err
 	}
 	a, err := s.socialAccount(ctx, t, in)

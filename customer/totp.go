@@ -55,7 +55,7 @@ func (s *Service) StartTOTP(ctx context.Context, t *identity.Tenant, id int64) (
 
 // ConfirmTOTP confirms the enrollment with a first code and returns the recovery codes.
 func (s *Service) ConfirmTOTP(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error) {
-	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limitsOf(t).PerAccount); err != nil {
 		return nil, err
 	}
 	codes, err := s.tf.ConfirmTOTP(ctx, t.Name, id, code)
@@ -68,7 +68,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, t *identity.Tenant, id int64,
 
 // RemoveTOTP removes the authenticator app after checking the password and a code.
 func (s *Service) RemoveTOTP(ctx context.Context, t *identity.Tenant, id int64, password, code string) error {
-	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limitsOf(t).PerAccount); err != nil {
 		return err
 	}
 	if err := s.checkPassword(ctx, t, id, password); err != nil {
@@ -86,7 +86,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, t *identity.Tenant, id int64, 
 
 // RegenerateRecoveryCodes replaces the recovery codes after checking a TOTP code.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, t *identity.Tenant, id int64, code string) ([]string, error) {
-	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limits.PerAccount); err != nil {
+	if err := s.allow(ctx, "totp:account:"+t.Name+":"+strconv.FormatInt(id, 10), s.limitsOf(t).PerAccount); err != nil {
 		return nil, err
 	}
 	if err := s.requireTOTP(ctx, t, id, code); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -67,6 +68,9 @@ type Settings struct {
 	WebhookURL    string       `json:"notify.webhook_url,omitempty"`
 	WebhookSecret SealedSecret `json:"notify.webhook_secret"`
 
+	// Branding is the shop's look of the hosted pages and mails (branding.go).
+	Branding Branding `json:"branding,omitzero"`
+
 	// Imported passwords (customer import, upgraded at the first sign-in): the source
 	// Firebase project's password hash parameters, which firebase-scrypt hashes need, and
 	// what a sign-in does with a foreign hash the strength rules call weak.
@@ -75,7 +79,16 @@ type Settings struct {
 	FirebaseRounds        int          `json:"import.firebase.rounds,omitempty"`
 	FirebaseMemCost       int          `json:"import.firebase.mem_cost,omitempty"`
 	WeakHashAction        string       `json:"import.weak_hash_action,omitempty"`
+
+	// Rate limits of the door, each a count per client address (or account) per minute,
+	// counted in the database so every node shares them; 0 switches one off.
+	LoginPerIP      int `json:"ratelimit.login_per_ip"`
+	LoginPerAccount int `json:"ratelimit.login_per_account"`
+	SignupPerIP     int `json:"ratelimit.signup_per_ip"`
 }
+
+// MaxRatePerMinute bounds the ratelimit.* settings.
+const MaxRatePerMinute = 100000
 
 // The values of import.weak_hash_action.
 const (
@@ -181,6 +194,9 @@ func DefaultSettings() Settings {
 		SocialAutoProvision:    true,
 		SocialTrustMFA:         true,
 		SessionTTL:             Duration(14 * 24 * time.Hour),
+		LoginPerIP:             60,
+		LoginPerAccount:        10,
+		SignupPerIP:            10,
 		PagesSignup:            true,
 		PagesPasswordReset:     true,
 	}
@@ -288,7 +304,7 @@ func firebaseBase64(v string, max int) error {
 	return errors.New("want base64")
 }
 
-var settingKeys = map[string]setting{
+var settingKeys = withBranding(map[string]setting{
 	"tokens.access_ttl":      durationSetting("lifetime of access tokens", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.AccessTTL }),
 	"tokens.refresh_ttl":     durationSetting("lifetime of refresh tokens", MaxRefreshTokenTTL, func(s *Settings) *Duration { return &s.RefreshTTL }),
 	"tokens.max_access_ttl":  durationSetting("longest access-token lifetime a client may request", MaxAccessTokenTTL, func(s *Settings) *Duration { return &s.MaxAccessTTL }),
@@ -337,7 +353,7 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return strconv.Itoa(s.LockoutThreshold) },
 	},
-	"ratelimit.anonymous_per_client": intSetting("new anonymous shopper tokens one client may get from one address per minute (0: no limit)", 0, 1000000,
+	"ratelimit.anonymous_per_client": intSetting("new anonymous shopper tokens one client may get from one address per minute (0: no limit)", 0, MaxRatePerMinute,
 		func(s *Settings) *int { return &s.RateLimitAnonymousPerClient }),
 	"lockout.duration":     durationSetting("how long a locked side of an account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
 	"pages.signup":         boolSetting("the login page offers \"Create account\": the hosted sign-up page and its opt-in confirmation page (false: they answer 404)", func(s *Settings) *bool { return &s.PagesSignup }),
@@ -460,6 +476,12 @@ var settingKeys = map[string]setting{
 		},
 		get: func(s *Settings) string { return s.FirebaseSaltSeparator },
 	},
+	"ratelimit.login_per_ip": intSetting("password and second-factor attempts (all entry points) and password-reset completions per client address per minute (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.LoginPerIP }),
+	"ratelimit.login_per_account": intSetting("password attempts per account (e-mail address) per minute, and authenticator-app attempts per customer (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.LoginPerAccount }),
+	"ratelimit.signup_per_ip": intSetting("sign-ups, password-reset requests and opt-in resends, counted together, per client address per minute (0: no limit)",
+		0, MaxRatePerMinute, func(s *Settings) *int { return &s.SignupPerIP }),
 	"import.firebase.rounds":   intSetting("rounds of that Firebase project's scrypt (1 to 8; 0: unset)", 0, 8, func(s *Settings) *int { return &s.FirebaseRounds }),
 	"import.firebase.mem_cost": intSetting("mem_cost of that Firebase project's scrypt (1 to 14; 0: unset)", 0, 14, func(s *Settings) *int { return &s.FirebaseMemCost }),
 	"import.weak_hash_action": {
@@ -484,6 +506,12 @@ var settingKeys = map[string]setting{
 	},
 	"b2b.self_declared":    boolSetting("a company registration id the shopper gives (signup, PATCH /me) makes the account B2B (businessModel, accountType, twofactor.b2b_required); false: only memberships the admin assigns do", func(s *Settings) *bool { return &s.B2BSelfDeclared }),
 	"social.autoprovision": boolSetting("create a customer on a first social sign-in", func(s *Settings) *bool { return &s.SocialAutoProvision }),
+})
+
+// withBranding adds the branding.* keys (branding.go) to the other settings.
+func withBranding(keys map[string]setting) map[string]setting {
+	maps.Copy(keys, brandingSettings())
+	return keys
 }
 
 // SettingKeys lists the stable setting keys, sorted, with a line of documentation each.

@@ -249,6 +249,26 @@ func (p *Provider) DeleteClient(ctx context.Context, tenant, id string) error {
 	return p.store.DeleteClient(ctx, tenant, id)
 }
 
+// RotateClientSecret gives a confidential client a new generated secret and returns it:
+// shown this once, only its hash is kept, and the old secret stops working at once (on
+// every node: clients are read from the database on each request). Tokens the client
+// already holds keep working until they expire; deleting the client ends them too. A
+// public client has no secret to rotate (ErrInvalid).
+func (p *Provider) RotateClientSecret(ctx context.Context, tenant, id string) (string, error) {
+	secret, err := p.randomToken(32)
+	if err != nil {
+		return "", err
+	}
+	h, err := p.secretHash.Hash(ctx, []byte(secret))
+	if err != nil {
+		return "", err
+	}
+	if err := p.store.SetClientSecretHash(ctx, tenant, id, h); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
 // AuthenticateClient checks a client's credentials the way the token endpoint does
 // (Client.checkSecret): public clients by id alone and without a secret, confidential
 // ones by their secret in constant time. A public client that presents a secret fails
@@ -269,3 +289,10 @@ func (p *Provider) AuthenticateClient(ctx context.Context, tenant, id, secret st
 
 // Ping checks the database.
 func (p *Provider) Ping(ctx context.Context) error { return p.store.Ping(ctx) }
+
+// PreloadSigningKey returns a context in which the tenant's tokens are signed with its
+// current key read now (Keyring.Preload): a dialect whose answer signs a token after a
+// refresh rotated (the saas_token) calls it before the refresh.
+func (p *Provider) PreloadSigningKey(ctx context.Context, tenant string) (context.Context, error) {
+	return p.keys.Preload(ctx, tenant)
+}

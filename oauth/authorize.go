@@ -20,6 +20,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -197,6 +198,9 @@ var registeredAuthorizeErrors = []string{
 // keeping fosite's description (fosite's own codes become invalid_request, or
 // server_error when they are the server's fault).
 func authorizeError(err error) *fosite.RFC6749Error {
+	if api.Unavailable(err) { // a storage failure is no verdict on the request
+		return fosite.ErrTemporarilyUnavailable.WithHint("Try again in a moment.").WithWrap(err)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if slices.Contains(registeredAuthorizeErrors, rfc.ErrorField) {
 		return rfc
@@ -244,7 +248,7 @@ func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, a
 	case fosite.ResponseModeFormPost:
 		v := rfc.WithExposeDebug(false).ToValues()
 		v.Set("state", ar.GetState())
-		p.formPost(w, ar, v, rfc.GetDescription())
+		p.formPost(w, r, ar, v, rfc.GetDescription())
 	default:
 		if req, ok := ar.(*fosite.AuthorizeRequest); ok {
 			req.ResponseMode = fosite.ResponseModeQuery
@@ -256,7 +260,7 @@ func (p *Provider) writeAuthorizeError(w http.ResponseWriter, r *http.Request, a
 // writeAuthorizeResponse sends the code to the client in the request's response mode.
 func (p *Provider) writeAuthorizeResponse(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder) {
 	if responseMode(ar) == fosite.ResponseModeFormPost {
-		p.formPost(w, ar, resp.GetParameters(), "")
+		p.formPost(w, r, ar, resp.GetParameters(), "")
 		return
 	}
 	p.fosite.WriteAuthorizeResponse(r.Context(), w, ar, resp)
@@ -283,7 +287,7 @@ type formField struct{ Name, Value string }
 // client's callback usually redirects on, often to another origin; the form's target is
 // the registered redirect URI and its fields are escaped, so there is nothing for
 // form-action to narrow.
-func (p *Provider) formPost(w http.ResponseWriter, ar fosite.AuthorizeRequester, params url.Values, errMsg string) {
+func (p *Provider) formPost(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, params url.Values, errMsg string) {
 	view := page{Title: "Continue", Action: ar.GetRedirectURI().String(), Error: errMsg, Script: template.JS(autoSubmit)}
 	if c, ok := ar.GetClient().(*Client); ok {
 		view.ClientName = clientName(c)
@@ -298,11 +302,12 @@ func (p *Provider) formPost(w http.ResponseWriter, ar fosite.AuthorizeRequester,
 			view.Fields = append(view.Fields, formField{Name: k, Value: v})
 		}
 	}
+	p.localize(r, &view)
 	SetPageHeaders(w.Header())
-	w.Header().Set("Content-Security-Policy", pageCSP+"; script-src "+autoSubmitSource)
+	w.Header().Set("Content-Security-Policy", pageCSPFor(identity.TenantFromContext(r.Context()))+"; script-src "+autoSubmitSource)
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	if err := p.tmpl.ExecuteTemplate(w, "form_post.html", view); err != nil {
-		p.log.Error("render page", "page", "form_post.html", "err", err)
+		p.log.ErrorContext(r.Context(), "render page", "page", "form_post.html", "err", err)
 	}
 }

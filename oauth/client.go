@@ -175,6 +175,9 @@ type ClientStore interface {
 	GetTenantClient(ctx context.Context, tenant, id string) (*Client, error)
 	ListClients(ctx context.Context, tenant string) ([]*Client, error)
 	UpdateClient(ctx context.Context, c *Client) error
+	// SetClientSecretHash replaces the secret hash of a confidential client: ErrNotFound
+	// for no such client, ErrInvalid for a public one.
+	SetClientSecretHash(ctx context.Context, tenant, id string, hash []byte) error
 	DeleteClient(ctx context.Context, tenant, id string) error
 }
 

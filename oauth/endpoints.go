@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,13 @@ import (
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/identity"
 )
+
+// writeUnavailable answers a storage failure in the OAuth error shape: 503
+// temporarily_unavailable (RFC 6749 §4.1.2.1) with Retry-After.
+func writeUnavailable(w http.ResponseWriter, desc string) {
+	api.SetRetryAfter(w, api.UnavailableRetryAfter)
+	writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", desc)
+}
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
@@ -61,6 +69,10 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	set, err := p.keys.PublicKeys(r.Context(), t.Name)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "jwks", "tenant", t.Name, "err", err)
+		if api.Unavailable(err) {
+			writeUnavailable(w, "the keys could not be loaded; try again")
+			return
+		}
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the keys could not be loaded")
 		return
 	}
@@ -77,6 +89,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if grant := r.PostFormValue("grant_type"); grant != "" && !t.Settings.GrantAllowed(grant) {
 		p.fosite.WriteAccessError(ctx, w, fosite.NewAccessRequest(nil),
 			fosite.ErrUnsupportedGrantType.WithHintf("The grant type %q is not enabled for this tenant.", grant))
+		return
+	}
+	// The JWT access token is signed after the grant's writes committed (a refresh
+	// token rotated, a code used): the key is read now, so that nothing after the
+	// commit can fail on the store.
+	ctx, err := p.keys.Preload(ctx, t.Name)
+	if err != nil {
+		p.writeAccessError(w, r, fosite.NewAccessRequest(nil), fmt.Errorf("signing key: %w", err))
 		return
 	}
 	sess := NewSession()
@@ -109,11 +129,17 @@ func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar f
 	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
+	// A storage failure is no verdict on the client, the code or the token (fosite
+	// words a failed client lookup as invalid_client): the caller may try again.
+	if api.Unavailable(err) {
+		p.log.ErrorContext(r.Context(), "token endpoint: storage unavailable", "err", err)
+		api.SetRetryAfter(w, api.UnavailableRetryAfter)
+		p.fosite.WriteAccessError(r.Context(), w, ar, fosite.ErrTemporarilyUnavailable.WithHint("Try again in a moment.").WithWrap(err))
+		return
+	}
 	var rl *identity.RateLimitError
 	if errors.As(err, &rl) {
 		api.SetRetryAfter(w, rl.RetryAfter)
-		writeOAuthError(w, http.StatusTooManyRequests, "slow_down", "Too many requests; retry after the time in Retry-After.")
-		return
 	}
 	var rfc *fosite.RFC6749Error
 	if errors.As(err, &rfc) && rfc.CodeField >= 500 {
@@ -125,6 +151,16 @@ func (p *Provider) writeAccessError(w http.ResponseWriter, r *http.Request, ar f
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	err := p.fosite.NewRevocationRequest(ctx, r)
+	// fosite answers 200 to every error but invalid_request and invalid_client (RFC
+	// 7009 §2.2 for an invalid token). A revocation that could not be done, because the
+	// client or the token could not be read or the write failed, is a 503: never a
+	// 200 for a token that is still live.
+	var rfc *fosite.RFC6749Error
+	if api.Unavailable(err) || errors.Is(err, fosite.ErrTemporarilyUnavailable) || (errors.As(err, &rfc) && rfc.CodeField >= 500) {
+		p.log.ErrorContext(ctx, "revocation failed", "err", err)
+		writeUnavailable(w, "the token could not be revoked; try again")
+		return
+	}
 	p.fosite.WriteRevocationResponse(ctx, w, err)
 }
 
@@ -154,6 +190,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, err := p.ValidateAccessToken(ctx, tok)
+	if err != nil && !errors.Is(err, ErrInvalidToken) {
+		p.log.ErrorContext(ctx, "userinfo: validate token", "err", err)
+		writeUnavailable(w, "the access token could not be checked; try again")
+		return
+	}
 	if err != nil {
 		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is not valid")
 		return
@@ -170,6 +211,10 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	claims, err := p.claims.Claims(ctx, info.Tenant, id, info.Scopes)
 	if err != nil {
 		p.log.ErrorContext(ctx, "userinfo claims", "err", err)
+		if api.Unavailable(err) {
+			writeUnavailable(w, "the customer could not be read; try again")
+			return
+		}
 		writeBearerError(w, http.StatusUnauthorized, "invalid_token", "the customer behind the token is gone")
 		return
 	}

@@ -22,7 +22,7 @@ func wantsJSON(r *http.Request) bool {
 	jsonOK, htmlOK := false, false
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil || params["q"] == "0" || params["q"] == "0.0" || params["q"] == "0.00" || params["q"] == "0.000" {
+		if err != nil || zeroQ(params["q"]) {
 			continue
 		}
 		switch {
@@ -48,14 +48,43 @@ func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status in
 		}
 	}
 	if wantsJSON(r) {
-		writeOAuthError(w, status, code, view.Error)
+		// The JSON answer says it in English, the language of the API's errors.
+		writeOAuthError(w, status, code, englishText(view.Error, view.ErrorArgs))
 		return
 	}
 	if view.Title == "" {
 		view.Title = "Error"
 	}
 	view.RequestID = identity.RequestMetaFromContext(r.Context()).RequestID
-	p.render(w, status, "error.html", view)
+	p.render(w, r, status, "error.html", view)
+}
+
+// noRoute answers a path or method no route of /oauth2/{tenant}/ has: the error page
+// for a caller whose Accept names text/html, the OAuth error JSON otherwise.
+func (p *Provider) noRoute(status int, title, msg string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !acceptsHTML(r) {
+			writeOAuthError(w, status, "invalid_request", strings.ToLower(http.StatusText(status)))
+			return
+		}
+		p.render(w, r, status, "error.html", page{Title: title, Error: msg})
+	})
+}
+
+// acceptsHTML reports whether the caller's Accept names text/html.
+func acceptsHTML(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && (mt == "text/html" || mt == "application/xhtml+xml") && !zeroQ(params["q"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// zeroQ reports whether a media range's quality value refuses it (q=0).
+func zeroQ(q string) bool {
+	return q != "" && strings.Trim(strings.TrimPrefix(q, "0."), "0") == "" && strings.HasPrefix(q, "0")
 }
 
 // clientHome is the way back to a client's site: the origin of its first registered

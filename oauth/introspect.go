@@ -50,7 +50,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.log.ErrorContext(ctx, "introspection: authenticate client", "err", err)
-		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be checked; try again")
+		writeUnavailable(w, "the client could not be checked; try again")
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -61,7 +61,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	tok, err := p.InspectToken(ctx, token, r.PostForm.Get("token_type_hint"))
 	if err != nil && !errors.Is(err, ErrInvalidToken) {
 		p.log.ErrorContext(ctx, "introspection: look up token", "err", err)
-		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token could not be looked up; try again")
+		writeUnavailable(w, "the token could not be looked up; try again")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

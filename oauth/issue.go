@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -79,6 +80,13 @@ func (p *Provider) IssueTokens(ctx context.Context, in IssueRequest) (*customer.
 func (p *Provider) Refresh(ctx context.Context, client *Client, refreshToken string, l Lifespans) (*customer.TokenSet, error) {
 	if l != (Lifespans{}) {
 		ctx = WithLifespans(ctx, l)
+	}
+	if t := identity.TenantFromContext(ctx); t != nil {
+		// Signing after the rotation committed must not read the store (see Preload).
+		var err error
+		if ctx, err = p.keys.Preload(ctx, t.Name); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
 	}
 	ar := fosite.NewAccessRequest(NewSession())
 	ar.Client = client
@@ -243,6 +251,9 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	case identity.GrantAnonymous:
 		if g.p.auth != nil {
 			if err := g.p.auth.AllowAnonymous(ctx, t, client.ID); err != nil {
+				if errors.Is(err, identity.ErrRateLimited) {
+					return errTooManyAttempts.WithWrap(err)
+				}
 				return err
 			}
 		}
@@ -287,6 +298,13 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	return nil
 }
 
+// errTooManyAttempts is a rate limit of the door at the token endpoint: 429 with
+// Retry-After (writeAccessError reads it from the wrapped identity.RateLimitError).
+// RFC 6749 registers no code for it; slow_down is the token endpoint's registered code
+// for "the client polls too fast" (RFC 8628 §3.5), which says what the client must do.
+var errTooManyAttempts = &fosite.RFC6749Error{ErrorField: "slow_down", CodeField: http.StatusTooManyRequests,
+	DescriptionField: "Too many attempts; retry after the number of seconds in Retry-After."}
+
 // loginGrantError maps an Authenticator failure onto an RFC 6749 error without
 // telling an unknown account from a wrong password.
 func loginGrantError(err error) error {
@@ -298,7 +316,7 @@ func loginGrantError(err error) error {
 	case errors.Is(err, identity.ErrAccountInactive):
 		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
 	case errors.Is(err, identity.ErrRateLimited):
-		return fosite.ErrRequestForbidden.WithHint("Too many attempts; slow down.")
+		return errTooManyAttempts.WithWrap(err)
 	case errors.Is(err, identity.ErrSecondFactorRequired):
 		return fosite.ErrInvalidGrant.WithHint("This sign-in needs a second factor: use the login pages or the customer APIs.")
 	}

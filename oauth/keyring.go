@@ -222,6 +222,23 @@ func (k *Keyring) SigningKey(ctx context.Context, tenant string) (*jose.JSONWebK
 	return &out, nil
 }
 
+type preloadedKey struct{ tenant string }
+
+// Preload reads the tenant's current signing key once and returns a context in which
+// Sign uses it without reading the store. A token response that rotates a refresh
+// token preloads before the rotation, so signing after the rotation committed cannot
+// fail on a storage error: the response is either fully done or changes nothing.
+func (k *Keyring) Preload(ctx context.Context, tenant string) (context.Context, error) {
+	if _, ok := ctx.Value(preloadedKey{tenant: tenant}).(*jose.JSONWebKey); ok {
+		return ctx, nil
+	}
+	jwk, err := k.SigningKey(ctx, tenant)
+	if err != nil {
+		return ctx, err
+	}
+	return context.WithValue(ctx, preloadedKey{tenant: tenant}, jwk), nil
+}
+
 // PublicKeys returns the public halves of the tenant's current, next and previous keys,
 // in that order, each with kid, alg and use "sig". A tenant without keys has an empty
 // set.
@@ -248,10 +265,15 @@ func (k *Keyring) PublicKeys(ctx context.Context, tenant string) (*jose.JSONWebK
 // Sign marshals claims as JSON and signs them with the tenant's current key as a
 // compact JWS whose header carries the key's kid and, unless typ is empty, typ (e.g.
 // "at+jwt" for RFC 9068 access tokens, "JWT").
+//
+// A key Preload put in ctx for the tenant signs without reading the store.
 func (k *Keyring) Sign(ctx context.Context, tenant string, claims any, typ string) (string, error) {
-	jwk, err := k.SigningKey(ctx, tenant)
-	if err != nil {
-		return "", err
+	jwk, ok := ctx.Value(preloadedKey{tenant: tenant}).(*jose.JSONWebKey)
+	if !ok {
+		var err error
+		if jwk, err = k.SigningKey(ctx, tenant); err != nil {
+			return "", err
+		}
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {

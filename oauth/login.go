@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"errors"
-	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -15,7 +14,9 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -42,6 +43,9 @@ type page struct {
 	CSRF       string
 	Email      string
 	Error      string
+	// ErrorArgs are the arguments of Error's text (a time.Duration is written for
+	// people).
+	ErrorArgs []any
 	// FieldError says that Error is about what the shopper typed into the form's
 	// fields (wrong credentials, a wrong or expired code): the page marks the fields
 	// invalid and ties the message to them. Other errors concern the whole form.
@@ -64,6 +68,13 @@ type page struct {
 	// The form_post page: the fields it posts and its script.
 	Fields []formField
 	Script template.JS
+
+	// Set by render (pages.go): the page's language and the tenant's branding.
+	Lang  string
+	Brand brandView
+	tr    *i18n.Printer
+	// CodeTTL is how long an e-mailed code works (the second-factor page).
+	CodeTTL time.Duration
 
 	// The hosted sign-up and password-reset pages (pages.go) and the login page's
 	// links to them.
@@ -107,15 +118,6 @@ func SetPageHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", pageCSP)
-}
-
-// render writes an HTML page with headers that keep it out of caches and frames.
-func (p *Provider) render(w http.ResponseWriter, status int, name string, data page) {
-	SetPageHeaders(w.Header())
-	w.WriteHeader(status)
-	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		p.log.Error("render page", "page", name, "err", err)
-	}
 }
 
 // formStep is what a form of the browser flow posted to the authorization endpoint:
@@ -176,6 +178,14 @@ func (p *Provider) formStep(w http.ResponseWriter, r *http.Request, az *authoriz
 			return step, true
 		}
 		p.renderSecondFactor(w, r, http.StatusOK, *view, "", "A new code is on its way.")
+		return step, true
+	case "switch":
+		// "Not you?": whoever is signed in here signs out, and the request asks again.
+		if bs != nil {
+			p.signOut(w, r, t.Name, client.ID)
+		}
+		view.Email = ""
+		p.renderLogin(w, r, http.StatusOK, *view, "")
 		return step, true
 	case "consent":
 		if bs == nil {
@@ -254,10 +264,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 			}
 			view.Title = "Allow access"
 			view.CSRF = csrf
+			if acc, err := p.auth.Get(ctx, t.Name, bs.CustomerID); err == nil {
+				view.SignedInAs = acc.Email
+			} else {
+				p.log.WarnContext(ctx, "consent page: read the signed-in customer", "err", err)
+			}
 			view.Scopes = describeScopes(ar.GetRequestedScopes())
 			// The shopper has just signed in: the consent post must not ask again.
 			view.Action = withoutPrompt(r.URL, "login")
-			p.render(w, http.StatusOK, "consent.html", view)
+			p.render(w, r, http.StatusOK, "consent.html", view)
 			return
 		}
 	}
@@ -307,7 +322,7 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 	view.CSRF = csrf
 	pageLinks(identity.TenantFromContext(r.Context()), &view)
 	view.Error, view.FieldError = msg, view.FieldError && msg != ""
-	p.render(w, status, "login.html", view)
+	p.render(w, r, status, "login.html", view)
 }
 
 // deviceID returns this browser's device cookie, setting one when it has none.
@@ -351,16 +366,22 @@ func (p *Provider) renderSecondFactor(w http.ResponseWriter, r *http.Request, st
 	}
 	view.CanResend = slices.Contains(view.Methods, twofactor.MethodEmail)
 	view.Title, view.CSRF, view.Error, view.Notice = "Verify it's you", csrf, msg, notice
+	view.CodeTTL = twofactor.CodeTTL
 	view.FieldError = view.FieldError && msg != ""
-	p.render(w, status, "twofactor.html", view)
+	p.render(w, r, status, "twofactor.html", view)
 }
 
 // loginFailed answers a failed password or second-factor step: on the second-factor
 // page while its challenge can still be answered, on the login page otherwise.
 func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page, err error) {
-	status, msg := loginPageError(err)
-	if status == http.StatusInternalServerError {
+	status, msg, args := loginPageError(err)
+	view.ErrorArgs = args
+	if status >= http.StatusInternalServerError {
 		p.log.ErrorContext(r.Context(), "sign in", "err", err)
+	}
+	var rl *identity.RateLimitError
+	if errors.As(err, &rl) {
+		api.SetRetryAfter(w, rl.RetryAfter)
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError
@@ -376,36 +397,39 @@ func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page
 
 // loginPageError turns an Authenticator failure into what the login page says. Unknown
 // e-mail and wrong password read the same.
-func loginPageError(err error) (int, string) {
+func loginPageError(err error) (int, string, []any) {
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError
 	switch {
 	case errors.As(err, &wrong) && wrong.Replayed:
-		return http.StatusUnauthorized, "This code was already used. Wait for the next one."
+		return http.StatusUnauthorized, "This code was already used. Wait for the next one.", nil
 	case errors.As(err, &wrong):
-		return http.StatusUnauthorized, fmt.Sprintf("The code is wrong. %d tries left.", wrong.Remaining)
+		return http.StatusUnauthorized, "The code is wrong. %d tries left.", []any{wrong.Remaining}
 	case errors.Is(err, twofactor.ErrCodeExpired):
-		return http.StatusUnauthorized, "The code has expired. Send a new one."
+		return http.StatusUnauthorized, "The code has expired. Send a new one.", nil
 	case errors.Is(err, twofactor.ErrNoAttempts):
-		return http.StatusUnauthorized, "Too many wrong codes. Send a new code, or sign in again."
+		return http.StatusUnauthorized, "Too many wrong codes. Send a new code, or sign in again.", nil
 	case errors.Is(err, twofactor.ErrChallenge), errors.Is(err, twofactor.ErrTooManyCodes):
-		return http.StatusUnauthorized, "This sign-in has expired. Please sign in again."
+		return http.StatusUnauthorized, "This sign-in has expired. Please sign in again.", nil
 	case errors.Is(err, twofactor.ErrMethod):
-		return http.StatusBadRequest, "This method is not available for your account."
+		return http.StatusBadRequest, "This method is not available for your account.", nil
 	case errors.As(err, &cool):
-		return http.StatusTooManyRequests, fmt.Sprintf("A code was sent moments ago. Wait %s before asking for another.", cool.RetryAfter.Round(time.Second))
+		return http.StatusTooManyRequests, "A code was sent moments ago. Wait %s before asking for another.", []any{cool.RetryAfter.Round(time.Second)}
 	}
 	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
-		return http.StatusUnauthorized, "The e-mail address or password is wrong."
+		return http.StatusUnauthorized, "The e-mail address or password is wrong.", nil
 	case errors.Is(err, identity.ErrAccountLocked):
-		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later."
+		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later.", nil
 	case errors.Is(err, identity.ErrAccountInactive):
-		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail."
+		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail.", nil
 	case errors.Is(err, identity.ErrRateLimited):
-		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again."
+		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.", nil
 	}
-	return http.StatusInternalServerError, "Signing in failed. Please try again later."
+	if errors.Is(err, identity.ErrUnavailable) {
+		return http.StatusServiceUnavailable, "Signing in is temporarily unavailable. Please try again in a moment.", nil
+	}
+	return http.StatusInternalServerError, "Signing in failed. Please try again later.", nil
 }
 
 // finishAuthorize issues the code; upstream tokens of a social sign-in (social, may be

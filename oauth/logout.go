@@ -152,7 +152,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			view.CSRF = csrf
-			p.render(w, http.StatusOK, "logout.html", view)
+			p.render(w, r, http.StatusOK, "logout.html", view)
 			return
 		}
 		if !p.checkCSRF(r, t.Name) {
@@ -161,6 +161,40 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ended := p.endBrowserSession(w, r, t.Name)
+	p.revokeEnded(ctx, ended, hint, hintIsBrowser)
+	p.recordEvent(ctx, identity.EventLogout, ended, clientID)
+	if redirect != "" {
+		u, _ := url.Parse(redirect)
+		if st := r.Form.Get("state"); st != "" {
+			q := u.Query()
+			q.Set("state", st)
+			u.RawQuery = q.Encode()
+		}
+		http.Redirect(w, r, u.String(), http.StatusFound)
+		return
+	}
+	view.Done = true
+	if clientID != "" {
+		// The way back: the client's site, when Custodian knows a safe address of it.
+		if c, err := p.store.GetTenantClient(ctx, t.Name, clientID); err == nil {
+			view.backTo(c)
+		}
+	}
+	p.render(w, r, http.StatusOK, "logout.html", view)
+}
+
+// signOut ends this browser's session, revokes the tokens of its shopper session and
+// records the logout ("Not you?" on the consent page).
+func (p *Provider) signOut(w http.ResponseWriter, r *http.Request, tenant, clientID string) {
+	ended := p.endBrowserSession(w, r, tenant)
+	p.revokeEnded(r.Context(), ended, nil, false)
+	p.recordEvent(r.Context(), identity.EventLogout, ended, clientID)
+}
+
+// revokeEnded revokes the tokens of an ended browser session and, by the rule of
+// logout, of the hint's session.
+func (p *Provider) revokeEnded(ctx context.Context, ended *BrowserSession, hint *idTokenHint, hintIsBrowser bool) {
+	t := identity.TenantFromContext(ctx)
 	sids := []string{}
 	if ended != nil {
 		sids = append(sids, ended.SessionID)
@@ -175,19 +209,6 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			p.log.ErrorContext(ctx, "revoke session on logout", "err", err)
 		}
 	}
-	p.recordEvent(ctx, identity.EventLogout, ended, clientID)
-	if redirect != "" {
-		u, _ := url.Parse(redirect)
-		if st := r.Form.Get("state"); st != "" {
-			q := u.Query()
-			q.Set("state", st)
-			u.RawQuery = q.Encode()
-		}
-		http.Redirect(w, r, u.String(), http.StatusFound)
-		return
-	}
-	view.Done = true
-	p.render(w, http.StatusOK, "logout.html", view)
 }
 
 func (p *Provider) recordEvent(ctx context.Context, kind string, bs *BrowserSession, clientID string) {

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
 )
@@ -101,7 +102,7 @@ func (p *Provider) hostedPage(w http.ResponseWriter, r *http.Request, on bool, t
 func (p *Provider) renderPage(w http.ResponseWriter, r *http.Request, status int, view page) bool {
 	name := map[string]string{"oauth.signup": "signup.html", "oauth.signup.confirm": "signup_confirm.html",
 		"oauth.password.reset": "password_reset.html", "oauth.password.new": "password_new.html"}[routeName(r)]
-	p.render(w, status, name, view)
+	p.render(w, r, status, name, view)
 	return false
 }
 
@@ -111,6 +112,9 @@ func (p *Provider) pageFailure(w http.ResponseWriter, r *http.Request, view page
 	var rl *identity.RateLimitError
 	switch {
 	case errors.As(err, &rl), errors.Is(err, identity.ErrRateLimited):
+		if rl != nil {
+			api.SetRetryAfter(w, rl.RetryAfter)
+		}
 		view.Error = "Too many attempts. Please wait a moment and try again."
 		p.renderPage(w, r, http.StatusTooManyRequests, view)
 	case errors.Is(err, customer.ErrInvalidToken):
@@ -137,11 +141,34 @@ func fieldErrors(err error, view *page) bool {
 			name = "form"
 		}
 		if _, seen := view.Invalid[name]; !seen {
-			// The page names the field: "Password must have at least 8 characters".
-			view.Invalid[name] = strings.TrimPrefix(f.Message, "password ")
+			view.Invalid[name] = fieldText(name, f)
 		}
 	}
 	return true
+}
+
+// fieldText is what the page says about a field the service refused: a text of the
+// catalog (i18n), chosen by the field and the kind of failure, since the service's
+// own messages are English fragments ("must have at least 8 characters").
+func fieldText(name string, f identity.FieldError) string {
+	msg := strings.ToLower(f.Message)
+	switch {
+	case f.Type == "missing":
+		return "This field is required."
+	case name == "email":
+		return "Enter a valid e-mail address, such as name@example.com."
+	case name == "password" && strings.Contains(msg, "at least"):
+		return "This password is too short."
+	case name == "password" && strings.Contains(msg, "at most"):
+		return "This password is too long."
+	case name == "password" && strings.Contains(msg, "common"):
+		return "This password is one of the most common ones. Please choose another."
+	case name == "password" && strings.Contains(msg, "e-mail"):
+		return "The password must not be your e-mail address."
+	case name == "password":
+		return "This password cannot be used. Please choose another."
+	}
+	return "Please check this field."
 }
 
 // formFields maps the service's field names to the hosted forms' fields.

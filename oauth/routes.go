@@ -31,6 +31,10 @@ func (p *Provider) Register(r *mux.Router) {
 	t.HandleFunc("/password/reset", p.passwordResetPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.reset")
 	t.HandleFunc("/password/new", p.passwordNewPage).Methods(http.MethodGet, http.MethodPost).Name("oauth.password.new")
 	t.HandleFunc("/connectors/{id}/callback", p.connectorCallback).Methods(http.MethodGet).Name("oauth.connector.callback")
+	// Any other path or method under /oauth2/{tenant}/: a page for a browser, the OAuth
+	// error JSON for everyone else.
+	t.NotFoundHandler = p.noRoute(http.StatusNotFound, "Page not found", "There is no such page.")
+	t.MethodNotAllowedHandler = p.noRoute(http.StatusMethodNotAllowed, "Error", "This page cannot be used this way.")
 }
 
 // withTenant loads the tenant named in the path into the request context; an unknown
@@ -46,6 +50,17 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 				return
 			}
 			writeOAuthError(w, http.StatusNotFound, "invalid_request", "unknown tenant")
+			return
+		}
+		if err != nil && api.Unavailable(err) {
+			p.log.ErrorContext(r.Context(), "load tenant", "tenant", name, "err", err)
+			if browserRoutes[routeName(r)] {
+				api.SetRetryAfter(w, api.UnavailableRetryAfter)
+				p.render(w, r, http.StatusServiceUnavailable, "error.html", page{Title: "Temporarily unavailable",
+					Error: "Signing in is temporarily unavailable. Please try again in a moment."})
+				return
+			}
+			writeUnavailable(w, "the tenant could not be loaded; try again")
 			return
 		}
 		if err != nil {

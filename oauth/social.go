@@ -287,8 +287,8 @@ type upstreamAnswer struct {
 // (an error page).
 func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *identity.Tenant) (ans *upstreamAnswer, done bool) {
 	ctx := r.Context()
-	fail := func(status int, msg string) {
-		p.renderError(w, r, status, page{Error: msg})
+	fail := func(status int, msg string, args ...any) {
+		p.renderError(w, r, status, page{Error: msg, ErrorArgs: args})
 	}
 	q := r.URL.Query()
 	cookie, cerr := r.Cookie(upstreamCookie)
@@ -305,7 +305,7 @@ func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *ide
 		return nil, true
 	}
 	if e := q.Get("error"); e != "" {
-		fail(http.StatusUnauthorized, "The provider did not sign you in ("+e+").")
+		fail(http.StatusUnauthorized, "The provider did not sign you in (%s).", e)
 		return nil, true
 	}
 	c, err := p.connector(ctx, t.Name, login.ConnectorID)
@@ -378,7 +378,8 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	pr, err := p.auth.SocialSignIn(ctx, t.Name, id)
 	view := page{Title: "Sign in", Tenant: t.Name, ClientName: clientName(ar.GetClient().(*Client)), Action: login.ResumeURL}
 	if err != nil {
-		status, msg := socialPageError(err)
+		status, msg, args := socialPageError(err)
+		view.ErrorArgs = args
 		if status == http.StatusInternalServerError {
 			p.log.ErrorContext(ctx, "social sign-in", "err", err)
 		}
@@ -414,14 +415,14 @@ func (p *Provider) connectorCallback(w http.ResponseWriter, r *http.Request) {
 	p.finishAuthorize(w, r2, az, bs, social)
 }
 
-func socialPageError(err error) (int, string) {
+func socialPageError(err error) (int, string, []any) {
 	switch {
 	case errors.Is(err, customer.ErrSocialNoAccount):
-		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first."
+		return http.StatusForbidden, "There is no account for this sign-in yet. Please sign up first.", nil
 	case errors.Is(err, customer.ErrSocialUnverifiedEmail):
-		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password."
+		return http.StatusForbidden, "An account with this e-mail address exists, but the provider has not verified the address. Please sign in with your password.", nil
 	case errors.Is(err, customer.ErrSocialLinkNeedsPassword):
-		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it."
+		return http.StatusConflict, "An account with this e-mail address exists. Please sign in with your password once to connect it.", nil
 	}
 	return loginPageError(err)
 }

@@ -41,7 +41,12 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
 		if browserRoutes[routeName(r)] {
-			p.renderError(w, r, status, page{Error: msg})
+			// The page says it in the shopper's words; the API answer below keeps the detail.
+			text := "The request is not valid."
+			if status == http.StatusRequestEntityTooLarge {
+				text = "The request is too large."
+			}
+			p.renderError(w, r, status, page{Error: text})
 			return
 		}
 		writeOAuthError(w, status, "invalid_request", msg)

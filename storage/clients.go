@@ -147,6 +147,23 @@ func (s *Store) UpdateClient(ctx context.Context, c *oauth.Client) error {
 	return nil
 }
 
+// SetClientSecretHash replaces a confidential client's secret hash in one conditional
+// UPDATE; a public client keeps having none.
+func (s *Store) SetClientSecretHash(ctx context.Context, tenant, id string, hash []byte) error {
+	n, err := s.exec(ctx, `UPDATE clients SET secret_hash = ?, updated_at = ? WHERE tenant = ? AND id = ? AND public = ?`,
+		hash, s.clock(), tenant, id, false)
+	if err != nil {
+		return fmt.Errorf("set client secret %q: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.GetTenantClient(ctx, tenant, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: client %q is public and has no secret", identity.ErrInvalid, id)
+}
+
 // DeleteClient removes a client; its tokens stop working because every token lookup
 // loads its client.
 func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {

@@ -4,7 +4,9 @@ package admin
 // audit trail, each through a service (oauth.Provider's administration, customer.Service).
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -166,6 +168,16 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, viewClient(c))
 }
 
+// rotateClientSecret gives a confidential client a new secret, answered this once.
+func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
+	secret, err := a.oauth.RotateClientSecret(r.Context(), tenantVar(r), clientVar(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return reply(w, http.StatusOK, map[string]string{"id": clientVar(r), "secret": secret})
+}
+
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err := a.oauth.DeleteClient(r.Context(), tenantVar(r), clientVar(r)); err != nil {
 		return err
@@ -242,9 +254,18 @@ func (a *API) writeCustomer(w http.ResponseWriter, r *http.Request, t *identity.
 	if err != nil {
 		return err
 	}
-	state, err := a.svc.LoginStateOf(r.Context(), t, acc)
+	v, err := a.viewCustomer(r.Context(), t, acc)
 	if err != nil {
 		return err
+	}
+	return reply(w, http.StatusOK, v)
+}
+
+// viewCustomer is the admin view of an account loaded with its memberships.
+func (a *API) viewCustomer(ctx context.Context, t *identity.Tenant, acc *customer.Account) (customerView, error) {
+	state, err := a.svc.LoginStateOf(ctx, t, acc)
+	if err != nil {
+		return customerView{}, err
 	}
 	v := customerView{ID: acc.ID, EmailAddress: acc.Email, FirstName: acc.FirstName, LastName: acc.LastName, IsActive: acc.Active,
 		OnHold: acc.OnHold, AccountType: acc.AccountType(t.Settings), LoginState: state,
@@ -253,7 +274,45 @@ func (a *API) writeCustomer(w http.ResponseWriter, r *http.Request, t *identity.
 	for _, m := range acc.Memberships {
 		v.Memberships = append(v.Memberships, membershipView{AccountID: m.AccountID, Name: m.Name, ContactAssignmentID: m.ContactAssignmentID})
 	}
-	return reply(w, http.StatusOK, v)
+	return v, nil
+}
+
+// findCustomers searches a tenant's customers: GET …/customers?email=E answers the
+// list of accounts with that address (by its canonical key: none or one), so a search
+// that finds nothing is an empty list, not a 404.
+func (a *API) findCustomers(w http.ResponseWriter, r *http.Request, t *identity.Tenant) error {
+	q := r.URL.Query()
+	email := q.Get("email")
+	if email == "" || len(q) != 1 || len(q["email"]) != 1 {
+		return badRequest("give exactly one search parameter: email")
+	}
+	acc, err := a.svc.FindByEmail(r.Context(), t.Name, email)
+	if errors.Is(err, identity.ErrNotFound) {
+		return reply(w, http.StatusOK, []customerView{})
+	}
+	if err != nil {
+		return err
+	}
+	v, err := a.viewCustomer(r.Context(), t, acc)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, []customerView{v})
+}
+
+// setPassword sets a customer's password: PUT …/customers/{id}/password {password}.
+// The tenant's policy applies; every token and session of the customer ends.
+func (a *API) setPassword(w http.ResponseWriter, r *http.Request, t *identity.Tenant) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := body.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := a.svc.SetPassword(r.Context(), t, customerVar(r), in.Password); err != nil {
+		return err
+	}
+	return noContent(w)
 }
 
 // tenantHandler is an admin route of one tenant's customers, after the tenant is loaded.

@@ -34,6 +34,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		ae *adminError
 	)
 	switch {
+	case api.Unavailable(err):
+		a.log.ErrorContext(r.Context(), "admin: storage unavailable", "route", routeName(r), "err", err)
+		api.SetRetryAfter(w, api.UnavailableRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, "service_unavailable", "the service is temporarily unavailable; try again")
 	case errors.As(err, &ae):
 		writeError(w, ae.status, ae.typ, ae.msg)
 	case errors.As(err, &ve):

@@ -5,7 +5,6 @@
 package login
 
 import (
-	"html/template"
 	"log/slog"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 type Config struct {
 	Customers *customer.Service
 	OAuth     *oauth.Provider
-	Pages     *template.Template // HTML pages (the "this was not me" link answers one)
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// MaxBodyBytes limits request bodies (0: no limit); a larger one is a 413.
@@ -29,7 +27,6 @@ type Config struct {
 type API struct {
 	svc     *customer.Service
 	oauth   *oauth.Provider
-	pages   *template.Template
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
@@ -37,6 +34,6 @@ type API struct {
 
 // New builds the customer login API.
 func New(cfg Config) *API {
-	return &API{svc: cfg.Customers, oauth: cfg.OAuth, pages: cfg.Pages, log: api.OrDiscard(cfg.Logger), now: api.OrNow(cfg.Now),
+	return &API{svc: cfg.Customers, oauth: cfg.OAuth, log: api.OrDiscard(cfg.Logger), now: api.OrNow(cfg.Now),
 		maxBody: cfg.MaxBodyBytes}
 }

@@ -24,6 +24,9 @@ const (
 	typeConflict        = "conflict_resource"
 	typeTooManyRequests = "too_many_requests"
 	typeInternal        = "internal_error"
+	// typeUnavailable: a 503 for a storage failure (with Retry-After); the request may
+	// be sent again as it is.
+	typeUnavailable = "service_unavailable"
 )
 
 // loginError is a failure the login API's handlers raise themselves (a missing
@@ -89,6 +92,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &rl) {
 		api.SetRetryAfter(w, rl.RetryAfter)
 	}
+	if e.status == http.StatusServiceUnavailable {
+		api.SetRetryAfter(w, api.UnavailableRetryAfter)
+	}
 	if (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden) && e.challenge != "" {
 		w.Header().Set("WWW-Authenticate", e.challenge)
 	}
@@ -110,6 +116,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 // look the same; a locked or inactive account is only reported after a correct
 // password (the service decides that).
 func classifyLoginError(err error) *loginError {
+	// A storage failure is no verdict on the caller's token, client or credentials.
+	if api.Unavailable(err) {
+		return &loginError{status: http.StatusServiceUnavailable, typ: typeUnavailable, message: "the service is temporarily unavailable; try again"}
+	}
 	var le *loginError
 	if errors.As(err, &le) {
 		return le

@@ -335,7 +335,12 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	res, err := a.svc.Refresh(c.ctx, c.tenant, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
+	// The saas_token is signed after the rotation committed: with the key read now.
+	ctx, err := a.oauth.PreloadSigningKey(c.ctx, c.tenant.Name)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Refresh(ctx, c.tenant, a.oauth.ClientTokens(client), rt, q.Get("legalEntityId"), loginGrant)
 	switch {
 	case errors.Is(err, customer.ErrNotFound):
 		err = tokenRequired("the customer no longer exists", nil)
@@ -348,9 +353,10 @@ func (a *API) refreshAuth(w http.ResponseWriter, r *http.Request, c *call) error
 	if res.Account == nil {
 		return reply(w, http.StatusOK, a.anonymousView(c.tenant, res.Tokens))
 	}
-	view, err := a.loginView(c.ctx, c.tenant, res.Account, res.Tokens, res.Member)
+	// No error here revokes anything: the family is the one of the token the caller
+	// presented, which stays usable for a retry within the refresh grace window.
+	view, err := a.loginView(ctx, c.tenant, res.Account, res.Tokens, res.Member)
 	if err != nil {
-		a.revokeQuietly(c.ctx, res.Tokens.AccessToken)
 		return err
 	}
 	return reply(w, http.StatusOK, view)

@@ -11,7 +11,6 @@ import (
 	"path"
 
 	"github.com/custodian-id/custodian/customer"
-	"github.com/custodian-id/custodian/oauth"
 )
 
 // notMeAsk is the link of a new-device mail: GET /customer/{tenant}/security/not-me/{token}.
@@ -20,24 +19,21 @@ import (
 func (a *API) notMeAsk(w http.ResponseWriter, r *http.Request) {
 	c, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
-		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
+		a.notice(w, r, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
 		return
 	}
 	t, ctx := c.tenant, c.ctx
-	if !a.notMeUsable(ctx, w, a.svc.CheckNotMe(ctx, t, pathVar(r, "token"))) {
+	r = r.WithContext(ctx)
+	if !a.notMeUsable(ctx, w, r, a.svc.CheckNotMe(ctx, t, pathVar(r, "token"))) {
 		return
 	}
 	// The CSRF cookie is scoped to the links' directory, wherever a host mounts them.
 	csrf, err := a.oauth.FormCSRF(w, r, t.Name, path.Dir(r.URL.Path)+"/")
 	if err != nil {
-		a.notMeUsable(ctx, w, err)
+		a.notMeUsable(ctx, w, r, err)
 		return
 	}
-	oauth.SetPageHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	if err := a.pages.ExecuteTemplate(w, "notme.html", struct{ Title, Action, CSRF string }{"Was this not you?", r.URL.RequestURI(), csrf}); err != nil {
-		a.log.ErrorContext(ctx, "render not-me page", "err", err)
-	}
+	a.oauth.RenderNotMe(w, r, r.URL.RequestURI(), csrf)
 }
 
 // notMe acts on the confirmed link: every session, token and trusted device of the
@@ -45,46 +41,43 @@ func (a *API) notMeAsk(w http.ResponseWriter, r *http.Request) {
 func (a *API) notMe(w http.ResponseWriter, r *http.Request) {
 	c, err := a.loginTenant(r, pathVar(r, "tenant"))
 	if err != nil {
-		a.notice(w, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
+		a.notice(w, r, http.StatusNotFound, "Link not valid", "This link is not valid.", "")
 		return
 	}
 	t, ctx := c.tenant, c.ctx
+	r = r.WithContext(ctx)
 	r.Body = http.MaxBytesReader(w, r.Body, loginMaxBody)
 	if err := r.ParseForm(); err != nil {
-		a.notice(w, http.StatusBadRequest, "Please try again", "The form could not be read. Please open the link in the e-mail again.", "")
+		a.notice(w, r, http.StatusBadRequest, "Please try again", "The form could not be read. Please open the link in the e-mail again.", "")
 		return
 	}
 	if !a.oauth.CheckFormCSRF(r, t.Name) {
-		a.notice(w, http.StatusForbidden, "Please try again", "This form has expired. Please open the link in the e-mail again.", "")
+		a.notice(w, r, http.StatusForbidden, "Please try again", "This form has expired. Please open the link in the e-mail again.", "")
 		return
 	}
-	if !a.notMeUsable(ctx, w, a.svc.NotMe(ctx, t, pathVar(r, "token"))) {
+	if !a.notMeUsable(ctx, w, r, a.svc.NotMe(ctx, t, pathVar(r, "token"))) {
 		return
 	}
-	a.notice(w, http.StatusOK, "Your account is safe again", "",
-		"Every session of your account has been signed out and every trusted device forgotten. "+
-			"Please sign in again and change your password.")
+	a.notice(w, r, http.StatusOK, "Your account is safe again", "",
+		"Every session of your account has been signed out and every trusted device forgotten. Please sign in again and change your password.")
 }
 
 // notMeUsable answers the page of a failed not-me step and reports whether err is nil.
-func (a *API) notMeUsable(ctx context.Context, w http.ResponseWriter, err error) bool {
+func (a *API) notMeUsable(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) bool {
 	switch {
 	case err == nil:
 		return true
 	case errors.Is(err, customer.ErrInvalidToken):
-		a.notice(w, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
+		a.notice(w, r, http.StatusBadRequest, "Link not valid", "This link has expired or was already used.", "")
 	default:
 		a.log.ErrorContext(ctx, "not-me link", "err", fmt.Errorf("not me: %w", err))
-		a.notice(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.", "")
+		a.notice(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again later.", "")
 	}
 	return false
 }
 
-// notice answers a small HTML page.
-func (a *API) notice(w http.ResponseWriter, status int, title, errMsg, msg string) {
-	oauth.SetPageHeaders(w.Header())
-	w.WriteHeader(status)
-	if err := a.pages.ExecuteTemplate(w, "notice.html", struct{ Title, Error, Notice string }{title, errMsg, msg}); err != nil {
-		a.log.Error("render notice", "err", err)
-	}
+// notice answers a small HTML page in the shopper's language under the tenant's
+// branding (when the request's context has the tenant); the texts are catalog keys.
+func (a *API) notice(w http.ResponseWriter, r *http.Request, status int, title, errMsg, msg string) {
+	a.oauth.RenderNotice(w, r, status, title, errMsg, msg)
 }

@@ -79,6 +79,9 @@ var errNoApp = &ticketError{status: http.StatusUnauthorized, code: "UNAUTHORIZED
 func (a *API) application(ctx context.Context, r *http.Request, t *identity.Tenant) (*oauth.Client, error) {
 	if id, secret, ok := r.BasicAuth(); ok {
 		c, err := a.oauth.AuthenticateClient(ctx, t.Name, id, secret)
+		if api.Unavailable(err) { // no verdict on the application
+			return nil, err
+		}
 		if err != nil || c.Public {
 			return nil, errNoApp
 		}
@@ -89,12 +92,18 @@ func (a *API) application(ctx context.Context, r *http.Request, t *identity.Tena
 		return nil, errNoApp
 	}
 	info, err := a.oauth.ValidateAccessToken(ctx, strings.TrimSpace(h[7:]))
+	if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+		return nil, err // a storage failure: no verdict on the token
+	}
 	// Only an application token will do: client_credentials tokens have no subject
 	// (opaque) or the client as subject (JWT); customer and anonymous tokens do not pass.
 	if err != nil || info.Anonymous || (info.Subject != "" && info.Subject != info.ClientID) {
 		return nil, errNoApp
 	}
 	c, err := a.oauth.GetClient(ctx, t.Name, info.ClientID)
+	if api.Unavailable(err) {
+		return nil, err
+	}
 	if err != nil || c.Public {
 		return nil, errNoApp
 	}

@@ -43,6 +43,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *api.BodyError
 	tf := twofactor.FailureOf(err)
 	switch {
+	case api.Unavailable(err): // a storage failure is no verdict on the caller's token or credentials
+		a.log.ErrorContext(r.Context(), "ticket API: storage unavailable", "err", err)
+		api.SetRetryAfter(w, api.UnavailableRetryAfter)
+		te = &ticketError{status: http.StatusServiceUnavailable, code: "SERVICE_UNAVAILABLE", message: "the service is temporarily unavailable; try again"}
 	case errors.As(err, &te):
 	case tf != nil:
 		api.SetRetryAfter(w, tf.RetryAfter)

@@ -196,7 +196,11 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request, c *call) error {
 	if rt == "" {
 		return badParam("refreshToken is required")
 	}
-	res, err := a.svc.Refresh(c.ctx, c.tenant, a.oauth.ClientTokens(c.client), rt, r.URL.Query().Get("accountId"), grantTicket)
+	ctx, err := a.oauth.PreloadSigningKey(c.ctx, c.tenant.Name) // nothing after the rotation reads the key
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Refresh(ctx, c.tenant, a.oauth.ClientTokens(c.client), rt, r.URL.Query().Get("accountId"), grantTicket)
 	if err != nil {
 		return err
 	}

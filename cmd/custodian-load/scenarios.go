@@ -212,8 +212,9 @@ func refreshTarget(base string, g grant) vegeta.Target {
 }
 
 // signInPlan signs the sign-in accounts in, in turn. Custodian's sign-in limits are
-// per client IP (60 a minute) and per account (10 a minute) and cannot be raised from
-// outside (customer.DefaultLimits), so the load is spread so that no bucket fills: a
+// per client IP (60 a minute) and per account (10 a minute) by default (the tenant's
+// ratelimit.* settings; the harness keeps the defaults, so that every sign-in pays
+// both limiter writes as in production), so the load is spread so that no bucket fills: a
 // new connection per request from the next of many loopback addresses, and many
 // accounts. Every sign-in still pays both limiter writes. Should a bucket fill anyway,
 // the 429s show among the errors.

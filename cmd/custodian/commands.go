@@ -32,6 +32,7 @@ const (
 type cli struct {
 	ctx    context.Context
 	env    func(string) string
+	stdin  io.Reader // customer import --file -, customer set-password
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -56,12 +57,22 @@ var commands = []command{
 		{name: "create", summary: "create a tenant with default settings and signing keys", run: (*cli).tenantCreate},
 		{name: "update", summary: "change a tenant's settings", run: (*cli).tenantUpdate},
 		{name: "show", summary: "print a tenant's issuer and settings", run: (*cli).tenantShow},
+		{name: "list", summary: "list the tenants", run: (*cli).tenantList},
 	}},
 	{name: "client", summary: "manage OAuth clients", sub: []command{
 		{name: "create", summary: "register an OAuth client of a tenant", run: (*cli).clientCreate},
+		{name: "list", summary: "list a tenant's clients", run: (*cli).clientList},
+		{name: "show", summary: "print a client's registration", run: (*cli).clientShow},
+		{name: "delete", summary: "delete a client and end its tokens", run: (*cli).clientDelete},
+		{name: "rotate-secret", summary: "give a confidential client a new secret (printed once)", run: (*cli).clientRotateSecret},
 	}},
 	{name: "customer", summary: "manage customer accounts", sub: []command{
 		{name: "create", summary: "create an active customer account", run: (*cli).customerCreate},
+		{name: "find", summary: "find a customer by e-mail address", run: (*cli).customerFind},
+		{name: "set-password", summary: "set a customer's password (read from stdin or a prompt) and end their sessions", run: (*cli).customerSetPassword},
+		{name: "unlock", summary: "unlock a customer locked by failed sign-ins", run: (*cli).customerUnlock},
+		{name: "import", summary: "import customers from JSON Lines, with their password hashes (CONTRACT.md §6)", run: (*cli).customerImport},
+		{name: "export", summary: "export a tenant's customers as JSON Lines, hashes as stored", run: (*cli).customerExport},
 	}},
 	{name: "connector", summary: "manage upstream (social) sign-in providers", sub: []command{
 		{name: "add", summary: "add an upstream OpenID Connect provider to a tenant", run: (*cli).connectorAdd},
@@ -76,7 +87,12 @@ var commands = []command{
 // run is the whole command: it parses args (without the program name), runs the
 // subcommand and returns the exit status.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, env: env, stdout: stdout, stderr: stderr}
+	return runIO(ctx, args, env, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO is run with a standard input (`customer import --file -` reads it).
+func runIO(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	return c.dispatch("custodian", commands, args)
 }
 
@@ -343,10 +359,14 @@ func (c *cli) serve(name string, args []string) int {
 		if err != nil {
 			return c.fail(exitFailure, err)
 		}
-		if err := d.Print(c.stdout, cfg.PublicURL); err != nil {
-			return c.fail(exitFailure, err)
+		if o.LogFormat == "json" {
+			d.Log(c.ctx, log, cfg.PublicURL) // a record with fields, not text among the JSON
+		} else {
+			if err := d.Print(c.stdout, cfg.PublicURL); err != nil {
+				return c.fail(exitFailure, err)
+			}
+			fmt.Fprintln(c.stdout)
 		}
-		fmt.Fprintln(c.stdout)
 	}
 
 	public, admin := c.httpServer(srv.Handler(), log), c.httpServer(srv.AdminHandler(), log)

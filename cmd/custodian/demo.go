@@ -134,10 +134,66 @@ func existingDemo(ctx context.Context, s *custodian.Server) (*Demo, error) {
 	return d, nil
 }
 
+// demoGuide is what the "try it" guide shows, computed once for the text banner and
+// the JSON log record alike.
+type demoGuide struct {
+	issuer, authURL, verifier string
+}
+
+func (d *Demo) guide(publicURL string) demoGuide {
+	g := demoGuide{issuer: strings.TrimRight(publicURL, "/") + "/oauth2/" + d.Tenant}
+	if d.PublicClientID != "" {
+		verifier, challenge := pkcePair()
+		q := url.Values{}
+		q.Set("response_type", "code")
+		q.Set("client_id", d.PublicClientID)
+		q.Set("redirect_uri", demoRedirectURI)
+		q.Set("scope", demoScope)
+		q.Set("state", randomString(12))
+		q.Set("nonce", randomString(12))
+		q.Set("code_challenge", challenge)
+		q.Set("code_challenge_method", "S256")
+		g.authURL, g.verifier = g.issuer+"/auth?"+q.Encode(), verifier
+	}
+	return g
+}
+
+// Log writes the demo as one log record with a field per fact, for JSON logs, where a
+// text banner would be a foreign body among the records. The backend secret and the
+// shopper's password are in it when they were just created: shown once, as in the
+// banner (the demo is for trying Custodian out, never for production).
+func (d *Demo) Log(ctx context.Context, log *slog.Logger, publicURL string) {
+	if d.Tenant == "" {
+		log.LogAttrs(ctx, slog.LevelInfo, "demo: the database already has tenants and no demo tenant; --demo created nothing",
+			slog.Bool("created", false))
+		return
+	}
+	g := d.guide(publicURL)
+	attrs := []slog.Attr{slog.Bool("created", d.Created), slog.String("tenant", d.Tenant), slog.String("issuer", g.issuer)}
+	if d.PublicClientID != "" {
+		attrs = append(attrs, slog.String("public_client", d.PublicClientID), slog.String("redirect_uri", demoRedirectURI),
+			slog.String("authorize_url", g.authURL), slog.String("code_verifier", g.verifier))
+	}
+	if d.BackendClientID != "" {
+		attrs = append(attrs, slog.String("backend_client", d.BackendClientID))
+		if d.BackendSecret != "" {
+			attrs = append(attrs, slog.String("backend_secret", d.BackendSecret))
+		}
+	}
+	if d.Created {
+		attrs = append(attrs, slog.String("shopper_email", d.CustomerEmail), slog.String("shopper_password", d.CustomerPassword))
+	}
+	msg := "demo seeded: the backend secret and the shopper password are shown this once"
+	if !d.Created {
+		msg = "demo: the database already has tenants, --demo created nothing; the secrets were shown at first start"
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+}
+
 // Print writes a short "try it" guide for the demo served at publicURL.
 func (d *Demo) Print(w io.Writer, publicURL string) error {
-	base := strings.TrimRight(publicURL, "/")
-	issuer := base + "/oauth2/" + d.Tenant
+	g := d.guide(publicURL)
+	issuer := g.issuer
 	p := &printer{w: w}
 	if !d.Created {
 		p.line("The database already has tenants: --demo created nothing.")
@@ -181,26 +237,15 @@ func (d *Demo) Print(w io.Writer, publicURL string) error {
 		p.line("  # an anonymous shopper token for the storefront")
 		p.line("  curl -s -X POST %s -d grant_type=%s -d client_id=%s",
 			shellQuote(issuer+"/token"), identity.GrantAnonymous, d.PublicClientID)
-
-		verifier, challenge := pkcePair()
-		q := url.Values{}
-		q.Set("response_type", "code")
-		q.Set("client_id", d.PublicClientID)
-		q.Set("redirect_uri", demoRedirectURI)
-		q.Set("scope", demoScope)
-		q.Set("state", randomString(12))
-		q.Set("nonce", randomString(12))
-		q.Set("code_challenge", challenge)
-		q.Set("code_challenge_method", "S256")
 		p.line("")
-		p.line("Sign in as the shopper: open this URL in a browser (PKCE code_verifier %s):", verifier)
+		p.line("Sign in as the shopper: open this URL in a browser (PKCE code_verifier %s):", g.verifier)
 		p.line("")
-		p.line("  %s/auth?%s", issuer, q.Encode())
+		p.line("  %s", g.authURL)
 		p.line("")
 		p.line("The browser then lands on %s?code=…; exchange the code within a few minutes:", demoRedirectURI)
 		p.line("")
 		p.line("  curl -s -X POST %s -d grant_type=authorization_code -d client_id=%s \\", shellQuote(issuer+"/token"), d.PublicClientID)
-		p.line("    -d redirect_uri=%s -d code_verifier=%s -d code=\"$CODE\"", shellQuote(demoRedirectURI), verifier)
+		p.line("    -d redirect_uri=%s -d code_verifier=%s -d code=\"$CODE\"", shellQuote(demoRedirectURI), g.verifier)
 	}
 	return p.err
 }
