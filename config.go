@@ -74,6 +74,12 @@ type Config struct {
 	// proxy. Empty: the client is always the TCP peer and every forwarding header is
 	// ignored.
 	TrustedProxies []netip.Prefix
+	// PasswordHashConcurrency bounds the password hashes (argon2id, 19 MiB each) that
+	// requests run at once on this node (zero: 2 × GOMAXPROCS); the others wait in a
+	// queue up to PasswordHashWait (zero: 10s) and are then answered 503 with
+	// Retry-After, so memory under a login or sign-up flood stays flat.
+	PasswordHashConcurrency int
+	PasswordHashWait        time.Duration
 
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
@@ -121,6 +127,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshGraceMaxForks < 0 {
 		errs = append(errs, errors.New("refresh grace max forks must not be negative"))
+	}
+	if c.PasswordHashConcurrency < 0 || c.PasswordHashWait < 0 {
+		errs = append(errs, errors.New("password hash concurrency and wait must not be negative"))
 	}
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {

@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -454,5 +457,104 @@ func TestFaultFailingQueries(t *testing.T) {
 	}
 	if status, body, _ := faultCall(t, http.MethodGet, validateURL, nil, "Authorization", "Bearer "+retried["access_token"].(string)); status != http.StatusOK {
 		t.Errorf("the retried refresh's token: %d %v", status, body)
+	}
+}
+
+// lockedBuffer is a log sink the server writes to from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFaultStartWhileDatabaseDown starts a node while PostgreSQL is down: it waits,
+// logging each attempt, and serves once PostgreSQL is up. A frozen PostgreSQL (every
+// process stopped with SIGSTOP: TCP accepted, nothing answered) leaves /readyz within
+// its deadline.
+func TestFaultStartWhileDatabaseDown(t *testing.T) {
+	pg := startCluster(t, 15435)
+	pg.stop()
+	logs := &lockedBuffer{}
+	cfg := custodian.Config{DatabaseURL: pg.URL(), PublicURL: "http://127.0.0.1:9", Secret: custodian.Secret(strings.Repeat("d", 40)),
+		DatabaseWait: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	type result struct {
+		srv *custodian.Server
+		err error
+	}
+	started := make(chan result, 1)
+	go func() {
+		srv, err := custodian.New(context.Background(), cfg)
+		started <- result{srv, err}
+	}()
+	time.Sleep(2 * time.Second)
+	select {
+	case r := <-started:
+		t.Fatalf("New returned while PostgreSQL was down: %v", r.err)
+	default:
+	}
+	pg.start()
+	up := time.Now()
+	var r result
+	select {
+	case r = <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("New did not return after PostgreSQL came up")
+	}
+	if r.err != nil {
+		t.Fatalf("New: %v", r.err)
+	}
+	defer r.srv.Close()
+	attempts := strings.Count(logs.String(), "database unavailable; retrying")
+	if attempts < 2 || !strings.Contains(logs.String(), "database is available") {
+		t.Errorf("the wait was not logged attempt by attempt (%d attempts):\n%s", attempts, logs.String())
+	}
+	t.Logf("figures: started %s after PostgreSQL came up, after %d logged attempts", time.Since(up).Round(time.Millisecond), attempts)
+
+	adm := httptest.NewServer(r.srv.AdminHandler())
+	defer adm.Close()
+	if code, body := getReady(t, adm.URL); code != http.StatusOK {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	// Freeze every process of the cluster.
+	pids := pg.pids()
+	signalAll(t, pids, syscall.SIGSTOP)
+	defer signalAll(t, pids, syscall.SIGCONT)
+	for range 3 {
+		start := time.Now()
+		code, body := getReady(t, adm.URL)
+		if took := time.Since(start); code != http.StatusServiceUnavailable || took > 1500*time.Millisecond {
+			t.Errorf("readyz with PostgreSQL frozen: %d %s after %s", code, body, took)
+		}
+	}
+	signalAll(t, pids, syscall.SIGCONT)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _ := getReady(t, adm.URL)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready again after PostgreSQL thawed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func signalAll(t *testing.T, pids []int, sig syscall.Signal) {
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
+			t.Errorf("signal %d: %v", pid, err)
+		}
 	}
 }

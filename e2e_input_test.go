@@ -97,9 +97,14 @@ func TestInvalidUTF8Refused(t *testing.T) {
 			auth := e.issuer() + "/auth?response_type=code&client_id=" + spaClient + "&redirect_uri=" + url.QueryEscape(spaRedirect) +
 				"&scope=openid&state=state-123456&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGlSstw-cM&code_challenge_method=S256"
 			for what, target := range map[string]string{"auth query": auth + "&nonce=n%FFnce-123456", "logout query": e.issuer() + "/logout?state=%FF"} {
-				status, body = rawCall(t, http.MethodGet, target, "", "")
+				// An API caller gets the RFC 6749 JSON, a browser the error page.
+				status, body = rawCall(t, http.MethodGet, target, "", "", "Accept", "application/json")
 				if status != http.StatusBadRequest || !strings.Contains(body, "invalid_request") || !strings.Contains(body, "UTF-8") {
 					t.Errorf("%s: %d %s", what, status, body)
+				}
+				status, body = rawCall(t, http.MethodGet, target, "", "", "Accept", "text/html")
+				if status != http.StatusBadRequest || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, `id="request-id"`) {
+					t.Errorf("%s (browser): %d %s", what, status, body)
 				}
 			}
 			// The login form posts to /auth.
@@ -107,7 +112,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 			action, csrf := loginForm(t, c, auth)
 			resp := postForm(t, c, action, url.Values{"csrf_token": {csrf}, "step": {"password"}, "email": {shopperEmail},
 				"password": {"correct horse battery\xff"}})
-			if page := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "UTF-8") {
+			if page := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) {
 				t.Errorf("login form: %d %s", resp.StatusCode, page)
 			}
 		})

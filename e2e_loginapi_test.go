@@ -700,17 +700,32 @@ func TestLoginAPIAdminStatus(t *testing.T) {
 			}
 			path := fmt.Sprintf("/customer/%s/customers/%d", testTenant, a.ID)
 			admin := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+			// The route needs the admin credential, so it is served on the admin listener only.
+			ae := *e
+			ae.url = e.admin
+			if got, err := http.NewRequest(http.MethodPatch, e.url+path, strings.NewReader(`{"onHold":true}`)); err != nil {
+				t.Fatal(err)
+			} else {
+				got.Header.Set("Authorization", "Bearer "+adminToken)
+				resp, err := http.DefaultClient.Do(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+					t.Errorf("the admin route on the public listener: %d, want 404", resp.StatusCode)
+				}
+			}
 			anonToken := anonymousLogin(t, e)["access_token"].(string)
 			lg := loginWith(t, e, anonToken, "held@example.com", shopperPass)
 			if lg.status != http.StatusOK {
 				t.Fatalf("login: %d %s", lg.status, lg.raw)
 			}
 
-			got := loginCall(t, e, http.MethodPatch, path, `{"onHold":true}`, jsonBearer(lg.body["access_token"].(string))...)
+			got := loginCall(t, &ae, http.MethodPatch, path, `{"onHold":true}`, jsonBearer(lg.body["access_token"].(string))...)
 			if got.status != http.StatusUnauthorized {
 				t.Errorf("customer token on the admin route: %d %s", got.status, got.raw)
 			}
-			got = loginCall(t, e, http.MethodPatch, path, `{"onHold":true}`, admin...)
+			got = loginCall(t, &ae, http.MethodPatch, path, `{"onHold":true}`, admin...)
 			if got.status != http.StatusOK || got.body["onHold"] != true || got.body["active"] != true ||
 				got.body["customerNumber"] != strconv.FormatInt(a.ID, 10) {
 				t.Fatalf("hold: %d %s", got.status, got.raw)
@@ -723,7 +738,7 @@ func TestLoginAPIAdminStatus(t *testing.T) {
 			// Holding the account revoked its tokens.
 			wantLoginError(t, "held customer's refresh", got, http.StatusUnauthorized, "unauthorized")
 
-			got = loginCall(t, e, http.MethodPatch, path, `{"onHold":false,"active":true}`,
+			got = loginCall(t, &ae, http.MethodPatch, path, `{"onHold":false,"active":true}`,
 				"Authorization", "Bearer "+adminToken, "Content-Type", "application/merge-patch+json")
 			if got.status != http.StatusOK || got.body["onHold"] != false {
 				t.Fatalf("release: %d %s", got.status, got.raw)
@@ -732,13 +747,13 @@ func TestLoginAPIAdminStatus(t *testing.T) {
 				t.Errorf("released customer signs in: %d %s", got.status, got.raw)
 			}
 
-			wantLoginError(t, "nothing to change", loginCall(t, e, http.MethodPatch, path, `{}`, admin...),
+			wantLoginError(t, "nothing to change", loginCall(t, &ae, http.MethodPatch, path, `{}`, admin...),
 				http.StatusBadRequest, "bad_request", "active", "onHold")
-			wantLoginError(t, "wrong type", loginCall(t, e, http.MethodPatch, path, `{"active":"yes"}`, admin...),
+			wantLoginError(t, "wrong type", loginCall(t, &ae, http.MethodPatch, path, `{"active":"yes"}`, admin...),
 				http.StatusBadRequest, "bad_request", "active")
-			wantLoginError(t, "unknown customer", loginCall(t, e, http.MethodPatch, fmt.Sprintf("/customer/%s/customers/999999", testTenant),
+			wantLoginError(t, "unknown customer", loginCall(t, &ae, http.MethodPatch, fmt.Sprintf("/customer/%s/customers/999999", testTenant),
 				`{"active":false}`, admin...), http.StatusNotFound, "resource_not_found")
-			wantLoginError(t, "unknown tenant", loginCall(t, e, http.MethodPatch, "/customer/nosuch/customers/1", `{"active":false}`, admin...),
+			wantLoginError(t, "unknown tenant", loginCall(t, &ae, http.MethodPatch, "/customer/nosuch/customers/1", `{"active":false}`, admin...),
 				http.StatusNotFound, "resource_not_found")
 		})
 	}

@@ -202,7 +202,8 @@ func TestHostedPages(t *testing.T) {
 				c2 := browser(t)
 				_, _, action, csrf = hostedPage(t, c2, e.issuer()+"/signup")
 				resp = postForm(t, c2, action, url.Values{"csrf_token": {csrf}, "email": {email}, "password": {shopperPass}})
-				if body := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already exists") {
+				if body := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already exists") ||
+					!strings.Contains(body, `href="/oauth2/`+testTenant+`/password/reset"`) {
 					t.Errorf("duplicate sign-up: %d %s", resp.StatusCode, body)
 				}
 			})
@@ -469,6 +470,21 @@ func TestPagesPeopleUnderstand(t *testing.T) {
 						case accept == "application/json" && (!strings.HasPrefix(ct, "application/json") || jsonErr != nil || got["error"] == ""):
 							t.Errorf("%s %s as an API caller: %q %s", c.method, c.path, ct, body)
 						}
+					}
+				}
+				// An oversized form posted to a page: a page to a browser, JSON to an API caller.
+				for _, accept := range []string{"text/html", "application/json"} {
+					big := url.Values{"email": {strings.Repeat("x", 2<<20)}}.Encode()
+					req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/password/reset", strings.NewReader(big))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("Accept", accept)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body := readBody(t, resp)
+					if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.HasPrefix(resp.Header.Get("Content-Type"), strings.Split(accept, ";")[0]) {
+						t.Errorf("oversized post as %s: %d %q %.200s", accept, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 					}
 				}
 				// The token endpoint answers fosite's RFC 6749 JSON even to a browser.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -127,4 +128,27 @@ func (c *pgCluster) stop() time.Time {
 		c.t.Fatal(err)
 	}
 	return time.Now()
+}
+
+// pids are the processes of the running cluster: the postmaster (postmaster.pid) and
+// its children.
+func (c *pgCluster) pids() []int {
+	c.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		c.t.Fatalf("postmaster.pid: %q", first)
+	}
+	out := []int{pm}
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pm, pm))
+	for _, f := range strings.Fields(string(children)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

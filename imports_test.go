@@ -58,7 +58,7 @@ var importRules = map[string]importRule{
 	"api/admin":   {may: []string{"api", "api/wellformed", "customer", "oauth", "identity"}, mustNot: join(storageLibs, deliveryLibs)},
 	"storage": {may: []string{"identity", "identity/mailaddr", "customer", "twofactor", "oauth", "notify"},
 		mustNot: join(httpLibs[1:2], deliveryLibs)},
-	"storage/storagetest": {may: []string{"identity", "customer", "twofactor", "oauth", "notify", "storage"}},
+	"storage/storagetest": {may: []string{"identity", "customer", "twofactor", "oauth", "notify", "storage", "customer/passwordhash"}},
 	"templates":           {mustNot: join(httpLibs, storageLibs, deliveryLibs)},
 	// The browser suite's driver (Chromium, axe-core): test tooling for the hosted pages.
 	"templates/browsertest": {mustNot: join(storageLibs, deliveryLibs)},

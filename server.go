@@ -109,6 +109,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	customers, err := customer.NewService(customer.Config{Store: store, Tenants: store, Tokens: store, Guard: store, Events: store, Outbox: outbox,
+		Hashing:   customer.NewHashLimiter(customer.HashLimits{Concurrent: cfg.PasswordHashConcurrency, Wait: cfg.PasswordHashWait}),
 		TwoFactor: tfc, WebhookSecrets: webhookSecrets, SettingSecrets: settingSecrets, PublicURL: cfg.publicURL(), Now: cfg.Now, Rand: cfg.Rand, Logger: log})
 	if err != nil {
 		return nil, err
@@ -282,7 +283,11 @@ func (s *Server) readyCheck(ctx context.Context) error {
 // counters every interval. Any number of nodes may run it at once.
 func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 	s.warnMailToLog(ctx)
-	go s.outbox.Run(ctx, 2*time.Second)
+	// The outbox stops cleanly (a send in progress completes, claimed messages are
+	// released); RunMaintenance returns only once it has.
+	var outbox sync.WaitGroup
+	outbox.Go(func() { s.outbox.Run(ctx, 2*time.Second) })
+	defer outbox.Wait()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -60,7 +60,7 @@ func (s *Service) CreateAccount(ctx context.Context, tenant string, in NewAccoun
 		return nil, err
 	}
 	in.Email = email
-	hash, err := s.hasher.Hash(in.Password)
+	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

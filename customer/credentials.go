@@ -133,7 +133,7 @@ func (s *Service) ResetPassword(ctx context.Context, t *identity.Tenant, token, 
 		if err := v.Err(); err != nil {
 			return err
 		}
-		hash, err := s.hasher.Hash(password)
+		hash, err := s.hash(ctx, password)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (s *Service) ChangePassword(ctx context.Context, t *identity.Tenant, id int
 	if err := s.confirmPassword(ctx, t, a.Email, current); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(next)
+	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return err
 	}

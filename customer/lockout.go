@@ -114,7 +114,9 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	}
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
-		_, _ = s.hasher.Verify(s.dummyHash, password)
+		if _, err := s.verify(ctx, s.dummyHash, password); err != nil {
+			return nil, nil, err // busy, or the caller left: the same for every address
+		}
 		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
 		return nil, nil, ErrInvalidCredentials
 	}
@@ -124,8 +126,10 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	var ok bool
 	if a.PasswordHash == "" {
 		// An account created by a social sign-in has no password until one is set.
-		_, _ = s.hasher.Verify(s.dummyHash, password)
-	} else if ok, err = s.hasher.Verify(a.PasswordHash, password); err != nil {
+		if _, err := s.verify(ctx, s.dummyHash, password); err != nil {
+			return nil, nil, err
+		}
+	} else if ok, err = s.verify(ctx, a.PasswordHash, password); err != nil {
 		return nil, nil, fmt.Errorf("login customer %d: %w", a.ID, err)
 	}
 	sides, err := s.signInSides(ctx, t, a.ID, fingerprintHash)

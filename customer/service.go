@@ -28,6 +28,7 @@ type Service struct {
 	events    identity.EventStore
 	outbox    *notify.Outbox
 	hasher    *PasswordHasher
+	hashing   *HashLimiter
 	now       func() time.Time
 	rand      io.Reader
 	publicURL string
@@ -52,6 +53,9 @@ type Config struct {
 	Events  identity.EventStore  // audit trail
 	Outbox  *notify.Outbox       // mail: opt-in links, reset tokens, codes
 	Hasher  *PasswordHasher      // default: DefaultPasswordHasher
+	// Hashing bounds the password hashes of requests that run at once (default:
+	// NewHashLimiter with the default limits).
+	Hashing *HashLimiter
 	// PublicURL is the base of links in mails.
 	PublicURL string
 	// Limits, when set, are the rate limits of every tenant instead of the tenant's
@@ -82,7 +86,7 @@ func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Conf
 
 // NewService builds the customer service.
 func NewService(cfg Config) (*Service, error) {
-	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher,
+	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher, hashing: cfg.Hashing,
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
 		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets}
 	if s.rand == nil {
@@ -90,6 +94,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.hasher == nil {
 		s.hasher = DefaultPasswordHasher()
+	}
+	if s.hashing == nil {
+		s.hashing = NewHashLimiter(HashLimits{})
 	}
 	if s.now == nil {
 		s.now = time.Now

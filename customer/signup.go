@@ -105,7 +105,7 @@ func (s *Service) Signup(ctx context.Context, t *identity.Tenant, in SignupReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(in.Password)
+	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

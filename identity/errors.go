@@ -21,6 +21,18 @@ var (
 	ErrUnavailable = errors.New("storage temporarily unavailable")
 )
 
+// ErrBusy: the node is at its bound of concurrent password hashing and the request
+// waited its turn in vain (customer.HashLimiter). It is an ErrUnavailable, so every
+// dialect answers it as 503 with Retry-After: no verdict about what was asked.
+var ErrBusy error = busyError{}
+
+type busyError struct{}
+
+func (busyError) Error() string { return "busy: too many password hashes at once; try again" }
+
+// Is makes errors.Is(ErrBusy, ErrUnavailable) true.
+func (busyError) Is(target error) bool { return target == ErrUnavailable }
+
 // Sign-in outcomes. Every entry point (login pages, password grant, ticket and login
 // APIs) reads the same values.
 var (

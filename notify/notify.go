@@ -71,6 +71,10 @@ type Store interface {
 	// conditional update, so two nodes never deliver the same message at once.
 	ClaimMessages(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*Message, error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	// ReleaseMessage gives back a message this node claimed (leased until leasedUntil)
+	// and did not try to deliver: it is due again at now, with the attempt the claim
+	// counted taken back, unless another node has moved it since.
+	ReleaseMessage(ctx context.Context, id int64, leasedUntil, now time.Time) error
 	// MarkFailed records a failed attempt; next is the time of the next attempt, or
 	// nil when the message is given up (dead).
 	MarkFailed(ctx context.Context, id int64, next *time.Time, lastErr string) error
@@ -92,6 +96,7 @@ type Outbox struct {
 	log         *slog.Logger
 	maxAttempts int
 	lease       time.Duration
+	sendTimeout time.Duration
 }
 
 // Config configures an Outbox.
@@ -105,12 +110,15 @@ type Config struct {
 	Logger      *slog.Logger
 	MaxAttempts int           // default 8
 	Lease       time.Duration // default 2 minutes
+	// SendTimeout bounds one delivery or job (default 30 seconds); it is also the
+	// longest Run takes to stop once its context ends.
+	SendTimeout time.Duration
 }
 
 // New builds an Outbox.
 func New(cfg Config) *Outbox {
 	o := &Outbox{store: cfg.Store, mail: cfg.Mail, webhook: cfg.Webhook, now: cfg.Now, log: cfg.Logger,
-		maxAttempts: cfg.MaxAttempts, lease: cfg.Lease}
+		maxAttempts: cfg.MaxAttempts, lease: cfg.Lease, sendTimeout: cfg.SendTimeout}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -122,6 +130,9 @@ func New(cfg Config) *Outbox {
 	}
 	if o.lease <= 0 {
 		o.lease = 2 * time.Minute
+	}
+	if o.sendTimeout <= 0 {
+		o.sendTimeout = 30 * time.Second
 	}
 	return o
 }
@@ -174,9 +185,15 @@ func (o *Outbox) job(kind string) Job {
 // Jobs that are due run too, and the messages they queue are delivered in the same
 // call.
 func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
+	return o.deliverDue(ctx, ctx)
+}
+
+// deliverDue delivers what is due; work is the context deliveries run in, stop says
+// when to stop taking up new messages (Run's stop: see there).
+func (o *Outbox) deliverDue(stop, work context.Context) (int, error) {
 	delivered := 0
-	for pass := 0; pass < 3; pass++ {
-		n, jobs, err := o.deliverBatch(ctx)
+	for pass := 0; pass < 3 && stop.Err() == nil; pass++ {
+		n, jobs, err := o.deliverBatch(stop, work)
 		delivered += n
 		if err != nil || jobs == 0 {
 			return delivered, err
@@ -185,62 +202,101 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 	return delivered, nil
 }
 
-// deliverBatch claims one batch of due messages and delivers them or runs them.
-func (o *Outbox) deliverBatch(ctx context.Context) (delivered, jobs int, err error) {
-	msgs, err := o.store.ClaimMessages(ctx, o.now().UTC(), 50, o.lease)
+// deliverBatch claims one batch of due messages and delivers them or runs them. When
+// stop ends, the message in hand is finished and the rest of the batch is released.
+func (o *Outbox) deliverBatch(stop, work context.Context) (delivered, jobs int, err error) {
+	msgs, err := o.store.ClaimMessages(work, o.now().UTC(), 50, o.lease)
 	if err != nil {
 		return 0, 0, fmt.Errorf("claim messages: %w", err)
 	}
-	for _, m := range msgs {
-		var sendErr error
+	for i, m := range msgs {
+		if stop.Err() != nil {
+			return delivered, jobs, o.release(work, msgs[i:])
+		}
+		ok, err := o.deliverOne(work, m)
+		if err != nil {
+			return delivered, jobs, err
+		}
 		if IsJob(m.Kind) {
 			jobs++
-			if job := o.job(m.Kind); job == nil {
-				sendErr = fmt.Errorf("no handler for job %s", m.Kind)
-			} else {
-				sendErr = job(ctx, m)
-			}
-		} else {
-			sender := o.mail
-			if m.Webhook != "" {
-				sender = o.webhook
-			}
-			if sender == nil {
-				sendErr = errors.New("no sender for this channel")
-			} else {
-				sendErr = sender.Send(ctx, m)
-			}
-		}
-		if sendErr == nil {
-			if err := o.store.MarkDelivered(ctx, m.ID, o.now().UTC()); err != nil {
-				return delivered, jobs, fmt.Errorf("mark message %d delivered: %w", m.ID, err)
-			}
-			if !IsJob(m.Kind) {
-				delivered++
-			}
-			continue
-		}
-		var next *time.Time
-		if m.Attempts < o.maxAttempts {
-			t := o.now().UTC().Add(backoff(m.Attempts))
-			next = &t
-		}
-		o.log.WarnContext(ctx, "notification delivery failed", "id", m.ID, "kind", m.Kind, "tenant", m.Tenant,
-			"attempt", m.Attempts, "gave_up", next == nil, "err", sendErr)
-		if err := o.store.MarkFailed(ctx, m.ID, next, sendErr.Error()); err != nil {
-			return delivered, jobs, fmt.Errorf("mark message %d failed: %w", m.ID, err)
+		} else if ok {
+			delivered++
 		}
 	}
 	return delivered, jobs, nil
 }
 
-// Run delivers due messages every interval until ctx ends.
+// deliverOne delivers or runs one claimed message, bounded by the send timeout, and
+// records the outcome; ok reports a success.
+func (o *Outbox) deliverOne(work context.Context, m *Message) (ok bool, err error) {
+	ctx, cancel := context.WithTimeout(work, o.sendTimeout)
+	defer cancel()
+	var sendErr error
+	if IsJob(m.Kind) {
+		if job := o.job(m.Kind); job == nil {
+			sendErr = fmt.Errorf("no handler for job %s", m.Kind)
+		} else {
+			sendErr = job(ctx, m)
+		}
+	} else {
+		sender := o.mail
+		if m.Webhook != "" {
+			sender = o.webhook
+		}
+		if sender == nil {
+			sendErr = errors.New("no sender for this channel")
+		} else {
+			sendErr = sender.Send(ctx, m)
+		}
+	}
+	if sendErr == nil {
+		if err := o.store.MarkDelivered(work, m.ID, o.now().UTC()); err != nil {
+			return false, fmt.Errorf("mark message %d delivered: %w", m.ID, err)
+		}
+		return true, nil
+	}
+	var next *time.Time
+	if m.Attempts < o.maxAttempts {
+		t := o.now().UTC().Add(backoff(m.Attempts))
+		next = &t
+	}
+	o.log.WarnContext(work, "notification delivery failed", "id", m.ID, "kind", m.Kind, "tenant", m.Tenant,
+		"attempt", m.Attempts, "gave_up", next == nil, "err", sendErr)
+	if err := o.store.MarkFailed(work, m.ID, next, sendErr.Error()); err != nil {
+		return false, fmt.Errorf("mark message %d failed: %w", m.ID, err)
+	}
+	return false, nil
+}
+
+// release gives back claimed messages this node will not deliver, so that another node
+// sends them at once instead of after the lease.
+func (o *Outbox) release(ctx context.Context, msgs []*Message) error {
+	now := o.now().UTC()
+	var errs []error
+	for _, m := range msgs {
+		if err := o.store.ReleaseMessage(ctx, m.ID, m.NextAttemptAt, now); err != nil {
+			errs = append(errs, fmt.Errorf("release message %d: %w", m.ID, err))
+		}
+	}
+	if len(msgs) > 0 {
+		o.log.InfoContext(ctx, "released claimed notifications on shutdown", "count", len(msgs))
+	}
+	return errors.Join(errs...)
+}
+
+// Run delivers due messages every interval until ctx ends, then stops cleanly and
+// returns: a delivery in progress completes (it is not cancelled: an SMTP server that
+// accepted a message must see it marked delivered, or it would be sent again after the
+// lease), bounded by the send timeout, and messages claimed but not yet tried are
+// released, due at once for another node. Wait for Run to return before closing the
+// store.
 func (o *Outbox) Run(ctx context.Context, every time.Duration) {
+	work := context.WithoutCancel(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := o.DeliverDue(ctx); err != nil && ctx.Err() == nil {
-			o.log.ErrorContext(ctx, "deliver notifications", "err", err)
+		if _, err := o.deliverDue(ctx, work); err != nil {
+			o.log.ErrorContext(work, "deliver notifications", "err", err)
 		}
 		select {
 		case <-ctx.Done():

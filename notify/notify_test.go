@@ -67,6 +67,15 @@ func (s *memStore) MarkFailed(_ context.Context, id int64, next *time.Time, last
 	return nil
 }
 
+func (s *memStore) ReleaseMessage(_ context.Context, id int64, leasedUntil, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.msgs[id-1]; m.DeliveredAt == nil && m.NextAttemptAt.Equal(leasedUntil) && m.Attempts > 0 {
+		m.NextAttemptAt, m.Attempts = now, m.Attempts-1
+	}
+	return nil
+}
+
 func (s *memStore) get(id int64) notify.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()

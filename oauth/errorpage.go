@@ -87,6 +87,9 @@ func zeroQ(q string) bool {
 	return q != "" && strings.Trim(strings.TrimPrefix(q, "0."), "0") == "" && strings.HasPrefix(q, "0")
 }
 
+// errorPage is the view of an error page that says msg.
+func errorPage(msg string) page { return page{Error: msg} }
+
 // clientHome is the way back to a client's site: the origin of its first registered
 // redirect URI that a browser can open safely (https, or http on a loopback host), or
 // "" (an app's private-use scheme, or no such URI).

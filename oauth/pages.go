@@ -186,6 +186,9 @@ func (p *Provider) signupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view.OptIn = t.Settings.SignupOptIn
+	if t.Settings.PagesPasswordReset {
+		view.ResetURL = pageURL(t.Name, "/password/reset", view.Return)
+	}
 	if r.Method != http.MethodPost {
 		p.renderPage(w, r, http.StatusOK, view)
 		return

@@ -76,11 +76,20 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 // (RFC 6749 §5.2): a body over the limit, and a panic. The endpoints answer their own
 // errors through fosite's writers and writeOAuthError.
 func (p *Provider) failRoute(w http.ResponseWriter, r *http.Request, err error) {
+	asPage := browserRoutes[routeName(r)] && !wantsJSON(r) // a browser's route: an error page
 	if api.IsTooLarge(err) {
+		if asPage {
+			p.renderError(w, r, http.StatusRequestEntityTooLarge, errorPage("The form was too large to send."))
+			return
+		}
 		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
 		return
 	}
 	p.log.ErrorContext(r.Context(), "oauth route", "err", err)
+	if asPage {
+		p.renderError(w, r, http.StatusInternalServerError, errorPage("Something went wrong on our side. Please try again later."))
+		return
+	}
 	api.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 }
 

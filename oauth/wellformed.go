@@ -40,8 +40,9 @@ func (p *Provider) wellFormed(next http.Handler) http.Handler {
 		if errors.As(err, &tooLarge) {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
-		if browserRoutes[routeName(r)] {
-			// The page says it in the shopper's words; the API answer below keeps the detail.
+		if browserRoutes[routeName(r)] && !wantsJSON(r) {
+			// The page says it in the shopper's words; the JSON answer below, for a
+			// caller that asks for JSON and every API route, keeps the detail.
 			text := "The request is not valid."
 			if status == http.StatusRequestEntityTooLarge {
 				text = "The request is too large."

@@ -48,7 +48,7 @@ type Options struct {
 	// inside the grace window. Zero selects the default of 20.
 	RefreshGraceMaxForks int
 	// ConnectWait is how long Connect and Open keep retrying a database that is
-	// unavailable (refused, unreachable, starting up), with backoff from 250ms to 5s,
+	// unavailable (refused, unreachable, starting up), with backoff from 250ms to 2s,
 	// logging each attempt. Zero: one attempt.
 	ConnectWait time.Duration
 }
@@ -60,7 +60,7 @@ type Options struct {
 // start forever. Migrations, which may rightly take long, get migrateReadTimeout.
 const (
 	connectTimeout     = 5 * time.Second
-	readTimeout        = 20 * time.Second
+	readTimeout        = 10 * time.Second
 	migrateReadTimeout = 30 * time.Minute
 )
 
@@ -221,7 +221,7 @@ func (s *Store) waitForDatabase(ctx context.Context, wait time.Duration, name st
 			return errors.Join(identity.ErrUnavailable, ctx.Err())
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 5*time.Second)
+		delay = min(delay*2, 2*time.Second)
 	}
 }
 

@@ -82,6 +82,17 @@ func (s *Store) ClaimMessages(ctx context.Context, now time.Time, limit int, lea
 	return out, nil
 }
 
+// ReleaseMessage makes a message this node leased and did not try due again at now,
+// taking back the attempt the claim counted; a message another node has moved since
+// (its next attempt is no longer the lease's end) is left alone.
+func (s *Store) ReleaseMessage(ctx context.Context, id int64, leasedUntil, now time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, attempts = attempts - 1
+		WHERE id = ? AND next_attempt_at = ? AND delivered_at IS NULL AND attempts > 0`, ts(now), id, ts(leasedUntil)); err != nil {
+		return fmt.Errorf("release message %d: %w", id, err)
+	}
+	return nil
+}
+
 // scrubbed is what a delivered or dead message keeps: its tenant, kind, recipient,
 // webhook URL, attempts and times. Every field that can carry a secret goes: the
 // subject ("Your sign-in code: 887454"), the body and data (codes, reset and e-mail

@@ -86,3 +86,14 @@ func TestFail(t *testing.T) {
 		})
 	}
 }
+
+// TestBusyIsUnavailable: a request that found no password-hashing slot is a 503 with
+// Retry-After in the login API's shape, never a verdict on the credentials.
+func TestBusyIsUnavailable(t *testing.T) {
+	a := New(Config{})
+	w := httptest.NewRecorder()
+	a.fail(w, httptest.NewRequest(http.MethodPost, "/customer/shop/login", nil), fmt.Errorf("login customer 7: %w", identity.ErrBusy))
+	if body := decodeLoginError(t, w); w.Code != http.StatusServiceUnavailable || body.Type != typeUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("busy: %d %+v %q", w.Code, body, w.Header().Get("Retry-After"))
+	}
+}

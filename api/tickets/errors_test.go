@@ -99,3 +99,14 @@ func TestFail(t *testing.T) {
 		})
 	}
 }
+
+// TestBusyIsUnavailable: a request that found no password-hashing slot is a 503 with
+// Retry-After in the ticket API's shape, never a verdict on the credentials.
+func TestBusyIsUnavailable(t *testing.T) {
+	a := New(Config{})
+	w := httptest.NewRecorder()
+	a.fail(w, httptest.NewRequest(http.MethodPost, "/api/commerce/customer/authtickets", nil), fmt.Errorf("login customer 7: %w", identity.ErrBusy))
+	if body := decodeTicketError(t, w); w.Code != http.StatusServiceUnavailable || body["errorCode"] != "SERVICE_UNAVAILABLE" || w.Header().Get("Retry-After") == "" {
+		t.Errorf("busy: %d %v %q", w.Code, body, w.Header().Get("Retry-After"))
+	}
+}

@@ -32,6 +32,29 @@ type SMTPServer struct {
 	mu   sync.Mutex
 	mail []Mail
 	wait chan struct{}
+	// gate, while set, holds every message in DATA (read, not yet accepted) until it
+	// is closed; held reports the recipients of the messages it holds.
+	gate chan struct{}
+	held chan string
+}
+
+// Hold makes the server hold every message it receives in the middle of DATA, before
+// accepting it, until release is called: a delivery in progress, for tests of what a
+// sender does meanwhile. held reports the first recipient of each message held.
+func (s *SMTPServer) Hold() (held <-chan string, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gate, h := make(chan struct{}), make(chan string, 1024)
+	s.gate, s.held = gate, h
+	var once sync.Once
+	return h, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.gate, s.held = nil, nil
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
 }
 
 // StartSMTP starts a server for the duration of the test.
@@ -103,6 +126,17 @@ func (x *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	x.s.mu.Lock()
+	gate, held := x.s.gate, x.s.held
+	x.s.mu.Unlock()
+	if gate != nil {
+		to := ""
+		if len(x.to) > 0 {
+			to = x.to[0]
+		}
+		held <- to
+		<-gate
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
