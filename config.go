@@ -81,6 +81,11 @@ type Config struct {
 	PasswordHashConcurrency int
 	PasswordHashWait        time.Duration
 
+	// Retention is how long expired, used and old rows are kept before the maintenance
+	// sweep deletes them; a zero period takes its default (storage.DefaultRetention,
+	// documented in README.md, "Retention").
+	Retention storage.Retention
+
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default: time.Now). Tests pin it.

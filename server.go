@@ -279,8 +279,9 @@ func (s *Server) readyCheck(ctx context.Context) error {
 }
 
 // RunMaintenance runs the background work of a node until ctx ends: the notification
-// outbox every two seconds, and the removal of expired tokens and stale rate-limit
-// counters every interval. Any number of nodes may run it at once.
+// outbox every two seconds, and the retention sweep (storage.Sweep with
+// Config.Retention) right at start and then every interval, so a node restarted often
+// still sweeps. Any number of nodes may run it at once.
 func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 	s.warnMailToLog(ctx)
 	// The outbox stops cleanly (a send in progress completes, claimed messages are
@@ -291,29 +292,29 @@ func (s *Server) RunMaintenance(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		s.Sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// Keep expired rows for a day so a late replay is still recognised as one.
-			n, err := s.store.DeleteExpiredTokens(ctx, s.cfg.Now().Add(-24*time.Hour))
-			if err != nil && !errors.Is(err, context.Canceled) {
-				s.log.ErrorContext(ctx, "delete expired tokens", "err", err)
-			} else if n > 0 {
-				s.log.InfoContext(ctx, "deleted expired tokens", "count", n)
-			}
-			if err := s.store.DeleteStaleRateLimits(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.ErrorContext(ctx, "delete stale rate limits", "err", err)
-			}
-			if err := s.store.DeleteStaleLockouts(ctx, s.cfg.Now().Add(-24*time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.ErrorContext(ctx, "delete stale lockouts", "err", err)
-			}
-			if _, err := s.store.DeleteExpiredChallenges(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.ErrorContext(ctx, "delete expired second-factor challenges", "err", err)
-			}
-			if err := s.store.DeleteStaleSocial(ctx, s.cfg.Now().Add(-time.Hour)); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.ErrorContext(ctx, "delete stale social sign-ins", "err", err)
-			}
 		}
+	}
+}
+
+// Sweep deletes the rows past their retention (Config.Retention) in bounded batches
+// and logs what went; a failure is logged and retried at the next sweep.
+func (s *Server) Sweep(ctx context.Context) {
+	n, err := s.store.Sweep(ctx, s.cfg.Now().UTC(), s.cfg.Retention, 0)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.ErrorContext(ctx, "retention sweep", "err", err)
+	}
+	var attrs []any
+	for table, count := range n {
+		if count > 0 {
+			attrs = append(attrs, table, count)
+		}
+	}
+	if len(attrs) > 0 {
+		s.log.InfoContext(ctx, "retention sweep deleted rows", attrs...)
 	}
 }

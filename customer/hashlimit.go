@@ -54,8 +54,9 @@ func NewHashLimiter(l HashLimits) *HashLimiter {
 }
 
 // Do runs work in a slot: at once when one is free, else after waiting in the queue.
-// A full queue, or no slot within the wait, is identity.ErrBusy; a request whose ctx
-// ends while it waits gets ctx's error. work has not run when Do fails.
+// A full queue, or no slot within the wait or before ctx's deadline, is
+// identity.ErrBusy; a request whose caller leaves (ctx canceled) while it waits gets
+// context.Canceled. work has not run when Do fails.
 func (l *HashLimiter) Do(ctx context.Context, work func()) error {
 	if !l.sem.TryAcquire(1) {
 		if l.waiting.Add(1) > l.queue {
@@ -67,10 +68,11 @@ func (l *HashLimiter) Do(ctx context.Context, work func()) error {
 		cancel()
 		l.waiting.Add(-1)
 		if err != nil {
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
 				return fmt.Errorf("waiting for password hashing: %w", ctx.Err())
 			}
-			return fmt.Errorf("no password hashing slot within %s: %w", l.wait, identity.ErrBusy)
+			// Our wait, or the request's own deadline, ran out: busy, not a failure.
+			return fmt.Errorf("no password hashing slot in time: %w", identity.ErrBusy)
 		}
 	}
 	defer l.sem.Release(1)

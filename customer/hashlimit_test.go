@@ -67,6 +67,11 @@ func TestHashLimiter(t *testing.T) {
 		if err := <-waiting; !errors.Is(err, context.Canceled) || errors.Is(err, identity.ErrBusy) {
 			t.Errorf("a caller that left: %v", err)
 		}
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer dcancel()
+		if err := long.Do(dctx, func() {}); !errors.Is(err, identity.ErrBusy) {
+			t.Errorf("the request's deadline ran out while waiting: %v", err)
+		}
 		close(hold)
 	})
 	t.Run("the bound holds under a crowd", func(t *testing.T) {

@@ -13,6 +13,7 @@
 //	custodian-load [flags]                 run the load (see -help)
 //	custodian-load -list                   list the scenarios
 //	custodian-load baseline --database URL serve the trivial handler and floors (started by the harness)
+//	custodian-load flood -url URL -pid PID  concurrent bad sign-ins or sign-ups, then the server's VmHWM
 //
 // Exit status: 0 when every scenario ran without a failed request, 1 otherwise, 2 on a
 // usage error.
@@ -162,6 +163,9 @@ func splitList(s string) []string {
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "baseline" {
 		return serveBaseline(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "flood" {
+		return flood(ctx, args[1:], stdout, stderr)
 	}
 	cfg, list, err := parseConfig(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
