@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -52,6 +53,12 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 		ip := proxies(s.cfg.TrustedProxies).clientAddr(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = identity.WithRequestMeta(ctx, identity.RequestMeta{IP: ip, UserAgent: r.UserAgent(), RequestID: id})
+		// The language the caller asks for (Accept-Language): the mails a request causes
+		// are written in it when the customer has no language of their own. The hosted
+		// pages refine it with ui_locales and the tenant's default (oauth).
+		if tag, ok := i18n.ParseAcceptLanguage(r.Header.Get("Accept-Language")); ok {
+			ctx = i18n.WithLocale(ctx, tag)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(sw, r.WithContext(ctx))

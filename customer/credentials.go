@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/identity/mailaddr"
 	"github.com/custodian-id/custodian/notify"
@@ -40,6 +41,9 @@ func (s *Service) RequestPasswordResetFrom(ctx context.Context, t *identity.Tena
 		return errors.New("password reset: no outbox configured")
 	}
 	data := map[string]any{"email": email, "site": site, "ip": meta.IP, "userAgent": meta.UserAgent, "requestId": meta.RequestID}
+	if tag, ok := i18n.LocaleFrom(ctx); ok {
+		data["locale"] = i18n.Code(tag) // the mail is written later, by the worker
+	}
 	if page != nil && page.Return != "" {
 		data["return"] = page.Return
 	}
@@ -57,6 +61,9 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 		return err
 	}
 	ctx = identity.WithRequestMeta(identity.WithTenant(ctx, t), identity.RequestMeta{IP: str("ip"), UserAgent: str("userAgent"), RequestID: str("requestId")})
+	if tag, ok := i18n.ParseCode(str("locale")); ok {
+		ctx = i18n.WithLocale(ctx, tag)
+	}
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, str("email"))
 	if errors.Is(err, ErrNotFound) {
 		s.event(ctx, t.Name, "password.reset_requested", nil, map[string]any{"known": false})
@@ -85,20 +92,21 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 		// No storefront page: the mail links to the hosted new-password page.
 		link = s.hostedLink(t.Name, "/password/new", tok, &HostedPage{Return: str("return")})
 	}
-	body := "Someone asked to reset the password of your account. Your reset token (valid for " + ttl.String() + ", once):\n\n" + tok
+	p := mailPrinter(ctx, t, a)
+	parts := []string{p.T("Someone asked to reset the password of your account. Your reset token (valid for %s, once):", p.Duration(ttl)), tok}
 	if link != "" && t.Settings.PasswordResetURL == "" {
 		// The hosted page; the token stays in the mail for a storefront that asks for it.
-		body += "\n\nOr choose a new password here:\n\n" + link
+		parts = append(parts, p.T("Or choose a new password here:"), link)
 	} else if link != "" {
-		body = "Someone asked to reset the password of your account. Choose a new one here (valid for " + ttl.String() + ", once):\n\n" + link
+		parts = []string{p.T("Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):", p.Duration(ttl)), link}
 	}
-	body += "\n\nIf it was not you, ignore this message: your password stays as it is."
+	body := mailBody(p, t, append(parts, p.T("If it was not you, ignore this message: your password stays as it is."))...)
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.CreateToken(ctx, &OneTimeToken{Hash: hash, Tenant: t.Name, CustomerID: a.ID, Kind: TokenPasswordReset,
 			ExpiresAt: s.now().UTC().Add(ttl)}); err != nil {
 			return err
 		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindPasswordReset, To: a.Email, Subject: "Reset your password",
+		return s.notify(ctx, t, &notify.Message{Kind: notify.KindPasswordReset, To: a.Email, Subject: p.T("Reset your password"),
 			Body: body, Data: map[string]any{"token": tok, "link": link, "site": str("site"), "customerId": a.ID}})
 	})
 	if err != nil {
@@ -239,9 +247,10 @@ func (s *Service) RequestEmailChange(ctx context.Context, t *identity.Tenant, id
 			Data: map[string]string{"newEmail": newEmail, "sync": strconv.FormatBool(syncContact)}, ExpiresAt: s.now().UTC().Add(EmailChangeTTL)}); err != nil {
 			return err
 		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChange, To: newEmail, Subject: "Confirm your new e-mail address",
-			Body: "Confirm that this is your account's new e-mail address with this token (valid 24 hours, once):\n\n" + tok +
-				"\n\nIf you did not ask for this, ignore this message.",
+		p := mailPrinter(ctx, t, a)
+		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChange, To: newEmail, Subject: p.T("Confirm your new e-mail address"),
+			Body: mailBody(p, t, p.T("Confirm that this is your account's new e-mail address with this token (valid for %s, once):", p.Duration(EmailChangeTTL)),
+				tok, p.T("If you did not ask for this, ignore this message.")),
 			Data: map[string]any{"token": tok, "customerId": id}})
 	})
 	if err != nil {
@@ -276,8 +285,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, t *identity.Tenant, to
 		if err := s.store.SetEmailVerified(ctx, t.Name, id, true); err != nil {
 			return err
 		}
-		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChanged, To: a.Email, Subject: "Your e-mail address was changed",
-			Body: "Your account now signs in with " + newEmail + ". If you did not do this, contact the shop at once.",
+		p := mailPrinter(ctx, t, a)
+		return s.notify(ctx, t, &notify.Message{Kind: notify.KindEmailChanged, To: a.Email, Subject: p.T("Your e-mail address was changed"),
+			Body: mailBody(p, t, p.T("Your account now signs in with %s. If you did not do this, contact %s at once.", newEmail, t.Settings.Branding.Name(t.Name))),
 			Data: map[string]any{"customerId": id, "newEmail": newEmail}})
 	})
 	if err != nil {

@@ -59,15 +59,16 @@ func (s *Service) sendNewDevice(ctx context.Context, t *identity.Tenant, a *Acco
 		return err
 	}
 	link := s.publicURL + "/customer/" + t.Name + "/security/not-me/" + url.PathEscape(tok)
+	p := mailPrinter(ctx, t, a)
 	where := d.Region
 	if where == "" {
-		where = "an unknown region"
+		where = p.T("an unknown region")
 	}
 	return s.notify(ctx, t, &notify.Message{Kind: notify.KindNewDevice, To: a.Email,
-		Subject: "New sign-in to your account",
-		Body: "Your account was just signed in to from a new device (" + d.UserAgent + ", " + where + ").\n\n" +
-			"If this was you, there is nothing to do. If it was not, open this link: it signs out every session and " +
-			"forgets every trusted device (valid for 7 days):\n\n" + link + "\n\nThen change your password.",
+		Subject: p.T("New sign-in to your account"),
+		Body: mailBody(p, t, p.T("Your account was just signed in to from a new device (%s, %s) on %s.", d.UserAgent, where, p.DateTime(s.now())),
+			p.T("If this was you, there is nothing to do. If it was not, open this link: it signs out every session and forgets every trusted device (valid for %s):", p.Duration(NotMeTTL)),
+			link, p.T("Then change your password.")),
 		Data: map[string]any{"token": tok, "link": link, "customerId": a.ID, "deviceId": d.ID, "region": d.Region,
 			"userAgent": d.UserAgent}})
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/notify"
 	"github.com/custodian-id/custodian/twofactor"
@@ -161,6 +162,10 @@ func (s *Service) notify(ctx context.Context, t *identity.Tenant, m *notify.Mess
 		return errors.New("notify: no outbox configured")
 	}
 	m.Tenant = t.Name
+	if m.Data == nil {
+		m.Data = map[string]any{}
+	}
+	m.Data[notify.DataSenderName] = t.Settings.Branding.Name(t.Name)
 	if t.Settings.WebhookURL != "" {
 		if s.webhookSecrets == nil {
 			return errors.New("notify: no webhook secret sealer configured")
@@ -183,4 +188,20 @@ func (s *Service) revokeAll(ctx context.Context, tenant string, id int64) error 
 		return err
 	}
 	return s.tokens.DeleteCustomerBrowserSessions(ctx, tenant, id)
+}
+
+// mailPrinter prints a mail to a customer in their language: the language stored on
+// the account (preferredLanguage, localeCode) when the catalog has it, else the
+// request's (i18n.WithLocale), else the tenant's branding.default_locale, else English.
+func mailPrinter(ctx context.Context, t *identity.Tenant, a *Account) *i18n.Printer {
+	var stored []string
+	if a != nil {
+		stored = []string{a.PreferredLanguage, a.LocaleCode}
+	}
+	return i18n.NewPrinter(i18n.ForMail(ctx, stored, t.Settings.Branding.DefaultLocale))
+}
+
+// mailBody joins a mail's paragraphs and signs it with the shop's name.
+func mailBody(p *i18n.Printer, t *identity.Tenant, paragraphs ...string) string {
+	return strings.Join(append(paragraphs, p.T("Best regards,\n%s", t.Settings.Branding.Name(t.Name))), "\n\n")
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/twofactor"
 )
@@ -114,6 +115,8 @@ func (s *Service) afterFirstFactor(ctx context.Context, t *identity.Tenant, a *A
 		for k, v := range in.Payload {
 			payload[k] = v
 		}
+		// The e-mailed code is written in the customer's language (mailPrinter's order).
+		ctx := i18n.WithLocale(ctx, mailPrinter(ctx, t, a).Tag())
 		info, err := s.tf.Begin(ctx, twofactor.Begin{Tenant: t.Name, CustomerID: a.ID, Email: a.Email, ClientID: in.ClientID,
 			Attempt: att, UserAgent: identity.RequestMetaFromContext(ctx).UserAgent, Payload: payload, Methods: st.Methods()})
 		if err != nil {

@@ -181,11 +181,12 @@ func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account,
 	if page != nil {
 		link = s.hostedLink(t.Name, "/signup/confirm", tok, page)
 	}
+	p := mailPrinter(ctx, t, a)
 	return s.notify(ctx, t, &notify.Message{
 		Tenant: t.Name, Kind: notify.KindSignupOptIn, To: a.Email,
-		Subject: "Activate your account",
-		Body: "Welcome! Activate your account with this link (valid for 48 hours):\n\n" + link +
-			"\n\nIf you did not sign up, ignore this message.",
+		Subject: p.T("Activate your account"),
+		Body: mailBody(p, t, p.T("Welcome to %s! Activate your account with this link (valid for %s):", t.Settings.Branding.Name(t.Name), p.Duration(OptInTTL)),
+			link, p.T("If you did not sign up, ignore this message.")),
 		Data: map[string]any{"token": tok, "link": link, "customerId": a.ID},
 	})
 }

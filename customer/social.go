@@ -216,12 +216,11 @@ func (s *Service) claim(ctx context.Context, t *identity.Tenant, a *Account, lin
 		if err := s.proveAddress(ctx, t, id); err != nil {
 			return err
 		}
+		p := mailPrinter(ctx, t, a)
 		return s.notify(ctx, t, &notify.Message{Kind: notify.KindAccountClaimed, To: a.Email,
-			Subject: "Your account is now connected to " + in.ConnectorID,
-			Body: "You signed in with " + in.ConnectorID + ", which confirmed this e-mail address. The address of the account " +
-				"had not been confirmed before, so the password, authenticator app and trusted devices set up for it were " +
-				"removed and every session was ended.\n\nSign in with " + in.ConnectorID + " from now on, or choose a new " +
-				"password with \"Forgot password\". If you did not sign in, contact the shop at once.",
+			Subject: p.T("Your account is now connected to %s", in.ConnectorID),
+			Body: mailBody(p, t, p.T("You signed in with %s, which confirmed this e-mail address. The address of the account had not been confirmed before, so the password, authenticator app and trusted devices set up for it were removed and every session was ended.", in.ConnectorID),
+				p.T("Sign in with %s from now on, or choose a new password with \"Forgot password\". If you did not sign in, contact %s at once.", in.ConnectorID, t.Settings.Branding.Name(t.Name))),
 			Data: map[string]any{"customerId": id, "connector": in.ConnectorID}})
 	})
 	if err != nil {

@@ -171,8 +171,9 @@ var deMessages = messages{
 	"Sign out everywhere":                              "Überall abmelden",
 	"If it was you, close this page: nothing changes.": "Wenn Sie es waren, schließen Sie diese Seite: Es ändert sich nichts.",
 
-	"Best regards,\n%s":   "Mit freundlichen Grüßen\n%s",
-	"Reset your password": "Passwort zurücksetzen",
+	"Best regards,\n%s":              "Mit freundlichen Grüßen\n%s",
+	"Or choose a new password here:": "Oder wählen Sie hier ein neues Passwort:",
+	"Reset your password":            "Passwort zurücksetzen",
 	"Someone asked to reset the password of your account. Your reset token (valid for %s, once):":      "Es wurde angefordert, das Passwort Ihres Kontos zurückzusetzen. Ihr Code zum Zurücksetzen (gültig für %s, einmal verwendbar):",
 	"Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):": "Es wurde angefordert, das Passwort Ihres Kontos zurückzusetzen. Wählen Sie hier ein neues (gültig für %s, einmal verwendbar):",
 	"If it was not you, ignore this message: your password stays as it is.":                            "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht: Ihr Passwort bleibt unverändert.",

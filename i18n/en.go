@@ -181,8 +181,9 @@ var enMessages = messages{
 	"If it was you, close this page: nothing changes.": "If it was you, close this page: nothing changes.",
 
 	// Mails.
-	"Best regards,\n%s":   "Best regards,\n%s",
-	"Reset your password": "Reset your password",
+	"Best regards,\n%s":              "Best regards,\n%s",
+	"Or choose a new password here:": "Or choose a new password here:",
+	"Reset your password":            "Reset your password",
 	"Someone asked to reset the password of your account. Your reset token (valid for %s, once):":      "Someone asked to reset the password of your account. Your reset token (valid for %s, once):",
 	"Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):": "Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):",
 	"If it was not you, ignore this message: your password stays as it is.":                            "If it was not you, ignore this message: your password stays as it is.",

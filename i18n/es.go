@@ -171,8 +171,9 @@ var esMessages = messages{
 	"Sign out everywhere":                              "Cerrar sesión en todas partes",
 	"If it was you, close this page: nothing changes.": "Si ha sido usted, cierre esta página: no cambia nada.",
 
-	"Best regards,\n%s":   "Atentamente,\n%s",
-	"Reset your password": "Restablezca su contraseña",
+	"Best regards,\n%s":              "Atentamente,\n%s",
+	"Or choose a new password here:": "O elija una contraseña nueva aquí:",
+	"Reset your password":            "Restablezca su contraseña",
 	"Someone asked to reset the password of your account. Your reset token (valid for %s, once):":      "Se ha solicitado restablecer la contraseña de su cuenta. Su código para restablecerla (válido durante %s, un solo uso):",
 	"Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):": "Se ha solicitado restablecer la contraseña de su cuenta. Elija una nueva aquí (válido durante %s, un solo uso):",
 	"If it was not you, ignore this message: your password stays as it is.":                            "Si no ha sido usted, ignore este mensaje: su contraseña no cambia.",

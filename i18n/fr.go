@@ -172,8 +172,9 @@ var frMessages = messages{
 	"Sign out everywhere":                              "Se déconnecter partout",
 	"If it was you, close this page: nothing changes.": "Si c’était vous, fermez cette page\u202f: rien ne change.",
 
-	"Best regards,\n%s":   "Cordialement,\n%s",
-	"Reset your password": "Réinitialisez votre mot de passe",
+	"Best regards,\n%s":              "Cordialement,\n%s",
+	"Or choose a new password here:": "Ou choisissez un nouveau mot de passe ici :",
+	"Reset your password":            "Réinitialisez votre mot de passe",
 	"Someone asked to reset the password of your account. Your reset token (valid for %s, once):":      "Une réinitialisation du mot de passe de votre compte a été demandée. Votre code de réinitialisation (valable %s, une seule fois)\u202f:",
 	"Someone asked to reset the password of your account. Choose a new one here (valid for %s, once):": "Une réinitialisation du mot de passe de votre compte a été demandée. Choisissez-en un nouveau ici (valable %s, une seule fois)\u202f:",
 	"If it was not you, ignore this message: your password stays as it is.":                            "Si ce n’était pas vous, ignorez ce message\u202f: votre mot de passe reste inchangé.",

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	stdmail "net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -78,6 +79,15 @@ func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
 	msg := mail.NewMsg()
 	if err := msg.From(s.from); err != nil {
 		return fmt.Errorf("sender: %w", err)
+	}
+	// The tenant's display name (branding.display_name) is the sender's name; the
+	// address stays the operator's.
+	if name, _ := m.Data[DataSenderName].(string); name != "" {
+		if from, err := stdmail.ParseAddress(s.from); err == nil {
+			if err := msg.FromFormat(name, from.Address); err != nil {
+				return fmt.Errorf("sender: %w", err)
+			}
+		}
 	}
 	if err := msg.To(m.To); err != nil {
 		return fmt.Errorf("recipient: %w", err)

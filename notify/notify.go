@@ -34,6 +34,10 @@ const (
 	KindPasswordResetJob = "job.password_reset"
 )
 
+// DataSenderName is the key of Message.Data that names the sender (the shop's display
+// name): the SMTP sender writes it as the From name.
+const DataSenderName = "senderName"
+
 // IsJob reports whether a kind is work for the outbox's worker rather than a message
 // to deliver: jobs never reach a channel.
 func IsJob(kind string) bool { return strings.HasPrefix(kind, "job.") }

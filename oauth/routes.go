@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/custodian-id/custodian/api"
+	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 )
 
@@ -68,7 +69,10 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(identity.WithTenant(r.Context(), t)))
+		// The page's language goes with the request, for the mails it causes (a code,
+		// an opt-in link, a reset link).
+		ctx := i18n.WithLocale(identity.WithTenant(r.Context(), t), pageLocale(r, t, "").Tag())
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -14,8 +14,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/custodian-id/custodian/i18n"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/notify"
 )
 
@@ -114,10 +117,17 @@ func (s *Service) Begin(ctx context.Context, in Begin) (*Info, error) {
 }
 
 func (s *Service) sendCode(ctx context.Context, tenant, to string, customerID int64, code string) error {
+	// The language: the customer's stored one (the customer service puts it in ctx
+	// before a sign-in), else the request's, else the tenant's default.
+	def, name := "", tenant
+	if t := identity.TenantFromContext(ctx); t != nil && t.Name == tenant {
+		def, name = t.Settings.Branding.DefaultLocale, t.Settings.Branding.Name(tenant)
+	}
+	p := i18n.NewPrinter(i18n.ForMail(ctx, nil, def))
 	return s.notify(ctx, &notify.Message{Tenant: tenant, Kind: notify.KindTwoFactorCode, To: to,
-		Subject: "Your sign-in code: " + code,
-		Body: "Your sign-in code is " + code + ". It is valid for 3 minutes.\n\n" +
-			"If you did not try to sign in, change your password: someone knows it.",
+		Subject: p.T("Your sign-in code: %s", code),
+		Body: strings.Join([]string{p.T("Your sign-in code is %s. It is valid for %s.", code, p.Duration(CodeTTL)),
+			p.T("If you did not try to sign in, change your password: someone knows it."), p.T("Best regards,\n%s", name)}, "\n\n"),
 		Data: map[string]any{"code": code, "customerId": customerID, "expiresInSeconds": int(CodeTTL / time.Second)}})
 }
 
