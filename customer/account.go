@@ -29,6 +29,9 @@ var (
 	ErrLocked             = identity.ErrAccountLocked
 	ErrInactive           = identity.ErrAccountInactive
 	ErrRateLimited        = identity.ErrRateLimited
+	// ErrPasswordResetRequired: a weak imported hash under import.weak_hash_action
+	// reset; the reset mail has gone out.
+	ErrPasswordResetRequired = identity.ErrPasswordResetRequired
 )
 
 // Account is a shopper's account in one tenant: one model behind the ticket API's

@@ -61,8 +61,10 @@ type GuardStore interface {
 // Login checks an e-mail and password for a tenant, guarding the door: rate limits per
 // client IP and per account, failed-password counting with automatic lockout, and the
 // audit trail. An unknown e-mail and a wrong password answer ErrInvalidCredentials after
-// the same argon2id work; a locked or inactive account is only revealed to someone who
-// knows its password.
+// the same argon2id work, and no sooner than the tenant's failure floor (foreign.go), so
+// an imported hash's own cost tells nothing either; a locked or inactive account, and a
+// weak imported hash that needs a reset (ErrPasswordResetRequired), are only revealed to
+// someone who knows its password. The right password against an imported hash upgrades it.
 func (s *Service) Login(ctx context.Context, t *identity.Tenant, email, password string) (*Account, error) {
 	a, sides, err := s.checkLogin(ctx, t, email, password, "")
 	if err != nil {
@@ -112,25 +114,22 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	if len(password) > 4*MaxPasswordLength {
 		password = password[:4*MaxPasswordLength]
 	}
+	start := time.Now() // real time: the failure floor is about what a caller measures
 	a, err := s.store.GetAccountByEmail(ctx, t.Name, email)
 	if errors.Is(err, ErrNotFound) {
-		if _, err := s.verify(ctx, s.dummyHash, password); err != nil {
+		if _, err := s.verifyTimed(ctx, t.Name, schemeDummy, s.dummyHash, password); err != nil {
 			return nil, nil, err // busy, or the caller left: the same for every address
 		}
 		s.event(ctx, t.Name, identity.EventLoginFailed, nil, map[string]any{"reason": "unknown_email"})
+		s.floor.wait(ctx, t.Name, start)
 		return nil, nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("login: %w", err)
 	}
-	var ok bool
-	if a.PasswordHash == "" {
-		// An account created by a social sign-in has no password until one is set.
-		if _, err := s.verify(ctx, s.dummyHash, password); err != nil {
-			return nil, nil, err
-		}
-	} else if ok, err = s.verify(ctx, a.PasswordHash, password); err != nil {
-		return nil, nil, fmt.Errorf("login customer %d: %w", a.ID, err)
+	ok, foreign, err := s.verifyStored(ctx, t, a, password)
+	if err != nil {
+		return nil, nil, err
 	}
 	sides, err := s.signInSides(ctx, t, a.ID, fingerprintHash)
 	if err != nil {
@@ -141,6 +140,7 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 		if err := s.recordFailure(ctx, t, a.ID, sides, identity.EventLoginFailed, map[string]any{"reason": "wrong_password"}); err != nil {
 			return nil, nil, err
 		}
+		s.floor.wait(ctx, t.Name, start)
 		return nil, nil, ErrInvalidCredentials
 	}
 	locked, err := s.lockedSide(ctx, t, a.ID, sides, now)
@@ -158,6 +158,11 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 	if !a.Active || a.OnHold {
 		s.event(ctx, t.Name, identity.EventLoginFailed, &a.ID, map[string]any{"reason": "inactive"})
 		return nil, nil, ErrInactive
+	}
+	if foreign != nil {
+		if err := s.upgradeForeign(ctx, t, a, foreign, password); err != nil {
+			return nil, nil, err
+		}
 	}
 	return a, sides, nil
 }

@@ -40,6 +40,8 @@ type Service struct {
 	webhookSecrets *identity.WebhookSecrets
 	// settingSecrets opens the other secret settings (import.firebase.signer_key).
 	settingSecrets *identity.SettingSecrets
+	// floor equalises the time of failed password checks (foreign.go).
+	floor failureFloor
 	// dummyHash is verified when an e-mail is unknown, so an unknown account costs the
 	// same time as a wrong password.
 	dummyHash string
@@ -69,9 +71,13 @@ type Config struct {
 	// SettingSecrets opens the other secret settings (the Firebase signer key of
 	// imported hashes); NewSettingSecrets of the server secret.
 	SettingSecrets *identity.SettingSecrets
-	Now            func() time.Time
-	Rand           io.Reader
-	Logger         *slog.Logger
+	// FailedPasswordFloor is the least time a failed password check takes (unknown
+	// e-mail or wrong password); the checks of each tenant also wait for the average cost
+	// of the dearest hash scheme the tenant verified lately (failureFloor). Zero: only that.
+	FailedPasswordFloor time.Duration
+	Now                 func() time.Time
+	Rand                io.Reader
+	Logger              *slog.Logger
 }
 
 // TwoFactorConfig derives what second factors need from the server secret: the sealer
@@ -89,7 +95,8 @@ func TwoFactorConfig(store twofactor.Store, serverSecret []byte) (twofactor.Conf
 func NewService(cfg Config) (*Service, error) {
 	s := &Service{store: cfg.Store, tenants: cfg.Tenants, tokens: cfg.Tokens, guard: cfg.Guard, events: cfg.Events, outbox: cfg.Outbox, hasher: cfg.Hasher, hashing: cfg.Hashing,
 		now: cfg.Now, rand: cfg.Rand, publicURL: strings.TrimRight(cfg.PublicURL, "/"), limits: cfg.Limits, log: cfg.Logger,
-		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets}
+		webhookSecrets: cfg.WebhookSecrets, settingSecrets: cfg.SettingSecrets,
+		floor: failureFloor{min: cfg.FailedPasswordFloor}}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

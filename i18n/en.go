@@ -28,11 +28,12 @@ var enMessages = messages{
 	"or":                    "or",
 	"Continue with %s":      "Continue with %s",
 	"Other ways to sign in": "Other ways to sign in",
-	"The e-mail address or password is wrong.":                                       "The e-mail address or password is wrong.",
-	"This account is locked after too many failed attempts. Please try again later.": "This account is locked after too many failed attempts. Please try again later.",
-	"This account is not active yet. Please use the link in your e-mail.":            "This account is not active yet. Please use the link in your e-mail.",
-	"Too many attempts. Please wait a moment and try again.":                         "Too many attempts. Please wait a moment and try again.",
-	"Signing in failed. Please try again later.":                                     "Signing in failed. Please try again later.",
+	"The e-mail address or password is wrong.":                                                                            "The e-mail address or password is wrong.",
+	"This account is locked after too many failed attempts. Please try again later.":                                      "This account is locked after too many failed attempts. Please try again later.",
+	"This account is not active yet. Please use the link in your e-mail.":                                                 "This account is not active yet. Please use the link in your e-mail.",
+	"Your password must be reset before you can sign in. We have sent a link to choose a new one to your e-mail address.": "Your password must be reset before you can sign in. We have sent a link to choose a new one to your e-mail address.",
+	"Too many attempts. Please wait a moment and try again.":                                                              "Too many attempts. Please wait a moment and try again.",
+	"Signing in failed. Please try again later.":                                                                          "Signing in failed. Please try again later.",
 
 	// The second-factor page.
 	"Verify it's you": "Verify it's you",

@@ -43,6 +43,10 @@ var (
 	// ErrSecondFactorRequired: the password was right but the sign-in needs a second
 	// factor that this entry point cannot ask for.
 	ErrSecondFactorRequired = errors.New("a second factor is required")
+	// ErrPasswordResetRequired: the password was right, but it was checked against an
+	// imported hash too weak to keep (import.weak_hash_action reset): the shopper must
+	// choose a new password through the reset mail that went out.
+	ErrPasswordResetRequired = errors.New("a password reset is required")
 )
 
 // RateLimitError is ErrRateLimited with the time to wait.

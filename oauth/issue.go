@@ -317,6 +317,8 @@ func loginGrantError(err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The account is not active.")
 	case errors.Is(err, identity.ErrRateLimited):
 		return errTooManyAttempts.WithWrap(err)
+	case errors.Is(err, identity.ErrPasswordResetRequired):
+		return fosite.ErrInvalidGrant.WithHint("The password must be reset: a reset link was sent to the account's e-mail address.")
 	case errors.Is(err, identity.ErrSecondFactorRequired):
 		return fosite.ErrInvalidGrant.WithHint("This sign-in needs a second factor: use the login pages or the customer APIs.")
 	}

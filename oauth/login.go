@@ -423,6 +423,8 @@ func loginPageError(err error) (int, string, []any) {
 		return http.StatusForbidden, "This account is locked after too many failed attempts. Please try again later.", nil
 	case errors.Is(err, identity.ErrAccountInactive):
 		return http.StatusForbidden, "This account is not active yet. Please use the link in your e-mail.", nil
+	case errors.Is(err, identity.ErrPasswordResetRequired):
+		return http.StatusForbidden, "Your password must be reset before you can sign in. We have sent a link to choose a new one to your e-mail address.", nil
 	case errors.Is(err, identity.ErrRateLimited):
 		return http.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.", nil
 	}

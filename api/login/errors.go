@@ -162,6 +162,12 @@ func classifyLoginError(err error) *loginError {
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is locked; try again later"}
 	case errors.Is(err, customer.ErrInactive):
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the account is not active"}
+	case errors.Is(err, customer.ErrPasswordResetRequired):
+		// The contract's types are closed: the detail is what a storefront tests for.
+		return &loginError{status: http.StatusForbidden, typ: typeForbidden,
+			message: "the password must be reset: a reset link was sent to the account's e-mail address",
+			details: []identity.FieldError{{Field: "password", Type: "reset_required",
+				Message: "was right, but was imported in a format too weak to keep; choose a new one with the reset link"}}}
 	case errors.Is(err, customer.ErrInvalidToken):
 		// A one-time token (opt-in link) that is unknown, used or expired: the
 		// request is wrong, not the caller's credentials.

@@ -68,6 +68,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		te = &ticketError{status: http.StatusForbidden, code: "ACCOUNT_LOCKED", message: "the account is locked after too many failed attempts; try again later"}
 	case errors.Is(err, customer.ErrInactive):
 		te = &ticketError{status: http.StatusForbidden, code: "UNAUTHORIZED", message: "the account is not active"}
+	case errors.Is(err, customer.ErrPasswordResetRequired):
+		te = &ticketError{status: http.StatusForbidden, code: "PASSWORD_RESET_REQUIRED",
+			message: "the password must be reset: a reset link was sent to the account's e-mail address"}
 	case errors.Is(err, identity.ErrNotFound), errors.Is(err, customer.ErrNotFound):
 		te = &ticketError{status: http.StatusNotFound, code: "ITEM_NOT_FOUND", message: "not found"}
 	case errors.Is(err, fosite.ErrInvalidGrant), errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, fosite.ErrNotFound),
