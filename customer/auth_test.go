@@ -46,7 +46,7 @@ type fixture struct {
 	outbox *notify.Outbox
 }
 
-func newFixture(t *testing.T, b storagetest.Backend, limits customer.Limits) *fixture {
+func newFixture(t testing.TB, b storagetest.Backend, limits customer.Limits) *fixture {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	st := storagetest.Open(t, b, storage.Options{Now: clk.Now})

@@ -382,6 +382,8 @@ func (p *Provider) loginFailed(w http.ResponseWriter, r *http.Request, view page
 	var rl *identity.RateLimitError
 	if errors.As(err, &rl) {
 		api.SetRetryAfter(w, rl.RetryAfter)
+	} else if api.Unavailable(err) { // the database, or no password-hashing slot (identity.ErrBusy)
+		api.SetRetryAfter(w, api.UnavailableRetryAfter)
 	}
 	var wrong *twofactor.WrongCodeError
 	var cool *twofactor.CooldownError

@@ -89,14 +89,15 @@ func inList(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), 
 // MatchImport returns the tenant's accounts with one of the external ids or e-mail keys.
 func (s *Store) MatchImport(ctx context.Context, tenant string, externalIDs, emailKeys []string) ([]*customer.Account, error) {
 	var out []*customer.Account
+	// external_id <> '' lets both databases use the partial unique index on external ids.
 	for _, q := range []struct {
-		col  string
-		vals []string
-	}{{"external_id", externalIDs}, {"email_key", emailKeys}} {
+		where string
+		vals  []string
+	}{{"external_id <> '' AND external_id", externalIDs}, {"email_key", emailKeys}} {
 		for _, part := range chunks(q.vals, 1) {
 			var rows []accountRow
 			args := append([]any{tenant}, anys(part)...)
-			if err := s.sel(ctx, &rows, `SELECT `+accountColumns+` FROM customers WHERE tenant = ? AND `+q.col+
+			if err := s.sel(ctx, &rows, `SELECT `+accountColumns+` FROM customers WHERE tenant = ? AND `+q.where+
 				` IN (`+inList(len(part))+`)`, args...); err != nil {
 				return nil, fmt.Errorf("match import lines: %w", err)
 			}
@@ -136,9 +137,15 @@ func (s *Store) ImportOwners(ctx context.Context, tenant string, addressIDs []st
 			}
 		}
 	}
+	// By issuer and subject, the primary key's columns after the tenant.
+	issuers, seenIssuer := []any{}, map[string]bool{}
 	subjects := make([]string, 0, len(identities))
 	want := map[[2]string]bool{}
 	for _, k := range identities {
+		if !seenIssuer[k[0]] {
+			seenIssuer[k[0]] = true
+			issuers = append(issuers, k[0])
+		}
 		subjects = append(subjects, k[1])
 		want[k] = true
 	}
@@ -148,8 +155,9 @@ func (s *Store) ImportOwners(ctx context.Context, tenant string, addressIDs []st
 			Subject    string `db:"subject"`
 			CustomerID int64  `db:"customer_id"`
 		}
-		if err := s.sel(ctx, &rows, `SELECT issuer, subject, customer_id FROM identities WHERE tenant = ? AND subject IN (`+
-			inList(len(part))+`)`, append([]any{tenant}, anys(part)...)...); err != nil {
+		args := append(append([]any{tenant}, issuers...), anys(part)...)
+		if err := s.sel(ctx, &rows, `SELECT issuer, subject, customer_id FROM identities WHERE tenant = ? AND issuer IN (`+
+			inList(len(issuers))+`) AND subject IN (`+inList(len(part))+`)`, args...); err != nil {
 			return nil, nil, fmt.Errorf("identity owners: %w", err)
 		}
 		for _, r := range rows {
@@ -177,7 +185,9 @@ func (s *Store) WriteImport(ctx context.Context, tenant string, rows []customer.
 
 func (s *Store) writeImport(ctx context.Context, tenant string, rows []customer.ImportRow) error {
 	var fresh, existing []*customer.Account
+	isNew := map[*customer.Account]bool{}
 	for _, r := range rows {
+		isNew[r.Account] = r.Account.ID == 0
 		r.Account.Tenant = tenant
 		if r.Account.ID == 0 {
 			fresh = append(fresh, r.Account)
@@ -205,7 +215,7 @@ func (s *Store) writeImport(ctx context.Context, tenant string, rows []customer.
 			return fmt.Errorf("update customers: %w", err)
 		}
 	}
-	return s.writeImportLists(ctx, tenant, rows)
+	return s.writeImportLists(ctx, tenant, rows, isNew)
 }
 
 // insertAccounts inserts new accounts with one statement per chunk and sets their ids,
@@ -259,7 +269,7 @@ func (s *Store) insertAccounts(ctx context.Context, accounts []*customer.Account
 // writeImportLists replaces the addresses, memberships and identities of the rows that
 // carry them. Their created_at steps by a microsecond in the line's order, so that the
 // order they are listed and exported in is the line's.
-func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []customer.ImportRow) error {
+func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []customer.ImportRow, isNew map[*customer.Account]bool) error {
 	now := s.clock()
 	step := func(i int) time.Time { return now.Add(time.Duration(i) * time.Microsecond) }
 	var addrOwners, memberOwners, identOwners []int64
@@ -267,7 +277,9 @@ func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []cust
 	for _, r := range rows {
 		id := r.Account.ID
 		if r.Addresses != nil {
-			addrOwners = append(addrOwners, id)
+			if !isNew[r.Account] {
+				addrOwners = append(addrOwners, id)
+			}
 			for i := range *r.Addresses {
 				a := &(*r.Addresses)[i]
 				if a.ID == "" {
@@ -284,13 +296,17 @@ func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []cust
 			}
 		}
 		if r.Memberships != nil {
-			memberOwners = append(memberOwners, id)
+			if !isNew[r.Account] {
+				memberOwners = append(memberOwners, id)
+			}
 			for i, m := range *r.Memberships {
 				members = append(members, []any{tenant, id, m.AccountID, m.Name, m.ContactAssignmentID, step(i)})
 			}
 		}
 		if r.Identities != nil {
-			identOwners = append(identOwners, id)
+			if !isNew[r.Account] {
+				identOwners = append(identOwners, id)
+			}
 			for i, x := range *r.Identities {
 				at := ts(x.CreatedAt)
 				if x.CreatedAt.IsZero() {
