@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,6 +65,7 @@ var browserFlows = []browserFlow{
 	{"errors", flowErrors},
 	{"sign-up", flowSignUp},
 	{"password-reset", flowPasswordReset},
+	{"branded-de", flowBranded},
 }
 
 // TestBrowserPages runs every flow at every width in one Chromium. A machine without
@@ -161,6 +163,7 @@ type browserFixture struct {
 	storefront *storefrontStub
 	mu         sync.Mutex
 	n          int
+	logo       *httptest.Server // the branded tenant's logo (flowBranded)
 }
 
 const (
@@ -675,4 +678,126 @@ func (st *storefrontStub) wait(state string, timeout time.Duration) (url.Values,
 			return nil, false
 		}
 	}
+}
+
+// brandedTenant is a tenant with every branding setting, German by default, and a
+// logo served over https from a loopback TLS server. Chromium does not trust the test
+// server's certificate, so the image itself does not load (a network error, which the
+// suite does not count); what the flow proves is that the page names it, that the CSP
+// allows exactly its origin (a wrong img-src would be a CSP violation, which the suite
+// fails on), and everything the branding changes in the text.
+const brandedTenant = "marke"
+
+func (fx *browserFixture) branded(t *testing.T) (logoOrigin string) {
+	t.Helper()
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	if fx.logo != nil {
+		return fx.logo.URL
+	}
+	fx.logo = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		_, _ = io.WriteString(w, `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="32"><rect width="120" height="32" fill="#2e8540"/></svg>`)
+	}))
+	t.Cleanup(fx.logo.Close)
+	ctx := context.Background()
+	if _, err := fx.e.srv.OAuth.CreateTenant(ctx, brandedTenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: brandedTenant, ID: browserClient, Name: "Müller Mode",
+		Public: true, FirstParty: true, RedirectURIs: []string{fx.storefront.callback()},
+		GrantTypes: []string{identity.GrantAuthorizationCode}, Scopes: []string{"openid", "profile", "email"}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.e.srv.OAuth.UpdateTenantSettings(ctx, brandedTenant, map[string]string{
+		"branding.display_name": "Müller Mode", "branding.logo_url": fx.logo.URL + "/logo.svg",
+		"branding.primary_color": "#2e8540", "branding.support_url": "https://shop.example.com/hilfe",
+		"branding.privacy_url": "https://shop.example.com/datenschutz", "branding.terms_url": "https://shop.example.com/agb",
+		"branding.default_locale": "de", "branding.text.logout_heading.de": "Bei Müller Mode abmelden?"}); err != nil {
+		t.Fatal(err)
+	}
+	return fx.logo.URL
+}
+
+// flowBranded: a branded tenant's pages in German (ui_locales=de kept from the login
+// page through the wrong password to the sign-out), in French by Accept-Language on
+// the same tenant, with the display name instead of the tenant's name, the logo's
+// origin as the CSP's only img-src, and the tenant's own heading.
+func flowBranded(t *testing.T, fx *browserFixture, s *pageSession) {
+	origin := fx.branded(t)
+	email := fx.shopper(t, brandedTenant, "branded", s.Width)
+	ar := fx.authRequest(brandedTenant, browserClient, "openid email", url.Values{"ui_locales": {"de-DE en"}})
+
+	// The headers, as any client sees them: the CSP names the logo's origin exactly.
+	resp, err := http.Get(ar.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, want := resp.Header.Get("Content-Security-Policy"), "img-src "+origin; !strings.HasSuffix(got, "; "+want) || strings.Count(got, "img-src") != 1 {
+		t.Errorf("CSP %q, want exactly %q as img-src", got, want)
+	}
+	// Accept-Language when there is no ui_locales: French.
+	req, _ := http.NewRequest(http.MethodGet, fx.authRequest(brandedTenant, browserClient, "openid", nil).url, nil)
+	req.Header.Set("Accept-Language", "fr-CH, fr;q=0.9, en;q=0.5")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if page := string(b); !strings.Contains(page, `<html lang="fr">`) || !strings.Contains(page, "<h1>Se connecter</h1>") {
+			t.Errorf("Accept-Language fr: the page is not French: %.300s", page)
+		}
+	}
+
+	if status := s.Open(ar.url); status != http.StatusOK {
+		t.Fatalf("login page: %d", status)
+	}
+	if got := s.attr("html", "lang"); got != "de" {
+		t.Errorf("lang=%q, want de", got)
+	}
+	if got := s.Text("h1"); got != "Anmelden" {
+		t.Errorf("German login heading %q", got)
+	}
+	if got := s.attr(".brand img", "src"); got != origin+"/logo.svg" {
+		t.Errorf("logo src %q", got)
+	}
+	if got := s.attr(".brand img", "alt"); got != "Logo von Müller Mode" {
+		t.Errorf("logo alt %q", got)
+	}
+	if got := s.Text(".site-links"); !strings.Contains(got, "Hilfe") || !strings.Contains(got, "Datenschutz") || !strings.Contains(got, "AGB") {
+		t.Errorf("footer links %q", got)
+	}
+	var colors struct{ Bg, Fg string }
+	s.Eval(`(() => { const b = getComputedStyle(document.querySelector("#sign-in")); return {bg: b.backgroundColor, fg: b.color}; })()`, &colors)
+	brand, err := identity.Colors("#2e8540")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInk := map[string]string{"#ffffff": "rgb(255, 255, 255)", "#1d1d1f": "rgb(29, 29, 31)"}[brand.AccentInk]
+	if colors.Bg != "rgb(46, 133, 64)" || colors.Fg != wantInk {
+		t.Errorf("button %s on %s, want the brand colour with %s text (the ink that contrasts more)", colors.Fg, colors.Bg, wantInk)
+	}
+	s.Check("branded-sign-in-de")
+
+	if status := signIn(s, email, "not the password"); status != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", status)
+	}
+	s.wantErrorTiedTo("#password", "E-Mail-Adresse oder Passwort ist falsch")
+	if got := s.attr("html", "lang"); got != "de" {
+		t.Errorf("after the post: lang=%q, want de (ui_locales kept)", got)
+	}
+	signIn(s, email, shopperPass)
+	fx.wantCode(t, s, ar)
+
+	if status := s.Open(fx.e.url + "/oauth2/" + brandedTenant + "/logout?ui_locales=de"); status != http.StatusOK {
+		t.Fatalf("logout page: %d", status)
+	}
+	if got := s.Text("h1"); got != "Bei Müller Mode abmelden?" {
+		t.Errorf("the tenant's own logout heading: %q", got)
+	}
+	if got := s.Text(".sub"); got != "Möchten Sie sich bei Müller Mode abmelden?" || strings.Contains(got, brandedTenant) {
+		t.Errorf("logout question %q, want the display name", got)
+	}
+	s.Check("branded-logout-de")
 }

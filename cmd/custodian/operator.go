@@ -360,21 +360,12 @@ func (c *cli) customerFind(name string, args []string) int {
 	return exitOK
 }
 
-// refusedPassword is the --password flag of set-password, there only to say why it is
-// refused: a password on the command line lands in the shell history and in ps.
-type refusedPassword struct{}
-
-func (refusedPassword) String() string { return "" }
-func (refusedPassword) Set(string) error {
-	return errors.New("the password is never taken from the command line (shell history, ps); " +
-		"type it at the prompt, pipe it on standard input or use --password-file")
-}
-
 func (c *cli) customerSetPassword(name string, args []string) int {
-	fs := c.flagSet(name, "--tenant T --email E [--password-file F] [--database URL]",
+	fs := c.flagSet(name, "--tenant T --email E [--password P | --password-file F] [--database URL]",
 		"Sets a customer's password. It is read from --password-file (\"-\": standard input), else typed twice\n"+
-			"at a prompt without echo when standard input is a terminal, else the first line of standard input;\n"+
-			"never from the command line. The tenant's password policy applies. Every token and browser session\n"+
+			"at a prompt without echo when standard input is a terminal, else the first line of standard input.\n"+
+			"--password P works too (CONTRACT.md) but leaves the password in the shell history and in ps, and\n"+
+			"says so on standard error. The tenant's password policy applies. Every token and browser session\n"+
 			"of the customer ends and unused password reset links stop working: the customer signs in again\n"+
 			"with the new password. A locked account stays locked ('customer unlock' unlocks it)\n"+
 			"(admin API: PUT /admin/tenants/{tenant}/customers/{id}/password)", nil)
@@ -382,16 +373,25 @@ func (c *cli) customerSetPassword(name string, args []string) int {
 	configFlags(fs, &o, "database")
 	tenant, email := customerFlags(fs)
 	file := fs.String("password-file", "", "read the password from the first line of this `file` (\"-\": standard input)")
-	fs.Var(refusedPassword{}, "password", "not accepted: see above")
+	argv := fs.String("password", "", "the new `password` (visible in the shell history and in ps: prefer --password-file or the prompt)")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
 	}
 	if err := required(fs, "tenant", "email"); err != nil {
 		return c.usageError(fs, err)
 	}
-	password, err := c.readPassword(*file)
-	if err != nil {
-		return c.fail(exitUsage, err)
+	var password string
+	switch {
+	case *argv != "" && *file != "":
+		return c.usageError(fs, errors.New("give the password once: --password or --password-file"))
+	case *argv != "":
+		fmt.Fprintln(c.stderr, "warning: a password given with --password stays in the shell history and is visible in ps; prefer --password-file or the prompt")
+		password = *argv
+	default:
+		var err error
+		if password, err = c.readPassword(*file); err != nil {
+			return c.fail(exitUsage, err)
+		}
 	}
 	srv, t, a, code, ok := c.findCustomer(fs, &o, *tenant, *email)
 	if !ok {

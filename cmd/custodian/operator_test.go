@@ -142,10 +142,15 @@ func TestOperatorCustomers(t *testing.T) {
 				t.Errorf("find of a malformed address: %d %s", code, stderr)
 			}
 
-			// set-password: never from argv; from stdin; the policy applies.
+			// set-password: --password as the contract has it, with a warning; the
+			// policy applies to it as to stdin.
 			if code, _, stderr := c.run("customer", "set-password", "--tenant", "shop", "--email", "jane@example.com", "--password", "x"); code != exitUsage ||
-				!strings.Contains(stderr, "never taken from the command line") {
-				t.Errorf("--password: %d %s", code, stderr)
+				!strings.Contains(stderr, "shell history") || !strings.Contains(stderr, "at least") {
+				t.Errorf("--password too short: %d %s", code, stderr)
+			}
+			if code, _, stderr := c.run("customer", "set-password", "--tenant", "shop", "--email", "jane@example.com", "--password", "x", "--password-file", "-"); code != exitUsage ||
+				!strings.Contains(stderr, "give the password once") {
+				t.Errorf("--password with --password-file: %d %s", code, stderr)
 			}
 			if code, _, stderr := c.runStdin("", "customer", "set-password", "--tenant", "shop", "--email", "jane@example.com"); code != exitUsage ||
 				!strings.Contains(stderr, "no password given") {
@@ -164,6 +169,13 @@ func TestOperatorCustomers(t *testing.T) {
 			}
 			if _, err := srv.Customers.Login(t.Context(), mustTenant(t, srv, "shop"), "jane@example.com", "correct horse battery"); err == nil {
 				t.Error("the old password still signs in")
+			}
+			if code, out, stderr := c.run("customer", "set-password", "--tenant", "shop", "--email", "jane@example.com", "--password", "the contract's own way"); code != exitOK ||
+				!strings.Contains(out, "set the password of customer") || !strings.Contains(stderr, "warning") {
+				t.Errorf("set-password --password: %d %s %s", code, out, stderr)
+			}
+			if _, err := srv.Customers.Login(t.Context(), mustTenant(t, srv, "shop"), "jane@example.com", "the contract's own way"); err != nil {
+				t.Errorf("the password given with --password: %v", err)
 			}
 			if code, _, stderr := c.runStdin("x", "customer", "set-password", "--tenant", "shop", "--email", "nobody@example.com"); code != exitFailure ||
 				!strings.Contains(stderr, "not found") {
@@ -184,7 +196,7 @@ func TestOperatorCustomers(t *testing.T) {
 			if out := c.ok("customer", "find", "--tenant", "shop", "--email", "jane@example.com"); !strings.Contains(out, "locked=false\n") {
 				t.Errorf("find after unlock:\n%s", out)
 			}
-			if _, err := srv.Customers.Login(t.Context(), tn, "jane@example.com", "a brand new password"); err != nil {
+			if _, err := srv.Customers.Login(t.Context(), tn, "jane@example.com", "the contract's own way"); err != nil {
 				t.Errorf("sign-in after unlock: %v", err)
 			}
 		})
