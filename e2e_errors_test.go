@@ -284,14 +284,19 @@ func refresh(t *testing.T, e *env, rt string) (int, map[string]any) {
 	return tokenRequest(t, e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spaClient}})
 }
 
-// TestConcurrentRefresh fires 16 refreshes of one token at once: each must succeed
-// and every token handed out must stay valid; after the grace window, the old token
-// is a replay that revokes the whole family.
+// TestConcurrentRefresh fires 16 refreshes of one customer's token at once: each must
+// succeed and every token handed out must stay valid; after the grace window, the old
+// token is a replay that revokes the whole family. (An anonymous shopper's tokens are
+// stateless and have no family: TestAnonymousStateless.)
 func TestConcurrentRefresh(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
-			rt := anonymousToken(t, e)["refresh_token"].(string)
+			lg := loginWith(t, e, anonymousLogin(t, e)["access_token"].(string), shopperEmail, shopperPass)
+			if lg.status != http.StatusOK {
+				t.Fatalf("login: %d %s", lg.status, lg.raw)
+			}
+			rt := lg.body["refresh_token"].(string)
 			const n = 16
 			type result struct {
 				status int
@@ -361,7 +366,7 @@ func TestConcurrentRefresh(t *testing.T) {
 func TestRefreshGraceBound(t *testing.T) {
 	b := storagetest.Backends(t)[0]
 	e := newEnv(t, b, func(c *custodian.Config) { c.RefreshGraceMaxForks = 2 })
-	rt := anonymousToken(t, e)["refresh_token"].(string)
+	rt := loginWith(t, e, anonymousLogin(t, e)["access_token"].(string), shopperEmail, shopperPass).body["refresh_token"].(string)
 	for i := range 3 { // the rotation itself, then two forks
 		if s, body := refresh(t, e, rt); s != http.StatusOK {
 			t.Fatalf("refresh %d: %d %v", i, s, body)

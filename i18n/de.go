@@ -70,6 +70,7 @@ var deMessages = messages{
 	"Signing in with this provider failed. Please try again or use another way to sign in.": "Die Anmeldung über diesen Anbieter ist fehlgeschlagen. Bitte versuchen Sie es erneut oder melden Sie sich auf anderem Weg an.",
 	"This sign-in did not start in this browser, or it has expired. Please start again.":    "Diese Anmeldung wurde nicht in diesem Browser begonnen oder ist abgelaufen. Bitte beginnen Sie von vorn.",
 	"This sign-in has expired or was already used. Please start again.":                     "Diese Anmeldung ist abgelaufen oder wurde bereits verwendet. Bitte beginnen Sie von vorn.",
+	"This sign-in request is too long.":                                                     "Diese Anmeldeanfrage ist zu lang.",
 	"The provider did not confirm the sign-in. Please try again.":                           "Der Anbieter hat die Anmeldung nicht bestätigt. Bitte versuchen Sie es erneut.",
 	"The provider's answer could not be verified. Please try again.":                        "Die Antwort des Anbieters konnte nicht überprüft werden. Bitte versuchen Sie es erneut.",
 

@@ -76,6 +76,7 @@ var enMessages = messages{
 	"Signing in with this provider failed. Please try again or use another way to sign in.": "Signing in with this provider failed. Please try again or use another way to sign in.",
 	"This sign-in did not start in this browser, or it has expired. Please start again.":    "This sign-in did not start in this browser, or it has expired. Please start again.",
 	"This sign-in has expired or was already used. Please start again.":                     "This sign-in has expired or was already used. Please start again.",
+	"This sign-in request is too long.":                                                     "This sign-in request is too long.",
 	"The provider did not confirm the sign-in. Please try again.":                           "The provider did not confirm the sign-in. Please try again.",
 	"The provider's answer could not be verified. Please try again.":                        "The provider's answer could not be verified. Please try again.",
 

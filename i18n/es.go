@@ -70,6 +70,7 @@ var esMessages = messages{
 	"Signing in with this provider failed. Please try again or use another way to sign in.": "No se ha podido iniciar sesión con este proveedor. Inténtelo de nuevo o utilice otra forma de iniciar sesión.",
 	"This sign-in did not start in this browser, or it has expired. Please start again.":    "Este inicio de sesión no comenzó en este navegador o ha caducado. Vuelva a empezar.",
 	"This sign-in has expired or was already used. Please start again.":                     "Este inicio de sesión ha caducado o ya se ha utilizado. Vuelva a empezar.",
+	"This sign-in request is too long.":                                                     "Esta solicitud de inicio de sesión es demasiado larga.",
 	"The provider did not confirm the sign-in. Please try again.":                           "El proveedor no ha confirmado el inicio de sesión. Inténtelo de nuevo.",
 	"The provider's answer could not be verified. Please try again.":                        "No se ha podido verificar la respuesta del proveedor. Inténtelo de nuevo.",
 

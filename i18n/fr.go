@@ -71,6 +71,7 @@ var frMessages = messages{
 	"Signing in with this provider failed. Please try again or use another way to sign in.": "La connexion avec ce fournisseur a échoué. Veuillez réessayer ou vous connecter autrement.",
 	"This sign-in did not start in this browser, or it has expired. Please start again.":    "Cette connexion n’a pas commencé dans ce navigateur ou elle a expiré. Veuillez recommencer.",
 	"This sign-in has expired or was already used. Please start again.":                     "Cette connexion a expiré ou a déjà été utilisée. Veuillez recommencer.",
+	"This sign-in request is too long.":                                                     "Cette demande de connexion est trop longue.",
 	"The provider did not confirm the sign-in. Please try again.":                           "Le fournisseur n’a pas confirmé la connexion. Veuillez réessayer.",
 	"The provider's answer could not be verified. Please try again.":                        "La réponse du fournisseur n’a pas pu être vérifiée. Veuillez réessayer.",
 

@@ -34,6 +34,10 @@ type Settings struct {
 	LockoutDuration  Duration `json:"lockout.duration"`
 	SignupOptIn      bool     `json:"signup.optin"`
 
+	// RateLimitAnonymousPerClient: new anonymous tokens one client may get from one
+	// address per minute (0: no limit).
+	RateLimitAnonymousPerClient int `json:"ratelimit.anonymous_per_client"`
+
 	PasswordMinLength int      `json:"password.min_length"`
 	PasswordResetTTL  Duration `json:"password.reset_ttl"`
 	PasswordResetURL  string   `json:"password.reset_url,omitempty"`
@@ -338,7 +342,7 @@ var settingKeys = withBranding(map[string]setting{
 	},
 	"grants.password": boolSetting("allow the resource-owner password grant for first-party clients", func(s *Settings) *bool { return &s.PasswordGrant }),
 	"lockout.threshold": {
-		doc: "failed passwords in a row that lock an account (0 disables lockout)",
+		doc: "failed passwords within lockout.duration that lock an unfamiliar address of an account; the unfamiliar side as a whole and each known device lock at twice this (0 disables lockout)",
 		set: func(s *Settings, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 1000 {
@@ -349,7 +353,9 @@ var settingKeys = withBranding(map[string]setting{
 		},
 		get: func(s *Settings) string { return strconv.Itoa(s.LockoutThreshold) },
 	},
-	"lockout.duration":     durationSetting("how long a locked account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
+	"ratelimit.anonymous_per_client": intSetting("new anonymous shopper tokens one client may get from one address per minute (0: no limit)", 0, MaxRatePerMinute,
+		func(s *Settings) *int { return &s.RateLimitAnonymousPerClient }),
+	"lockout.duration":     durationSetting("how long a locked side of an account stays locked", MaxLockoutDuration, func(s *Settings) *Duration { return &s.LockoutDuration }),
 	"pages.signup":         boolSetting("the login page offers \"Create account\": the hosted sign-up page and its opt-in confirmation page (false: they answer 404)", func(s *Settings) *bool { return &s.PagesSignup }),
 	"pages.password_reset": boolSetting("the login page offers \"Forgot password?\": the hosted reset pages, which the reset mail links to when password.reset_url is empty (false: they answer 404)", func(s *Settings) *bool { return &s.PagesPasswordReset }),
 	"signup.optin":         boolSetting("new accounts stay inactive until the e-mailed opt-in link is used", func(s *Settings) *bool { return &s.SignupOptIn }),

@@ -155,7 +155,11 @@ func tokenSet(ar fosite.AccessRequester, resp fosite.AccessResponder) *customer.
 
 // issue stores an access token and, when the client may refresh, a refresh token for
 // an access request whose scopes are granted and session filled in.
+// An anonymous shopper's tokens are stateless instead (anonymous.go).
 func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	if s, ok := ar.GetSession().(*Session); ok && s.Anonymous {
+		return p.issueAnonymous(ctx, ar, resp)
+	}
 	now := p.now().UTC()
 	atl := p.fconf.GetAccessTokenLifespan(ctx)
 	sess := ar.GetSession()
@@ -245,6 +249,14 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	sess.SessionID = uuid.NewString()
 	switch grant {
 	case identity.GrantAnonymous:
+		if g.p.auth != nil {
+			if err := g.p.auth.AllowAnonymous(ctx, t, client.ID); err != nil {
+				if errors.Is(err, identity.ErrRateLimited) {
+					return errTooManyAttempts.WithWrap(err)
+				}
+				return err
+			}
+		}
 		sess.Subject = uuid.NewString()
 		sess.Anonymous = true
 	case identity.GrantPassword:

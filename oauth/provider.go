@@ -70,6 +70,9 @@ type Authenticator interface {
 	RequestPasswordResetFrom(ctx context.Context, t *identity.Tenant, email, site string, page *customer.HostedPage) error
 	ResetPassword(ctx context.Context, t *identity.Tenant, token, password string) error
 	Get(ctx context.Context, tenant string, id int64) (*customer.Account, error)
+	// AllowAnonymous counts a new anonymous token of a client against the tenant's
+	// ratelimit.anonymous_per_client (an identity.RateLimitError past it).
+	AllowAnonymous(ctx context.Context, t *identity.Tenant, clientID string) error
 }
 
 // ClaimsSource supplies the OpenID Connect claims of a customer for ID tokens and the
@@ -120,6 +123,7 @@ type Provider struct {
 	rand       io.Reader
 	secure     bool
 	csrfKey    []byte
+	anonKey    []byte // signs stateless anonymous tokens (anonymous.go)
 	onIssued   func(grant string)
 	secretHash SecretHasher
 
@@ -149,6 +153,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 		maxBody:    cfg.MaxBodyBytes,
 		secure:     cfg.SecureCookies || strings.HasPrefix(cfg.PublicURL, "https://"),
 		csrfKey:    identity.DeriveKey(cfg.Secret, "custodian/csrf/v1"),
+		anonKey:    identity.DeriveKey(cfg.Secret, "custodian/anonymous-token/v1"),
 		onIssued:   cfg.OnTokenIssued,
 		secretHash: SecretHasher{Key: identity.DeriveKey(cfg.Secret, "custodian/client-secret/v1")},
 		egress:     cfg.Egress,
@@ -244,6 +249,7 @@ func (p *Provider) composeFosite(secret []byte) {
 	// session_id to every token response (it must run last).
 	// (fosite's handler lists drop a second handler of the same type, so one
 	// directGrant serves both grants.)
+	p.fconf.TokenEndpointHandlers.Append(&anonymousRefresh{p: p})
 	p.fconf.TokenEndpointHandlers.Append(&directGrant{p: p})
 	p.fconf.TokenEndpointHandlers.Append(&responseExtras{p: p})
 	// The revocation endpoint also takes the JWT form of an access token.
@@ -262,7 +268,8 @@ func (p *Provider) compose(strategy any, factories ...compose.Factory) fosite.OA
 			p.fconf.AuthorizeEndpointHandlers.Append(ah)
 		}
 		if th, ok := h.(fosite.TokenEndpointHandler); ok {
-			p.fconf.TokenEndpointHandlers.Append(th)
+			// Not Append: it keeps one handler per type, and every wrapper has one.
+			p.fconf.TokenEndpointHandlers = append(p.fconf.TokenEndpointHandlers, skipAnonymousRefresh{th})
 		}
 		if ti, ok := h.(fosite.TokenIntrospector); ok {
 			p.fconf.TokenIntrospectionHandlers.Append(ti)

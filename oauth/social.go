@@ -8,9 +8,7 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,11 +197,6 @@ func (p *Provider) oauth2Config(ctx context.Context, c *Connector) (*oauth2.Conf
 		RedirectURL: p.callbackURL(c.Tenant, c.ID), Scopes: scopes}, op, nil
 }
 
-func hashState(state string) string {
-	sum := sha256.Sum256([]byte("upstream|" + state))
-	return hex.EncodeToString(sum[:])
-}
-
 // startUpstream sends the browser to a connector, remembering the authorization
 // request to finish afterwards. The state is also set as a cookie, so the callback only
 // works in the browser that started the sign-in.
@@ -239,17 +232,19 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, t *iden
 	q.Del("idp_hint")
 	resume.RawQuery = q.Encode()
 	now := p.now().UTC()
-	sealed, err := p.socialSealer.Seal([]byte(verifier), []byte("upstream|"+t.Name))
+	// The sign-in in flight lives in the browser, sealed, not in a row: a request costs
+	// the database nothing however often it is repeated (upstreamstate.go).
+	value, err := p.sealUpstream(t.Name, state, &UpstreamLogin{ConnectorID: c.ID, Nonce: nonce, Verifier: verifier,
+		ResumeURL: resume.RequestURI(), ExpiresAt: now.Add(upstreamTTL)})
 	if err != nil {
 		p.upstreamFailed(w, r, err)
 		return
 	}
-	if err := p.store.CreateUpstreamLogin(ctx, &UpstreamLogin{StateHash: hashState(state), Tenant: t.Name, ConnectorID: c.ID,
-		Nonce: nonce, SealedVerifier: sealed, ResumeURL: resume.RequestURI(), ExpiresAt: now.Add(upstreamTTL), CreatedAt: now}); err != nil {
-		p.upstreamFailed(w, r, err)
+	if len(value) > maxUpstreamCookie {
+		p.renderError(w, r, http.StatusBadRequest, page{Code: "invalid_request", Error: "This sign-in request is too long."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: state, Path: "/oauth2/" + t.Name + "/",
+	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: value, Path: "/oauth2/" + t.Name + "/",
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(upstreamTTL / time.Second)})
 	http.Redirect(w, r, conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
 }
@@ -298,13 +293,13 @@ func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *ide
 	q := r.URL.Query()
 	cookie, cerr := r.Cookie(upstreamCookie)
 	state := q.Get("state")
-	if state == "" || cerr != nil || cookie.Value != state {
+	if state == "" || cerr != nil {
 		fail(http.StatusBadRequest, "This sign-in did not start in this browser, or it has expired. Please start again.")
 		return nil, true
 	}
 	http.SetCookie(w, &http.Cookie{Name: upstreamCookie, Value: "", Path: "/oauth2/" + t.Name + "/", HttpOnly: true,
 		Secure: p.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	login, err := p.store.UseUpstreamLogin(ctx, t.Name, hashState(state), p.now().UTC())
+	login, err := p.openUpstream(t.Name, state, cookie.Value)
 	if err != nil || login.ConnectorID != pathVar(r, "id") {
 		fail(http.StatusBadRequest, "This sign-in has expired or was already used. Please start again.")
 		return nil, true
@@ -323,11 +318,7 @@ func (p *Provider) verifyUpstream(w http.ResponseWriter, r *http.Request, t *ide
 		p.upstreamFailed(w, r, err)
 		return nil, true
 	}
-	verifier, err := p.socialSealer.Open(login.SealedVerifier, []byte("upstream|"+t.Name))
-	if err != nil {
-		p.upstreamFailed(w, r, err)
-		return nil, true
-	}
+	verifier := login.Verifier
 	hctx := oidc.ClientContext(ctx, p.upstream.client)
 	tok, err := conf.Exchange(hctx, q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {

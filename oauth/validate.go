@@ -57,6 +57,13 @@ func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*Acce
 	if t == nil {
 		return nil, errors.New("validate access token: no tenant in context")
 	}
+	if IsAnonymousToken(token) {
+		c, err := p.openAnonymous(t.Name, token, anonAccess)
+		if err != nil {
+			return nil, err
+		}
+		return anonymousInfo(c, UseAccessToken), nil
+	}
 	if strings.Count(token, ".") == 2 {
 		return p.validateJWT(ctx, t.Name, token)
 	}
@@ -72,6 +79,14 @@ func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*Acces
 	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("inspect token: no tenant in context")
+	}
+	if IsAnonymousToken(token) {
+		for _, use := range []string{anonAccess, anonRefresh} {
+			if c, err := p.openAnonymous(t.Name, token, use); err == nil {
+				return anonymousInfo(c, map[string]string{anonAccess: UseAccessToken, anonRefresh: UseRefreshToken}[use]), nil
+			}
+		}
+		return nil, fmt.Errorf("%w: unknown token", ErrInvalidToken)
 	}
 	if strings.Count(token, ".") == 2 {
 		return p.validateJWT(ctx, t.Name, token)
@@ -175,12 +190,16 @@ func (p *Provider) validateJWT(ctx context.Context, tenant, token string) (*Acce
 	if !now.Before(exp) {
 		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
-	active, err := p.store.AccessTokenByJTI(ctx, tenant, c.JTI)
-	if err != nil {
-		return nil, fmt.Errorf("validate access token: %w", err)
-	}
-	if !active {
-		return nil, fmt.Errorf("%w: revoked", ErrInvalidToken)
+	// An anonymous shopper's JWT is as stateless as its opaque form (anonymous.go):
+	// there is no stored family to ask.
+	if !c.Anonymous {
+		active, err := p.store.AccessTokenByJTI(ctx, tenant, c.JTI)
+		if err != nil {
+			return nil, fmt.Errorf("validate access token: %w", err)
+		}
+		if !active {
+			return nil, fmt.Errorf("%w: revoked", ErrInvalidToken)
+		}
 	}
 	var scopes []string
 	if c.Scope != "" {
@@ -227,12 +246,23 @@ func (p *Provider) RevokeToken(ctx context.Context, token string) error {
 	}
 	family := ""
 	switch {
+	case IsAnonymousToken(token):
+		// Stateless: nothing to revoke; it expires by itself (at most anonymousAccessTTL).
+		for _, use := range []string{anonAccess, anonRefresh} {
+			if _, err := p.openAnonymous(t.Name, token, use); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: unknown token", ErrInvalidToken)
 	case strings.Count(token, ".") == 2:
 		var c accessClaims
 		if _, err := p.keys.Verify(ctx, t.Name, token, &c); errors.Is(err, identity.ErrInvalid) {
 			return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 		} else if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
+		}
+		if c.Anonymous {
+			return nil // stateless, like the opaque form
 		}
 		f, err := p.store.FamilyByJTI(ctx, t.Name, c.JTI)
 		if errors.Is(err, fosite.ErrNotFound) {
@@ -274,6 +304,13 @@ func (p *Provider) RefreshTokenInfo(ctx context.Context, token string) (*AccessI
 	t := identity.TenantFromContext(ctx)
 	if t == nil {
 		return nil, errors.New("refresh token info: no tenant in context")
+	}
+	if IsAnonymousToken(token) {
+		c, err := p.openAnonymous(t.Name, token, anonRefresh)
+		if err != nil {
+			return nil, err
+		}
+		return anonymousInfo(c, UseRefreshToken), nil
 	}
 	ar, err := p.store.PeekRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), NewSession())
 	switch {

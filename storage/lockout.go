@@ -151,13 +151,3 @@ func (s *Store) SetLock(ctx context.Context, tenant string, id int64, until *tim
 		return nil
 	})
 }
-
-// DeleteStaleLockouts removes sides whose window and lock both ended before the cutoff
-// (lockout.duration is at most a day).
-func (s *Store) DeleteStaleLockouts(ctx context.Context, before time.Time) error {
-	if _, err := s.exec(ctx, `DELETE FROM login_lockouts WHERE first_failure_at < ?
-		AND (locked_until IS NULL OR locked_until < ?)`, ts(before), ts(before)); err != nil {
-		return fmt.Errorf("delete stale lockouts: %w", err)
-	}
-	return nil
-}

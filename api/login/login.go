@@ -115,6 +115,9 @@ func (a *API) anonLogin(w http.ResponseWriter, r *http.Request, c *call) error {
 	if !c.tenant.Settings.GrantAllowed(identity.GrantAnonymous) || !slices.Contains(client.GrantTypes, identity.GrantAnonymous) {
 		return &loginError{status: http.StatusForbidden, typ: typeForbidden, message: "the client may not request anonymous tokens"}
 	}
+	if err := a.svc.AllowAnonymous(c.ctx, c.tenant, client.ID); err != nil {
+		return err
+	}
 	ts, err := a.oauth.IssueTokens(c.ctx, oauth.IssueRequest{Client: client, Subject: uuid.NewString(), Anonymous: true,
 		Grant: identity.GrantAnonymous})
 	if err != nil {

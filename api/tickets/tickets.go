@@ -42,6 +42,9 @@ var body = api.Decoder{NoContentTypeOK: true}
 
 // anonymous: GET /api/commerce/customer/authtickets/anonymousshopper.
 func (a *API) anonymous(w http.ResponseWriter, _ *http.Request, c *call) error {
+	if err := a.svc.AllowAnonymous(c.ctx, c.tenant, c.client.ID); err != nil {
+		return err
+	}
 	ts, err := a.oauth.IssueTokens(c.ctx, oauth.IssueRequest{Client: c.client, Subject: uuid.NewString(), Anonymous: true,
 		Grant: grantAnonymous})
 	if err != nil {
