@@ -136,16 +136,22 @@ func (s *Service) checkLogin(ctx context.Context, t *identity.Tenant, email, pas
 		return nil, nil, err
 	}
 	now := s.now().UTC()
+	locked, err := s.lockedSide(ctx, t, a.ID, sides, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !ok {
 		if err := s.recordFailure(ctx, t, a.ID, sides, identity.EventLoginFailed, map[string]any{"reason": "wrong_password"}); err != nil {
 			return nil, nil, err
 		}
 		s.floor.wait(ctx, t.Name, start)
+		// While the side (or the account) is locked, a wrong password answers what the
+		// right one would: locked. Otherwise the lock would confirm the password it
+		// guards to whoever keeps guessing.
+		if a.Locked(now) || locked != nil {
+			return nil, nil, ErrLocked
+		}
 		return nil, nil, ErrInvalidCredentials
-	}
-	locked, err := s.lockedSide(ctx, t, a.ID, sides, now)
-	if err != nil {
-		return nil, nil, err
 	}
 	if a.Locked(now) || locked != nil {
 		reason := map[string]any{"reason": "locked"}
