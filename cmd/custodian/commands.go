@@ -292,6 +292,19 @@ func (c *cli) config(fs *flag.FlagSet, o *options, listens bool) (custodian.Conf
 	return cfg, log, exitOK, true
 }
 
+// parseOpen parses a command's arguments (no positional ones), checks the flags it
+// requires and opens the server: the preamble of every command that works on the
+// database.
+func (c *cli) parseOpen(fs *flag.FlagSet, o *options, args []string, need ...string) (*custodian.Server, int, bool) {
+	if _, code, ok := c.parse(fs, args); !ok {
+		return nil, code, false
+	}
+	if err := required(fs, need...); err != nil {
+		return nil, c.usageError(fs, err), false
+	}
+	return c.open(fs, o)
+}
+
 // open builds the Server an administrative command works through.
 func (c *cli) open(fs *flag.FlagSet, o *options) (*custodian.Server, int, bool) {
 	cfg, _, code, ok := c.config(fs, o, false)
@@ -685,13 +698,7 @@ func (c *cli) connectorList(name string, args []string) int {
 	configFlags(fs, &o, "database")
 	var tenant string
 	fs.StringVar(&tenant, "tenant", "", "`tenant` (required)")
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant")
 	if !ok {
 		return code
 	}
@@ -713,13 +720,7 @@ func (c *cli) connectorRemove(name string, args []string) int {
 	var tenant, id string
 	fs.StringVar(&tenant, "tenant", "", "`tenant` (required)")
 	fs.StringVar(&id, "id", "", "connector `id` (required)")
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant", "id"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant", "id")
 	if !ok {
 		return code
 	}
@@ -745,13 +746,7 @@ func (c *cli) customerCreate(name string, args []string) int {
 	fs.StringVar(&in.Password, "password", "", fmt.Sprintf("`password`, %d to %d characters (required)", customer.MinPasswordLength, customer.MaxPasswordLength))
 	fs.StringVar(&in.FirstName, "first-name", "", "first `name`")
 	fs.StringVar(&in.LastName, "last-name", "", "last `name`")
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant", "email", "password"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant", "email", "password")
 	if !ok {
 		return code
 	}
@@ -774,13 +769,7 @@ func (c *cli) keysRotate(name string, args []string) int {
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	tenant := fs.String("tenant", "", "`tenant` whose keys rotate (required)")
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant")
 	if !ok {
 		return code
 	}

@@ -140,13 +140,7 @@ func (c *cli) customerExport(name string, args []string) int {
 	var tenant, file string
 	fs.StringVar(&tenant, "tenant", "", "`tenant` to export (required)")
 	fs.StringVar(&file, "file", "-", "`file` to write, - for standard output")
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant")
 	if !ok {
 		return code
 	}

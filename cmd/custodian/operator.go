@@ -148,13 +148,7 @@ func (c *cli) clientList(name string, args []string) int {
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	tenant, _, asJSON := clientFlags(fs, false, true)
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant")
 	if !ok {
 		return code
 	}
@@ -187,13 +181,7 @@ func (c *cli) clientShow(name string, args []string) int {
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	tenant, id, asJSON := clientFlags(fs, true, true)
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant", "id"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant", "id")
 	if !ok {
 		return code
 	}
@@ -225,13 +213,7 @@ func (c *cli) clientDelete(name string, args []string) int {
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	tenant, id, _ := clientFlags(fs, true, false)
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant", "id"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant", "id")
 	if !ok {
 		return code
 	}
@@ -252,13 +234,7 @@ func (c *cli) clientRotateSecret(name string, args []string) int {
 	o := defaultOptions()
 	configFlags(fs, &o, "database")
 	tenant, id, asJSON := clientFlags(fs, true, true)
-	if _, code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	if err := required(fs, "tenant", "id"); err != nil {
-		return c.usageError(fs, err)
-	}
-	srv, code, ok := c.open(fs, &o)
+	srv, code, ok := c.parseOpen(fs, &o, args, "tenant", "id")
 	if !ok {
 		return code
 	}
