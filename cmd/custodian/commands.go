@@ -336,7 +336,7 @@ func (c *cli) serve(name string, args []string) int {
 			"ticket and login APIs, the hosted pages, /healthz) on --addr, and operations and administration\n"+
 			"(/healthz, /readyz, /metrics, /admin/…) on --admin-addr, which must stay off the public network", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "db-max-conns")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
