@@ -68,6 +68,7 @@ var browserFlows = []browserFlow{
 	{"branded-de", flowBranded},
 	{"branded-de-accounts", flowBrandedAccounts},
 	{"accept-language", flowAcceptLanguage},
+	{"long-texts", flowLongTexts},
 }
 
 // TestBrowserPages runs every flow at every width in one Chromium. A machine without
@@ -1005,4 +1006,38 @@ func flowAcceptLanguage(t *testing.T, fx *browserFixture, s *pageSession) {
 	}
 	signIn(s, email, shopperPass)
 	fx.wantCode(t, s, ar)
+}
+
+// flowLongTexts: a tenant whose display name and heading are as long as the settings
+// allow and have no space to wrap at, and Arabic (right-to-left) text among them: the
+// page still fits a phone's width (Check fails on sideways scrolling and on a card
+// that reaches the screen's edges) and shows every character, escaped.
+func flowLongTexts(t *testing.T, fx *browserFixture, s *pageSession) {
+	const tenant = "lang"
+	name := string([]rune(strings.Repeat("Müllermodeundsöhne", 5))[:80])
+	heading := "مرحبا " + strings.Repeat("<b>Willkommen</b>", 6)
+	fx.mu.Lock()
+	if _, err := fx.e.srv.OAuth.GetTenant(context.Background(), tenant); err != nil {
+		if _, err := fx.e.srv.OAuth.CreateTenant(context.Background(), tenant); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.e.srv.OAuth.CreateClient(context.Background(), &oauth.Client{Tenant: tenant, ID: browserClient,
+			Name: "متجر الأزياء " + strings.Repeat("X", 60), Public: true, FirstParty: true, RedirectURIs: []string{fx.storefront.callback()},
+			GrantTypes: []string{identity.GrantAuthorizationCode}, Scopes: []string{"openid"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.e.srv.OAuth.UpdateTenantSettings(context.Background(), tenant, map[string]string{
+			"branding.display_name": name, "branding.text.login_heading": heading}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.mu.Unlock()
+	s.Open(fx.authRequest(tenant, browserClient, "openid", nil).url)
+	if got := s.Text(".brand"); got != name {
+		t.Errorf("display name %q, want %q", got, name)
+	}
+	if got := s.Text("h1"); got != heading {
+		t.Errorf("heading %q, want the tenant's text as text %q", got, heading)
+	}
+	s.Check("long-texts")
 }
