@@ -33,7 +33,9 @@ func (s *Server) AdminHandler() http.Handler {
 // counted like every other answer. A host program that mounts Custodian with Register
 // or RegisterAdmin answers them itself.
 func (s *Server) unmatched(r *mux.Router) {
-	wrap := func(h http.Handler) http.Handler { return s.recoverer(s.requestContext(s.metrics.middleware(h))) }
+	wrap := func(h http.Handler) http.Handler {
+		return s.closeWhenDraining(s.recoverer(s.requestContext(s.metrics.middleware(h))))
+	}
 	r.NotFoundHandler = wrap(http.NotFoundHandler())
 	r.MethodNotAllowedHandler = wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
@@ -47,7 +49,7 @@ func (s *Server) unmatched(r *mux.Router) {
 // metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	outer := []mux.MiddlewareFunc{s.recoverer, s.requestContext, s.metrics.middleware}
+	outer := []mux.MiddlewareFunc{s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware}
 	sub.Use(append(outer, s.deadline)...)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	s.OAuth.Register(sub, outer...)
@@ -61,7 +63,7 @@ func (s *Server) Register(r *mux.Router) {
 // API's admin status switch. It must not be the router of the public surface.
 func (s *Server) RegisterAdmin(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
+	sub.Use(s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")
