@@ -20,6 +20,7 @@ import (
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Server is a running Custodian: its database, its services and its HTTP surface.
@@ -151,6 +152,14 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	// A node whose secret does not open the stored keys would start and fail every
 	// token request: refuse to run.
 	if err := provider.CheckSecrets(ctx); err != nil {
+		return nil, err
+	}
+	if err := customers.CheckSecrets(ctx); err != nil {
+		var unopened *twofactor.UnopenedSecretError
+		if errors.As(err, &unopened) {
+			return nil, &oauth.WrongSecretError{What: fmt.Sprintf("the authenticator-app (TOTP) secret of customer %d of tenant %q",
+				unopened.CustomerID, unopened.Tenant), Err: err}
+		}
 		return nil, err
 	}
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
