@@ -470,3 +470,66 @@ func TestShutdownDelayChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlightRequestFinishes: a token request still sending its body when the node
+// closes its listeners (no drain delay) is answered 200 before the process exits 0,
+// and a new connection is refused meanwhile.
+func TestInFlightRequestFinishes(t *testing.T) {
+	n := startNode(t, drainEnv("sqlite:"+filepath.Join(t.TempDir(), "custodian.db"), "0s"))
+	body := url.Values{"grant_type": {identity.GrantAnonymous}, "client_id": {demoPublicClient}}.Encode()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, n.base+"/oauth2/"+demoTenant+"/token", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// With Expect: 100-continue the client sends the body only once the handler reads
+	// it, so the first half written below is proof the request is in the handler.
+	req.Header.Set("Expect", "100-continue")
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ExpectContinueTimeout = time.Minute
+	type answer struct {
+		status int
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		res, err := (&http.Client{Timeout: time.Minute, Transport: tr}).Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		answered <- answer{status: res.StatusCode}
+	}()
+	half := len(body) / 2
+	if _, err := io.WriteString(pw, body[:half]); err != nil { // the handler reads the body
+		t.Fatal(err)
+	}
+	n.signal()
+	// The listeners close: a new connection is refused while the request is in flight.
+	waitFor(t, "the listener closes", func() bool {
+		res, err := http.Get(n.base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err != nil
+	})
+	select {
+	case <-n.exited:
+		t.Fatal("the node exited with a request in flight")
+	default:
+	}
+	if _, err := io.WriteString(pw, body[half:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	if a := <-answered; a.err != nil || a.status != http.StatusOK {
+		t.Errorf("the request in flight: %d %v", a.status, a.err)
+	}
+	if code := n.wait(); code != exitOK {
+		t.Errorf("status %d:\n%s", code, n.stderr.String())
+	}
+}
