@@ -76,9 +76,6 @@ func uiLocales(r *http.Request, action string) string {
 		}
 		ui = uiLocalesOf(raw)
 	}
-	if len(ui) > maxUILocales {
-		return ""
-	}
 	return ui
 }
 
