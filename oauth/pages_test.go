@@ -121,3 +121,18 @@ func TestFlowLanguage(t *testing.T) {
 		t.Errorf("pageURL without the page's own language: %s", got)
 	}
 }
+
+// TestIsolate: a right-to-left name is isolated, so a sentence around it keeps its
+// order; other names are left as they are.
+func TestIsolate(t *testing.T) {
+	for in, want := range map[string]string{
+		"Müller Mode":     "Müller Mode",
+		"متجر الأزياء 24": "\u2068متجر الأزياء 24\u2069",
+		"Shop שלום":       "\u2068Shop שלום\u2069",
+		"":                "",
+	} {
+		if got := isolate(in); got != want {
+			t.Errorf("isolate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
