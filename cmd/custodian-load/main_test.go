@@ -93,6 +93,10 @@ func TestRunList(t *testing.T) {
 			t.Errorf("-list lacks %s", s.Name)
 		}
 	}
+	if !strings.Contains(out.String(), "refresh-customer") || !strings.Contains(out.String(), "goal ≥ 0.8 × floor-write") ||
+		!strings.Contains(out.String(), "goal ≥ 0.5 × trivial") {
+		t.Errorf("-list lacks the goals:\n%s", out.String())
+	}
 	if code := run(t.Context(), []string{"-db", "oracle"}, func(string) string { return "" }, io.Discard, io.Discard); code != exitUsage {
 		t.Fatalf("bad flag: exit %d", code)
 	}
@@ -154,5 +158,24 @@ func TestFloor(t *testing.T) {
 	}
 	if err := api.call(t.Context(), nil, http.MethodGet, srv.URL+"/trivial", nil, nil, 200, &active); err != nil || active["ok"] != true {
 		t.Fatalf("trivial: %v %v", active, err)
+	}
+}
+
+func TestParseConfigFlat(t *testing.T) {
+	env := func(string) string { return "" }
+	c, _, err := parseConfig([]string{"-flat"}, env, io.Discard)
+	if err != nil || !c.Flat || c.MaxTime != time.Hour {
+		t.Fatalf("-flat: %+v %v", c, err)
+	}
+	if c, _, err = parseConfig([]string{"-flat", "-max-time", "20m"}, env, io.Discard); err != nil || c.MaxTime != 20*time.Minute {
+		t.Fatalf("-flat -max-time 20m: %v %v", c.MaxTime, err)
+	}
+	if c, _, err = parseConfig(nil, env, io.Discard); err != nil || c.Flat || c.MaxTime != 30*time.Minute {
+		t.Fatalf("defaults: %v %v", c.MaxTime, err)
+	}
+	for _, args := range [][]string{{"-flat", "-tenants", "10"}, {"-flat", "-seed-tokens", "5"}} {
+		if _, _, err := parseConfig(args, env, io.Discard); err == nil || !strings.Contains(err.Error(), "-flat sets the sizes") {
+			t.Errorf("%v: err %v", args, err)
+		}
 	}
 }
