@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:               log,
 		RefreshGracePeriod:   cfg.RefreshGracePeriod,
 		RefreshGraceMaxForks: cfg.RefreshGraceMaxForks,
+		CacheTTL:             cfg.CacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -92,6 +93,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	m := newMetrics()
+	m.reg.MustRegister(newCacheCollector(store))
 	webhookSecrets, err := identity.NewWebhookSecrets([]byte(cfg.Secret))
 	if err != nil {
 		return nil, err

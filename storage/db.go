@@ -51,6 +51,11 @@ type Options struct {
 	// unavailable (refused, unreachable, starting up), with backoff from 250ms to 2s,
 	// logging each attempt. Zero: one attempt.
 	ConnectWait time.Duration
+	// CacheTTL is the longest a Store opened with Open serves a tenant, a client or a
+	// tenant's signing keys from its per-node cache (cache.go) without reading them
+	// again; writes invalidate at once (on PostgreSQL on every node, by LISTEN/NOTIFY).
+	// Zero selects DefaultCacheTTL; a negative value turns the caches off.
+	CacheTTL time.Duration
 }
 
 // Timeouts of the PostgreSQL connections. A connection attempt gives up after
@@ -81,6 +86,7 @@ type Store struct {
 	graceperiod time.Duration
 	graceforks  int
 	reads       *deadlineDialer // PostgreSQL only: the read timeout of its connections
+	caches      *caches         // nil: off (Connect, or Options.CacheTTL < 0)
 }
 
 // ParseURL splits a database URL into a dialect and a driver data source name.
@@ -144,6 +150,20 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.CacheTTL >= 0 {
+		ttl := opts.CacheTTL
+		if ttl == 0 {
+			ttl = DefaultCacheTTL
+		}
+		s.caches = newCaches(ttl, s.log)
+		if s.dialect == Postgres {
+			// The triggers that notify exist from migration 00013 on, which Migrate ran.
+			_, dsn, _ := ParseURL(rawURL)
+			s.caches.listen(withConnectTimeout(dsn))
+		} else {
+			s.caches.setEnabled(true)
+		}
 	}
 	return s, nil
 }
@@ -325,8 +345,13 @@ func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
 // Dialect reports which database the store talks to.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close releases the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the cache listener and releases the connection pool.
+func (s *Store) Close() error {
+	if s.caches != nil {
+		s.caches.close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {

@@ -311,6 +311,8 @@ func (c *cli) open(fs *flag.FlagSet, o *options) (*custodian.Server, int, bool) 
 	if !ok {
 		return nil, code, false
 	}
+	// A command reads each row once and exits: no cache, and no LISTEN connection.
+	cfg.CacheTTL = -1
 	srv, err := custodian.New(c.ctx, cfg)
 	if err != nil {
 		return nil, c.fail(exitFailure, err), false
@@ -331,12 +333,12 @@ const (
 
 func (c *cli) serve(name string, args []string) int {
 	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--database URL] [--public-url URL]\n"+
-		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--demo]",
+		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--cache-ttl DURATION] [--demo]",
 		"Serves Custodian until SIGINT or SIGTERM, then shuts down gracefully: the public surface (OAuth, the\n"+
 			"ticket and login APIs, the hosted pages, /healthz) on --addr, and operations and administration\n"+
 			"(/healthz, /readyz, /metrics, /admin/…) on --admin-addr, which must stay off the public network", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "cache-ttl")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code

@@ -39,6 +39,9 @@ type options struct {
 	AllowPrivateURLs string
 	// TrustedProxies: CIDRs whose forwarding headers are believed (custodian.ParseTrustedProxies).
 	TrustedProxies string
+	// CacheTTL: how long a node serves tenants, clients and keys from its cache (a Go
+	// duration; 0 turns the caches off; empty: custodian.Config's default).
+	CacheTTL string
 	// ConfigFile is the YAML file of --config / CUSTODIAN_CONFIG; empty: none.
 	ConfigFile string
 }
@@ -81,6 +84,7 @@ var sources = []source{
 	{"CUSTODIAN_LOG_LEVEL", "log-level", func(o *options) *string { return &o.LogLevel }},
 	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
 	{"CUSTODIAN_TRUSTED_PROXIES", "trusted-proxies", func(o *options) *string { return &o.TrustedProxies }},
+	{"CUSTODIAN_CACHE_TTL", "cache-ttl", func(o *options) *string { return &o.CacheTTL }},
 }
 
 // fileKey is the config-file key of a flag: --public-url is public_url.
@@ -110,6 +114,10 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
 		case "trusted-proxies":
 			fs.StringVar(&o.TrustedProxies, n, "", "comma list of `CIDRs` of the load balancers and proxies whose Forwarded / X-Forwarded-For headers name the client (env CUSTODIAN_TRUSTED_PROXIES; default none: the client is the TCP peer)")
+		case "cache-ttl":
+			fs.StringVar(&o.CacheTTL, n, "", "longest `duration` a node serves a tenant, client or signing key from its cache; every change\n"+
+				"        reaches it sooner (PostgreSQL: NOTIFY), this bounds a lost notification or a SQLite write by another\n"+
+				"        process; 0 turns the caches off (env CUSTODIAN_CACHE_TTL; default 1s)")
 		case "mail-from":
 			fs.StringVar(&o.MailFrom, n, "", "sender `address` of outgoing mail (env CUSTODIAN_MAIL_FROM)")
 		case "log-format":
@@ -175,6 +183,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %w", err))
 	}
 	if _, err := o.allowPrivateURLs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.cacheTTL(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := custodian.ParseTrustedProxies(o.TrustedProxies); err != nil {
@@ -286,8 +297,27 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		// An invalid value is reported by problems; until then it allows nothing.
 		AllowPrivateURLs: must(o.allowPrivateURLs()),
 		TrustedProxies:   trustedProxies(o.TrustedProxies),
+		CacheTTL:         must2(o.cacheTTL()),
 	}
 }
+
+// cacheTTL reads CUSTODIAN_CACHE_TTL / --cache-ttl as custodian.Config.CacheTTL: empty
+// is the default (zero), 0 is off (negative).
+func (o *options) cacheTTL() (time.Duration, error) {
+	if o.CacheTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(o.CacheTTL)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("cache TTL (CUSTODIAN_CACHE_TTL) %q: want a duration such as 1s, or 0 for no cache", o.CacheTTL)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
+}
+
+func must2(d time.Duration, _ error) time.Duration { return d }
 
 // allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.
 func (o *options) allowPrivateURLs() (bool, error) {
