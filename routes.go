@@ -32,7 +32,7 @@ func (s *Server) AdminHandler() http.Handler {
 // metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware, s.deadline)
+	sub.Use(s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware, s.deadline)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	s.OAuth.Register(sub)
 	s.tickets.Register(sub)
@@ -45,7 +45,7 @@ func (s *Server) Register(r *mux.Router) {
 // API's admin status switch. It must not be the router of the public surface.
 func (s *Server) RegisterAdmin(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.recoverer, s.requestContext, s.metrics.middleware)
+	sub.Use(s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")

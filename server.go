@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/custodian-id/custodian/api/admin"
@@ -19,6 +20,7 @@ import (
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/templates"
+	"github.com/custodian-id/custodian/twofactor"
 )
 
 // Server is a running Custodian: its database, its services and its HTTP surface.
@@ -35,6 +37,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	ready   readiness
+	// draining: Drain was called; /readyz says not ready and responses close their
+	// connections.
+	draining atomic.Bool
 }
 
 // The customer service is what the login pages and the password grant sign in through.
@@ -151,6 +156,14 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 	if err := provider.CheckSecrets(ctx); err != nil {
 		return nil, err
 	}
+	if err := customers.CheckSecrets(ctx); err != nil {
+		var unopened *twofactor.UnopenedSecretError
+		if errors.As(err, &unopened) {
+			return nil, &oauth.WrongSecretError{What: fmt.Sprintf("the authenticator-app (TOTP) secret of customer %d of tenant %q",
+				unopened.CustomerID, unopened.Tenant), Err: err}
+		}
+		return nil, err
+	}
 	return &Server{OAuth: provider, Customers: customers, outbox: outbox, store: store, cfg: cfg, log: log, metrics: m,
 		tickets: tickets.New(tickets.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now, MaxBodyBytes: cfg.MaxBodyBytes}),
 		login: login.New(login.Config{Customers: customers, OAuth: provider, Logger: log, Now: cfg.Now,
@@ -225,6 +238,11 @@ type readiness struct {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"draining"}` + "\n"))
+		return
+	}
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
 	done := s.ready.start(s.readyCheck)
@@ -248,6 +266,31 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `","signing":"ok"}` + "\n"))
+}
+
+// Drain tells the node's surroundings that it is going away, before its host shuts
+// its HTTP servers down: from now on /readyz answers 503 {"status":"draining"}, so a
+// load balancer stops sending new requests here, and every response carries
+// "Connection: close", so keep-alive clients (and proxies) open their next connection
+// elsewhere instead of reusing one that is about to close. Requests keep being served
+// normally; Drain stops nothing. The command (serve) calls it on SIGTERM, waits the
+// drain delay, then calls http.Server.Shutdown. It cannot be undone.
+func (s *Server) Drain() {
+	if !s.draining.Swap(true) {
+		s.log.Info("draining: /readyz now says not ready and responses close their connections")
+	}
+}
+
+// closeWhenDraining adds "Connection: close" to every response once the node drains:
+// net/http then closes the connection after the response, and the client opens its
+// next one to a node that is not going away.
+func (s *Server) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // start runs check unless a check is in flight, and returns the channel closed when

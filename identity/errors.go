@@ -14,9 +14,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
-	// ErrUnavailable is a transient failure of the database (refused or lost
-	// connection, timeout, a server shutting down or out of resources): no verdict
-	// about what was asked. storage wraps it once, where driver errors are read; every
+	// ErrUnavailable is a failure of the database (refused or lost connection,
+	// timeout, a server shutting down or out of resources, or any other database
+	// error that is not a domain answer: a failing trigger, a missing table): no
+	// verdict about what was asked. storage wraps it once, where driver errors are read; every
 	// dialect answers it as 503 with Retry-After, never as "not found" or "invalid".
 	ErrUnavailable = errors.New("storage temporarily unavailable")
 )

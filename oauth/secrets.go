@@ -29,8 +29,8 @@ func (e *WrongSecretError) Is(target error) bool { return target == ErrWrongSecr
 func (e *WrongSecretError) Unwrap() error { return e.Err }
 
 // CheckSecrets opens every stored secret this node needs with the configured server
-// secret: the live signing keys, the connectors' client secrets and the webhook
-// secrets of every tenant. The first one that does not open fails it with a
+// secret: the live signing keys, the connectors' client secrets, the webhook secrets
+// and the other secret settings (import.firebase.signer_key) of every tenant. The first one that does not open fails it with a
 // *WrongSecretError (errors.Is ErrWrongSecret); a storage failure is returned as it
 // is. New calls it at every start.
 func (p *Provider) CheckSecrets(ctx context.Context) error {
@@ -54,6 +54,14 @@ func (p *Provider) CheckSecrets(ctx context.Context) error {
 		if sealed := t.Settings.WebhookSecret.Sealed; sealed != nil {
 			if _, err := p.webhookSecrets.Open(t.Name, sealed); err != nil {
 				return &WrongSecretError{What: fmt.Sprintf("the webhook secret of tenant %q", t.Name), Err: err}
+			}
+		}
+		for key, v := range t.Settings.SecretSettings() {
+			if v.Sealed == nil {
+				continue
+			}
+			if _, err := p.settingSecrets.Reveal(t.Name, key, *v); err != nil {
+				return &WrongSecretError{What: fmt.Sprintf("the setting %s of tenant %q", key, t.Name), Err: err}
 			}
 		}
 	}

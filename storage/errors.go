@@ -26,7 +26,11 @@ var (
 )
 
 // mapErr translates driver errors into the sentinels above, keeping the original
-// error in the chain for the logs.
+// error in the chain for the logs. A database error that is none of them (a failing
+// trigger, a missing table or column, a full disk, a corrupt file …) says nothing about
+// the data asked for: it becomes identity.ErrUnavailable (503 in every dialect, never a
+// verdict nor a 500) and is logged at error level with its SQLSTATE (PostgreSQL) or
+// result code (SQLite), since it needs an operator.
 func (s *Store) mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -47,7 +51,8 @@ func (s *Store) mapErr(err error) error {
 		case "40001", "40P01":
 			return errors.Join(errConflict, err)
 		}
-		return err
+		s.log.Error("database error", "sqlstate", string(pqErr.Code), "err", err)
+		return errors.Join(identity.ErrUnavailable, err)
 	}
 	var sqErr *sqlite.Error
 	if errors.As(err, &sqErr) {
@@ -59,6 +64,8 @@ func (s *Store) mapErr(err error) error {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY_SNAPSHOT:
 			return errors.Join(errConflict, err)
 		}
+		s.log.Error("database error", "sqlite_code", sqErr.Code(), "err", err)
+		return errors.Join(identity.ErrUnavailable, err)
 	}
 	return err
 }

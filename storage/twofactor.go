@@ -156,6 +156,21 @@ func (s *Store) GetTOTP(ctx context.Context, tenant string, customerID int64) (*
 		LastStep: r.LastStep, CreatedAt: r.CreatedAt.UTC()}, nil
 }
 
+// NewestTOTP loads the enrollment of the highest customer id (the primary key's last).
+func (s *Store) NewestTOTP(ctx context.Context) (*twofactor.TOTP, error) {
+	var r totpRow
+	err := s.get(ctx, &r, `SELECT tenant, customer_id, secret, confirmed_at, last_step, created_at
+		FROM twofactor_totp ORDER BY customer_id DESC LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, twofactor.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("newest totp: %w", err)
+	}
+	return &twofactor.TOTP{Tenant: r.Tenant, CustomerID: r.CustomerID, Secret: r.Secret, ConfirmedAt: timePtr(r.ConfirmedAt),
+		LastStep: r.LastStep, CreatedAt: r.CreatedAt.UTC()}, nil
+}
+
 // PutPendingTOTP stores an unconfirmed enrollment, replacing an unconfirmed one; a
 // confirmed one is left alone (ErrConflict).
 func (s *Store) PutPendingTOTP(ctx context.Context, t *twofactor.TOTP) error {

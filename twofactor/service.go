@@ -103,6 +103,9 @@ type Store interface {
 	// UseTOTPStep records step as used when it is later than the last used one.
 	UseTOTPStep(ctx context.Context, tenant string, customerID, step int64) (bool, error)
 	DeleteTOTP(ctx context.Context, tenant string, customerID int64) error
+	// NewestTOTP returns the enrollment (of any tenant) of the highest customer id;
+	// ErrNotFound when there is none.
+	NewestTOTP(ctx context.Context) (*TOTP, error)
 
 	// ReplaceRecoveryCodes replaces a customer's recovery codes (nil: deletes them).
 	ReplaceRecoveryCodes(ctx context.Context, tenant string, customerID int64, hashes []string, now time.Time) error

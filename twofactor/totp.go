@@ -38,6 +38,39 @@ func totpAAD(tenant string, customerID int64) []byte {
 	return []byte("totp|" + tenant + "|" + strconv.FormatInt(customerID, 10))
 }
 
+// CheckSecret opens one stored authenticator-app secret (the newest customer's) with
+// the configured server secret: they are all sealed under the same key, so a node
+// started with another secret finds out at start, not at its shoppers' next sign-in.
+// nil when no customer has enrolled; an *UnopenedSecretError when the secret does not
+// open.
+func (s *Service) CheckSecret(ctx context.Context) error {
+	t, err := s.store.NewestTOTP(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check totp secrets: %w", err)
+	}
+	if _, err := s.openSecret(t); err != nil {
+		return &UnopenedSecretError{Tenant: t.Tenant, CustomerID: t.CustomerID, Err: err}
+	}
+	return nil
+}
+
+// UnopenedSecretError: a stored authenticator-app secret does not open with the
+// configured server secret (CheckSecret). It wraps identity.ErrInvalid.
+type UnopenedSecretError struct {
+	Tenant     string
+	CustomerID int64
+	Err        error
+}
+
+func (e *UnopenedSecretError) Error() string {
+	return fmt.Sprintf("the authenticator-app (TOTP) secret of customer %d of tenant %q: %v", e.CustomerID, e.Tenant, e.Err)
+}
+
+func (e *UnopenedSecretError) Unwrap() error { return e.Err }
+
 func (s *Service) openSecret(t *TOTP) (string, error) {
 	plain, err := s.sealer.Open(t.Secret, totpAAD(t.Tenant, t.CustomerID))
 	if err != nil {

@@ -72,22 +72,41 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 		Connections: h.cfg.Connections, DurationS: h.cfg.Duration.Seconds(), WarmupS: h.cfg.Warmup.Seconds(),
 		Tenants: h.cfg.Tenants, SeededTokens: h.cfg.SeedTokens, SeedExpired: h.cfg.SeedExpired, Pool: h.cfg.Pool,
 		CustomerTokens: h.cfg.CustomerTokens, SignInAccounts: h.cfg.SignInAccounts, ServerLogLevel: h.cfg.ServerLogLevel,
+		Flat: h.cfg.Flat,
 	}}
+	sizes := []dbSize{{Tenants: h.cfg.Tenants, SeedTokens: h.cfg.SeedTokens}}
+	if h.cfg.Flat {
+		sizes = flatSizes[:]
+	}
+	defer func() {
+		if h.cfg.Flat {
+			rep.Flat = flatRows(rep.Results)
+		}
+	}()
 	for _, db := range h.cfg.Databases {
-		rows, notes, err := h.runDatabase(ctx, db, sel)
-		setRatios(rows)
-		rep.Results = append(rep.Results, rows...)
-		for _, n := range notes {
-			if !slices.Contains(rep.Notes, n) {
-				rep.Notes = append(rep.Notes, n)
+		for _, size := range sizes {
+			rows, notes, err := h.runDatabase(ctx, db, size, sel)
+			setRatios(rows)
+			if len(rows) > 0 {
+				rep.Goals = append(rep.Goals, summarize(rows))
 			}
-		}
-		if err != nil {
-			rep.Failures = append(rep.Failures, db+": "+err.Error())
-			keep = true // the server logs say why
-		}
-		if ctx.Err() != nil {
-			return rep, fmt.Errorf("stopped: %w", context.Cause(ctx))
+			rep.Results = append(rep.Results, rows...)
+			for _, n := range notes {
+				if !slices.Contains(rep.Notes, n) {
+					rep.Notes = append(rep.Notes, n)
+				}
+			}
+			if err != nil {
+				label := db
+				if h.cfg.Flat {
+					label += " " + sizeLabel(size)
+				}
+				rep.Failures = append(rep.Failures, label+": "+err.Error())
+				keep = true // the server logs say why
+			}
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("stopped: %w", context.Cause(ctx))
+			}
 		}
 	}
 	if len(rep.Failures) > 0 {
@@ -97,11 +116,15 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 }
 
 // runDatabase starts the baseline and Custodian on a scratch database, sets Custodian
-// up, and runs the scenarios. Both processes are stopped, and a PostgreSQL scratch
-// database dropped, before it returns. It stays one function (past the project's ~80
+// up with size's tenants and seeded tokens, and runs the scenarios. Both processes are
+// stopped, and a PostgreSQL scratch database dropped, before it returns. It stays one function (past the project's ~80
 // lines) so that every process it starts is visibly stopped by a defer beside it.
-func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (rows []Row, notes []string, err error) {
-	dir := filepath.Join(h.dir, db)
+func (h *harness) runDatabase(ctx context.Context, db string, size dbSize, sel []scenario) (rows []Row, notes []string, err error) {
+	label := db // in the progress lines and notes
+	if h.cfg.Flat {
+		label += " " + sizeLabel(size)
+	}
+	dir := filepath.Join(h.dir, db+"-"+sizeLabel(size))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +141,7 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 		custURL, floorURL = u, u // the floor has a table of its own
 	}
 
-	h.logf("%s: starting the baseline and custodian", db)
+	h.logf("%s: starting the baseline and custodian", label)
 	base, err := startServer(ctx, "baseline", h.exe, []string{"baseline", "-database", floorURL,
 		"-payload", strconv.Itoa(h.cfg.FloorPayload)}, childEnv(), filepath.Join(dir, "baseline.log"))
 	if err != nil {
@@ -134,7 +157,7 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 	}
 	defer func() {
 		if u, uerr := readUsage(cust.pid()); uerr == nil {
-			notes = append(notes, fmt.Sprintf("custodian on %s: peak RSS over the whole run (VmHWM, setup included) %.0f MB", db, float64(u.HWM)/(1<<20)))
+			notes = append(notes, fmt.Sprintf("custodian on %s: peak RSS over the whole run (VmHWM, setup included) %.0f MB", label, float64(u.HWM)/(1<<20)))
 		}
 		cust.stop()
 		if err != nil {
@@ -153,25 +176,25 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 	if err := waitReady(ctx, setupClient, adminURL+"/readyz"); err != nil {
 		return nil, nil, err
 	}
-	h.logf("%s: setting up %d tenant(s), %d customers and the token pools", db, h.cfg.Tenants, h.cfg.CustomerTokens+h.cfg.SignInAccounts)
+	h.logf("%s: setting up %d tenant(s), %d customers and the token pools", label, size.Tenants, h.cfg.CustomerTokens+h.cfg.SignInAccounts)
 	start := time.Now()
 	signIn := newSpreadClient(h.cfg.Connections, h.cfg.Timeout, sourceAddrs(signInSources))
 	api := &adminAPI{client: setupClient, base: cust.url, adminBase: adminURL, token: adminToken}
-	fx, err := setup(ctx, api, base.url, setupSize{Tenants: h.cfg.Tenants, Pool: h.cfg.Pool, Chains: 2 * h.cfg.Connections,
+	fx, err := setup(ctx, api, base.url, setupSize{Tenants: size.Tenants, Pool: h.cfg.Pool, Chains: 2 * h.cfg.Connections,
 		CustomerTokens: h.cfg.CustomerTokens, SignInAccounts: h.cfg.SignInAccounts, FloorTokens: h.cfg.Pool}, signIn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("setup: %w", err)
 	}
-	h.logf("%s: set up in %s", db, time.Since(start).Round(time.Millisecond))
-	if h.cfg.SeedTokens > 0 {
-		if err := h.seed(ctx, db, custURL); err != nil {
+	h.logf("%s: set up in %s", label, time.Since(start).Round(time.Millisecond))
+	if size.SeedTokens > 0 {
+		if err := h.seed(ctx, label, custURL, size.SeedTokens); err != nil {
 			return nil, nil, err
 		}
 	}
 	// Setup hashed hundreds of passwords (argon2id, 19 MiB each); let Custodian hand that
 	// memory back before RSS is sampled.
 	from, to, took := settle(ctx, setupClient, cust.url+"/healthz", cust.pid(), 30*time.Second)
-	h.logf("%s: custodian's RSS settled from %.0f to %.0f MB in %s", db, float64(from)/(1<<20), float64(to)/(1<<20), took.Round(time.Millisecond))
+	h.logf("%s: custodian's RSS settled from %.0f to %.0f MB in %s", label, float64(from)/(1<<20), float64(to)/(1<<20), took.Round(time.Millisecond))
 
 	load := newClient(h.cfg.Connections, h.cfg.Timeout)
 	for _, sc := range sel {
@@ -202,14 +225,15 @@ func (h *harness) runDatabase(ctx context.Context, db string, sel []scenario) (r
 		peak := stopRSS()
 		after, _ := readUsage(pid)
 		r := newRow(sc, db, m, peak, after.CPU-before.CPU)
+		r.Tenants, r.SeededTokens = size.Tenants, size.SeedTokens
 		rows = append(rows, r)
-		h.logf("%s: %-18s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s", db, sc.Name, r.RPS, r.P50ms, r.P99ms, errorCell(r))
+		h.logf("%s: %-18s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %s", label, sc.Name, r.RPS, r.P50ms, r.P99ms, errorCell(r))
 	}
 	return rows, notes, nil
 }
 
 // seed adds the requested token rows to Custodian's database.
-func (h *harness) seed(ctx context.Context, db, custURL string) error {
+func (h *harness) seed(ctx context.Context, db, custURL string, rows int) error {
 	dialect, dsn, err := storage.ParseURL(custURL)
 	if err != nil {
 		return err
@@ -219,9 +243,9 @@ func (h *harness) seed(ctx context.Context, db, custURL string) error {
 		return err
 	}
 	defer conn.Close()
-	h.logf("%s: seeding %d token rows (%.0f%% expired)", db, h.cfg.SeedTokens, h.cfg.SeedExpired*100)
+	h.logf("%s: seeding %d token rows (%.0f%% expired)", db, rows, h.cfg.SeedExpired*100)
 	start := time.Now()
-	n, err := seedTokens(ctx, conn, dialect, seedOptions{Rows: h.cfg.SeedTokens, ExpiredShare: h.cfg.SeedExpired,
+	n, err := seedTokens(ctx, conn, dialect, seedOptions{Rows: rows, ExpiredShare: h.cfg.SeedExpired,
 		Tag: randomString(6), Now: time.Now()})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 // harness's own setup code with small pools.
 type testEnv struct {
 	backend storagetest.Backend
+	api     *adminAPI
 	fx      *fixture
 }
 
@@ -57,12 +58,14 @@ func newTestEnv(t *testing.T, b storagetest.Backend) *testEnv {
 	t.Cleanup(fs.Close)
 
 	api := &adminAPI{client: newClient(4, 30*time.Second), base: base, adminBase: adm.URL, token: admin}
+	env := &testEnv{backend: b, api: api}
 	fx, err := setup(ctx, api, fs.URL, setupSize{Tenants: 2, Pool: 4, Chains: 2, CustomerTokens: 2, SignInAccounts: 2, FloorTokens: 2},
 		newSpreadClient(4, 30*time.Second, sourceAddrs(8)))
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	return &testEnv{backend: b, fx: fx}
+	env.fx = fx
+	return env
 }
 
 // TestAgainstCustodian sends a few requests of every scenario, as the load would, to an
@@ -77,6 +80,27 @@ func TestAgainstCustodian(t *testing.T) {
 			if len(fx.tenants) != 2 || len(fx.anon) != 4 || len(fx.chains) != 2 || len(fx.customers) != 2 || len(fx.accounts) != 2 {
 				t.Fatalf("fixture: %d tenants, %d anonymous, %d chains, %d customers, %d accounts",
 					len(fx.tenants), len(fx.anon), len(fx.chains), len(fx.customers), len(fx.accounts))
+			}
+			// The sign-in limits are raised, still counted: no bucket can fill.
+			for _, tn := range fx.tenants {
+				var view struct {
+					Settings map[string]string `json:"settings"`
+				}
+				if err := env.api.call(t.Context(), nil, http.MethodGet, env.api.adminBase+"/admin/tenants/"+tn,
+					http.Header{"Authorization": {"Bearer " + env.api.token}}, nil, http.StatusOK, &view); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range []string{"ratelimit.login_per_ip", "ratelimit.login_per_account", "ratelimit.signup_per_ip"} {
+					if v := view.Settings[k]; v != "100000" {
+						t.Errorf("tenant %s: %s = %q, want 100000", tn, k, v)
+					}
+				}
+				if v := view.Settings["grants.password"]; v != "true" {
+					t.Errorf("tenant %s: grants.password = %q", tn, v)
+				}
+			}
+			if len(fx.customerChains) != 2 {
+				t.Fatalf("%d customer chains, want 2", len(fx.customerChains))
 			}
 			keepAlive := newClient(4, 30*time.Second)
 			for _, sc := range scenarios() {
@@ -147,7 +171,7 @@ func TestRefreshChainsUseEachTokenOnce(t *testing.T) {
 	fx := &fixture{custodian: "http://127.0.0.1:1", chains: []grant{{Tenant: "load-0000", Refresh: "r1"}, {Tenant: "load-0001", Refresh: "r2"}}}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	p, err := refreshPlan(ctx, fx)
+	p, err := refreshPlan("refresh", func(f *fixture) []grant { return f.chains })(ctx, fx)
 	if err != nil {
 		t.Fatal(err)
 	}

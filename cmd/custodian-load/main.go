@@ -63,6 +63,7 @@ type config struct {
 	Tenants        int
 	SeedTokens     int
 	SeedExpired    float64
+	Flat           bool
 	Pool           int
 	CustomerTokens int
 	SignInAccounts int
@@ -93,6 +94,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (conf
 	fs.DurationVar(&c.MaxTime, "max-time", 30*time.Minute, "time limit of the whole run")
 	fs.IntVar(&c.Tenants, "tenants", 1, "tenants to create; the load is spread over all of them (flat-cost runs: 1000)")
 	fs.IntVar(&c.SeedTokens, "seed-tokens", 0, "token rows to add to Custodian's database before the load (flat-cost runs: 10000, 1000000)")
+	fs.BoolVar(&c.Flat, "flat", false, "flat cost: run every database twice, with 1 tenant and 10000 seeded tokens and with 1000 tenants and 1000000, and compare (sets -tenants and -seed-tokens; -max-time defaults to 1h)")
 	fs.Float64Var(&c.SeedExpired, "seed-expired", 0, "share (0-1) of the seeded tokens that have expired")
 	fs.IntVar(&c.Pool, "pool", 256, "anonymous shoppers' tokens to introspect (and floor tokens to read)")
 	fs.IntVar(&c.CustomerTokens, "customer-tokens", 16, "signed-in customers whose tokens the read scenarios use")
@@ -107,6 +109,8 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (conf
 	if fs.NArg() > 0 {
 		return c, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *list {
 		return c, true, nil
 	}
@@ -143,6 +147,14 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (conf
 	}
 	if c.SeedTokens < 0 || c.SeedExpired < 0 || c.SeedExpired > 1 {
 		errs = append(errs, errors.New("-seed-tokens must not be negative, -seed-expired must be from 0 to 1"))
+	}
+	if c.Flat {
+		if set["tenants"] || set["seed-tokens"] {
+			errs = append(errs, errors.New("-flat sets the sizes itself: drop -tenants and -seed-tokens"))
+		}
+		if !set["max-time"] {
+			c.MaxTime = time.Hour
+		}
 	}
 	if c.Pool < 1 || c.CustomerTokens < 1 || c.SignInAccounts < 1 || c.FloorPayload < 0 {
 		errs = append(errs, errors.New("-pool, -customer-tokens and -signin-accounts must be at least 1, -floor-payload not negative"))

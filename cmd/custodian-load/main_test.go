@@ -156,3 +156,22 @@ func TestFloor(t *testing.T) {
 		t.Fatalf("trivial: %v %v", active, err)
 	}
 }
+
+func TestParseConfigFlat(t *testing.T) {
+	env := func(string) string { return "" }
+	c, _, err := parseConfig([]string{"-flat"}, env, io.Discard)
+	if err != nil || !c.Flat || c.MaxTime != time.Hour {
+		t.Fatalf("-flat: %+v %v", c, err)
+	}
+	if c, _, err = parseConfig([]string{"-flat", "-max-time", "20m"}, env, io.Discard); err != nil || c.MaxTime != 20*time.Minute {
+		t.Fatalf("-flat -max-time 20m: %v %v", c.MaxTime, err)
+	}
+	if c, _, err = parseConfig(nil, env, io.Discard); err != nil || c.Flat || c.MaxTime != 30*time.Minute {
+		t.Fatalf("defaults: %v %v", c.MaxTime, err)
+	}
+	for _, args := range [][]string{{"-flat", "-tenants", "10"}, {"-flat", "-seed-tokens", "5"}} {
+		if _, _, err := parseConfig(args, env, io.Discard); err == nil || !strings.Contains(err.Error(), "-flat sets the sizes") {
+			t.Errorf("%v: err %v", args, err)
+		}
+	}
+}

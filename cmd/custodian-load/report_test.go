@@ -14,9 +14,9 @@ func rowsForReport() []Row {
 		{Scenario: floorWrite, Database: "sqlite", Server: serverBaseline, RPS: 2500},
 		{Scenario: floorRead, Database: "sqlite", Server: serverBaseline, RPS: 0}, // answered nothing
 		{Scenario: "client_credentials", Database: "sqlite", Server: serverCustodian, Floor: floorWrite, RPS: 1000,
-			P50ms: 40, P99ms: 160, Errors: 3, ErrorsBy: map[string]int{"429": 2, "200 no token": 1}, RSSMB: 45.4, CPUPerReqUs: 1015},
+			P50ms: 40, P99ms: 160, P99OverP50: 4, Errors: 3, ErrorsBy: map[string]int{"429": 2, "200 no token": 1}, RSSMB: 45.4, CPUPerReqUs: 1015},
 		{Scenario: "introspection", Database: "sqlite", Server: serverCustodian, Floor: floorRead, RPS: 2000},
-		{Scenario: "jwks", Database: "sqlite", Server: serverCustodian, RPS: 5000},
+		{Scenario: "jwks", Database: "sqlite", Server: serverCustodian, RPS: 5000, P50ms: 2, P99ms: 6, P99OverP50: 3, TailOK: true, RSSMB: 160},
 	}
 }
 
@@ -59,7 +59,7 @@ func sameRatio(a, b *float64) bool {
 func TestWriteTable(t *testing.T) {
 	rows := rowsForReport()
 	setRatios(rows)
-	rep := &Report{Results: rows, Notes: []string{"a note"}, Failures: []string{"postgres: boom"},
+	rep := &Report{Results: rows, Goals: []GoalSummary{summarize(rows)}, Notes: []string{"a note"}, Failures: []string{"postgres: boom"},
 		Settings: Settings{Connections: 50, DurationS: 10, WarmupS: 2, Tenants: 1000, SeededTokens: 1000000},
 		Machine:  Machine{CPUs: 2, CPUModel: "AMD EPYC", GoVersion: "go1.26.8", Revision: "abc123"}}
 	var b bytes.Buffer
@@ -72,20 +72,21 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("first line:\n got %q\nwant %q", head, want)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 1+len(rows)+2 {
+	if len(lines) != 1+len(rows)+1+2 {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
 	}
-	for _, h := range []string{"scenario", "req/s", "p50 ms", "p99 ms", "×trivial", "×floor", "errors", "RSS MB", "CPU µs/req"} {
+	for _, h := range []string{"scenario", "req/s", "p50 ms", "p99 ms", "p99/p50", "×trivial", "×floor", "goal", "errors", "RSS MB", "CPU µs/req"} {
 		if !strings.Contains(lines[0], h) {
 			t.Errorf("header lacks %q: %s", h, lines[0])
 		}
 	}
 	cc := strings.Fields(lines[4])
-	wantCC := []string{"client_credentials", "sqlite", "1000", "40.00", "160.00", "0.100", "0.400", "write", "3", "(200-no-token×1", "429×2)", "45", "1015"}
+	wantCC := []string{"client_credentials", "sqlite", "1000", "40.00", "160.00", "4.0!", "0.100", "0.400", "write", "≥0.8×write", "MISSED",
+		"3", "(200-no-token×1", "429×2)", "45", "1015"}
 	if strings.Join(cc, " ") != strings.Join(wantCC, " ") {
 		t.Errorf("client_credentials row:\n got %q\nwant %q", cc, wantCC)
 	}
-	if f := strings.Fields(lines[1]); f[5] != "—" || f[6] != "—" {
+	if f := strings.Fields(lines[1]); f[6] != "—" || f[7] != "—" || f[8] != "—" {
 		t.Errorf("trivial row has ratios: %s", lines[1])
 	}
 	// Columns line up: every row's req/s starts where the header's does.
@@ -94,6 +95,13 @@ func TestWriteTable(t *testing.T) {
 		if l[col-1] != ' ' || l[col] == ' ' {
 			t.Errorf("misaligned row: %q", l)
 		}
+	}
+	if want := "goals sqlite: ratios 1/2 met, p99 ≤ 3×p50 1/2, RSS under load 160 MB (goal < 150 MB) MISSED; " +
+		"missed: client_credentials 0.40×floor-write < 0.8, client_credentials p99/p50 4.0, RSS 160 MB"; lines[1+len(rows)] != want {
+		t.Errorf("goals line:\n got %q\nwant %q", lines[1+len(rows)], want)
+	}
+	if jw := strings.Fields(lines[6]); jw[9] != "ok" || jw[len(jw)-2] != "160!" {
+		t.Errorf("jwks row: %s", lines[6])
 	}
 	if !strings.Contains(out, "note: a note") || !strings.Contains(out, "FAILED: postgres: boom") {
 		t.Errorf("notes and failures missing:\n%s", out)
@@ -143,5 +151,111 @@ func TestNewRow(t *testing.T) {
 	}
 	if r.ErrorSamples["500"] != "boom" {
 		t.Fatalf("samples %v", r.ErrorSamples)
+	}
+}
+
+// TestGoals: each scenario with a goal is judged on the ratio to its yardstick; the
+// tail and RSS goals on every Custodian row.
+func TestGoals(t *testing.T) {
+	rows := []Row{
+		{Scenario: "trivial", Server: serverBaseline, RPS: 10000, P50ms: 1, P99ms: 5, P99OverP50: 5}, // a baseline's tail is not Custodian's
+		{Scenario: floorWrite, Server: serverBaseline, RPS: 2000},
+		{Scenario: floorRead, Server: serverBaseline, RPS: 4000},
+		{Scenario: "jwks", Server: serverCustodian, RPS: 5000, TailOK: true, RSSMB: 60},                     // 0.5 of trivial: met
+		{Scenario: "discovery", Server: serverCustodian, RPS: 4999, TailOK: true, RSSMB: 61},                // just under
+		{Scenario: "refresh-customer", Server: serverCustodian, Floor: floorWrite, RPS: 1600, TailOK: true}, // 0.8 of the write floor
+		{Scenario: "me-jwt", Server: serverCustodian, Floor: floorRead, RPS: 3000, P99OverP50: 3.5},         // 0.75 of the read floor, long tail
+		{Scenario: "signin", Server: serverCustodian, RPS: 50, TailOK: true, RSSMB: 149},                    // no ratio goal
+		{Scenario: "userinfo", Server: serverCustodian, Floor: floorRead},                                   // answered nothing: no tail
+	}
+	for i := range rows {
+		rows[i].Database = "postgres"
+		if rows[i].Server == serverCustodian && rows[i].Scenario != "userinfo" {
+			rows[i].P50ms = 1
+		}
+	}
+	setRatios(rows)
+	want := map[string]*GoalResult{
+		"jwks":             {Of: "trivial", Min: 0.5, Ratio: 0.5, Met: true},
+		"discovery":        {Of: "trivial", Min: 0.5, Ratio: 0.4999, Met: false},
+		"refresh-customer": {Of: floorWrite, Min: 0.8, Ratio: 0.8, Met: true},
+		"me-jwt":           {Of: floorRead, Min: 0.8, Ratio: 0.75, Met: false},
+		"userinfo":         {Of: floorRead, Min: 0.8, Ratio: 0, Met: false},
+	}
+	for _, r := range rows {
+		w, g := want[r.Scenario], r.Goal
+		if (w == nil) != (g == nil) {
+			t.Errorf("%s: goal %+v, want %+v", r.Scenario, g, w)
+			continue
+		}
+		if w != nil && (g.Of != w.Of || g.Min != w.Min || g.Met != w.Met || !sameRatio(&g.Ratio, &w.Ratio)) {
+			t.Errorf("%s: goal %+v, want %+v", r.Scenario, *g, *w)
+		}
+	}
+	s := summarize(rows)
+	if s.Database != "postgres" || s.Ratios != 5 || s.RatiosMet != 2 || s.Tails != 5 || s.TailsMet != 4 || s.MaxRSSMB != 149 || !s.RSSMet {
+		t.Fatalf("summary %+v", s)
+	}
+	if got := strings.Join(s.Missed, "; "); got != "discovery 0.50×trivial < 0.5; me-jwt 0.75×floor-read < 0.8; me-jwt p99/p50 3.5; userinfo 0.00×floor-read < 0.8" {
+		t.Errorf("missed: %s", got)
+	}
+	rows[len(rows)-2].RSSMB = 150 // signin
+	if s := summarize(rows); s.RSSMet {
+		t.Error("150 MB met the goal of less than 150 MB")
+	}
+}
+
+// TestFlatRows pairs each scenario's rows at the two sizes and judges Custodian's by
+// their ratio to trivial, which takes out what the machine did between the two runs.
+func TestFlatRows(t *testing.T) {
+	small, large := flatSizes[0], flatSizes[1]
+	mk := func(sz dbSize, sc string, server string, rps, p99 float64) Row {
+		return Row{Scenario: sc, Database: "sqlite", Server: server, Tenants: sz.Tenants, SeededTokens: sz.SeedTokens, RPS: rps, P99ms: p99}
+	}
+	var rows []Row
+	a := []Row{mk(small, "trivial", serverBaseline, 10000, 1), mk(small, "introspection-customer", serverCustodian, 2000, 10),
+		mk(small, "jwks", serverCustodian, 5000, 3), mk(small, "signin", serverCustodian, 50, 900)}
+	// The machine was busier during the large run: trivial fell by half.
+	b := []Row{mk(large, "trivial", serverBaseline, 5000, 2), mk(large, "introspection-customer", serverCustodian, 900, 25),
+		mk(large, "jwks", serverCustodian, 2500, 5)} // signin did not run at the large size
+	setRatios(a)
+	setRatios(b)
+	rows = append(append(rows, a...), b...)
+	got := flatRows(rows)
+	if len(got) != 3 {
+		t.Fatalf("%d flat rows, want 3: %+v", len(got), got)
+	}
+	tr, in, jw := got[0], got[1], got[2]
+	if tr.Scenario != "trivial" || tr.TrivialRatio != nil || tr.Met != nil || tr.RPSRatio != 0.5 {
+		t.Errorf("trivial: %+v", tr)
+	}
+	// 900/5000 over 2000/10000 = 0.9: flat, although req/s fell to 0.45.
+	if in.RPSRatio != 0.45 || !sameRatio(in.TrivialRatio, ptr(0.9)) || in.Met == nil || !*in.Met || in.SmallP99ms != 10 || in.LargeP99ms != 25 {
+		t.Errorf("introspection-customer: %+v", in)
+	}
+	if !sameRatio(jw.TrivialRatio, ptr(1)) || !*jw.Met {
+		t.Errorf("jwks: %+v", jw)
+	}
+	b[1].RPS = 700 // 0.7 of its small ratio
+	setRatios(b)
+	rows = append(append([]Row{}, a...), b...)
+	got = flatRows(rows)
+	if *got[1].Met {
+		t.Errorf("0.7 of the small size's ratio met the flat goal: %+v", got[1])
+	}
+	var out bytes.Buffer
+	if err := writeFlat(&out, got); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "flat cost: 1000t/1M against 1t/10k") || !strings.Contains(s, "MISSED") {
+		t.Errorf("flat table:\n%s", s)
+	}
+}
+
+func TestShortCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 10000: "10k", 1000000: "1M", 1500: "1500", 2500000: "2500k"} {
+		if got := shortCount(n); got != want {
+			t.Errorf("%d: %s, want %s", n, got, want)
+		}
 	}
 }

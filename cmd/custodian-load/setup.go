@@ -11,9 +11,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // fixture is what the scenarios work with: the servers, the tenants set up through the
@@ -26,10 +29,11 @@ type fixture struct {
 	secret   string // the backend client's secret, the same in every tenant
 	password string // every load customer's password
 
-	anon      []grant          // anonymous shoppers: introspected, and signing in
-	chains    []grant          // anonymous shoppers whose refresh tokens start the refresh chains
-	customers []customerTokens // signed-in customers: validateauthtoken, /me, userinfo
-	accounts  []account        // customers the sign-in scenario signs in
+	anon           []grant          // anonymous shoppers: introspected, and signing in
+	chains         []grant          // anonymous shoppers whose (stateless) refresh tokens start the refresh chains
+	customerChains []grant          // signed-in customers' stored refresh tokens (a sign-in each): refresh-customer
+	customers      []customerTokens // signed-in customers: introspection-customer, validateauthtoken, /me, userinfo
+	accounts       []account        // customers the sign-in scenario signs in
 
 	floorTokens []string // tokens issued by the floor, read back by floor-introspect
 
@@ -63,7 +67,7 @@ const (
 type setupSize struct {
 	Tenants        int
 	Pool           int // anonymous shoppers for introspection and sign-in
-	Chains         int // refresh chains
+	Chains         int // refresh chains, of anonymous shoppers and of signed-in customers each
 	CustomerTokens int // signed-in customers for the read scenarios
 	SignInAccounts int // customers for the sign-in scenario
 	FloorTokens    int
@@ -123,6 +127,27 @@ func (a *adminAPI) admin(ctx context.Context, method, path string, in any, want 
 	return a.call(ctx, nil, method, a.adminBase+path, hdr, b, want, nil)
 }
 
+// raisedLimit is what the harness sets the load tenants' rate limits to: the most a
+// setting allows.
+const raisedLimit = identity.MaxRatePerMinute
+
+// loadTenantSettings are the settings of every load tenant: the password grant (off by
+// default) for the signed-in customers' tokens, and the limits of the credential
+// endpoints raised so that the sign-in scenario (and setup's sign-ins and sign-ups)
+// measure the work, not the limiter. Raised, not switched off (0): every attempt is
+// still counted, so each pays the limiter's writes as in production. Lockout stays at
+// its default; the load signs in with the right password, which records no failure.
+// ratelimit.anonymous_per_client stays off, its default.
+func loadTenantSettings() map[string]string {
+	n := strconv.Itoa(raisedLimit)
+	return map[string]string{
+		"grants.password":             "true",
+		"ratelimit.login_per_ip":      n,
+		"ratelimit.login_per_account": n,
+		"ratelimit.signup_per_ip":     n,
+	}
+}
+
 func tenantName(i int) string { return fmt.Sprintf("load-%04d", i) }
 
 func randomString(n int) string {
@@ -146,7 +171,7 @@ func setup(ctx context.Context, a *adminAPI, baseline string, size setupSize, si
 	for _, t := range f.tenants {
 		g.Go(func() error {
 			if err := a.admin(gctx, http.MethodPost, "/admin/tenants",
-				map[string]any{"name": t, "settings": map[string]string{"grants.password": "true"}}, http.StatusCreated); err != nil {
+				map[string]any{"name": t, "settings": loadTenantSettings()}, http.StatusCreated); err != nil {
 				return fmt.Errorf("create tenant: %w", err)
 			}
 			if err := a.admin(gctx, http.MethodPost, "/admin/tenants/"+t+"/clients", map[string]any{
@@ -216,6 +241,30 @@ func setup(ctx context.Context, a *adminAPI, baseline string, size setupSize, si
 				return err
 			}
 			f.customers[i] = ct
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// Customers' refresh chains: a sign-in through the login API each (the signed-in
+	// customers in turn), so each chain is a token family of its own that rotates.
+	f.customerChains = make([]grant, size.Chains)
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i := range f.customerChains {
+		acc := all[i%size.CustomerTokens]
+		anon, _ := f.anonOf(acc.Tenant, i) // found above for the same customer
+		g.Go(func() error {
+			login, err := loginAPISignIn(gctx, a, signIn, acc, f.password, anon)
+			if err != nil {
+				return err
+			}
+			if login.RefreshToken == "" {
+				return errors.New("sign in: the answer lacks refresh_token")
+			}
+			f.customerChains[i] = grant{Tenant: acc.Tenant, Access: login.AccessToken, Refresh: login.RefreshToken}
 			return nil
 		})
 	}
@@ -296,23 +345,33 @@ func mintAnonymous(ctx context.Context, a *adminAPI, tenants []string, n int) ([
 	return out, nil
 }
 
-// signInCustomer signs a customer in twice: through the login API, and through the
-// password grant with the openid scope (userinfo, and a JWT access token).
-func signInCustomer(ctx context.Context, a *adminAPI, c *http.Client, acc account, password string, anon grant) (customerTokens, error) {
-	ct := customerTokens{Tenant: acc.Tenant}
+// loginAPISignIn signs a customer in through the login API with an anonymous
+// shopper's token.
+func loginAPISignIn(ctx context.Context, a *adminAPI, c *http.Client, acc account, password string, anon grant) (tokenAnswer, error) {
 	body, _ := json.Marshal(map[string]string{"email": acc.Email, "password": password})
 	var login tokenAnswer
 	hdr := http.Header{"Authorization": {"Bearer " + anon.Access}, "Content-Type": {"application/json"}}
 	if err := a.call(ctx, c, http.MethodPost, a.base+"/customer/"+acc.Tenant+"/login", hdr, body, http.StatusOK, &login); err != nil {
-		return ct, fmt.Errorf("sign in: %w", err)
+		return login, fmt.Errorf("sign in: %w", err)
 	}
 	if login.AccessToken == "" {
-		return ct, errors.New("sign in: the answer lacks access_token")
+		return login, errors.New("sign in: the answer lacks access_token")
+	}
+	return login, nil
+}
+
+// signInCustomer signs a customer in twice: through the login API, and through the
+// password grant with the openid scope (userinfo, and a JWT access token).
+func signInCustomer(ctx context.Context, a *adminAPI, c *http.Client, acc account, password string, anon grant) (customerTokens, error) {
+	ct := customerTokens{Tenant: acc.Tenant}
+	login, err := loginAPISignIn(ctx, a, c, acc, password, anon)
+	if err != nil {
+		return ct, err
 	}
 	form := url.Values{"grant_type": {"password"}, "client_id": {storefrontClient}, "username": {acc.Email},
 		"password": {password}, "scope": {"openid profile email"}}
 	var oidc tokenAnswer
-	hdr = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	if err := a.call(ctx, c, http.MethodPost, a.base+"/oauth2/"+acc.Tenant+"/token", hdr, []byte(form.Encode()), http.StatusOK, &oidc); err != nil {
 		return ct, fmt.Errorf("password grant: %w", err)
 	}

@@ -30,7 +30,10 @@ const (
 
 // cli is one invocation: its context, environment and output streams.
 type cli struct {
-	ctx    context.Context
+	ctx context.Context
+	// hurry ends on a second SIGINT or SIGTERM: serve skips the rest of its drain delay.
+	// Nil: never.
+	hurry  context.Context
 	env    func(string) string
 	stdin  io.Reader // customer import --file -, customer set-password
 	stdout io.Writer
@@ -92,7 +95,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 
 // runIO is run with a standard input (`customer import --file -` reads it).
 func runIO(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
+	return runSignalled(ctx, nil, args, env, stdin, stdout, stderr)
+}
+
+// runSignalled is runIO with the context of a second signal (signals).
+func runSignalled(ctx, hurry context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, hurry: hurry, env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	return c.dispatch("custodian", commands, args)
 }
 
@@ -333,12 +341,15 @@ const (
 
 func (c *cli) serve(name string, args []string) int {
 	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--database URL] [--public-url URL]\n"+
-		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--cache-ttl DURATION] [--demo]",
-		"Serves Custodian until SIGINT or SIGTERM, then shuts down gracefully: the public surface (OAuth, the\n"+
-			"ticket and login APIs, the hosted pages, /healthz) on --addr, and operations and administration\n"+
-			"(/healthz, /readyz, /metrics, /admin/…) on --admin-addr, which must stay off the public network", nil)
+		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--shutdown-delay 5s] [--cache-ttl 1s] [--demo]",
+		"Serves Custodian until SIGINT or SIGTERM: the public surface (OAuth, the ticket and login APIs, the\n"+
+			"hosted pages, /healthz) on --addr, and operations and administration (/healthz, /readyz, /metrics,\n"+
+			"/admin/…) on --admin-addr, which must stay off the public network. On the signal it drains: /readyz\n"+
+			"says not ready and responses close their connections for --shutdown-delay (a second signal cuts it\n"+
+			"short), then the listeners close, requests in flight finish (up to 15 s), the outbox worker stops\n"+
+			"and the database closes", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "cache-ttl")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "shutdown-delay", "cache-ttl")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code
@@ -404,6 +415,12 @@ func (c *cli) serve(name string, args []string) int {
 		return c.fail(exitFailure, fmt.Errorf("serve: %w", err))
 	case <-c.ctx.Done():
 	}
+	// Drain: load balancers see /readyz go not ready and keep-alive clients are told to
+	// reconnect (elsewhere) while this node still serves; then the listeners close.
+	delay := o.shutdownDelay()
+	srv.Drain()
+	log.Info("draining", "delay", delay)
+	c.wait(delay)
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), shutdownTimeout)
 	defer cancel()
@@ -425,6 +442,23 @@ func (c *cli) serve(name string, args []string) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// wait waits d, or less when a second signal comes (c.hurry).
+func (c *cli) wait(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var hurry <-chan struct{}
+	if c.hurry != nil {
+		hurry = c.hurry.Done()
+	}
+	select {
+	case <-t.C:
+	case <-hurry:
+	}
 }
 
 // httpServer is the HTTP server of one listener, with the command's timeouts.

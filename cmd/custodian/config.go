@@ -39,6 +39,9 @@ type options struct {
 	AllowPrivateURLs string
 	// TrustedProxies: CIDRs whose forwarding headers are believed (custodian.ParseTrustedProxies).
 	TrustedProxies string
+	// ShutdownDelay (a Go duration, "5s"): how long serve keeps serving after SIGTERM,
+	// with /readyz not ready, before it closes its listeners.
+	ShutdownDelay string
 	// CacheTTL: how long a node serves tenants, clients and keys from its cache (a Go
 	// duration; 0 turns the caches off; empty: custodian.Config's default).
 	CacheTTL string
@@ -55,10 +58,14 @@ const (
 	// the host that scrapes us.
 	defaultAdminAddr = "127.0.0.1:8081"
 	configEnv        = "CUSTODIAN_CONFIG"
+	// defaultShutdownDelay gives a load balancer probing /readyz every second or two
+	// time to see the node go not ready (two failed probes) before it closes.
+	defaultShutdownDelay = "5s"
 )
 
 func defaultOptions() options {
-	return options{Database: defaultDatabase, Addr: defaultAddr, AdminAddr: defaultAdminAddr, LogFormat: "text", LogLevel: "info"}
+	return options{Database: defaultDatabase, Addr: defaultAddr, AdminAddr: defaultAdminAddr, LogFormat: "text", LogLevel: "info",
+		ShutdownDelay: defaultShutdownDelay}
 }
 
 // source ties an option to its environment variable and, for some, its flag. An option
@@ -84,6 +91,7 @@ var sources = []source{
 	{"CUSTODIAN_LOG_LEVEL", "log-level", func(o *options) *string { return &o.LogLevel }},
 	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
 	{"CUSTODIAN_TRUSTED_PROXIES", "trusted-proxies", func(o *options) *string { return &o.TrustedProxies }},
+	{"CUSTODIAN_SHUTDOWN_DELAY", "shutdown-delay", func(o *options) *string { return &o.ShutdownDelay }},
 	{"CUSTODIAN_CACHE_TTL", "cache-ttl", func(o *options) *string { return &o.CacheTTL }},
 }
 
@@ -114,6 +122,8 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
 		case "trusted-proxies":
 			fs.StringVar(&o.TrustedProxies, n, "", "comma list of `CIDRs` of the load balancers and proxies whose Forwarded / X-Forwarded-For headers name the client (env CUSTODIAN_TRUSTED_PROXIES; default none: the client is the TCP peer)")
+		case "shutdown-delay":
+			fs.StringVar(&o.ShutdownDelay, n, defaultShutdownDelay, "`duration` serve keeps serving after SIGTERM with /readyz not ready and \"Connection: close\" on\n        every response, before it stops accepting connections; 0 for none; a second signal skips it\n        (env CUSTODIAN_SHUTDOWN_DELAY)")
 		case "cache-ttl":
 			fs.StringVar(&o.CacheTTL, n, "", "longest `duration` a node serves a tenant, client or signing key from its cache; every change\n"+
 				"        reaches it sooner (PostgreSQL: NOTIFY), this bounds a lost notification or a SQLite write by another\n"+
@@ -175,6 +185,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 		} else if sameListener(o.Addr, o.AdminAddr) {
 			errs = append(errs, fmt.Errorf("admin listen address (CUSTODIAN_ADMIN_ADDR) %q must differ from the listen address: the admin surface is never served where shoppers are", o.AdminAddr))
 		}
+		if err := checkShutdownDelay(o.ShutdownDelay); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown delay (CUSTODIAN_SHUTDOWN_DELAY) %w", err))
+		}
 	}
 	if err := checkLogFormat(o.LogFormat); err != nil {
 		errs = append(errs, fmt.Errorf("log format (CUSTODIAN_LOG_FORMAT) %w", err))
@@ -213,6 +226,26 @@ func checkLogLevel(l string) error {
 		return fmt.Errorf("%q: want debug, info, warn or error", l)
 	}
 	return nil
+}
+
+// maxShutdownDelay: a longer delay is a typo (5m for 5s) that would hold every restart.
+const maxShutdownDelay = 5 * time.Minute
+
+func checkShutdownDelay(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxShutdownDelay {
+		return fmt.Errorf("%q: want a duration from 0s to %s, e.g. 5s", v, maxShutdownDelay)
+	}
+	return nil
+}
+
+// shutdownDelay is the checked ShutdownDelay (problems reported a bad one).
+func (o *options) shutdownDelay() time.Duration {
+	d, err := time.ParseDuration(o.ShutdownDelay)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
 }
 
 func checkAddr(addr string) error {

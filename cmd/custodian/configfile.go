@@ -47,9 +47,10 @@ func configKeys() map[string]*flag.Flag {
 // is reported with the file and line (the library's own checks, of the public URL say,
 // report it without).
 var valueChecks = map[string]func(string) error{
-	"addr":       checkAddr,
-	"log-format": checkLogFormat,
-	"log-level":  checkLogLevel,
+	"addr":           checkAddr,
+	"log-format":     checkLogFormat,
+	"log-level":      checkLogLevel,
+	"shutdown-delay": checkShutdownDelay,
 	"trusted-proxies": func(v string) error {
 		_, err := custodian.ParseTrustedProxies(v)
 		return err
