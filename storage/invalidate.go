@@ -32,10 +32,11 @@ type caches struct {
 	mu      sync.Mutex
 	pending map[*sqlx.Tx][]invalidation
 
-	listener *pq.Listener
-	stop     chan struct{}
-	done     chan struct{}
-	log      *slog.Logger
+	listener  *pq.Listener
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	log       *slog.Logger
 }
 
 // invalidation names what a write changed. The triggers send the same as JSON.
@@ -198,11 +199,14 @@ func (c *caches) run() {
 	}
 }
 
+// close stops the listener; closing again (a Store closed twice) does nothing.
 func (c *caches) close() {
 	if c.listener == nil {
 		return
 	}
-	close(c.stop)
-	<-c.done
-	_ = c.listener.Close()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		_ = c.listener.Close() // unblocks a Listen still waiting for a connection
+		<-c.done
+	})
 }
