@@ -66,6 +66,9 @@ var browserFlows = []browserFlow{
 	{"sign-up", flowSignUp},
 	{"password-reset", flowPasswordReset},
 	{"branded-de", flowBranded},
+	{"branded-de-accounts", flowBrandedAccounts},
+	{"accept-language", flowAcceptLanguage},
+	{"long-texts", flowLongTexts},
 }
 
 // TestBrowserPages runs every flow at every width in one Chromium. A machine without
@@ -680,12 +683,15 @@ func (st *storefrontStub) wait(state string, timeout time.Duration) (url.Values,
 	}
 }
 
-// brandedTenant is a tenant with every branding setting, German by default, and a
+// brandedTenant is a tenant with every branding setting, French by default, that asks
+// a second factor on every sign-in and activates new accounts by a mailed link, with a
 // logo served over https from a loopback TLS server. Chromium does not trust the test
 // server's certificate, so the image itself does not load (a network error, which the
-// suite does not count); what the flow proves is that the page names it, that the CSP
+// suite does not count); what the flows prove is that the page names it, that the CSP
 // allows exactly its origin (a wrong img-src would be a CSP violation, which the suite
-// fails on), and everything the branding changes in the text.
+// fails on), and everything the branding changes in the text. The flows run in German
+// (ui_locales), which is neither the tenant's default nor the browser's language: a
+// page that loses the flow's language shows French or English.
 const brandedTenant = "marke"
 
 func (fx *browserFixture) branded(t *testing.T) (logoOrigin string) {
@@ -709,24 +715,67 @@ func (fx *browserFixture) branded(t *testing.T) (logoOrigin string) {
 		GrantTypes: []string{identity.GrantAuthorizationCode}, Scopes: []string{"openid", "profile", "email"}}, ""); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := fx.e.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: brandedTenant, ID: partnerClient, Name: "Partner App",
+		Public: true, RedirectURIs: []string{fx.storefront.callback()}, Scopes: []string{"openid", "email"},
+		GrantTypes: []string{identity.GrantAuthorizationCode}}, ""); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := fx.e.srv.OAuth.UpdateTenantSettings(ctx, brandedTenant, map[string]string{
 		"branding.display_name": "Müller Mode", "branding.logo_url": fx.logo.URL + "/logo.svg",
 		"branding.primary_color": "#2e8540", "branding.support_url": "https://shop.example.com/hilfe",
 		"branding.privacy_url": "https://shop.example.com/datenschutz", "branding.terms_url": "https://shop.example.com/agb",
-		"branding.default_locale": "de", "branding.text.logout_heading.de": "Bei Müller Mode abmelden?"}); err != nil {
+		"branding.default_locale": "fr", "branding.text.logout_heading.de": "Bei Müller Mode abmelden?",
+		"twofactor.triggers": "always", "signup.optin": "true"}); err != nil {
 		t.Fatal(err)
 	}
 	return fx.logo.URL
 }
 
-// flowBranded: a branded tenant's pages in German (ui_locales=de kept from the login
-// page through the wrong password to the sign-out), in French by Accept-Language on
-// the same tenant, with the display name instead of the tenant's name, the logo's
-// origin as the CSP's only img-src, and the tenant's own heading.
+// wantGerman checks that the page is German (lang and heading) under the branded
+// tenant's display name.
+func (s *pageSession) wantGerman(what, heading string) {
+	s.t.Helper()
+	if got := s.attr("html", "lang"); got != "de" {
+		s.t.Errorf("[%dpx] %s: lang=%q, want de", s.Width, what, got)
+	}
+	if got := s.Text("h1"); got != heading {
+		s.t.Errorf("[%dpx] %s: heading %q, want %q", s.Width, what, got, heading)
+	}
+	if got := s.attr(".brand img", "alt"); got != "Logo von Müller Mode" {
+		s.t.Errorf("[%dpx] %s: logo alt %q, want the display name in German", s.Width, what, got)
+	}
+}
+
+// germanMail flushes the outbox and returns the newest mail to the address, which must
+// be new since before (a count of messages) and have a German subject that starts with
+// subject.
+func (fx *browserFixture) germanMail(t *testing.T, email string, before int, subject string) notifytest.Mail {
+	t.Helper()
+	if _, err := fx.e.srv.DeliverNotifications(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.smtp.Messages()); n <= before {
+		t.Fatalf("no new mail to %s", email)
+	}
+	m := fx.smtp.WaitFor(t, email, browserTimeout)
+	if !strings.HasPrefix(m.Subject, subject) || !strings.Contains(m.Body, "Müller Mode") {
+		t.Errorf("mail %q, want the German %q signed by the display name:\n%s", m.Subject, subject, m.Body)
+	}
+	return m
+}
+
+var germanCodeRE = regexp.MustCompile(`^Ihr Anmeldecode: (\d{6})$`)
+
+// flowBranded: a branded tenant's pages in German (ui_locales=de-DE kept from the
+// login page through the wrong password, the second factor, a code asked for again
+// and the consent of a third-party client; then the sign-out, the signed-out page and
+// an error page), with the display name instead of the tenant's name, the logo's
+// origin as the CSP's only img-src, the brand colour, and the tenant's own heading;
+// Spanish by Accept-Language and French (the tenant's default) without either.
 func flowBranded(t *testing.T, fx *browserFixture, s *pageSession) {
 	origin := fx.branded(t)
 	email := fx.shopper(t, brandedTenant, "branded", s.Width)
-	ar := fx.authRequest(brandedTenant, browserClient, "openid email", url.Values{"ui_locales": {"de-DE en"}})
+	ar := fx.authRequest(brandedTenant, partnerClient, partnerScopes, url.Values{"ui_locales": {"de-DE en"}})
 
 	// The headers, as any client sees them: the CSP names the logo's origin exactly.
 	resp, err := http.Get(ar.url)
@@ -737,33 +786,30 @@ func flowBranded(t *testing.T, fx *browserFixture, s *pageSession) {
 	if got, want := resp.Header.Get("Content-Security-Policy"), "img-src "+origin; !strings.HasSuffix(got, "; "+want) || strings.Count(got, "img-src") != 1 {
 		t.Errorf("CSP %q, want exactly %q as img-src", got, want)
 	}
-	// Accept-Language when there is no ui_locales: French.
-	req, _ := http.NewRequest(http.MethodGet, fx.authRequest(brandedTenant, browserClient, "openid", nil).url, nil)
-	req.Header.Set("Accept-Language", "fr-CH, fr;q=0.9, en;q=0.5")
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
+	// Without ui_locales: Accept-Language (Spanish), else the tenant's default (French).
+	for _, c := range []struct{ acceptLanguage, lang, heading string }{
+		{"es-MX, es;q=0.9, en;q=0.5", "es", "Iniciar sesión"},
+		{"", "fr", "Se connecter"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, fx.authRequest(brandedTenant, browserClient, "openid", nil).url, nil)
+		req.Header.Set("Accept-Language", c.acceptLanguage)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if page := string(b); !strings.Contains(page, `<html lang="fr">`) || !strings.Contains(page, "<h1>Se connecter</h1>") {
-			t.Errorf("Accept-Language fr: the page is not French: %.300s", page)
+		if page := string(b); !strings.Contains(page, `<html lang="`+c.lang+`">`) || !strings.Contains(page, "<h1>"+c.heading+"</h1>") {
+			t.Errorf("Accept-Language %q: the page is not in %s: %.300s", c.acceptLanguage, c.lang, page)
 		}
 	}
 
 	if status := s.Open(ar.url); status != http.StatusOK {
 		t.Fatalf("login page: %d", status)
 	}
-	if got := s.attr("html", "lang"); got != "de" {
-		t.Errorf("lang=%q, want de", got)
-	}
-	if got := s.Text("h1"); got != "Anmelden" {
-		t.Errorf("German login heading %q", got)
-	}
+	s.wantGerman("login page", "Anmelden")
 	if got := s.attr(".brand img", "src"); got != origin+"/logo.svg" {
 		t.Errorf("logo src %q", got)
-	}
-	if got := s.attr(".brand img", "alt"); got != "Logo von Müller Mode" {
-		t.Errorf("logo alt %q", got)
 	}
 	if got := s.Text(".site-links"); !strings.Contains(got, "Hilfe") || !strings.Contains(got, "Datenschutz") || !strings.Contains(got, "AGB") {
 		t.Errorf("footer links %q", got)
@@ -784,20 +830,214 @@ func flowBranded(t *testing.T, fx *browserFixture, s *pageSession) {
 		t.Errorf("wrong password: %d", status)
 	}
 	s.wantErrorTiedTo("#password", "E-Mail-Adresse oder Passwort ist falsch")
-	if got := s.attr("html", "lang"); got != "de" {
-		t.Errorf("after the post: lang=%q, want de (ui_locales kept)", got)
+	s.wantGerman("after a wrong password", "Anmelden")
+
+	// The second factor: its page, a code asked for again too soon, the mailed code.
+	before := len(fx.smtp.Messages())
+	if status := signIn(s, email, shopperPass); status != http.StatusOK {
+		t.Fatalf("sign in: %d", status)
 	}
-	signIn(s, email, shopperPass)
+	s.wantGerman("second-factor page", "Bestätigen Sie, dass Sie es sind")
+	if got := s.Text(".sub"); !strings.Contains(got, "3 Minuten") {
+		t.Errorf("the code's lifetime for people in German: %q", got)
+	}
+	s.Check("branded-two-factor-de")
+	m := germanCodeRE.FindStringSubmatch(fx.germanMail(t, email, before, "Ihr Anmeldecode: ").Subject)
+	if m == nil {
+		t.Fatal("no code in the German mail's subject")
+	}
+	if status := s.Press("#resend"); status != http.StatusTooManyRequests {
+		t.Errorf("a new code at once: %d, want 429", status)
+	}
+	if got := s.Text("[role=alert]"); !strings.HasPrefix(got, "Soeben wurde ein Code gesendet. Warten Sie ") || !strings.Contains(got, " Sekunden, bevor") {
+		t.Errorf("the resend's answer: %q", got)
+	}
+	s.wantGerman("after asking for a new code", "Bestätigen Sie, dass Sie es sind")
+	s.Fill("#code", m[1])
+	if status := s.Press("#verify"); status != http.StatusOK {
+		t.Fatalf("verify: %d", status)
+	}
+
+	// The third-party client asks for consent.
+	s.wantGerman("consent page", "Zugriff erlauben?")
+	if got := s.Text("#signed-in-as"); got != email {
+		t.Errorf("the consent page says signed in as %q, want %q", got, email)
+	}
+	if got := s.Text("ul.scopes"); !strings.Contains(got, "Ihre E-Mail-Adresse sehen") {
+		t.Errorf("the consent page lists %q, want the scopes in German words", got)
+	}
+	if got := s.Text("main"); !strings.Contains(got, "Partner App") || strings.Contains(got, brandedTenant) {
+		t.Errorf("the consent page: %q, want the client named and the tenant's slug nowhere", got)
+	}
+	s.Check("branded-consent-de")
+	s.Press("#allow")
 	fx.wantCode(t, s, ar)
 
-	if status := s.Open(fx.e.url + "/oauth2/" + brandedTenant + "/logout?ui_locales=de"); status != http.StatusOK {
+	// Sign-out: the tenant's own heading, the question under the display name, then the
+	// signed-out page's way back to the shop.
+	if status := s.Open(fx.e.url + "/oauth2/" + brandedTenant + "/logout?ui_locales=de&client_id=" + browserClient); status != http.StatusOK {
 		t.Fatalf("logout page: %d", status)
 	}
-	if got := s.Text("h1"); got != "Bei Müller Mode abmelden?" {
-		t.Errorf("the tenant's own logout heading: %q", got)
-	}
+	s.wantGerman("logout page", "Bei Müller Mode abmelden?")
 	if got := s.Text(".sub"); got != "Möchten Sie sich bei Müller Mode abmelden?" || strings.Contains(got, brandedTenant) {
 		t.Errorf("logout question %q, want the display name", got)
 	}
 	s.Check("branded-logout-de")
+	if status := s.Press(`button[type=submit]`); status != http.StatusOK {
+		t.Fatalf("sign out: %d", status)
+	}
+	s.wantGerman("signed-out page", "Abgemeldet")
+	if got := s.Text("#back"); got != "Zurück zu Müller Mode" || s.attr("#back", "href") != fx.storefront.url+"/" {
+		t.Errorf("the signed-out page's way back: %q to %q", got, s.attr("#back", "href"))
+	}
+	s.Check("branded-signed-out-de")
+
+	// An error page: a redirect URI the client does not have.
+	bad := fx.authRequest(brandedTenant, browserClient, "openid", url.Values{"ui_locales": {"de"}, "redirect_uri": {"http://127.0.0.1:1/elsewhere"}})
+	if status := s.Open(bad.url); status != http.StatusBadRequest {
+		t.Errorf("bad redirect: %d", status)
+	}
+	s.wantGerman("error page", "Etwas ist schiefgelaufen")
+	if got := s.Text("#request-id"); !strings.Contains(got, "nennen Sie diese Referenz") || len(strings.TrimSpace(s.Text("#request-id code"))) < 8 {
+		t.Errorf("the error page's request id, in German: %q", got)
+	}
+	if got := s.Text("#back"); got != "Zurück zu Müller Mode" {
+		t.Errorf("the error page's way back: %q", got)
+	}
+	s.Check("branded-error-de")
+}
+
+var (
+	brandedConfirmRE = regexp.MustCompile(`(http://\S+/oauth2/` + brandedTenant + `/signup/confirm\?\S+)`)
+	brandedResetRE   = regexp.MustCompile(`(http://\S+/oauth2/` + brandedTenant + `/password/new\?\S+)`)
+)
+
+// flowBrandedAccounts: the branded tenant's sign-up (with its activation mail and
+// page) and password reset (with its mail and new-password page) in German, the
+// language of the authorization request, carried through every form, mail and link.
+func flowBrandedAccounts(t *testing.T, fx *browserFixture, s *pageSession) {
+	fx.branded(t)
+	fx.mu.Lock()
+	fx.n++
+	email := fmt.Sprintf("branded-signup-%d-%d@example.com", s.Width, fx.n)
+	fx.mu.Unlock()
+	ar := fx.authRequest(brandedTenant, browserClient, "openid email", url.Values{"ui_locales": {"de"}})
+	s.Open(ar.url)
+	if status := s.Press("#create-account"); status != http.StatusOK {
+		t.Fatalf("create account: %d", status)
+	}
+	s.wantGerman("sign-up page", "Konto erstellen")
+	s.Check("branded-sign-up-de")
+	s.Fill("#email", email)
+	s.Fill("#password", shopperPass)
+	before := len(fx.smtp.Messages())
+	if status := s.Press("#create-account"); status != http.StatusOK {
+		t.Fatalf("sign up: %d", status)
+	}
+	s.wantGerman("after signing up", "Sehen Sie in Ihr Postfach")
+	link := brandedConfirmRE.FindStringSubmatch(fx.germanMail(t, email, before, "Aktivieren Sie Ihr Konto").Body)
+	if link == nil {
+		t.Fatal("no link in the activation mail")
+	}
+	s.Open(link[1])
+	s.wantGerman("confirmation page", "Aktivieren Sie Ihr Konto")
+	s.Check("branded-sign-up-confirm-de")
+	if status := s.Press("#activate"); status != http.StatusOK {
+		t.Fatalf("activate: %d", status)
+	}
+	s.wantGerman("after activating", "Ihr Konto ist aktiv")
+	s.Press("#continue")
+	s.wantGerman("back at the login page", "Anmelden")
+
+	if status := s.Press("#forgot-password"); status != http.StatusOK {
+		t.Fatalf("forgot password: %d", status)
+	}
+	s.wantGerman("reset page", "Passwort zurücksetzen")
+	s.Check("branded-password-reset-de")
+	s.Fill("#email", email)
+	before = len(fx.smtp.Messages())
+	if status := s.Press("#send-link"); status != http.StatusOK {
+		t.Fatalf("send link: %d", status)
+	}
+	s.wantGerman("after asking", "Sehen Sie in Ihr Postfach")
+	link = brandedResetRE.FindStringSubmatch(fx.germanMail(t, email, before, "Passwort zurücksetzen").Body)
+	if link == nil {
+		t.Fatal("no link in the reset mail")
+	}
+	s.Open(link[1])
+	s.wantGerman("new-password page", "Neues Passwort wählen")
+	s.Check("branded-password-new-de")
+	s.Fill("#password", "ein ganz neues Passwort")
+	if status := s.Press("#set-password"); status != http.StatusOK {
+		t.Fatalf("set password: %d", status)
+	}
+	s.wantGerman("after setting", "Passwort geändert")
+	s.Check("branded-password-changed-de")
+	s.Press("#continue")
+	s.wantGerman("back at the login page", "Anmelden")
+}
+
+// flowAcceptLanguage: a browser set to Swiss German (Accept-Language, no ui_locales)
+// on a tenant without a default language gets German pages: the login page, a wrong
+// password's message, and, signed in, the code at the storefront.
+func flowAcceptLanguage(t *testing.T, fx *browserFixture, s *pageSession) {
+	email := fx.shopper(t, testTenant, "acceptlang", s.Width)
+	s.AcceptLanguage("de-CH", "de", "en")
+	ar := fx.authRequest(testTenant, browserClient, browserScopes, nil)
+	if status := s.Open(ar.url); status != http.StatusOK {
+		t.Fatalf("login page: %d", status)
+	}
+	if got := s.attr("html", "lang"); got != "de" {
+		t.Errorf("lang=%q, want de", got)
+	}
+	if got := s.Text("h1"); got != "Anmelden" {
+		t.Errorf("login heading %q, want German", got)
+	}
+	if got := s.Text("#forgot-password"); got != "Passwort vergessen?" {
+		t.Errorf("the reset link says %q, want German", got)
+	}
+	s.Check("accept-language-sign-in-de")
+	if status := signIn(s, email, "not the password"); status != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", status)
+	}
+	s.wantErrorTiedTo("#password", "E-Mail-Adresse oder Passwort ist falsch")
+	if got := s.attr("html", "lang"); got != "de" {
+		t.Errorf("after the post: lang=%q, want de", got)
+	}
+	signIn(s, email, shopperPass)
+	fx.wantCode(t, s, ar)
+}
+
+// flowLongTexts: a tenant whose display name and heading are as long as the settings
+// allow and have no space to wrap at, and Arabic (right-to-left) text among them: the
+// page still fits a phone's width (Check fails on sideways scrolling and on a card
+// that reaches the screen's edges) and shows every character, escaped.
+func flowLongTexts(t *testing.T, fx *browserFixture, s *pageSession) {
+	const tenant = "lang"
+	name := string([]rune(strings.Repeat("Müllermodeundsöhne", 5))[:80])
+	heading := "مرحبا " + strings.Repeat("<b>Willkommen</b>", 6)
+	fx.mu.Lock()
+	if _, err := fx.e.srv.OAuth.GetTenant(context.Background(), tenant); err != nil {
+		if _, err := fx.e.srv.OAuth.CreateTenant(context.Background(), tenant); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.e.srv.OAuth.CreateClient(context.Background(), &oauth.Client{Tenant: tenant, ID: browserClient,
+			Name: "متجر الأزياء " + strings.Repeat("X", 60), Public: true, FirstParty: true, RedirectURIs: []string{fx.storefront.callback()},
+			GrantTypes: []string{identity.GrantAuthorizationCode}, Scopes: []string{"openid"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.e.srv.OAuth.UpdateTenantSettings(context.Background(), tenant, map[string]string{
+			"branding.display_name": name, "branding.text.login_heading": heading}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.mu.Unlock()
+	s.Open(fx.authRequest(tenant, browserClient, "openid", nil).url)
+	if got := s.Text(".brand"); got != name {
+		t.Errorf("display name %q, want %q", got, name)
+	}
+	if got := s.Text("h1"); got != heading {
+		t.Errorf("heading %q, want the tenant's text as text %q", got, heading)
+	}
+	s.Check("long-texts")
 }

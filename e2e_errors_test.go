@@ -376,3 +376,56 @@ func TestRefreshGraceBound(t *testing.T) {
 		t.Errorf("a fork beyond the bound was granted")
 	}
 }
+
+// TestRequestIDOnEveryAnswer (issue 14): every answer carries X-Request-Id, also for a
+// path or method no route has (which gorilla/mux answers outside the routes'
+// middlewares), on the public and the admin listener; the caller's own id is kept, and
+// the error page of an unknown page under /oauth2/ shows it for support.
+func TestRequestIDOnEveryAnswer(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			for _, c := range []struct {
+				name, method, url, accept string
+				status                    int
+				body                      string // a part of the answer
+			}{
+				{"unknown path", http.MethodGet, e.url + "/nosuch", "", http.StatusNotFound, "not found"},
+				{"unknown path of the login API", http.MethodGet, e.url + "/customer/" + testTenant + "/nosuch", "", http.StatusNotFound, "not found"},
+				{"method of no route", http.MethodDelete, e.url + "/healthz", "", http.StatusMethodNotAllowed, "Method Not Allowed"},
+				{"unknown OAuth path, JSON", http.MethodGet, e.issuer() + "/nosuch", "application/json", http.StatusNotFound, `"invalid_request"`},
+				{"unknown OAuth path, page", http.MethodGet, e.issuer() + "/nosuch", "text/html", http.StatusNotFound, "<h1>Page not found</h1>"},
+				{"OAuth method of no route", http.MethodDelete, e.issuer() + "/jwks.json", "", http.StatusMethodNotAllowed, `"invalid_request"`},
+				{"known OAuth route's error", http.MethodGet, e.url + "/oauth2/nosuch/jwks.json", "", http.StatusNotFound, "unknown tenant"},
+				{"admin: unknown path", http.MethodGet, e.admin + "/nosuch", "", http.StatusNotFound, "not found"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					for _, sent := range []string{"", "support-ref-0123456789"} {
+						req, _ := http.NewRequest(c.method, c.url, nil)
+						if c.accept != "" {
+							req.Header.Set("Accept", c.accept)
+						}
+						if sent != "" {
+							req.Header.Set("X-Request-Id", sent)
+						}
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							t.Fatal(err)
+						}
+						body := readBody(t, resp)
+						id := resp.Header.Get("X-Request-Id")
+						if resp.StatusCode != c.status || !strings.Contains(body, c.body) {
+							t.Errorf("%d %q, want %d with %q", resp.StatusCode, body, c.status, c.body)
+						}
+						if len(id) < 8 || sent != "" && id != sent {
+							t.Errorf("X-Request-Id %q (sent %q)", id, sent)
+						}
+						if c.accept == "text/html" && !strings.Contains(body, "<code>"+id+"</code>") {
+							t.Errorf("the error page does not show the request id %q: %s", id, body)
+						}
+					}
+				})
+			}
+		})
+	}
+}

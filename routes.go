@@ -12,6 +12,7 @@ import (
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	s.Register(r)
+	s.unmatched(r)
 	return r
 }
 
@@ -22,7 +23,23 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) AdminHandler() http.Handler {
 	r := mux.NewRouter()
 	s.RegisterAdmin(r)
+	s.unmatched(r)
 	return r
+}
+
+// unmatched answers the paths and methods no route of Custodian's own router has,
+// through the middlewares of every route (gorilla/mux runs a router's middlewares only
+// for a route that matched): they carry a request id (X-Request-Id) and are logged and
+// counted like every other answer. A host program that mounts Custodian with Register
+// or RegisterAdmin answers them itself.
+func (s *Server) unmatched(r *mux.Router) {
+	wrap := func(h http.Handler) http.Handler {
+		return s.closeWhenDraining(s.recoverer(s.requestContext(s.metrics.middleware(h))))
+	}
+	r.NotFoundHandler = wrap(http.NotFoundHandler())
+	r.MethodNotAllowedHandler = wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+	}))
 }
 
 // Register mounts Custodian's public routes on a host program's router. Mount it at the
@@ -32,9 +49,10 @@ func (s *Server) AdminHandler() http.Handler {
 // metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware, s.deadline)
+	outer := []mux.MiddlewareFunc{s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware}
+	sub.Use(append(outer, s.deadline)...)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
-	s.OAuth.Register(sub)
+	s.OAuth.Register(sub, outer...)
 	s.tickets.Register(sub)
 	s.login.Register(sub)
 }

@@ -80,6 +80,7 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
+	p := mailPrinter(ctx, t, a)
 	link := ""
 	if base := t.Settings.PasswordResetURL; base != "" {
 		if u, err := url.Parse(base); err == nil {
@@ -90,9 +91,8 @@ func (s *Service) passwordResetJob(ctx context.Context, m *notify.Message) error
 		}
 	} else if t.Settings.PagesPasswordReset {
 		// No storefront page: the mail links to the hosted new-password page.
-		link = s.hostedLink(t.Name, "/password/new", tok, &HostedPage{Return: str("return")})
+		link = s.hostedLink(t.Name, "/password/new", tok, p.Code(), &HostedPage{Return: str("return")})
 	}
-	p := mailPrinter(ctx, t, a)
 	parts := []string{p.T("Someone asked to reset the password of your account. Your reset token (valid for %s, once):", p.Duration(ttl)), tok}
 	if link != "" && t.Settings.PasswordResetURL == "" {
 		// The hosted page; the token stays in the mail for a storefront that asks for it.

@@ -35,10 +35,15 @@ type SignupRequest struct {
 // (a path under /oauth2/{tenant}/, checked by the page; "" for none).
 type HostedPage struct{ Return string }
 
-// hostedLink is the address of a hosted page of the tenant carrying a mailed token
-// and, when known, the authorization request to return to.
-func (s *Service) hostedLink(tenant, path, token string, page *HostedPage) string {
+// hostedLink is the address of a hosted page of the tenant carrying a mailed token,
+// the mail's language (ui_locales: the page opens in the language the mail is written
+// in, whatever the browser that opens it prefers) and, when known, the authorization
+// request to return to.
+func (s *Service) hostedLink(tenant, path, token, lang string, page *HostedPage) string {
 	q := url.Values{"token": {token}}
+	if lang != "" {
+		q.Set("ui_locales", lang)
+	}
 	if page != nil && page.Return != "" {
 		q.Set("return", page.Return)
 	}
@@ -177,11 +182,11 @@ func (s *Service) sendOptIn(ctx context.Context, t *identity.Tenant, a *Account,
 		ExpiresAt: s.now().UTC().Add(OptInTTL)}); err != nil {
 		return err
 	}
+	p := mailPrinter(ctx, t, a)
 	link := s.publicURL + "/customer/" + t.Name + "/signup/optin/" + url.PathEscape(tok)
 	if page != nil {
-		link = s.hostedLink(t.Name, "/signup/confirm", tok, page)
+		link = s.hostedLink(t.Name, "/signup/confirm", tok, p.Code(), page)
 	}
-	p := mailPrinter(ctx, t, a)
 	return s.notify(ctx, t, &notify.Message{
 		Tenant: t.Name, Kind: notify.KindSignupOptIn, To: a.Email,
 		Subject: p.T("Activate your account"),

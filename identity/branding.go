@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -201,10 +202,39 @@ func brandURL(v string) error {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(v) > 2048 || u.Opaque != "" {
 		return fmt.Errorf("want an https URL without user information, got %q", v)
 	}
-	if strings.ContainsAny(u.Host, "*") {
-		return fmt.Errorf("want an https URL with a plain host, got %q", v)
+	if !plainHost(u) {
+		return fmt.Errorf("want an https URL with a plain host (a DNS name or an IP address, and a port number), got %q", v)
 	}
 	return nil
+}
+
+// plainHost reports whether a URL's host is a DNS name (letters, digits, hyphens and
+// dots) or an IP address, with at most a port number: nothing else may reach the
+// Content-Security-Policy, where the logo's origin becomes img-src (a ";" or "," would
+// start another directive or policy, a quote a keyword, a "*" a wildcard).
+func plainHost(u *url.URL) bool {
+	host := u.Hostname()
+	if host == "" {
+		return false
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || ip.Zone() != "" {
+		for _, r := range host {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+				return false
+			}
+		}
+	} else if strings.Contains(host, ":") != strings.HasPrefix(u.Host, "[") {
+		return false
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return false
+	}
+	return true
 }
 
 // brandText checks a display name or heading: at most max characters of printable

@@ -48,6 +48,23 @@ func TestBrandingSettings(t *testing.T) {
 			t.Errorf("Set(%s, %q) = %v, want ErrInvalid", k, v, err)
 		}
 	}
+	// Only a plain host reaches the CSP's img-src: no directive, policy, keyword or
+	// wildcard can ride along in the logo's origin.
+	for _, u := range []string{"https://cdn.example.com;script-src/x.png", "https://cdn.example.com,x/x.png",
+		"https://cdn.example.com'unsafe-inline'/x.png", "https://*.example.com/x.png", "https://cdn.example.com:99999/x.png",
+		"https://cdn.example.com:/x.png", "https://cdn.example.com:0/x.png", "https://cdn_example.com/x.png"} {
+		if err := s.Set("branding.logo_url", u); !errors.Is(err, ErrInvalid) {
+			t.Errorf("logo %q accepted (origin %q)", u, s.Branding.LogoOrigin())
+		}
+	}
+	for _, u := range []string{"https://cdn.example.com:8443/x.png", "https://[2001:db8::1]/x.png", "https://192.0.2.7/x.png", "https://CDN.Example.com/x.png"} {
+		if err := s.Set("branding.logo_url", u); err != nil {
+			t.Errorf("logo %q refused: %v", u, err)
+		}
+	}
+	if err := s.Set("branding.logo_url", "https://cdn.example.com/logo.svg"); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []string{"#fff", "0a58ca", "#0a58cg", "red"} {
 		if err := s.Set("branding.primary_color", c); !errors.Is(err, ErrInvalid) {
 			t.Errorf("colour %q accepted", c)

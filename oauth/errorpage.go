@@ -55,7 +55,6 @@ func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status in
 	if view.Title == "" {
 		view.Title = "Error"
 	}
-	view.RequestID = identity.RequestMetaFromContext(r.Context()).RequestID
 	p.render(w, r, status, "error.html", view)
 }
 

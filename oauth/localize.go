@@ -3,7 +3,6 @@ package oauth
 import (
 	"html/template"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/custodian-id/custodian/i18n"
@@ -47,25 +46,48 @@ func newBrandView(t *identity.Tenant) brandView {
 }
 
 // pageLocale is the language of a page: ui_locales of the request (kept in the
-// address of every form of the flow), then Accept-Language, then the tenant's
-// branding.default_locale, then English.
+// address of every form of the flow, and in the authorization request a hosted page
+// returns to), then Accept-Language, then the tenant's branding.default_locale, then
+// English.
 func pageLocale(r *http.Request, t *identity.Tenant, action string) *i18n.Printer {
-	ui := r.URL.Query().Get("ui_locales")
-	if ui == "" && r.Form != nil {
-		ui = r.Form.Get("ui_locales")
-	}
-	if ui == "" && action != "" {
-		// A page answered at another address (the social sign-in's callback) posts
-		// back to the authorization request, which carries ui_locales.
-		if u, err := url.Parse(action); err == nil {
-			ui = u.Query().Get("ui_locales")
-		}
-	}
 	def := ""
 	if t != nil {
 		def = t.Settings.Branding.DefaultLocale
 	}
-	return i18n.NewPrinter(i18n.Negotiate(ui, r.Header.Get("Accept-Language"), def))
+	return i18n.NewPrinter(i18n.Negotiate(uiLocales(r, action), r.Header.Get("Accept-Language"), def))
+}
+
+// maxUILocales bounds the ui_locales a page carries on to its forms and links.
+const maxUILocales = 100
+
+// uiLocales is the ui_locales of a request: its own (query or form), else that of the
+// address its page posts to (a page answered at another address, such as the social
+// sign-in's callback, posts back to the authorization request), else that of the
+// authorization request a hosted page returns to (the sign-up and reset pages carry
+// it in return).
+func uiLocales(r *http.Request, action string) string {
+	ui := r.URL.Query().Get("ui_locales")
+	if ui == "" && r.Form != nil {
+		ui = r.Form.Get("ui_locales")
+	}
+	for _, raw := range []string{action, returnParam(r)} {
+		if ui != "" {
+			break
+		}
+		ui = uiLocalesOf(raw)
+	}
+	if len(ui) > maxUILocales {
+		return ""
+	}
+	return ui
+}
+
+// returnParam is the return parameter of a hosted page's request ("" for none).
+func returnParam(r *http.Request) string {
+	if r.Form != nil {
+		return r.Form.Get("return")
+	}
+	return r.URL.Query().Get("return")
 }
 
 // T prints a text of the catalog in the page's language.
@@ -154,6 +176,10 @@ func (p *Provider) localize(r *http.Request, data *page) {
 // with headers that keep it out of caches and frames.
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, name string, data page) {
 	p.localize(r, &data)
+	if name == "error.html" && data.RequestID == "" {
+		// Every error page gives the reference to quote to support.
+		data.RequestID = identity.RequestMetaFromContext(r.Context()).RequestID
+	}
 	SetPageHeaders(w.Header())
 	w.Header().Set("Content-Security-Policy", pageCSPFor(identity.TenantFromContext(r.Context())))
 	w.WriteHeader(status)

@@ -52,23 +52,39 @@ func returnTo(tenant, raw string) string {
 }
 
 // pageURL is the path of one of the tenant's hosted pages, carrying the request to
-// return to.
-func pageURL(tenant, path, ret string) string {
+// return to and the language of the page that links to it (ui, "" when the request
+// carries it).
+func pageURL(tenant, path, ret, ui string) string {
 	u := "/oauth2/" + tenant + path
+	q := url.Values{}
 	if ret != "" {
-		u += "?" + url.Values{"return": {ret}}.Encode()
+		q.Set("return", ret)
+	}
+	if ui != "" && ui != uiLocalesOf(ret) {
+		q.Set("ui_locales", ui)
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	return u
+}
+
+// uiLocalesOf is the ui_locales of an address ("" for none).
+func uiLocalesOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Query().Get("ui_locales")
+	}
+	return ""
 }
 
 // pageLinks sets the login page's links to the hosted pages the tenant has on.
 func pageLinks(t *identity.Tenant, view *page) {
 	ret := returnTo(t.Name, view.Action)
 	if t.Settings.PagesSignup {
-		view.SignupURL = pageURL(t.Name, "/signup", ret)
+		view.SignupURL = pageURL(t.Name, "/signup", ret, "")
 	}
 	if t.Settings.PagesPasswordReset {
-		view.ResetURL = pageURL(t.Name, "/password/reset", ret)
+		view.ResetURL = pageURL(t.Name, "/password/reset", ret, "")
 	}
 }
 
@@ -82,7 +98,7 @@ func (p *Provider) hostedPage(w http.ResponseWriter, r *http.Request, on bool, t
 		return t, page{}, false
 	}
 	ret := returnTo(t.Name, r.Form.Get("return"))
-	view := page{Title: title, Tenant: t.Name, Return: ret, Action: r.URL.Path, LoginURL: ret,
+	view := page{Title: title, Tenant: t.Name, Return: ret, Action: hostedAction(r), LoginURL: ret,
 		MinPassword: max(t.Settings.PasswordMinLength, customer.MinPasswordLength)}
 	csrf, err := p.csrfToken(w, r, t.Name)
 	if err != nil {
@@ -95,6 +111,25 @@ func (p *Provider) hostedPage(w http.ResponseWriter, r *http.Request, on bool, t
 		return t, view, p.renderPage(w, r, http.StatusForbidden, view)
 	}
 	return t, view, true
+}
+
+// hostedAction is the address a hosted page's form posts to: its own path, with the
+// ui_locales the page was opened with (a mailed link carries the mail's language), so
+// that the answer to the post and the mails it causes keep the page's language.
+func hostedAction(r *http.Request) string {
+	if ui := ownUILocales(r); ui != "" {
+		return r.URL.Path + "?" + url.Values{"ui_locales": {ui}}.Encode()
+	}
+	return r.URL.Path
+}
+
+// ownUILocales is the ui_locales parameter of the request itself ("" for none, or
+// for one too long to carry on).
+func ownUILocales(r *http.Request) string {
+	if ui := r.Form.Get("ui_locales"); len(ui) <= maxUILocales {
+		return ui
+	}
+	return ""
 }
 
 // renderPage renders the hosted page of the route; it returns false, so that a
@@ -187,7 +222,7 @@ func (p *Provider) signupPage(w http.ResponseWriter, r *http.Request) {
 	}
 	view.OptIn = t.Settings.SignupOptIn
 	if t.Settings.PagesPasswordReset {
-		view.ResetURL = pageURL(t.Name, "/password/reset", view.Return)
+		view.ResetURL = pageURL(t.Name, "/password/reset", view.Return, ownUILocales(r))
 	}
 	if r.Method != http.MethodPost {
 		p.renderPage(w, r, http.StatusOK, view)
@@ -319,7 +354,7 @@ func (p *Provider) passwordNewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view.Token = r.Form.Get("token")
-	view.ResetURL = pageURL(t.Name, "/password/reset", view.Return)
+	view.ResetURL = pageURL(t.Name, "/password/reset", view.Return, ownUILocales(r))
 	if view.Token == "" {
 		view.Error, view.Expired = "This link is incomplete. Please open the link from the e-mail again.", true
 		p.renderPage(w, r, http.StatusBadRequest, view)

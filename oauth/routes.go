@@ -12,13 +12,17 @@ import (
 )
 
 // Register mounts every OAuth 2.0 / OpenID Connect route of CONTRACT.md §1 on r.
-func (p *Provider) Register(r *mux.Router) {
+// outer are the middlewares of the router r belongs to (the request id, the log line,
+// the metrics): gorilla/mux runs a router's middlewares only for a route that matched,
+// so the answers to a path or method no route under /oauth2/{tenant}/ has are wrapped
+// in them here.
+func (p *Provider) Register(r *mux.Router, outer ...mux.MiddlewareFunc) {
 	guard := api.Dialect(p.failRoute).Guard(p.maxBody, p.log)
 	r.Handle("/.well-known/oauth-authorization-server/oauth2/{tenant:"+identity.TenantPattern+"}",
 		guard(p.withTenant(http.HandlerFunc(p.discovery)))).Methods(http.MethodGet).Name("oauth.metadata")
 
 	t := r.PathPrefix("/oauth2/{tenant:" + identity.TenantPattern + "}").Subrouter()
-	t.Use(guard, p.withTenant, p.wellFormed)
+	t.Use(guard, p.withTenant, p.wellFormed, p.withLocale)
 	t.HandleFunc("/.well-known/openid-configuration", p.discovery).Methods(http.MethodGet).Name("oauth.discovery")
 	t.HandleFunc("/jwks.json", p.jwks).Methods(http.MethodGet).Name("oauth.jwks")
 	t.HandleFunc("/auth", p.authorize).Methods(http.MethodGet, http.MethodPost).Name("oauth.auth")
@@ -34,8 +38,16 @@ func (p *Provider) Register(r *mux.Router) {
 	t.HandleFunc("/connectors/{id}/callback", p.connectorCallback).Methods(http.MethodGet).Name("oauth.connector.callback")
 	// Any other path or method under /oauth2/{tenant}/: a page for a browser, the OAuth
 	// error JSON for everyone else.
-	t.NotFoundHandler = p.noRoute(http.StatusNotFound, "Page not found", "There is no such page.")
-	t.MethodNotAllowedHandler = p.noRoute(http.StatusMethodNotAllowed, "Error", "This page cannot be used this way.")
+	t.NotFoundHandler = wrap(p.noRoute(http.StatusNotFound, "Page not found", "There is no such page."), outer...)
+	t.MethodNotAllowedHandler = wrap(p.noRoute(http.StatusMethodNotAllowed, "Error", "This page cannot be used this way."), outer...)
+}
+
+// wrap applies middlewares to h, the first outermost.
+func wrap(h http.Handler, mw ...mux.MiddlewareFunc) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }
 
 // withTenant loads the tenant named in the path into the request context; an unknown
@@ -69,10 +81,18 @@ func (p *Provider) withTenant(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not load the tenant")
 			return
 		}
-		// The page's language goes with the request, for the mails it causes (a code,
-		// an opt-in link, a reset link).
-		ctx := i18n.WithLocale(identity.WithTenant(r.Context(), t), pageLocale(r, t, "").Tag())
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(identity.WithTenant(r.Context(), t)))
+	})
+}
+
+// withLocale puts the page's language into the request's context, for the mails the
+// request causes (a code, an opt-in link, a reset link). It runs after wellFormed: a
+// hosted page's form carries the language (ui_locales, or the authorization request
+// it returns to) in its body.
+func (p *Provider) withLocale(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tag := pageLocale(r, identity.TenantFromContext(r.Context()), "").Tag()
+		next.ServeHTTP(w, r.WithContext(i18n.WithLocale(r.Context(), tag)))
 	})
 }
 

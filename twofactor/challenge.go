@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ type Challenge struct {
 	ExpiresAt       time.Time
 	UsedAt          *time.Time
 	// Payload is what the caller needs to finish the sign-in (a B2B account, token
-	// lifetimes, the shopper session), opaque to this package.
+	// lifetimes, the shopper session), opaque to this package but for one key of its
+	// own, PayloadLanguage.
 	Payload   map[string]string
 	CreatedAt time.Time
 }
@@ -60,6 +62,12 @@ func info(id string, c *Challenge) *Info {
 	return &Info{ID: id, Methods: slices.Clone(c.Methods), ExpiresAt: c.ExpiresAt.UTC(), AttemptsRemaining: c.AttemptsLeft,
 		CodeExpiresAt: c.CodeExpiresAt}
 }
+
+// PayloadLanguage is the key of a challenge's Payload under which Begin keeps the
+// language of the first e-mailed code (the request's, i18n.WithLocale), so that every
+// code it resends is written in the language of the flow that opened it rather than in
+// that of the request asking for it. Callers do not use the key.
+const PayloadLanguage = "twofactor.lang"
 
 // Begin is what opening a challenge takes.
 type Begin struct {
@@ -89,10 +97,18 @@ func (s *Service) Begin(ctx context.Context, in Begin) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	payload := in.Payload
+	if tag, ok := i18n.LocaleFrom(ctx); ok && slices.Contains(methods, MethodEmail) {
+		payload = maps.Clone(in.Payload)
+		if payload == nil {
+			payload = map[string]string{}
+		}
+		payload[PayloadLanguage] = i18n.Code(tag)
+	}
 	now := s.now().UTC()
 	c := &Challenge{IDHash: idHash, Tenant: in.Tenant, CustomerID: in.CustomerID, ClientID: in.ClientID,
 		FingerprintHash: in.Attempt.FingerprintHash, Region: in.Attempt.Region, UserAgent: in.UserAgent, Methods: methods,
-		AttemptsLeft: MaxAttempts, ExpiresAt: now.Add(ChallengeTTL), Payload: in.Payload, CreatedAt: now}
+		AttemptsLeft: MaxAttempts, ExpiresAt: now.Add(ChallengeTTL), Payload: payload, CreatedAt: now}
 	var code string
 	if methods[0] == MethodEmail {
 		if code, err = newEmailCode(s.rand); err != nil {
@@ -227,6 +243,9 @@ func (s *Service) Resend(ctx context.Context, tenant, id, clientID string, email
 	email, err := emailOf(ctx, c.CustomerID)
 	if err != nil {
 		return nil, err
+	}
+	if tag, ok := i18n.ParseCode(c.Payload[PayloadLanguage]); ok {
+		ctx = i18n.WithLocale(ctx, tag) // the language of the first code
 	}
 	code, err := newEmailCode(s.rand)
 	if err != nil {

@@ -301,7 +301,8 @@ func machine(custodian string) Machine {
 
 // settle keeps a light load on Custodian's /healthz (so that its garbage collector
 // runs and its scavenger hands freed memory back) until its RSS stops shrinking (less
-// than 1 MB over a second), at most limit, and returns the RSS before and after.
+// than 1 MB over a second, and not growing), at most limit, and returns the RSS before
+// and after.
 func settle(ctx context.Context, c *http.Client, u string, pid int, limit time.Duration) (from, to uint64, took time.Duration) {
 	start := time.Now()
 	first, err := readUsage(pid)
@@ -318,7 +319,9 @@ func settle(ctx context.Context, c *http.Client, u string, pid int, limit time.D
 		}
 		shrunk := int64(to) - int64(now.RSS)
 		to = now.RSS
-		if shrunk < 1<<20 {
+		// Settled: it shrank by less than 1 MB. Grown, it is still busy (freeing setup's
+		// memory while finishing its work): go on, up to limit.
+		if shrunk >= 0 && shrunk < 1<<20 {
 			break
 		}
 	}

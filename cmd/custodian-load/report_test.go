@@ -206,48 +206,53 @@ func TestGoals(t *testing.T) {
 }
 
 // TestFlatRows pairs each scenario's rows at the two sizes and judges Custodian's by
-// their ratio to trivial, which takes out what the machine did between the two runs.
+// their ratio to the yardstick (the floor, else trivial), which takes out what the
+// machine did between the two runs.
 func TestFlatRows(t *testing.T) {
 	small, large := flatSizes[0], flatSizes[1]
-	mk := func(sz dbSize, sc string, server string, rps, p99 float64) Row {
-		return Row{Scenario: sc, Database: "sqlite", Server: server, Tenants: sz.Tenants, SeededTokens: sz.SeedTokens, RPS: rps, P99ms: p99}
+	mk := func(sz dbSize, sc, server, floor string, rps, p99 float64) Row {
+		return Row{Scenario: sc, Database: "sqlite", Server: server, Floor: floor, Tenants: sz.Tenants, SeededTokens: sz.SeedTokens, RPS: rps, P99ms: p99}
 	}
-	var rows []Row
-	a := []Row{mk(small, "trivial", serverBaseline, 10000, 1), mk(small, "introspection-customer", serverCustodian, 2000, 10),
-		mk(small, "jwks", serverCustodian, 5000, 3), mk(small, "signin", serverCustodian, 50, 900)}
-	// The machine was busier during the large run: trivial fell by half.
-	b := []Row{mk(large, "trivial", serverBaseline, 5000, 2), mk(large, "introspection-customer", serverCustodian, 900, 25),
-		mk(large, "jwks", serverCustodian, 2500, 5)} // signin did not run at the large size
+	a := []Row{mk(small, "trivial", serverBaseline, "", 10000, 1), mk(small, floorRead, serverBaseline, "", 4000, 2),
+		mk(small, "introspection-customer", serverCustodian, floorRead, 2000, 10),
+		mk(small, "jwks", serverCustodian, "", 5000, 3), mk(small, "signin", serverCustodian, "", 50, 900)}
+	// The machine was busier during the large run: everything fell by half.
+	b := []Row{mk(large, "trivial", serverBaseline, "", 5000, 2), mk(large, floorRead, serverBaseline, "", 2000, 4),
+		mk(large, "introspection-customer", serverCustodian, floorRead, 900, 25),
+		mk(large, "jwks", serverCustodian, "", 2500, 5)} // signin did not run at the large size
 	setRatios(a)
 	setRatios(b)
-	rows = append(append(rows, a...), b...)
-	got := flatRows(rows)
-	if len(got) != 3 {
-		t.Fatalf("%d flat rows, want 3: %+v", len(got), got)
+	got := flatRows(append(append([]Row{}, a...), b...))
+	if len(got) != 4 {
+		t.Fatalf("%d flat rows, want 4: %+v", len(got), got)
 	}
-	tr, in, jw := got[0], got[1], got[2]
-	if tr.Scenario != "trivial" || tr.TrivialRatio != nil || tr.Met != nil || tr.RPSRatio != 0.5 {
+	tr, fl, in, jw := got[0], got[1], got[2], got[3]
+	if tr.Scenario != "trivial" || tr.Normalized != nil || tr.Met != nil || tr.RPSRatio != 0.5 {
 		t.Errorf("trivial: %+v", tr)
 	}
-	// 900/5000 over 2000/10000 = 0.9: flat, although req/s fell to 0.45.
-	if in.RPSRatio != 0.45 || !sameRatio(in.TrivialRatio, ptr(0.9)) || in.Met == nil || !*in.Met || in.SmallP99ms != 10 || in.LargeP99ms != 25 {
+	if !sameRatio(fl.Normalized, ptr(1)) || fl.NormalizedBy != "trivial" || fl.Met != nil {
+		t.Errorf("floor-read: %+v", fl)
+	}
+	// 900/2000 over 2000/4000 = 0.9 of its floor: flat, although req/s fell to 0.45.
+	if in.RPSRatio != 0.45 || !sameRatio(in.Normalized, ptr(0.9)) || in.NormalizedBy != floorRead || in.Met == nil || !*in.Met ||
+		in.SmallP99ms != 10 || in.LargeP99ms != 25 {
 		t.Errorf("introspection-customer: %+v", in)
 	}
-	if !sameRatio(jw.TrivialRatio, ptr(1)) || !*jw.Met {
+	if !sameRatio(jw.Normalized, ptr(1)) || jw.NormalizedBy != "trivial" || !*jw.Met {
 		t.Errorf("jwks: %+v", jw)
 	}
-	b[1].RPS = 700 // 0.7 of its small ratio
+	b[2].RPS = 700 // 0.7 of its small ratio to the floor
 	setRatios(b)
-	rows = append(append([]Row{}, a...), b...)
-	got = flatRows(rows)
-	if *got[1].Met {
-		t.Errorf("0.7 of the small size's ratio met the flat goal: %+v", got[1])
+	got = flatRows(append(append([]Row{}, a...), b...))
+	if *got[2].Met {
+		t.Errorf("0.7 of the small size's ratio met the flat goal: %+v", got[2])
 	}
 	var out bytes.Buffer
 	if err := writeFlat(&out, got); err != nil {
 		t.Fatal(err)
 	}
-	if s := out.String(); !strings.Contains(s, "flat cost: 1000t/1M against 1t/10k") || !strings.Contains(s, "MISSED") {
+	if s := out.String(); !strings.Contains(s, "flat cost: 1000t/1M against 1t/10k") || !strings.Contains(s, "0.700 read") ||
+		!strings.Contains(s, "MISSED") {
 		t.Errorf("flat table:\n%s", s)
 	}
 }

@@ -316,6 +316,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func (b *balancer) failed() int {
+	b.failMu.Lock()
+	defer b.failMu.Unlock()
+	return len(b.failures)
+}
+
 func (b *balancer) check(t *testing.T) {
 	t.Helper()
 	if s, c := b.sent.Load(), b.completed.Load(); s != c {
@@ -368,11 +374,14 @@ func TestDrainUnderLoad(t *testing.T) {
 			wait := b.load(ctx, 8)
 			waitFor(t, "100 requests served", func() bool { return b.completed.Load() >= 100 })
 			before := b.sent.Load()
+			signalled := time.Now()
 			n.signal()
 			waitFor(t, "/readyz says draining", tg.draining.Load)
+			notReady := time.Since(signalled)
 			if code := n.wait(); code != exitOK {
 				t.Errorf("the node exited with status %d:\n%s", code, n.stderr.String())
 			}
+			exited := time.Since(signalled)
 			b.remove(tg)
 			stop()
 			// The next node on the same database takes the chains over.
@@ -383,7 +392,8 @@ func TestDrainUnderLoad(t *testing.T) {
 			if b.closes.Load() == 0 {
 				t.Error(`no response during the drain carried "Connection: close"`)
 			}
-			t.Logf("%d requests (%d before SIGTERM), %d answered with Connection: close", b.sent.Load(), before, b.closes.Load())
+			t.Logf("%d requests (%d before SIGTERM), %d answered with Connection: close, %d failed; /readyz not ready %s after SIGTERM, exit 0 after %s (2 s delay)",
+				b.sent.Load(), before, b.closes.Load(), b.failed(), notReady.Round(time.Millisecond), exited.Round(time.Millisecond))
 			b.refreshAll(t, tokens)
 			b.check(t)
 			next.signal()
@@ -448,7 +458,7 @@ func TestRollingRestart(t *testing.T) {
 	tokens := wait()
 	b.refreshAll(t, tokens)
 	b.check(t)
-	t.Logf("%d requests through two rolling restarts", b.sent.Load())
+	t.Logf("%d requests through two rolling restarts, %d failed", b.sent.Load(), b.failed())
 }
 
 // A drain delay that is not a duration from 0s to 5m stops serve before it listens.

@@ -186,6 +186,19 @@ func (s *Session) PageScripts(on bool) {
 	}))
 }
 
+// AcceptLanguage makes the session's browser prefer the languages (BCP 47 tags, most
+// preferred first, e.g. "de-CH", "de") on every request it sends from now on, and
+// report them in navigator.languages, as a browser set to those languages would:
+// Chromium writes the Accept-Language header itself, with falling q values.
+func (s *Session) AcceptLanguage(langs ...string) {
+	s.t.Helper()
+	v := strings.Join(langs, ",")
+	step(s, "accept-language "+v, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: s.b.Version, AcceptLanguage: v})
+		return err
+	}))
+}
+
 // Location is the tab's current URL.
 func (s *Session) Location() string {
 	s.t.Helper()

@@ -120,3 +120,42 @@ func TestFindBrowserNamed(t *testing.T) {
 		t.Errorf("Start without a browser: %v", err)
 	}
 }
+
+// TestAcceptLanguage: a session set to a language sends it as Accept-Language on every
+// request (a navigation and a form post) and reports it in navigator.languages; a
+// session without it does not.
+func TestAcceptLanguage(t *testing.T) {
+	b, err := Start()
+	if err != nil {
+		t.Fatalf("browser suite: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>x</title><main><h1>%s</h1><form method="post"><button id="send">Send</button></form></main></html>`,
+			strings.ReplaceAll(r.Header.Get("Accept-Language"), "<", ""))
+	}))
+	t.Cleanup(srv.Close)
+
+	s := b.NewSession(t, 390, 844)
+	s.AcceptLanguage("de-CH", "de")
+	s.Open(srv.URL)
+	if got := s.Text("h1"); !strings.HasPrefix(got, "de-CH,de;q=0.") {
+		t.Errorf("Accept-Language of a navigation: %q", got)
+	}
+	s.Press("#send")
+	if got := s.Text("h1"); !strings.HasPrefix(got, "de-CH") {
+		t.Errorf("Accept-Language of a form post: %q", got)
+	}
+	var first string
+	s.Eval(`navigator.languages[0] || ""`, &first)
+	if first != "de-CH" {
+		t.Errorf("navigator.languages[0] = %q", first)
+	}
+
+	other := b.NewSession(t, 390, 844)
+	other.Open(srv.URL)
+	if got := other.Text("h1"); strings.HasPrefix(got, "de") {
+		t.Errorf("another session sends the first one's language: %q", got)
+	}
+}
