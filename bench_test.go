@@ -256,3 +256,43 @@ func serveGet(b *testing.B, h http.Handler, path string) map[string]any {
 	}
 	return out
 }
+
+// customerToken signs the test shopper in through the login API and returns the
+// opaque access token (one argon2id verification, before the timer).
+func customerToken(b *testing.B, h http.Handler) string {
+	b.Helper()
+	anon := serveGet(b, h, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id="+spaClient)["access_token"].(string)
+	req := httptest.NewRequest(http.MethodPost, "/customer/"+testTenant+"/login",
+		strings.NewReader(`{"email":"`+shopperEmail+`","password":"`+shopperPass+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+anon)
+	return serveJSON(b, h, req)["access_token"].(string)
+}
+
+// BenchmarkIntrospect is POST /oauth2/{t}/introspect of a signed-in customer's opaque
+// access token by the backend (HTTP Basic): the stored-token read path.
+func BenchmarkIntrospect(b *testing.B) {
+	_, h := benchEnv(b)
+	form := url.Values{"token": {customerToken(b, h)}}
+	for b.Loop() {
+		if out := serveForm(b, h, "/oauth2/"+testTenant+"/introspect", form, backendID, backendSec); out["active"] != true {
+			b.Fatalf("inactive: %v", out)
+		}
+	}
+}
+
+// BenchmarkCustomerRead is what a signed-in customer's read costs with an opaque
+// token: validateauthtoken and GET /me.
+func BenchmarkCustomerRead(b *testing.B) {
+	for _, path := range []string{"validateauthtoken", "me"} {
+		b.Run(path, func(b *testing.B) {
+			_, h := benchEnv(b)
+			tok := customerToken(b, h)
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/customer/"+testTenant+"/"+path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				serveJSON(b, h, req)
+			}
+		})
+	}
+}

@@ -51,6 +51,11 @@ type Config struct {
 	// RefreshGraceMaxForks bounds the token pairs one refresh token may mint inside the
 	// grace window (zero: the default of 20).
 	RefreshGraceMaxForks int
+	// DatabaseMaxConns is the size of the node's connection pool (zero: the default,
+	// storage.PoolSize: on PostgreSQL 4 per GOMAXPROCS, at least 8 and at most 64; on
+	// SQLite 8). Every node's pool, plus its invalidation listener, must fit in
+	// PostgreSQL's max_connections.
+	DatabaseMaxConns int
 	// DatabaseWait is how long New keeps retrying a database that is unavailable at
 	// start (refused, unreachable, starting up), with backoff and a log line per
 	// attempt (zero: one minute; negative: one attempt).
@@ -138,6 +143,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max body bytes must not be negative"))
+	}
+	if c.DatabaseMaxConns < 0 {
+		errs = append(errs, errors.New("database max connections must not be negative"))
 	}
 	if c.RefreshGraceMaxForks < 0 {
 		errs = append(errs, errors.New("refresh grace max forks must not be negative"))

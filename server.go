@@ -73,6 +73,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	store, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{
 		ConnectWait:          max(cfg.DatabaseWait, 0),
+		MaxConns:             cfg.DatabaseMaxConns,
 		Now:                  cfg.Now,
 		Logger:               log,
 		RefreshGracePeriod:   cfg.RefreshGracePeriod,

@@ -100,6 +100,31 @@ func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Accoun
 	return a, nil
 }
 
+// WithProfile fills an account just read (Get) with what its profile shows: its
+// memberships and linked identities, and its address book when withAddresses. A
+// request that has read the account already (to check it is active) spares a
+// second read of it.
+func (s *Service) WithProfile(ctx context.Context, tenant string, a *Account, withAddresses bool) error {
+	var err error
+	if a.Memberships, err = s.store.ListMemberships(ctx, tenant, a.ID); err != nil {
+		return err
+	}
+	if a.Identities, err = s.store.ListIdentities(ctx, tenant, a.ID); err != nil {
+		return err
+	}
+	if withAddresses {
+		if a.Addresses, err = s.store.ListAddresses(ctx, tenant, a.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Memberships lists the B2B accounts / legal entities a customer belongs to.
+func (s *Service) Memberships(ctx context.Context, tenant string, id int64) ([]Membership, error) {
+	return s.store.ListMemberships(ctx, tenant, id)
+}
+
 // IsMember reports whether a customer belongs to a B2B account / legal entity.
 func (s *Service) IsMember(ctx context.Context, tenant string, id int64, accountID string) (bool, error) {
 	ms, err := s.store.ListMemberships(ctx, tenant, id)

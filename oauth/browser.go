@@ -68,6 +68,11 @@ type TokenStore interface {
 	// no side effect; fosite.ErrInactiveToken for any other known token, and
 	// fosite.ErrNotFound for an unknown one.
 	PeekRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error)
+	// AccessTokenInfo describes the live access token of the ctx tenant with the
+	// signature without decoding its stored request: fosite.ErrNotFound for an unknown
+	// token or one whose client is gone, fosite.ErrInactiveToken for a revoked one. The
+	// caller checks the token's HMAC and expiry.
+	AccessTokenInfo(ctx context.Context, signature string) (*AccessInfo, error)
 }
 
 func hashCookie(v string) string {

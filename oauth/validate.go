@@ -108,41 +108,54 @@ func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*Acces
 // checks it as fosite's validators do (signature, expiry), and its expiry against the
 // server's clock as well, as for the JWT form.
 func (p *Provider) opaqueToken(ctx context.Context, tenant, token, use string) (*AccessInfo, error) {
-	sess := NewSession()
-	var (
-		ar  fosite.Requester
-		err error
-		typ = fosite.AccessToken
-	)
-	if use == UseRefreshToken {
-		typ = fosite.RefreshToken
-		ar, err = p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess)
-	} else {
-		ar, err = p.store.GetAccessTokenSession(ctx, p.hmac.AccessTokenSignature(ctx, token), sess)
+	if use == UseAccessToken {
+		return p.opaqueAccessToken(ctx, tenant, token)
 	}
+	sess := NewSession()
+	ar, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess)
 	switch {
 	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	case err != nil:
 		return nil, fmt.Errorf("look up %s: %w", use, err)
 	}
-	if use == UseRefreshToken {
-		err = p.hmac.ValidateRefreshToken(ctx, ar, token)
-	} else {
-		err = p.hmac.ValidateAccessToken(ctx, ar, token)
-	}
-	if err != nil {
+	if err := p.hmac.ValidateRefreshToken(ctx, ar, token); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	exp := sess.GetExpiresAt(typ)
+	exp := sess.GetExpiresAt(fosite.RefreshToken)
 	if !exp.IsZero() && !p.now().Before(exp) {
 		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
-	info, err := accessInfoOf(tenant, ar, typ)
+	info, err := accessInfoOf(tenant, ar, fosite.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
 	info.Use = use
+	return info, nil
+}
+
+// opaqueAccessToken is opaqueToken of an access token, the path of every validation,
+// introspection, /me and userinfo: the store answers what the token says from its
+// columns (AccessTokenInfo) without decoding the stored request, then the token is
+// checked as fosite's validator checks it (its HMAC, which the lookup by signature does
+// not prove, and its expiry) and against the server's clock as well.
+func (p *Provider) opaqueAccessToken(ctx context.Context, tenant, token string) (*AccessInfo, error) {
+	info, err := p.store.AccessTokenInfo(ctx, p.hmac.AccessTokenSignature(ctx, token))
+	switch {
+	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	case err != nil:
+		return nil, fmt.Errorf("look up %s: %w", UseAccessToken, err)
+	}
+	stored := &fosite.Request{RequestedAt: info.IssuedAt,
+		Session: &fosite.DefaultSession{ExpiresAt: map[fosite.TokenType]time.Time{fosite.AccessToken: info.ExpiresAt}}}
+	if err := p.hmac.ValidateAccessToken(ctx, stored, token); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if !info.ExpiresAt.IsZero() && !p.now().Before(info.ExpiresAt) {
+		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
+	}
+	info.Tenant, info.Use = tenant, UseAccessToken
 	return info, nil
 }
 

@@ -142,9 +142,13 @@ func (s *Store) CreateAccount(ctx context.Context, a *customer.Account) error {
 	return nil
 }
 
+func accountQuery(where string) string {
+	return `SELECT ` + accountColumns + ` FROM customers WHERE ` + where
+}
+
 func (s *Store) getAccount(ctx context.Context, where string, args ...any) (*customer.Account, error) {
 	var r accountRow
-	err := s.get(ctx, &r, `SELECT `+accountColumns+` FROM customers WHERE `+where, args...)
+	err := s.get(ctx, &r, accountQuery(where), args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, customer.ErrNotFound
 	}
@@ -156,8 +160,12 @@ func (s *Store) getAccount(ctx context.Context, where string, args ...any) (*cus
 
 // GetAccount returns a tenant's account by id.
 func (s *Store) GetAccount(ctx context.Context, tenant string, id int64) (*customer.Account, error) {
-	return s.getAccount(ctx, `tenant = ? AND id = ?`, tenant, id)
+	return s.getAccount(ctx, accountByID, tenant, id)
 }
+
+// accountByID is the condition of GetAccount, whose query is hot (prepared.go): every
+// request of a signed-in customer reads the account.
+const accountByID = `tenant = ? AND id = ?`
 
 // GetAccountByEmail returns a tenant's account by e-mail, compared case-insensitively.
 func (s *Store) GetAccountByEmail(ctx context.Context, tenant, email string) (*customer.Account, error) {
@@ -262,14 +270,17 @@ func (s *Store) AddMembership(ctx context.Context, tenant string, id int64, m cu
 }
 
 // ListMemberships returns a customer's B2B memberships.
+// qListMemberships is hot (prepared.go): validateauthtoken and /me read it.
+const qListMemberships = `SELECT account_id, name, contact_assignment_id FROM customer_memberships
+		WHERE tenant = ? AND customer_id = ? ORDER BY created_at, account_id`
+
 func (s *Store) ListMemberships(ctx context.Context, tenant string, id int64) ([]customer.Membership, error) {
 	var rows []struct {
 		AccountID           string `db:"account_id"`
 		Name                string `db:"name"`
 		ContactAssignmentID string `db:"contact_assignment_id"`
 	}
-	if err := s.sel(ctx, &rows, `SELECT account_id, name, contact_assignment_id FROM customer_memberships
-		WHERE tenant = ? AND customer_id = ? ORDER BY created_at, account_id`, tenant, id); err != nil {
+	if err := s.sel(ctx, &rows, qListMemberships, tenant, id); err != nil {
 		return nil, fmt.Errorf("list memberships: %w", err)
 	}
 	out := make([]customer.Membership, 0, len(rows))

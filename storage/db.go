@@ -7,19 +7,21 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"    // PostgreSQL driver, registered as "postgres".
-	_ "modernc.org/sqlite" // SQLite driver, registered as "sqlite".
+	"github.com/lib/pq"                // PostgreSQL driver
+	moderncsqlite "modernc.org/sqlite" // SQLite driver
 
 	"github.com/custodian-id/custodian/identity"
 )
@@ -51,12 +53,45 @@ type Options struct {
 	// unavailable (refused, unreachable, starting up), with backoff from 250ms to 2s,
 	// logging each attempt. Zero: one attempt.
 	ConnectWait time.Duration
+	// MaxConns is the size of the connection pool (PoolSize). Zero: the default for
+	// the node's GOMAXPROCS.
+	MaxConns int
 	// CacheTTL is the longest a Store opened with Open serves a tenant, a client or a
 	// tenant's signing keys from its per-node cache (cache.go) without reading them
 	// again; writes invalidate at once (on PostgreSQL on every node, by LISTEN/NOTIFY).
 	// Zero selects DefaultCacheTTL; a negative value turns the caches off.
 	CacheTTL time.Duration
 }
+
+// PoolSize is the number of connections a Store keeps open to its database: maxConns
+// when it is positive, else the default for this node. PostgreSQL's default is 4 per
+// GOMAXPROCS (at least 8, at most 64): a request holds a connection only while a
+// statement or transaction runs, so a few per core keep the CPU busy while others wait
+// on the network, and more only queue inside PostgreSQL (whose own max_connections
+// must cover every node's pool). SQLite's is 8 (WAL readers run concurrently; writers
+// queue on the file's lock whatever the pool); an in-memory database has one
+// connection, which is the database.
+func PoolSize(d Dialect, dsn string, maxConns int) int {
+	switch {
+	case d == SQLite && strings.Contains(dsn, ":memory:"):
+		return 1
+	case maxConns > 0:
+		return maxConns
+	case d == SQLite:
+		return 8
+	default:
+		return min(max(4*runtime.GOMAXPROCS(0), 8), 64)
+	}
+}
+
+// Lifetimes of pooled connections: an idle one is closed after connMaxIdleTime (the
+// pool shrinks back after a peak), and every one is replaced after connMaxLifetime, so
+// that after a failover, a DNS change or a pooler's restart the nodes reconnect
+// evenly instead of keeping their connections for ever.
+const (
+	connMaxIdleTime = 5 * time.Minute
+	connMaxLifetime = 30 * time.Minute
+)
 
 // Timeouts of the PostgreSQL connections. A connection attempt gives up after
 // connectTimeout (lib/pq's connect_timeout, unless the URL sets one); a statement
@@ -86,7 +121,10 @@ type Store struct {
 	graceperiod time.Duration
 	graceforks  int
 	reads       *deadlineDialer // PostgreSQL only: the read timeout of its connections
-	caches      *caches         // nil: off (Connect, or Options.CacheTTL < 0)
+	// stmts are the hot statements, prepared by Open (prepared.go); nil for a Store
+	// that Connect opened without migrating. Read-only once Open returns.
+	stmts  map[string]*sqlx.Stmt
+	caches *caches // nil: off (Connect, or Options.CacheTTL < 0)
 }
 
 // ParseURL splits a database URL into a dialect and a driver data source name.
@@ -151,6 +189,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if opts.CacheTTL >= 0 {
 		ttl := opts.CacheTTL
 		if ttl == 0 {
@@ -175,33 +217,32 @@ func Connect(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var db *sqlx.DB
+	var connector driver.Connector
 	var reads *deadlineDialer
 	if dialect == Postgres {
 		reads = &deadlineDialer{}
 		reads.timeout.Store(int64(readTimeout))
-		connector, err := pq.NewConnector(withConnectTimeout(dsn))
+		pc, err := pq.NewConnector(withConnectTimeout(dsn))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", dialect, err)
 		}
-		connector.Dialer(reads)
-		db = sqlx.NewDb(sql.OpenDB(connector), string(dialect))
-	} else if db, err = sqlx.Open(string(dialect), dsn); err != nil {
+		pc.Dialer(reads)
+		connector = pc
+	} else if connector, err = moderncsqlite.NewConnector(dsn); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
-	switch dialect {
-	case SQLite:
-		// One writer at a time is SQLite's nature; a small pool of connections keeps
-		// WAL readers concurrent. An in-memory database lives in one connection.
-		if strings.Contains(dsn, ":memory:") {
-			db.SetMaxOpenConns(1)
-		} else {
-			db.SetMaxOpenConns(8)
-		}
-	case Postgres:
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(16)
-		db.SetConnMaxIdleTime(5 * time.Minute)
+	// Every connection counts the statements of a context that asks (statements.go).
+	db := sqlx.NewDb(sql.OpenDB(countingConnector{connector}), string(dialect))
+	// The pool keeps as many idle connections as it may open: a pool that closes
+	// connections it will need a moment later pays a new connection (and, on
+	// PostgreSQL, a new backend process and the re-preparation of every statement)
+	// under exactly the load that can least afford it.
+	size := PoolSize(dialect, dsn, opts.MaxConns)
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	if size > 1 {
+		db.SetConnMaxIdleTime(connMaxIdleTime)
+		db.SetConnMaxLifetime(connMaxLifetime)
 	}
 	s := newStore(db, dialect, opts)
 	s.reads = reads
@@ -345,12 +386,13 @@ func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
 // Dialect reports which database the store talks to.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close stops the cache listener and releases the connection pool.
+// Close stops the cache listener, then releases the prepared statements and the
+// connection pool.
 func (s *Store) Close() error {
 	if s.caches != nil {
 		s.caches.close()
 	}
-	return s.db.Close()
+	return errors.Join(s.closeStatements(), s.db.Close())
 }
 
 // Ping checks that the database answers; /readyz uses it.

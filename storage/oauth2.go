@@ -81,6 +81,30 @@ func tenantOf(ctx context.Context) (string, error) {
 	return t.Name, nil
 }
 
+// The statements of the token paths, prepared once per connection (prepared.go).
+const (
+	qInsertToken = `INSERT INTO oauth2_tokens
+		(kind, signature, request_id, tenant, client_id, subject, session_id, device_id, jti, access_signature,
+		 requested_at, expires_at, active, revoked, grace_forks, request, info)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`
+	qGetToken = `SELECT kind, signature, request_id, tenant, client_id, subject, session_id, jti,
+		access_signature, requested_at, expires_at, active, revoked, rotated_at, grace_forks, request
+		FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?`
+	qAccessTokenInfo = `SELECT t.request_id, t.client_id, t.subject, t.session_id, t.device_id, t.requested_at,
+		t.expires_at, t.active, t.info, CASE WHEN t.info IS NULL THEN t.request END AS request
+		FROM oauth2_tokens t JOIN clients c ON c.tenant = t.tenant AND c.id = t.client_id
+		WHERE t.kind = ? AND t.signature = ? AND t.tenant = ?`
+	qRotateRefresh = `UPDATE oauth2_tokens SET active = ?, rotated_at = ?
+		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?`
+	qRotateAccess = `UPDATE oauth2_tokens SET active = ?
+			WHERE kind = ? AND tenant = ? AND signature = (
+				SELECT access_signature FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?)`
+	qGraceFork = `UPDATE oauth2_tokens SET grace_forks = grace_forks + 1
+		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?
+		AND rotated_at > ? AND grace_forks < ?`
+	qAccessByJTI = `SELECT active, expires_at FROM oauth2_tokens WHERE jti = ? AND tenant = ? AND kind = ?`
+)
+
 func (s *Store) createToken(ctx context.Context, kind, signature, accessSignature string, req fosite.Requester, expType fosite.TokenType) error {
 	tenant, err := tenantOf(ctx)
 	if err != nil {
@@ -123,19 +147,25 @@ func (s *Store) createToken(ctx context.Context, kind, signature, accessSignatur
 			sessionID, deviceID = cs.SessionID, cs.DeviceID
 		}
 	}
-	var jti, accSig sql.NullString
+	var jti, accSig, info sql.NullString
 	if kind == kindAccess {
 		jti = sql.NullString{String: oauth.JTIFromSignature(signature), Valid: true}
+		ti := tokenInfo{Scopes: req.GetGrantedScopes(), Audience: req.GetGrantedAudience()}
+		if cs, ok := req.GetSession().(*oauth.Session); ok {
+			ti.AMR, ti.AccountID, ti.Anonymous, ti.ThirdParty = cs.AMR, cs.AccountID, cs.Anonymous, cs.ThirdParty
+		}
+		b, err := json.Marshal(ti)
+		if err != nil {
+			return fmt.Errorf("encode token info: %w", err)
+		}
+		info = sql.NullString{String: string(b), Valid: true}
 	}
 	if accessSignature != "" {
 		accSig = sql.NullString{String: accessSignature, Valid: true}
 	}
-	_, err = s.exec(ctx, `INSERT INTO oauth2_tokens
-		(kind, signature, request_id, tenant, client_id, subject, session_id, device_id, jti, access_signature,
-		 requested_at, expires_at, active, revoked, grace_forks, request)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+	_, err = s.exec(ctx, qInsertToken,
 		kind, signature, req.GetID(), tenant, req.GetClient().GetID(), subject, sessionID, deviceID, jti, accSig,
-		ts(req.GetRequestedAt()), nullTime(expires), true, false, string(body))
+		ts(req.GetRequestedAt()), nullTime(expires), true, false, string(body), info)
 	if errors.Is(err, errUnique) {
 		return fmt.Errorf("store %s token: %w", kind, fosite.ErrTokenClaim)
 	}
@@ -152,9 +182,7 @@ func (s *Store) getToken(ctx context.Context, kind, signature string) (*tokenRow
 		return nil, err
 	}
 	var row tokenRow
-	err = s.get(ctx, &row, `SELECT kind, signature, request_id, tenant, client_id, subject, session_id, jti,
-		access_signature, requested_at, expires_at, active, revoked, rotated_at, grace_forks, request
-		FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?`, kind, signature, tenant)
+	err = s.get(ctx, &row, qGetToken, kind, signature, tenant)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s token: %w", kind, fosite.ErrNotFound)
 	}
@@ -290,6 +318,96 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 	return s.hydrate(ctx, row, session)
 }
 
+// tokenInfo is the info column of an access token: what validating it needs beyond
+// the row's other columns, so that validation never decodes the stored request.
+type tokenInfo struct {
+	Scopes     []string `json:"scp,omitempty"`
+	Audience   []string `json:"aud,omitempty"`
+	AMR        []string `json:"amr,omitempty"`
+	AccountID  string   `json:"acct,omitempty"`
+	Anonymous  bool     `json:"anon,omitempty"`
+	ThirdParty bool     `json:"tp,omitempty"`
+}
+
+// AccessTokenInfo describes the live access token of the ctx tenant with the
+// signature, as GetAccessTokenSession would, in one statement that reads the row's
+// columns and its info column but not the stored request (a token written before the
+// info column is decoded from it), and checks in the same statement that its client
+// still exists: a deleted client's tokens stop working. An unknown token (or one whose
+// client is gone) is fosite.ErrNotFound, a revoked or rotated one
+// fosite.ErrInactiveToken. The caller still checks the token's HMAC and expiry.
+func (s *Store) AccessTokenInfo(ctx context.Context, signature string) (*oauth.AccessInfo, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var row struct {
+		RequestID   string         `db:"request_id"`
+		ClientID    string         `db:"client_id"`
+		Subject     string         `db:"subject"`
+		SessionID   string         `db:"session_id"`
+		DeviceID    string         `db:"device_id"`
+		RequestedAt time.Time      `db:"requested_at"`
+		ExpiresAt   sql.NullTime   `db:"expires_at"`
+		Active      bool           `db:"active"`
+		Info        sql.NullString `db:"info"`
+		Request     sql.NullString `db:"request"`
+	}
+	err = s.get(ctx, &row, qAccessTokenInfo, kindAccess, signature, tenant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("access token: %w", fosite.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load access token: %w", err)
+	}
+	if !row.Active {
+		return nil, fmt.Errorf("access token revoked: %w", fosite.ErrInactiveToken)
+	}
+	var ti tokenInfo
+	if row.Info.Valid {
+		if err := json.Unmarshal([]byte(row.Info.String), &ti); err != nil {
+			return nil, fmt.Errorf("decode token info: %w", err)
+		}
+	} else if ti, err = legacyTokenInfo(row.Request.String); err != nil {
+		return nil, err
+	}
+	info := &oauth.AccessInfo{
+		Tenant:     tenant,
+		Subject:    row.Subject,
+		ClientID:   row.ClientID,
+		Scopes:     ti.Scopes,
+		SessionID:  row.SessionID,
+		Anonymous:  ti.Anonymous,
+		AccountID:  ti.AccountID,
+		AMR:        ti.AMR,
+		Audience:   ti.Audience,
+		ThirdParty: ti.ThirdParty,
+		DeviceID:   row.DeviceID,
+		IssuedAt:   row.RequestedAt.UTC(),
+		RequestID:  row.RequestID,
+		Use:        oauth.UseAccessToken,
+	}
+	if row.ExpiresAt.Valid {
+		info.ExpiresAt = row.ExpiresAt.Time.UTC()
+	}
+	return info, nil
+}
+
+// legacyTokenInfo reads a token's info from its stored request, for rows written
+// before the info column.
+func legacyTokenInfo(request string) (tokenInfo, error) {
+	var sr storedRequest
+	if err := json.Unmarshal([]byte(request), &sr); err != nil {
+		return tokenInfo{}, fmt.Errorf("decode stored request: %w", err)
+	}
+	sess := oauth.NewSession()
+	if err := json.Unmarshal(sr.Session, sess); err != nil {
+		return tokenInfo{}, fmt.Errorf("decode stored session: %w", err)
+	}
+	return tokenInfo{Scopes: sr.GrantedScope, Audience: sr.GrantedAudience, AMR: sess.AMR, AccountID: sess.AccountID,
+		Anonymous: sess.Anonymous, ThirdParty: sess.ThirdParty}, nil
+}
+
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
 	return s.revokeToken(ctx, kindAccess, signature)
 }
@@ -375,16 +493,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 		return err
 	}
 	now := s.clock()
-	n, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?, rotated_at = ?
-		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?`,
+	n, err := s.exec(ctx, qRotateRefresh,
 		false, now, kindRefresh, signature, tenant, true, false)
 	if err != nil {
 		return s.rotationErr(err)
 	}
 	if n == 1 {
-		if _, err := s.exec(ctx, `UPDATE oauth2_tokens SET active = ?
-			WHERE kind = ? AND tenant = ? AND signature = (
-				SELECT access_signature FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?)`,
+		if _, err := s.exec(ctx, qRotateAccess,
 			false, kindAccess, tenant, kindRefresh, signature, tenant); err != nil {
 			return s.rotationErr(err)
 		}
@@ -393,9 +508,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 	if s.graceperiod <= 0 {
 		return fmt.Errorf("rotate refresh token: %w", fosite.ErrInactiveToken)
 	}
-	n, err = s.exec(ctx, `UPDATE oauth2_tokens SET grace_forks = grace_forks + 1
-		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?
-		AND rotated_at > ? AND grace_forks < ?`,
+	n, err = s.exec(ctx, qGraceFork,
 		kindRefresh, signature, tenant, false, false, now.Add(-s.graceperiod), s.graceforks)
 	if err != nil {
 		return s.rotationErr(err)
@@ -480,7 +593,7 @@ func (s *Store) AccessTokenByJTI(ctx context.Context, tenant, jti string) (bool,
 		Active    bool         `db:"active"`
 		ExpiresAt sql.NullTime `db:"expires_at"`
 	}
-	err := s.get(ctx, &row, `SELECT active, expires_at FROM oauth2_tokens WHERE jti = ? AND tenant = ? AND kind = ?`, jti, tenant, kindAccess)
+	err := s.get(ctx, &row, qAccessByJTI, jti, tenant, kindAccess)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

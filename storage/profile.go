@@ -115,11 +115,14 @@ func (r addressRow) address() (customer.Address, error) {
 		State: r.State, ContactPhone: r.ContactPhone, Tags: tags, IsDefault: r.IsDefault}, nil
 }
 
+// qListAddresses is hot (prepared.go): GET /me?expand=addresses reads it.
+const qListAddresses = `SELECT ` + addressColumns + ` FROM addresses WHERE tenant = ? AND customer_id = ?
+		ORDER BY is_default DESC, created_at, id`
+
 // ListAddresses returns a customer's addresses, the default first, then oldest first.
 func (s *Store) ListAddresses(ctx context.Context, tenant string, customerID int64) ([]customer.Address, error) {
 	var rows []addressRow
-	if err := s.sel(ctx, &rows, `SELECT `+addressColumns+` FROM addresses WHERE tenant = ? AND customer_id = ?
-		ORDER BY is_default DESC, created_at, id`, tenant, customerID); err != nil {
+	if err := s.sel(ctx, &rows, qListAddresses, tenant, customerID); err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
 	out := make([]customer.Address, 0, len(rows))

@@ -207,11 +207,14 @@ func (s *Store) GetIdentity(ctx context.Context, tenant, issuer, subject string)
 	return &id, nil
 }
 
+// qListIdentities is hot (prepared.go): /me reads it.
+const qListIdentities = `SELECT tenant, issuer, subject, connector_id, customer_id, email, created_at FROM identities
+		WHERE tenant = ? AND customer_id = ? ORDER BY created_at, connector_id`
+
 // ListIdentities lists a customer's linked identities.
 func (s *Store) ListIdentities(ctx context.Context, tenant string, customerID int64) ([]customer.Identity, error) {
 	var rows []identityRow
-	if err := s.sel(ctx, &rows, `SELECT tenant, issuer, subject, connector_id, customer_id, email, created_at FROM identities
-		WHERE tenant = ? AND customer_id = ? ORDER BY created_at, connector_id`, tenant, customerID); err != nil {
+	if err := s.sel(ctx, &rows, qListIdentities, tenant, customerID); err != nil {
 		return nil, fmt.Errorf("list identities: %w", err)
 	}
 	out := make([]customer.Identity, 0, len(rows))

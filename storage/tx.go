@@ -108,7 +108,15 @@ func (s *Store) rebind(query string) string { return s.db.Rebind(query) }
 
 // exec runs a statement and returns the number of rows it touched.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
+	var (
+		res sql.Result
+		err error
+	)
+	if st := s.preparedFor(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
+	}
 	if err != nil {
 		return 0, s.mapErr(err)
 	}
@@ -120,9 +128,15 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 }
 
 func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
+	if st := s.preparedFor(ctx, query); st != nil {
+		return s.mapErr(st.GetContext(ctx, dest, args...))
+	}
 	return s.mapErr(s.q(ctx).GetContext(ctx, dest, s.rebind(query), args...))
 }
 
 func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
+	if st := s.preparedFor(ctx, query); st != nil {
+		return s.mapErr(st.SelectContext(ctx, dest, args...))
+	}
 	return s.mapErr(s.q(ctx).SelectContext(ctx, dest, s.rebind(query), args...))
 }

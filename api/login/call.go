@@ -27,6 +27,7 @@ type call struct {
 	tenant *identity.Tenant
 	anon   *oauth.AccessInfo // handleAnon: the storefront's anonymous token
 	id     int64             // handleMe: the signed-in customer
+	acc    *customer.Account // handleMe: the customer's account as the preamble read it (no lists)
 	token  *oauth.AccessInfo // handleMe: the customer's token, which passed the route's rule
 }
 
@@ -103,7 +104,7 @@ func (a *API) meCaller(r *http.Request) (*call, error) {
 	if !acc.Active || acc.OnHold {
 		return nil, tokenRequired("the customer is not active", nil)
 	}
-	c.ctx, c.id, c.token = customer.WithClient(c.ctx, info.ClientID), id, info
+	c.ctx, c.id, c.token, c.acc = customer.WithClient(c.ctx, info.ClientID), id, info, acc
 	if err := a.forwardShopper(c, r, info.ClientID); err != nil {
 		return nil, err
 	}

@@ -373,7 +373,7 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) erro
 	if info.Anonymous || perr != nil {
 		return tokenRequired("not a customer's token", nil)
 	}
-	acc, err := a.svc.Account(c.ctx, c.tenant.Name, id)
+	acc, err := a.svc.Get(c.ctx, c.tenant.Name, id)
 	if errors.Is(err, customer.ErrNotFound) {
 		return tokenRequired("the customer no longer exists", nil)
 	}
@@ -383,9 +383,16 @@ func (a *API) validateAuth(w http.ResponseWriter, r *http.Request, c *call) erro
 	if !acc.Active || acc.OnHold {
 		return tokenRequired("the customer is not active", nil)
 	}
+	// A token scoped to no account names the customer's one legal entity, if one.
 	legal := info.AccountID
-	if legal == "" && len(acc.Memberships) == 1 {
-		legal = acc.Memberships[0].AccountID
+	if legal == "" {
+		ms, err := a.svc.Memberships(c.ctx, c.tenant.Name, id)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 1 {
+			legal = ms[0].AccountID
+		}
 	}
 	return reply(w, http.StatusOK, validateTokenView{
 		TokenType:     "Bearer",

@@ -150,14 +150,17 @@ func profileOf(t *identity.Tenant, a *customer.Account, addresses []customer.Add
 
 // meGet answers the profile: GET /customer/{tenant}/me[?expand=addresses,mixin:*].
 func (a *API) meGet(w http.ResponseWriter, r *http.Request, c *call) error {
-	return a.writeProfile(w, r, c)
+	return a.writeProfile(w, r, c, c.acc)
 }
 
-// writeProfile answers the caller's profile.
-func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call) error {
-	acc, err := a.svc.Account(c.ctx, c.tenant.Name, c.id)
-	if err != nil {
-		return err
+// writeProfile answers the caller's profile: of acc, the account the preamble read
+// moments ago, or when acc is nil (after a change) of the account read afresh.
+func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call, acc *customer.Account) error {
+	if acc == nil {
+		var err error
+		if acc, err = a.svc.Get(c.ctx, c.tenant.Name, c.id); err != nil {
+			return err
+		}
 	}
 	withAddresses := false
 	for _, e := range strings.Split(r.URL.Query().Get("expand"), ",") {
@@ -165,13 +168,10 @@ func (a *API) writeProfile(w http.ResponseWriter, r *http.Request, c *call) erro
 			withAddresses = true
 		}
 	}
-	var addrs []customer.Address
-	if withAddresses {
-		if addrs, err = a.svc.Addresses(c.ctx, c.tenant.Name, c.id); err != nil {
-			return err
-		}
+	if err := a.svc.WithProfile(c.ctx, c.tenant.Name, acc, withAddresses); err != nil {
+		return err
 	}
-	return reply(w, http.StatusOK, profileOf(c.tenant, acc, addrs, withAddresses))
+	return reply(w, http.StatusOK, profileOf(c.tenant, acc, acc.Addresses, withAddresses))
 }
 
 // profilePatchBody is PATCH /me. Every field is raw so that null (clear) and absent
@@ -267,7 +267,7 @@ func (a *API) mePatch(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, err := a.svc.UpdateProfile(c.ctx, c.tenant, c.id, p); err != nil {
 		return err
 	}
-	return a.writeProfile(w, r, c)
+	return a.writeProfile(w, r, c, nil)
 }
 
 // addressBody is an address in a request; pointers tell absent from given.

@@ -42,13 +42,6 @@ import (
 // floorTable is the baseline's own table: nothing of Custodian's schema is touched.
 const floorTable = "load_floor_tokens"
 
-// Custodian's pool sizes (storage.Open); the floor uses the same unless told otherwise.
-const (
-	sqliteMaxOpen   = 8
-	postgresMaxOpen = 32
-	postgresMaxIdle = 16
-)
-
 // defaultPayload is the size of the floor's stored request: about what Custodian stores
 // in oauth2_tokens.request for an anonymous shopper's access token.
 const defaultPayload = 900
@@ -81,21 +74,17 @@ func openFloor(ctx context.Context, rawURL string, maxOpen, payload int, log *sl
 		client_id  TEXT NOT NULL,
 		expires_at TIMESTAMP NOT NULL,
 		request    TEXT NOT NULL)`
+	// Custodian's pool size for this node (storage.PoolSize) unless told otherwise.
+	pool := storage.PoolSize(dialect, dsn, maxOpen)
 	f := &floor{db: db, payload: strings.Repeat("x", payload), now: time.Now, rand: rand.Reader, log: log}
 	switch dialect {
 	case storage.SQLite:
-		if maxOpen == 0 {
-			maxOpen = sqliteMaxOpen
-		}
-		db.SetMaxOpenConns(maxOpen)
+		db.SetMaxOpenConns(pool)
 		f.insert = "INSERT INTO " + floorTable + " (signature, request_id, client_id, expires_at, request) VALUES (?, ?, ?, ?, ?)"
 		f.lookup = "SELECT client_id, expires_at, request FROM " + floorTable + " WHERE signature = ?"
 	case storage.Postgres:
-		if maxOpen == 0 {
-			maxOpen = postgresMaxOpen
-		}
-		db.SetMaxOpenConns(maxOpen)
-		db.SetMaxIdleConns(min(maxOpen, postgresMaxIdle))
+		db.SetMaxOpenConns(pool)
+		db.SetMaxIdleConns(pool)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		ddl = strings.Replace(ddl, "TIMESTAMP", "TIMESTAMPTZ", 1)
 		f.insert = "INSERT INTO " + floorTable + " (signature, request_id, client_id, expires_at, request) VALUES ($1, $2, $3, $4, $5)"

@@ -196,7 +196,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			if s.Server == serverBaseline {
 				cmp = "the yardstick"
 			}
-			fmt.Fprintf(stdout, "%-18s %s (compared with %s)\n", s.Name, s.What, cmp)
+			if s.Goal.Min > 0 {
+				cmp += fmt.Sprintf("; goal ≥ %g × %s", s.Goal.Min, s.Goal.Of)
+			}
+			fmt.Fprintf(stdout, "%-22s %s (compared with %s)\n", s.Name, s.What, cmp)
 		}
 		return exitOK
 	}

@@ -93,6 +93,10 @@ func TestRunList(t *testing.T) {
 			t.Errorf("-list lacks %s", s.Name)
 		}
 	}
+	if !strings.Contains(out.String(), "refresh-customer") || !strings.Contains(out.String(), "goal ≥ 0.8 × floor-write") ||
+		!strings.Contains(out.String(), "goal ≥ 0.5 × trivial") {
+		t.Errorf("-list lacks the goals:\n%s", out.String())
+	}
 	if code := run(t.Context(), []string{"-db", "oracle"}, func(string) string { return "" }, io.Discard, io.Discard); code != exitUsage {
 		t.Fatalf("bad flag: exit %d", code)
 	}

@@ -96,10 +96,10 @@ func scenarios() []scenario {
 				return perTenant(http.MethodPost, "/oauth2/%s/token", h, []byte("grant_type=client_credentials"))(ctx, f)
 			}},
 		{Name: "anonymous", Server: serverCustodian, Floor: floorWrite, Goal: goalIssue,
-			What: "POST /oauth2/{tenant}/token grant_type=urn:custodian:grant-type:anonymous, public client (access + refresh token)",
+			What: "POST /oauth2/{tenant}/token grant_type=urn:custodian:grant-type:anonymous, public client (access + refresh token, stateless: no row)",
 			plan: perTenant(http.MethodPost, "/oauth2/%s/token", formHeader(), anonymousForm())},
 		{Name: "introspection", Server: serverCustodian, Floor: floorRead, Goal: goalRead,
-			What: "POST /oauth2/{tenant}/introspect of an anonymous shopper's opaque access token, HTTP Basic client authentication",
+			What: "POST /oauth2/{tenant}/introspect of an anonymous shopper's access token (stateless: signed, no row), HTTP Basic client authentication",
 			plan: func(_ context.Context, f *fixture) (plan, error) {
 				ts := make([]vegeta.Target, len(f.anon))
 				for i, g := range f.anon {

@@ -349,7 +349,7 @@ func (c *cli) serve(name string, args []string) int {
 			"short), then the listeners close, requests in flight finish (up to 15 s), the outbox worker stops\n"+
 			"and the database closes", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "shutdown-delay", "cache-ttl")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "shutdown-delay", "db-max-conns", "cache-ttl")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code

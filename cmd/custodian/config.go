@@ -39,6 +39,8 @@ type options struct {
 	AllowPrivateURLs string
 	// TrustedProxies: CIDRs whose forwarding headers are believed (custodian.ParseTrustedProxies).
 	TrustedProxies string
+	// DBMaxConns is the connection pool's size (custodian.Config.DatabaseMaxConns); empty: the default.
+	DBMaxConns string
 	// ShutdownDelay (a Go duration, "5s"): how long serve keeps serving after SIGTERM,
 	// with /readyz not ready, before it closes its listeners.
 	ShutdownDelay string
@@ -91,6 +93,7 @@ var sources = []source{
 	{"CUSTODIAN_LOG_LEVEL", "log-level", func(o *options) *string { return &o.LogLevel }},
 	{"CUSTODIAN_ALLOW_PRIVATE_URLS", "allow-private-urls", func(o *options) *string { return &o.AllowPrivateURLs }},
 	{"CUSTODIAN_TRUSTED_PROXIES", "trusted-proxies", func(o *options) *string { return &o.TrustedProxies }},
+	{"CUSTODIAN_DB_MAX_CONNS", "db-max-conns", func(o *options) *string { return &o.DBMaxConns }},
 	{"CUSTODIAN_SHUTDOWN_DELAY", "shutdown-delay", func(o *options) *string { return &o.ShutdownDelay }},
 	{"CUSTODIAN_CACHE_TTL", "cache-ttl", func(o *options) *string { return &o.CacheTTL }},
 }
@@ -122,6 +125,8 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.Var(boolOption{&o.AllowPrivateURLs}, n, "let connector issuers and webhook URLs reach loopback, link-local and private addresses; for local development (env CUSTODIAN_ALLOW_PRIVATE_URLS)")
 		case "trusted-proxies":
 			fs.StringVar(&o.TrustedProxies, n, "", "comma list of `CIDRs` of the load balancers and proxies whose Forwarded / X-Forwarded-For headers name the client (env CUSTODIAN_TRUSTED_PROXIES; default none: the client is the TCP peer)")
+		case "db-max-conns":
+			fs.Var(countOption{&o.DBMaxConns}, n, "`size` of the database connection pool (env CUSTODIAN_DB_MAX_CONNS; default on PostgreSQL 4 × GOMAXPROCS,\n        at least 8 and at most 64, on SQLite 8)")
 		case "shutdown-delay":
 			fs.StringVar(&o.ShutdownDelay, n, defaultShutdownDelay, "`duration` serve keeps serving after SIGTERM with /readyz not ready and \"Connection: close\" on\n        every response, before it stops accepting connections; 0 for none; a second signal skips it\n        (env CUSTODIAN_SHUTDOWN_DELAY)")
 		case "cache-ttl":
@@ -203,6 +208,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 	}
 	if _, err := custodian.ParseTrustedProxies(o.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("%w (CUSTODIAN_TRUSTED_PROXIES)", err))
+	}
+	if _, err := o.dbMaxConns(); err != nil {
+		errs = append(errs, err)
 	}
 	if needsSecret && o.Secret == "" {
 		if d, _, err := storage.ParseURL(o.Database); err == nil && d == storage.Postgres {
@@ -330,9 +338,30 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		// An invalid value is reported by problems; until then it allows nothing.
 		AllowPrivateURLs: must(o.allowPrivateURLs()),
 		TrustedProxies:   trustedProxies(o.TrustedProxies),
-		CacheTTL:         must2(o.cacheTTL()),
+		// An invalid value is reported by problems; until then the default.
+		DatabaseMaxConns: must2(o.dbMaxConns()),
+		CacheTTL:         mustDuration(o.cacheTTL()),
 	}
 }
+
+// dbMaxConns reads CUSTODIAN_DB_MAX_CONNS / --db-max-conns: empty is the default (0).
+func (o *options) dbMaxConns() (int, error) {
+	if o.DBMaxConns == "" {
+		return 0, nil
+	}
+	return checkMaxConns(o.DBMaxConns)
+}
+
+// checkMaxConns reads a pool size: a whole number from 1 to 1000.
+func checkMaxConns(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("database max connections (CUSTODIAN_DB_MAX_CONNS) %q: want a whole number from 1 to 1000", v)
+	}
+	return n, nil
+}
+
+func must2(n int, _ error) int { return n }
 
 // cacheTTL reads CUSTODIAN_CACHE_TTL / --cache-ttl as custodian.Config.CacheTTL: empty
 // is the default (zero), 0 is off (negative).
@@ -350,7 +379,7 @@ func (o *options) cacheTTL() (time.Duration, error) {
 	return d, nil
 }
 
-func must2(d time.Duration, _ error) time.Duration { return d }
+func mustDuration(d time.Duration, _ error) time.Duration { return d }
 
 // allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.
 func (o *options) allowPrivateURLs() (bool, error) {
@@ -396,6 +425,25 @@ func (b boolOption) Set(s string) error {
 }
 
 func (b boolOption) IsBoolFlag() bool { return true }
+
+// countOption is a whole-number flag kept as the string its environment variable
+// would hold, like boolOption; the config file takes it as a YAML number.
+type countOption struct{ v *string }
+
+func (c countOption) String() string {
+	if c.v == nil {
+		return ""
+	}
+	return *c.v
+}
+
+func (c countOption) Set(s string) error {
+	if _, err := checkMaxConns(s); err != nil {
+		return err
+	}
+	*c.v = s
+	return nil
+}
 
 // validate reports every problem of the options and of the library configuration
 // they make, at once. A secret that a SQLite secret file will provide is not a

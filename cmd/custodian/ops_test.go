@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,6 +111,59 @@ mail_from: ""    # empty: the default
 	}
 }
 
+// TestDBMaxConns: the pool size comes from the file as a number, the environment over
+// it, the flag over both, and a value that is no whole number from 1 to 1000 is refused
+// wherever it comes from.
+func TestDBMaxConns(t *testing.T) {
+	file := writeConfig(t, "db_max_conns: 12\n")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"default", nil, nil, 0},
+		{"file", nil, []string{"--config", file}, 12},
+		{"environment over file", map[string]string{"CUSTODIAN_DB_MAX_CONNS": "20"}, []string{"--config", file}, 20},
+		{"flag over environment", map[string]string{"CUSTODIAN_DB_MAX_CONNS": "20"}, []string{"--config", file, "--db-max-conns", "6"}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			o := defaultOptions()
+			configFlags(fs, &o, "database", "db-max-conns")
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := resolve(fs, &o, mapEnv(tc.env)); err != nil {
+				t.Fatal(err)
+			}
+			if errs := o.problems(false, false); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := o.libraryConfig(nil).DatabaseMaxConns; got != tc.want {
+				t.Errorf("DatabaseMaxConns %d, want %d", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"0", "-3", "1001", "many", "2.5"} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		o := defaultOptions()
+		configFlags(fs, &o, "db-max-conns")
+		if err := fs.Parse([]string{"--db-max-conns", bad}); err == nil {
+			t.Errorf("flag %q accepted", bad)
+		}
+		o = defaultOptions()
+		o.DBMaxConns = bad // from the environment
+		if errs := o.problems(false, false); len(errs) != 1 || !strings.Contains(errs[0].Error(), "CUSTODIAN_DB_MAX_CONNS") {
+			t.Errorf("environment %q: %v", bad, errs)
+		}
+		if _, err := readConfigFile(writeConfig(t, "db_max_conns: "+bad+"\n")); err == nil {
+			t.Errorf("file %q accepted", bad)
+		}
+	}
+}
+
 // TestConfigFileProblems: every problem of the file is reported at once, with the file
 // and line, together with the other configuration problems.
 func TestConfigFileProblems(t *testing.T) {
@@ -133,7 +187,7 @@ mail_from: {address: a@example.com}
 	}
 	for _, want := range []string{
 		file + `:1: addr: want a string, got the number 8080 (quote it)`,
-		file + `:2: unknown key "pubic_url" (known keys: addr, admin_addr, allow_private_urls, cache_ttl, database, log_format, log_level, mail_from, public_url, shutdown_delay, trusted_proxies)`,
+		file + `:2: unknown key "pubic_url" (known keys: addr, admin_addr, allow_private_urls, cache_ttl, database, db_max_conns, log_format, log_level, mail_from, public_url, shutdown_delay, trusted_proxies)`,
 		file + `:3: unknown key "public-url": keys are written with underscores, public_url`,
 		file + `:4: unknown key "secret": secrets are not read from the config file; set CUSTODIAN_SECRET in the environment`,
 		file + `:6: log_level: given twice (first on line 5)`,
