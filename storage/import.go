@@ -443,11 +443,8 @@ func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []cust
 		table  string
 		owners []int64
 	}{{"addresses", addrOwners}, {"customer_memberships", memberOwners}, {"identities", identOwners}} {
-		for _, part := range chunks(d.owners, 1) {
-			if _, err := s.exec(ctx, `DELETE FROM `+d.table+` WHERE tenant = ? AND customer_id IN (`+inList(len(part))+`)`,
-				append([]any{tenant}, anys(part)...)...); err != nil {
-				return fmt.Errorf("replace %s: %w", d.table, err)
-			}
+		if err := s.deleteLists(ctx, d.table, tenant, d.owners); err != nil {
+			return fmt.Errorf("replace %s: %w", d.table, err)
 		}
 	}
 	if err := s.insertRows(ctx, "addresses", importAddressColumns, addrs); err != nil {
@@ -458,6 +455,34 @@ func (s *Store) writeImportLists(ctx context.Context, tenant string, rows []cust
 	}
 	if err := s.insertRows(ctx, "identities", importIdentityColumns, idents); err != nil {
 		return fmt.Errorf("insert identities: %w", err)
+	}
+	return nil
+}
+
+// deleteLists deletes the rows of a customer's list table (addresses, memberships,
+// identities) that belong to the tenant's customers with the given ids.
+func (s *Store) deleteLists(ctx context.Context, table, tenant string, owners []int64) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	if s.dialect == Postgres {
+		// One descent of the (tenant, customer_id) index per id. Given the ids as an IN list
+		// or a bound array, the planner estimates how many rows they match; on a table not
+		// yet analysed after a bulk import it guesses most of the tenant, takes the tenant
+		// alone as the index condition and reads every row of the tenant for each batch
+		// (1.3 s a batch on addresses, 62 s on memberships at 100,000 customers). Read
+		// through ARRAY(SELECT …), the array is an InitPlan whose value the planner does not
+		// see: it plans for a handful of ids and keeps both columns as index condition,
+		// whatever the statistics say.
+		_, err := s.exec(ctx, `DELETE FROM `+table+` WHERE tenant = ? AND customer_id = ANY(ARRAY(SELECT unnest(?::bigint[])))`,
+			tenant, pq.Array(owners))
+		return err
+	}
+	for _, part := range chunks(owners, 1) {
+		if _, err := s.exec(ctx, `DELETE FROM `+table+` WHERE tenant = ? AND customer_id IN (`+inList(len(part))+`)`,
+			append([]any{tenant}, anys(part)...)...); err != nil {
+			return err
+		}
 	}
 	return nil
 }
