@@ -86,6 +86,15 @@ type Config struct {
 	PasswordHashConcurrency int
 	PasswordHashWait        time.Duration
 
+	// CacheTTL is the longest a node serves a tenant, a client or a tenant's signing
+	// keys from its cache without reading them again (zero: storage.DefaultCacheTTL,
+	// one second; negative: no cache). Every change through this node takes effect at
+	// once; on PostgreSQL every node hears every change (LISTEN/NOTIFY, one more
+	// connection per node) within milliseconds, and the TTL only bounds what a lost
+	// notification could leave stale. On SQLite a change by another process (the
+	// command line) reaches a running server within the TTL. Tokens are never cached.
+	CacheTTL time.Duration
+
 	// Retention is how long expired, used and old rows are kept before the maintenance
 	// sweep deletes them; a zero period takes its default (storage.DefaultRetention,
 	// documented in README.md, "Retention").

@@ -268,6 +268,14 @@ func TestOutgoingCallsStayOutside(t *testing.T) {
 				ClientID: spaClient, ClientSecret: "s"}); err != nil {
 				t.Fatal(err)
 			}
+			// The first node caches the tenant and hears of the other's change within a
+			// second (PostgreSQL: NOTIFY; SQLite: the cache TTL).
+			if !eventually(2*time.Second, func() bool {
+				tn, err := e.srv.OAuth.GetTenant(ctx, testTenant)
+				return err == nil && tn.Settings.WebhookURL == hook.srv.URL
+			}) {
+				t.Fatal("the first node does not apply the other node's settings within 2s")
+			}
 			anon := anonymousLogin(t, e)["access_token"].(string)
 			if r := loginCall(t, e, http.MethodPost, "/customer/"+testTenant+"/signup", seedSignup("inner@example.com"), jsonBearer(anon)...); r.status != http.StatusCreated {
 				t.Fatalf("signup: %d %s", r.status, r.raw)

@@ -37,6 +37,30 @@ func secondNode(t *testing.T, a *env, opts ...envOption) *env {
 	return &env{t: t, srv: srv, url: pub.URL, admin: adm.URL, clock: a.clock, backend: a.backend}
 }
 
+// setTenantOn changes settings through the first node and waits until every node
+// applies them: a node caches the tenant, and hears of a change made elsewhere within
+// a second (PostgreSQL: NOTIFY; two servers on one SQLite file: the cache TTL).
+func setTenantOn(t *testing.T, nodes []*env, kv ...string) {
+	t.Helper()
+	setTenant(t, nodes[0], kv...)
+	for i, e := range nodes {
+		if !eventually(2*time.Second, func() bool {
+			tn, err := e.srv.OAuth.GetTenant(context.Background(), testTenant)
+			if err != nil {
+				return false
+			}
+			for j := 0; j+1 < len(kv); j += 2 {
+				if v, _ := tn.Settings.Get(kv[j]); v != kv[j+1] {
+					return false
+				}
+			}
+			return true
+		}) {
+			t.Fatalf("node %d does not apply %v within 2s", i, kv)
+		}
+	}
+}
+
 // TestTwoNodesLimits: sign-in failures split across two nodes (behind a trusted proxy
 // that names the client in X-Forwarded-For) count once: the per-account limit and the
 // per-address limit answer 429 at the same attempt as on one node, and the address
@@ -55,7 +79,7 @@ func TestTwoNodesLimits(t *testing.T) {
 
 			t.Run("login_per_account", func(t *testing.T) {
 				nextWindow()
-				setTenant(t, a, "ratelimit.login_per_account", "3", "ratelimit.login_per_ip", "0")
+				setTenantOn(t, nodes, "ratelimit.login_per_account", "3", "ratelimit.login_per_ip", "0")
 				for i := range 3 { // A, B, A: each from its own address
 					wantLoginError(t, fmt.Sprintf("attempt %d", i+1), loginFrom(t, nodes[i%2], anon, "split@example.com", "wrong password!",
 						from(fmt.Sprintf("203.0.113.%d", 10+i))...), http.StatusUnauthorized, "unauthorized")
@@ -71,7 +95,7 @@ func TestTwoNodesLimits(t *testing.T) {
 
 			t.Run("login_per_ip behind trusted proxies", func(t *testing.T) {
 				nextWindow()
-				setTenant(t, a, "ratelimit.login_per_ip", "3", "ratelimit.login_per_account", "100")
+				setTenantOn(t, nodes, "ratelimit.login_per_ip", "3", "ratelimit.login_per_account", "100")
 				for i := range 3 { // B, A, B: each on its own account, all from one shopper's address
 					wantLoginError(t, fmt.Sprintf("attempt %d", i+1), loginFrom(t, nodes[(i+1)%2], anon, fmt.Sprintf("ip%d@example.com", i),
 						"wrong password!", from("198.51.100.7")...), http.StatusUnauthorized, "unauthorized")

@@ -19,6 +19,7 @@ import (
 	"github.com/custodian-id/custodian/api"
 	"github.com/custodian-id/custodian/i18n"
 	"github.com/custodian-id/custodian/identity"
+	"github.com/custodian-id/custodian/storage"
 )
 
 type requestIDKey struct{}
@@ -177,4 +178,39 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 	})
+}
+
+// cacheCollector exports the Store's cache counters (storage.CacheStat) at /metrics.
+type cacheCollector struct {
+	store                            *storage.Store
+	hits, misses, invalidations, len *prometheus.Desc
+}
+
+func newCacheCollector(store *storage.Store) *cacheCollector {
+	label := []string{"cache"}
+	return &cacheCollector{store: store,
+		hits: prometheus.NewDesc("custodian_cache_hits_total",
+			"Reads of tenants, clients and signing keys served from the node's cache.", label, nil),
+		misses: prometheus.NewDesc("custodian_cache_misses_total",
+			"Reads of tenants, clients and signing keys that went to the database.", label, nil),
+		invalidations: prometheus.NewDesc("custodian_cache_invalidations_total",
+			"Entries dropped (or whole caches emptied) because a change was made or notified.", label, nil),
+		len: prometheus.NewDesc("custodian_cache_entries", "Entries held by the node's cache.", label, nil),
+	}
+}
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.hits
+	ch <- c.misses
+	ch <- c.invalidations
+	ch <- c.len
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.store.CacheStats() {
+		ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(st.Hits), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(st.Misses), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.invalidations, prometheus.CounterValue, float64(st.Invalidations), st.Name)
+		ch <- prometheus.MustNewConstMetric(c.len, prometheus.GaugeValue, float64(st.Entries), st.Name)
+	}
 }

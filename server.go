@@ -78,6 +78,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:               log,
 		RefreshGracePeriod:   cfg.RefreshGracePeriod,
 		RefreshGraceMaxForks: cfg.RefreshGraceMaxForks,
+		CacheTTL:             cfg.CacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -98,6 +99,7 @@ func wire(ctx context.Context, cfg Config, store *storage.Store, log *slog.Logge
 		return nil, err
 	}
 	m := newMetrics()
+	m.reg.MustRegister(newCacheCollector(store))
 	webhookSecrets, err := identity.NewWebhookSecrets([]byte(cfg.Secret))
 	if err != nil {
 		return nil, err

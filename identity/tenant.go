@@ -1,8 +1,11 @@
 package identity
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,4 +54,27 @@ func TenantFromContext(ctx context.Context) *Tenant {
 // plain-http redirect URI or settings URL may name.
 func IsLoopbackHost(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// Clone returns a deep copy of the tenant: a cache hands each caller its own, so no
+// request can change what another one reads.
+func (t *Tenant) Clone() *Tenant {
+	if t == nil {
+		return nil
+	}
+	out := *t
+	out.Settings = t.Settings.Clone()
+	return &out
+}
+
+// Clone returns a deep copy of the settings (TestSettingsCloneShares finds a
+// reference field this misses).
+func (s Settings) Clone() Settings {
+	out := s
+	out.GrantTypes = slices.Clone(s.GrantTypes)
+	out.TwoFactorTriggers = slices.Clone(s.TwoFactorTriggers)
+	out.WebhookSecret.Sealed = bytes.Clone(s.WebhookSecret.Sealed)
+	out.FirebaseSignerKey.Sealed = bytes.Clone(s.FirebaseSignerKey.Sealed)
+	out.Branding.Texts = maps.Clone(s.Branding.Texts)
+	return out
 }

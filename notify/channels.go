@@ -84,9 +84,10 @@ func (s *SMTPSender) Send(ctx context.Context, m *Message) error {
 	// address stays the operator's.
 	if name, _ := m.Data[DataSenderName].(string); name != "" {
 		if from, err := stdmail.ParseAddress(s.from); err == nil {
-			if err := msg.FromFormat(name, from.Address); err != nil {
-				return fmt.Errorf("sender: %w", err)
-			}
+			// As an address value, not text to parse: a name with quotes or a
+			// backslash (`Müller "Mode"`) was mangled, and one ending in a backslash
+			// failed every delivery; now each is encoded as it is.
+			msg.SetAddrHeaderFromMailAddress(mail.HeaderFrom, &stdmail.Address{Name: name, Address: from.Address})
 		}
 	}
 	if err := msg.To(m.To); err != nil {

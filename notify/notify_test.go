@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,6 +116,27 @@ func TestSMTPDelivery(t *testing.T) {
 	}
 	if n, _ := o.DeliverDue(ctx); n != 0 {
 		t.Errorf("delivered again: %d", n)
+	}
+}
+
+// TestSMTPSenderName: the tenant's display name is the From header's name, whatever
+// characters it has (quotes, a backslash, non-ASCII letters, right-to-left text).
+func TestSMTPSenderName(t *testing.T) {
+	srv := notifytest.StartSMTP(t)
+	sender, err := notify.NewSMTPSender(srv.URL(), "shop@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"Müller Mode", `Müller "Mode" \ Söhne`, "متجر الأزياء", "a <b@evil.example>, c", `Shop \`} {
+		to := fmt.Sprintf("jane%d@example.com", i)
+		if err := sender.Send(context.Background(), &notify.Message{Tenant: "shop", Kind: notify.KindPasswordReset, To: to,
+			Subject: "Hello", Body: "Hi", Data: map[string]any{notify.DataSenderName: name}}); err != nil {
+			t.Errorf("send with the sender name %q: %v", name, err)
+			continue
+		}
+		if got := srv.WaitFor(t, to, 5*time.Second); got.FromName != name || got.From != "shop@example.com" {
+			t.Errorf("sender %q <%s>, want %q <shop@example.com>", got.FromName, got.From, name)
+		}
 	}
 }
 

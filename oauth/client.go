@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -212,4 +213,18 @@ func (h SecretHasher) Compare(ctx context.Context, hash, data []byte) error {
 		return errors.New("secret mismatch")
 	}
 	return nil
+}
+
+// Clone returns a deep copy of the client: a cache hands each caller its own.
+func (c *Client) Clone() *Client {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.SecretHash = bytes.Clone(c.SecretHash)
+	for _, l := range []*[]string{&out.RedirectURIs, &out.PostLogoutRedirectURIs, &out.GrantTypes, &out.ResponseTypes,
+		&out.Scopes, &out.Audience, &out.Behaviors} {
+		*l = slices.Clone(*l)
+	}
+	return &out
 }

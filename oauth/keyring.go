@@ -32,18 +32,19 @@ const (
 	// rsaKeyBits is the size of generated RS256 keys.
 	rsaKeyBits = 2048
 	// keyCacheSize bounds each of the Keyring's caches of parsed keys. A tenant has at
-	// most three live keys, so this holds every live key of a few hundred tenants; a
+	// most three live keys, so this holds every live key of a few thousand tenants; a
 	// miss costs one unseal and parse, not a failure.
-	keyCacheSize = 1024
+	keyCacheSize = 8192
 )
 
 // Keyring manages the tenants' asymmetric signing keys: it creates and rotates them,
 // signs and verifies compact JWS with them, and publishes their public halves.
 //
-// Nodes are stateless: which key is current is read from the Store on every call, so
-// a rotation made by another node takes effect at once. Only parsed keys are cached,
-// by tenant and kid; a kid is the thumbprint of its key, so a cached key never goes
-// stale.
+// Which key is current is read from the Store on every call; the Store serves it from
+// its per-node cache, which every rotation invalidates on every node (storage's
+// LISTEN/NOTIFY), and reads it afresh inside the transaction of a rotation. Parsed
+// (unsealed) keys are cached here, by tenant and kid; a kid is the thumbprint of its
+// key, so a cached key never goes stale.
 type Keyring struct {
 	Store  KeyStore
 	Sealer *identity.Sealer

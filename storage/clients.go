@@ -94,12 +94,28 @@ func (s *Store) CreateClient(ctx context.Context, c *oauth.Client) error {
 	case err != nil:
 		return fmt.Errorf("create client %q: %w", c.ID, err)
 	}
+	s.invalidate(ctx, invalidation{Table: "clients", Tenant: c.Tenant, ID: c.ID})
 	c.CreatedAt, c.UpdatedAt = now, now
 	return nil
 }
 
-// GetTenantClient returns a client of a tenant.
+// GetTenantClient returns a client of a tenant: from the node's cache outside a
+// transaction. Its secret is checked against the returned hash on every use, so a
+// rotation takes effect as soon as the cache hears of it.
 func (s *Store) GetTenantClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
+	if !s.cached(ctx) {
+		return s.loadClient(ctx, tenant, id)
+	}
+	c, err := s.caches.clients.get(ctx, clientKey(tenant, id), func(ctx context.Context) (*oauth.Client, error) {
+		return s.loadClient(ctx, tenant, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Clone(), nil
+}
+
+func (s *Store) loadClient(ctx context.Context, tenant, id string) (*oauth.Client, error) {
 	var r clientRow
 	err := s.get(ctx, &r, `SELECT `+clientColumns+` FROM clients WHERE tenant = ? AND id = ?`, tenant, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -143,6 +159,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *oauth.Client) error {
 	if n == 0 {
 		return fmt.Errorf("client %q: %w", c.ID, identity.ErrNotFound)
 	}
+	s.invalidate(ctx, invalidation{Table: "clients", Tenant: c.Tenant, ID: c.ID})
 	c.UpdatedAt = now
 	return nil
 }
@@ -156,9 +173,10 @@ func (s *Store) SetClientSecretHash(ctx context.Context, tenant, id string, hash
 		return fmt.Errorf("set client secret %q: %w", id, err)
 	}
 	if n == 1 {
+		s.invalidate(ctx, invalidation{Table: "clients", Tenant: tenant, ID: id})
 		return nil
 	}
-	if _, err := s.GetTenantClient(ctx, tenant, id); err != nil {
+	if _, err := s.loadClient(ctx, tenant, id); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: client %q is public and has no secret", identity.ErrInvalid, id)
@@ -174,6 +192,7 @@ func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
 	if n == 0 {
 		return fmt.Errorf("client %q: %w", id, identity.ErrNotFound)
 	}
+	s.invalidate(ctx, invalidation{Table: "clients", Tenant: tenant, ID: id})
 	return nil
 }
 

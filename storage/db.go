@@ -56,6 +56,11 @@ type Options struct {
 	// MaxConns is the size of the connection pool (PoolSize). Zero: the default for
 	// the node's GOMAXPROCS.
 	MaxConns int
+	// CacheTTL is the longest a Store opened with Open serves a tenant, a client or a
+	// tenant's signing keys from its per-node cache (cache.go) without reading them
+	// again; writes invalidate at once (on PostgreSQL on every node, by LISTEN/NOTIFY).
+	// Zero selects DefaultCacheTTL; a negative value turns the caches off.
+	CacheTTL time.Duration
 }
 
 // PoolSize is the number of connections a Store keeps open to its database: maxConns
@@ -118,7 +123,8 @@ type Store struct {
 	reads       *deadlineDialer // PostgreSQL only: the read timeout of its connections
 	// stmts are the hot statements, prepared by Open (prepared.go); nil for a Store
 	// that Connect opened without migrating. Read-only once Open returns.
-	stmts map[string]*sqlx.Stmt
+	stmts  map[string]*sqlx.Stmt
+	caches *caches // nil: off (Connect, or Options.CacheTTL < 0)
 }
 
 // ParseURL splits a database URL into a dialect and a driver data source name.
@@ -186,6 +192,20 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.CacheTTL >= 0 {
+		ttl := opts.CacheTTL
+		if ttl == 0 {
+			ttl = DefaultCacheTTL
+		}
+		s.caches = newCaches(ttl, s.log)
+		if s.dialect == Postgres {
+			// The triggers that notify exist from migration 00013 on, which Migrate ran.
+			_, dsn, _ := ParseURL(rawURL)
+			s.caches.listen(withConnectTimeout(dsn))
+		} else {
+			s.caches.setEnabled(true)
+		}
 	}
 	return s, nil
 }
@@ -366,8 +386,14 @@ func newStore(db *sqlx.DB, dialect Dialect, opts Options) *Store {
 // Dialect reports which database the store talks to.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close releases the prepared statements and the connection pool.
-func (s *Store) Close() error { return errors.Join(s.closeStatements(), s.db.Close()) }
+// Close stops the cache listener, then releases the prepared statements and the
+// connection pool.
+func (s *Store) Close() error {
+	if s.caches != nil {
+		s.caches.close()
+	}
+	return errors.Join(s.closeStatements(), s.db.Close())
+}
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,12 +38,31 @@ func (s *Store) InsertKey(ctx context.Context, k *oauth.SigningKey) error {
 	case err != nil:
 		return fmt.Errorf("insert key: %w", err)
 	}
+	s.invalidate(ctx, invalidation{Table: "signing_keys", Tenant: k.Tenant})
 	k.CreatedAt, k.UpdatedAt = now, now
 	return nil
 }
 
-// ListKeys returns the tenant's keys that are not retired.
+// ListKeys returns the tenant's keys that are not retired: from the node's cache
+// outside a transaction (a rotation reads and moves them inside one).
 func (s *Store) ListKeys(ctx context.Context, tenant string) ([]*oauth.SigningKey, error) {
+	if !s.cached(ctx) {
+		return s.loadKeys(ctx, tenant)
+	}
+	keys, err := s.caches.keys.get(ctx, tenant, func(ctx context.Context) ([]*oauth.SigningKey, error) { return s.loadKeys(ctx, tenant) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*oauth.SigningKey, len(keys))
+	for i, k := range keys {
+		c := *k
+		c.Sealed, c.PublicJWK = bytes.Clone(k.Sealed), bytes.Clone(k.PublicJWK)
+		out[i] = &c
+	}
+	return out, nil
+}
+
+func (s *Store) loadKeys(ctx context.Context, tenant string) ([]*oauth.SigningKey, error) {
 	var rows []keyRow
 	if err := s.sel(ctx, &rows, `SELECT kid, tenant, alg, state, private_key, public_jwk, created_at, updated_at
 		FROM signing_keys WHERE tenant = ? AND state <> ? ORDER BY created_at, kid`, tenant, oauth.KeyRetired); err != nil {
@@ -69,5 +89,7 @@ func (s *Store) SetKeyState(ctx context.Context, kid, from, to string) error {
 	if n == 0 {
 		return fmt.Errorf("key %s is not %s: %w", kid, from, identity.ErrConflict)
 	}
+	// The kid alone does not name the tenant: every tenant's key set is read again.
+	s.invalidate(ctx, invalidation{Table: "signing_keys"})
 	return nil
 }

@@ -75,3 +75,9 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 }
+
+func TestCaches(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { storagetest.RunCaches(t, b) })
+	}
+}

@@ -43,12 +43,24 @@ func (s *Store) CreateTenant(ctx context.Context, t *identity.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
 	}
+	s.invalidate(ctx, invalidation{Table: "tenants", Tenant: t.Name})
 	t.CreatedAt, t.UpdatedAt = now, now
 	return nil
 }
 
-// GetTenant returns a tenant by name.
+// GetTenant returns a tenant by name: from the node's cache outside a transaction.
 func (s *Store) GetTenant(ctx context.Context, name string) (*identity.Tenant, error) {
+	if !s.cached(ctx) {
+		return s.loadTenant(ctx, name)
+	}
+	t, err := s.caches.tenants.get(ctx, name, func(ctx context.Context) (*identity.Tenant, error) { return s.loadTenant(ctx, name) })
+	if err != nil {
+		return nil, err
+	}
+	return t.Clone(), nil
+}
+
+func (s *Store) loadTenant(ctx context.Context, name string) (*identity.Tenant, error) {
 	var r tenantRow
 	err := s.get(ctx, &r, `SELECT name, settings, created_at, updated_at FROM tenants WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -90,5 +102,6 @@ func (s *Store) UpdateTenantSettings(ctx context.Context, name string, st identi
 	if n == 0 {
 		return fmt.Errorf("tenant %q: %w", name, identity.ErrNotFound)
 	}
+	s.invalidate(ctx, invalidation{Table: "tenants", Tenant: name})
 	return nil
 }

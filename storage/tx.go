@@ -55,7 +55,9 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return ErrNoTx
 	}
-	if err := tx.Commit(); err != nil {
+	err := tx.Commit()
+	s.txEnded(tx, true)
+	if err != nil {
 		return fmt.Errorf("commit: %w", s.mapErr(err))
 	}
 	return nil
@@ -68,7 +70,9 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if !ok {
 		return ErrNoTx
 	}
-	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+	err := tx.Rollback()
+	s.txEnded(tx, false) // after a commit, nothing is pending any more
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	return nil

@@ -319,6 +319,8 @@ func (c *cli) open(fs *flag.FlagSet, o *options) (*custodian.Server, int, bool) 
 	if !ok {
 		return nil, code, false
 	}
+	// A command reads each row once and exits: no cache, and no LISTEN connection.
+	cfg.CacheTTL = -1
 	srv, err := custodian.New(c.ctx, cfg)
 	if err != nil {
 		return nil, c.fail(exitFailure, err), false
@@ -339,7 +341,7 @@ const (
 
 func (c *cli) serve(name string, args []string) int {
 	fs := c.flagSet(name, "[--config FILE] [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:8081] [--database URL] [--public-url URL]\n"+
-		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--shutdown-delay 5s] [--demo]",
+		"        [--allow-private-urls] [--trusted-proxies CIDRS] [--shutdown-delay 5s] [--cache-ttl 1s] [--demo]",
 		"Serves Custodian until SIGINT or SIGTERM: the public surface (OAuth, the ticket and login APIs, the\n"+
 			"hosted pages, /healthz) on --addr, and operations and administration (/healthz, /readyz, /metrics,\n"+
 			"/admin/…) on --admin-addr, which must stay off the public network. On the signal it drains: /readyz\n"+
@@ -347,7 +349,7 @@ func (c *cli) serve(name string, args []string) int {
 			"short), then the listeners close, requests in flight finish (up to 15 s), the outbox worker stops\n"+
 			"and the database closes", nil)
 	o := defaultOptions()
-	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "shutdown-delay", "db-max-conns")
+	configFlags(fs, &o, "addr", "admin-addr", "database", "public-url", "allow-private-urls", "mail-from", "trusted-proxies", "shutdown-delay", "db-max-conns", "cache-ttl")
 	demo := fs.Bool("demo", false, "on a database without tenants, create a demo tenant, clients and shopper, and print how to try them")
 	if _, code, ok := c.parse(fs, args); !ok {
 		return code

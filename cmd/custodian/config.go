@@ -44,6 +44,9 @@ type options struct {
 	// ShutdownDelay (a Go duration, "5s"): how long serve keeps serving after SIGTERM,
 	// with /readyz not ready, before it closes its listeners.
 	ShutdownDelay string
+	// CacheTTL: how long a node serves tenants, clients and keys from its cache (a Go
+	// duration; 0 turns the caches off; empty: custodian.Config's default).
+	CacheTTL string
 	// ConfigFile is the YAML file of --config / CUSTODIAN_CONFIG; empty: none.
 	ConfigFile string
 }
@@ -92,6 +95,7 @@ var sources = []source{
 	{"CUSTODIAN_TRUSTED_PROXIES", "trusted-proxies", func(o *options) *string { return &o.TrustedProxies }},
 	{"CUSTODIAN_DB_MAX_CONNS", "db-max-conns", func(o *options) *string { return &o.DBMaxConns }},
 	{"CUSTODIAN_SHUTDOWN_DELAY", "shutdown-delay", func(o *options) *string { return &o.ShutdownDelay }},
+	{"CUSTODIAN_CACHE_TTL", "cache-ttl", func(o *options) *string { return &o.CacheTTL }},
 }
 
 // fileKey is the config-file key of a flag: --public-url is public_url.
@@ -125,6 +129,10 @@ func configFlags(fs *flag.FlagSet, o *options, names ...string) {
 			fs.Var(countOption{&o.DBMaxConns}, n, "`size` of the database connection pool (env CUSTODIAN_DB_MAX_CONNS; default on PostgreSQL 4 × GOMAXPROCS,\n        at least 8 and at most 64, on SQLite 8)")
 		case "shutdown-delay":
 			fs.StringVar(&o.ShutdownDelay, n, defaultShutdownDelay, "`duration` serve keeps serving after SIGTERM with /readyz not ready and \"Connection: close\" on\n        every response, before it stops accepting connections; 0 for none; a second signal skips it\n        (env CUSTODIAN_SHUTDOWN_DELAY)")
+		case "cache-ttl":
+			fs.StringVar(&o.CacheTTL, n, "", "longest `duration` a node serves a tenant, client or signing key from its cache; every change\n"+
+				"        reaches it sooner (PostgreSQL: NOTIFY), this bounds a lost notification or a SQLite write by another\n"+
+				"        process; 0 turns the caches off (env CUSTODIAN_CACHE_TTL; default 1s)")
 		case "mail-from":
 			fs.StringVar(&o.MailFrom, n, "", "sender `address` of outgoing mail (env CUSTODIAN_MAIL_FROM)")
 		case "log-format":
@@ -193,6 +201,9 @@ func (o *options) problems(listens, needsSecret bool) []error {
 		errs = append(errs, fmt.Errorf("log level (CUSTODIAN_LOG_LEVEL) %w", err))
 	}
 	if _, err := o.allowPrivateURLs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.cacheTTL(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := custodian.ParseTrustedProxies(o.TrustedProxies); err != nil {
@@ -329,6 +340,7 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		TrustedProxies:   trustedProxies(o.TrustedProxies),
 		// An invalid value is reported by problems; until then the default.
 		DatabaseMaxConns: must2(o.dbMaxConns()),
+		CacheTTL:         mustDuration(o.cacheTTL()),
 	}
 }
 
@@ -350,6 +362,24 @@ func checkMaxConns(v string) (int, error) {
 }
 
 func must2(n int, _ error) int { return n }
+
+// cacheTTL reads CUSTODIAN_CACHE_TTL / --cache-ttl as custodian.Config.CacheTTL: empty
+// is the default (zero), 0 is off (negative).
+func (o *options) cacheTTL() (time.Duration, error) {
+	if o.CacheTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(o.CacheTTL)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("cache TTL (CUSTODIAN_CACHE_TTL) %q: want a duration such as 1s, or 0 for no cache", o.CacheTTL)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
+}
+
+func mustDuration(d time.Duration, _ error) time.Duration { return d }
 
 // allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.
 func (o *options) allowPrivateURLs() (bool, error) {

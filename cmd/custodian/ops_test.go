@@ -187,7 +187,7 @@ mail_from: {address: a@example.com}
 	}
 	for _, want := range []string{
 		file + `:1: addr: want a string, got the number 8080 (quote it)`,
-		file + `:2: unknown key "pubic_url" (known keys: addr, admin_addr, allow_private_urls, database, db_max_conns, log_format, log_level, mail_from, public_url, shutdown_delay, trusted_proxies)`,
+		file + `:2: unknown key "pubic_url" (known keys: addr, admin_addr, allow_private_urls, cache_ttl, database, db_max_conns, log_format, log_level, mail_from, public_url, shutdown_delay, trusted_proxies)`,
 		file + `:3: unknown key "public-url": keys are written with underscores, public_url`,
 		file + `:4: unknown key "secret": secrets are not read from the config file; set CUSTODIAN_SECRET in the environment`,
 		file + `:6: log_level: given twice (first on line 5)`,

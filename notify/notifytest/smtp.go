@@ -20,10 +20,11 @@ import (
 
 // Mail is one message the server received.
 type Mail struct {
-	From    string
-	To      []string
-	Subject string
-	Body    string
+	From     string // the envelope's sender address
+	FromName string // the name of the From header, decoded ("" for none)
+	To       []string
+	Subject  string
+	Body     string
 }
 
 // SMTPServer is an SMTP server on 127.0.0.1 that accepts every message.
@@ -152,8 +153,12 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		subject = msg.Header.Get("Subject")
 	}
+	fromName := ""
+	if a, err := (&mail.AddressParser{WordDecoder: new(mime.WordDecoder)}).Parse(msg.Header.Get("From")); err == nil {
+		fromName = a.Name
+	}
 	x.s.mu.Lock()
-	x.s.mail = append(x.s.mail, Mail{From: x.from, To: x.to, Subject: subject, Body: string(body)})
+	x.s.mail = append(x.s.mail, Mail{From: x.from, FromName: fromName, To: x.to, Subject: subject, Body: string(body)})
 	x.s.mu.Unlock()
 	select {
 	case x.s.wait <- struct{}{}:

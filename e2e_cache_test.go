@@ -1,0 +1,263 @@
+package custodian_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/oauth"
+	"github.com/custodian-id/custodian/storage/storagetest"
+)
+
+// eventually polls cond every 10ms until it holds or d has passed.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// near: a token's expires_in is want seconds, give or take the second it took.
+func near(expiresIn any, want float64) bool {
+	v, _ := expiresIn.(float64)
+	return v > want-5 && v <= want
+}
+
+func withCacheTTL(d time.Duration) envOption { return func(c *custodian.Config) { c.CacheTTL = d } }
+
+// TestCacheTwoNodes runs two nodes on one PostgreSQL database, each caching tenants,
+// clients and keys for an hour, so only LISTEN/NOTIFY can bring them a change: a
+// setting, a key rotation, a rotated client secret and a deleted client made on one
+// node (or by a separate writer, as the command line is) take effect on the other
+// within a second.
+func TestCacheTwoNodes(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		if b.Name != "postgres" {
+			continue // SQLite's bound for another process is the TTL: TestCacheCommandLineSQLite
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			a := newEnv(t, b, withCacheTTL(time.Hour))
+			nodeB, err := custodian.New(context.Background(), custodian.Config{DatabaseURL: b.URL, PublicURL: a.url,
+				Secret: "test-secret-0123456789-0123456789-0123456789", AdminToken: adminToken, Now: a.clock.Now,
+				CacheTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nodeB.Close()
+			pub := httptest.NewServer(nodeB.Handler())
+			defer pub.Close()
+			issuerB := pub.URL + "/oauth2/" + testTenant
+			ctx := context.Background()
+
+			cc := func(issuer, id, secret string) (int, map[string]any) {
+				req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader("grant_type=client_credentials"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(id, secret)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				return resp.StatusCode, out
+			}
+			// backendNow is the backend's secret as the tests rotate it.
+			backendNow := backendSec
+			active := func(issuer, tok string) bool {
+				req, _ := http.NewRequest(http.MethodPost, issuer+"/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(backendID, backendNow)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				return out["active"] == true
+			}
+			// Warm node B's caches: the tenant, the backend client, the keys.
+			if status, body := cc(issuerB, backendID, backendSec); status != http.StatusOK {
+				t.Fatalf("client_credentials on B: %d %v", status, body)
+			}
+			_ = jwksKids(t, issuerB)
+
+			t.Run("a changed setting", func(t *testing.T) {
+				if status, body := adminDo(t, a, http.MethodPatch, "/admin/tenants/"+testTenant+"/settings", `{"tokens.access_ttl":"7m"}`); status != http.StatusOK {
+					t.Fatalf("update settings on A: %d %v", status, body)
+				}
+				if !eventually(time.Second, func() bool {
+					_, body := cc(issuerB, backendID, backendSec)
+					return near(body["expires_in"], 420)
+				}) {
+					_, body := cc(issuerB, backendID, backendSec)
+					t.Errorf("B still issues tokens for %v s a second after the setting changed to 7m", body["expires_in"])
+				}
+			})
+
+			t.Run("a rotated signing key", func(t *testing.T) {
+				before := jwksKids(t, issuerB)
+				if err := a.srv.OAuth.RotateKeys(ctx, testTenant); err != nil {
+					t.Fatal(err)
+				}
+				want := jwksKids(t, a.issuer())
+				if want[0] == before[0] {
+					t.Fatalf("A's current key did not change: %v", want)
+				}
+				if !eventually(time.Second, func() bool { return strings.Join(jwksKids(t, issuerB), ",") == strings.Join(want, ",") }) {
+					t.Fatalf("B's JWKS a second after the rotation: %v, want %v", jwksKids(t, issuerB), want)
+				}
+				_, tokB := cc(issuerB, backendID, backendSec)
+				jwtB, _ := tokB["jwt_access_token"].(string)
+				if kid := jwtKid(t, jwtB); kid != want[0] {
+					t.Errorf("B signs with %q, want the new current key %q", kid, want[0])
+				}
+				_, tokA := cc(a.issuer(), backendID, backendSec)
+				if !active(issuerB, tokA["jwt_access_token"].(string)) || !active(a.issuer(), jwtB) {
+					t.Errorf("JWTs signed with the new key do not verify on the other node")
+				}
+			})
+
+			t.Run("a rotated client secret", func(t *testing.T) {
+				secret, err := a.srv.OAuth.RotateClientSecret(ctx, testTenant, backendID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !eventually(time.Second, func() bool {
+					old, _ := cc(issuerB, backendID, backendSec)
+					fresh, _ := cc(issuerB, backendID, secret)
+					return old == http.StatusUnauthorized && fresh == http.StatusOK
+				}) {
+					old, _ := cc(issuerB, backendID, backendSec)
+					fresh, _ := cc(issuerB, backendID, secret)
+					t.Errorf("a second after the rotation on A, B answers %d to the old secret and %d to the new", old, fresh)
+				}
+				backendNow = secret
+			})
+
+			t.Run("a deleted client", func(t *testing.T) {
+				const doomedSecret = "doomed-secret-0123456789-abcdefghijk"
+				if _, err := a.srv.OAuth.CreateClient(ctx, &oauth.Client{Tenant: testTenant, ID: "doomed",
+					GrantTypes: []string{"client_credentials"}}, doomedSecret); err != nil {
+					t.Fatal(err)
+				}
+				status, tok := cc(issuerB, "doomed", doomedSecret)
+				if status != http.StatusOK {
+					t.Fatalf("doomed client on B: %d %v", status, tok)
+				}
+				opaque := tok["access_token"].(string)
+				if err := a.srv.OAuth.DeleteClient(ctx, testTenant, "doomed"); err != nil {
+					t.Fatal(err)
+				}
+				if !eventually(time.Second, func() bool {
+					status, _ := cc(issuerB, "doomed", doomedSecret)
+					return status == http.StatusUnauthorized && !active(issuerB, opaque)
+				}) {
+					status, _ := cc(issuerB, "doomed", doomedSecret)
+					t.Errorf("a second after deleting the client on A, B answers %d to its credentials; its token active: %v",
+						status, active(issuerB, opaque))
+				}
+			})
+
+			// B served from its cache all along (else nothing above tested invalidation).
+			var hits uint64
+			for _, st := range nodeB.Store().CacheStats() {
+				hits += st.Hits
+			}
+			if hits == 0 {
+				t.Errorf("node B's caches were never hit: %+v", nodeB.Store().CacheStats())
+			}
+
+			t.Run("a change by the command line", func(t *testing.T) {
+				// The command line opens its own Server without a cache and writes.
+				cli, err := custodian.New(ctx, custodian.Config{DatabaseURL: b.URL, PublicURL: a.url,
+					Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cli.Close()
+				if _, err := cli.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.access_ttl": "9m"}); err != nil {
+					t.Fatal(err)
+				}
+				for name, issuer := range map[string]string{"A": a.issuer(), "B": issuerB} {
+					if !eventually(time.Second, func() bool {
+						_, body := cc(issuer, backendID, backendNow)
+						return near(body["expires_in"], 540)
+					}) {
+						t.Errorf("node %s does not apply the command line's setting within a second", name)
+					}
+				}
+				secret, err := cli.OAuth.RotateClientSecret(ctx, testTenant, backendID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, issuer := range map[string]string{"A": a.issuer(), "B": issuerB} {
+					if !eventually(time.Second, func() bool {
+						old, _ := cc(issuer, backendID, backendNow)
+						fresh, _ := cc(issuer, backendID, secret)
+						return old == http.StatusUnauthorized && fresh == http.StatusOK
+					}) {
+						t.Errorf("node %s does not apply the command line's secret rotation within a second", name)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCacheCommandLineSQLite: on SQLite the command line writes the file from another
+// process, which the server hears of only when its cache entries expire: a setting
+// changed that way applies within the TTL (300ms here), and the cache's counters are
+// at /metrics.
+func TestCacheCommandLineSQLite(t *testing.T) {
+	b := storagetest.Backends(t)[0]
+	e := newEnv(t, b, withCacheTTL(300*time.Millisecond))
+	expiresIn := func() any {
+		status, body := tokenRequest(t, e, url.Values{"grant_type": {"client_credentials"}}, backendID, backendSec)
+		if status != http.StatusOK {
+			t.Fatalf("client_credentials: %d %v", status, body)
+		}
+		return body["expires_in"]
+	}
+	if got := expiresIn(); near(got, 660) {
+		t.Fatalf("expires_in is already 660")
+	}
+	cli, err := custodian.New(context.Background(), custodian.Config{DatabaseURL: b.URL, PublicURL: e.url,
+		Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.OAuth.UpdateTenantSettings(context.Background(), testTenant, map[string]string{"tokens.access_ttl": "11m"}); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(time.Second, func() bool { return near(expiresIn(), 660) }) {
+		t.Errorf("a setting written by another process does not apply within a second with a 300ms TTL: %v", expiresIn())
+	}
+	resp, err := http.Get(e.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := readBody(t, resp)
+	for _, want := range []string{`custodian_cache_hits_total{cache="tenants"}`, `custodian_cache_misses_total{cache="clients"}`,
+		`custodian_cache_invalidations_total{cache="keys"}`, `custodian_cache_entries{cache="tenants"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
