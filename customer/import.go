@@ -152,24 +152,90 @@ func (s *Service) Import(ctx context.Context, tenant string, r io.Reader, opt Im
 	return run.sum, nil
 }
 
+// parsedLine is a line as the reading goroutine hands it over: validated (il), or
+// refused with its reason.
+type parsedLine struct {
+	no     int
+	il     *importLine
+	reason string
+}
+
+// parseChunk is how many parsed lines travel together from the reading goroutine.
+const parseChunk = 64
+
+// read imports the lines of r. One goroutine reads, decodes and validates the lines
+// (parse); this one matches and writes them in batches, so that on a machine with two
+// cores the parsing of the next batch overlaps the database's work on this one. The
+// reader stays at most about one batch ahead, so memory stays bounded by the batch size.
+// read returns only after the reading goroutine has stopped: a caller may rely on r
+// being no longer read (an HTTP handler's request body).
 func (run *importRun) read(ctx context.Context, r io.Reader) error {
+	pctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan []parsedLine, max(1, run.opt.BatchSize/parseChunk))
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		readErr <- run.parse(pctx, r, chunks)
+	}()
+	defer func() {
+		cancel()
+		for range chunks { // let the reader see the cancellation and stop
+		}
+	}()
+	for chunk := range chunks {
+		for _, p := range chunk {
+			if err := run.take(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	return run.flush(ctx)
+}
+
+// parse reads, decodes and validates lines and sends them in chunks, in line order.
+// An empty line keeps its number and is not sent. The error is a read error of r, or
+// ctx's when the import stopped.
+func (run *importRun) parse(ctx context.Context, r io.Reader, out chan<- []parsedLine) error {
 	br := bufio.NewReaderSize(r, 64<<10)
+	chunk := make([]parsedLine, 0, parseChunk)
+	send := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		select {
+		case out <- chunk:
+			chunk = make([]parsedLine, 0, parseChunk)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for no := 1; ; no++ {
 		raw, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read import line %d: %w", no, err)
+			// The lines before the failed one are handed over; the batch they are in is
+			// not written (the import stops), as the failure may have cut the input.
+			return errors.Join(send(), fmt.Errorf("read import line %d: %w", no, err))
 		}
 		eof := err != nil
 		if !eof || len(raw) > 0 || tooLong {
 			if no == 1 {
 				raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 			}
-			if err := run.line(ctx, no, raw, tooLong); err != nil {
+			if len(bytes.TrimSpace(raw)) > 0 || tooLong {
+				chunk = append(chunk, run.parseLine(no, raw, tooLong))
+			}
+		}
+		if eof || len(chunk) == parseChunk {
+			if err := send(); err != nil {
 				return err
 			}
 		}
 		if eof {
-			return run.flush(ctx)
+			return nil
 		}
 	}
 }
@@ -204,25 +270,17 @@ func (run *importRun) refuse(no int, reason string) {
 	run.window = append(run.window, ImportResult{Line: no, Outcome: ImportRefused, Reason: reason})
 }
 
-// line handles one non-empty line: a refusal is noted at once, a valid line joins the
-// batch (after a flush when it names a customer the batch already names).
-func (run *importRun) line(ctx context.Context, no int, raw []byte, tooLong bool) error {
-	if len(bytes.TrimSpace(raw)) == 0 && !tooLong {
-		return nil
-	}
-	run.sum.Lines++
+// parseLine decodes and validates one non-empty line.
+func (run *importRun) parseLine(no int, raw []byte, tooLong bool) parsedLine {
 	switch {
 	case tooLong:
-		run.refuse(no, fmt.Sprintf("line longer than %d bytes", MaxImportLineBytes))
-		return run.maybeFlush(ctx)
+		return parsedLine{no: no, reason: fmt.Sprintf("line longer than %d bytes", MaxImportLineBytes)}
 	case !utf8.Valid(raw):
-		run.refuse(no, "line is not valid UTF-8")
-		return run.maybeFlush(ctx)
+		return parsedLine{no: no, reason: "line is not valid UTF-8"}
 	}
 	l, err := decodeLine(raw)
 	if err != nil {
-		run.refuse(no, err.Error())
-		return run.maybeFlush(ctx)
+		return parsedLine{no: no, reason: err.Error()}
 	}
 	il, err := run.s.validateLine(no, l, run.parser)
 	if err != nil && run.fbErr != nil && l.Password != nil && l.Password.Format == passwordhash.FirebaseScrypt {
@@ -235,12 +293,22 @@ func (run *importRun) line(ctx context.Context, no int, raw []byte, tooLong bool
 			for i, f := range ve.Fields {
 				parts[i] = f.Field + ": " + f.Message
 			}
-			run.refuse(no, strings.Join(parts, "; "))
-		} else {
-			run.refuse(no, err.Error())
+			return parsedLine{no: no, reason: strings.Join(parts, "; ")}
 		}
+		return parsedLine{no: no, reason: err.Error()}
+	}
+	return parsedLine{no: no, il: il}
+}
+
+// take handles one parsed line: a refusal is noted at once, a valid line joins the
+// batch (after a flush when it names a customer the batch already names).
+func (run *importRun) take(ctx context.Context, p parsedLine) error {
+	run.sum.Lines++
+	if p.il == nil {
+		run.refuse(p.no, p.reason)
 		return run.maybeFlush(ctx)
 	}
+	il := p.il
 	if il.hash != nil && il.hash.Verdict().Weak {
 		run.sum.WeakHash++
 	}
@@ -253,8 +321,8 @@ func (run *importRun) line(ctx context.Context, no int, raw []byte, tooLong bool
 	if il.extID != "" {
 		run.keys["x:"+il.extID] = true
 	}
-	run.windowI[no] = len(run.window)
-	run.window = append(run.window, ImportResult{Line: no})
+	run.windowI[il.no] = len(run.window)
+	run.window = append(run.window, ImportResult{Line: il.no})
 	run.batch = append(run.batch, il)
 	return run.maybeFlush(ctx)
 }

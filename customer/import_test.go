@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -425,5 +426,94 @@ func TestImportExampleFile(t *testing.T) {
 	sum, res := f.importLines(t, string(b), customer.ImportOptions{})
 	if sum.Refused != 0 || sum.Created != 5 {
 		t.Errorf("%+v %+v", sum, res)
+	}
+}
+
+// TestImportBatchConflict: two new lines of one batch that claim the same address id
+// fail the batch's write; the batch is written again line by line, so the first line and
+// the batch's other lines are imported, the second is refused (its address id is the
+// first's by then), and its customer does not exist without its addresses. Text that COPY's format escapes (backslash, tab, newline)
+// arrives unchanged.
+func TestImportBatchConflict(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, noLimits())
+			ctx := context.Background()
+			file := `{"email":"a1@example.com","addresses":[{"id":"addr-x","street":"One","zipCode":"1","city":"C","country":"DE"}]}
+{"email":"a2@example.com","addresses":[{"id":"addr-x","street":"Two","zipCode":"2","city":"C","country":"DE"}]}
+{"email":"a3@example.com","firstName":"Back\\slash","attributes":[{"v":"tab\there\nnewline \\ \"q\""}],"addresses":[{"street":"Three\\3","zipCode":"3","city":"C","country":"DE"}],"b2b":{"legalEntities":[{"id":"le-1"}]},"identities":[{"issuer":"https://idp.example","subject":"s-3","connectorId":"idp"}]}
+`
+			sum, res := f.importLines(t, file, customer.ImportOptions{})
+			if sum.Created != 2 || sum.Refused != 1 || len(res) != 3 {
+				t.Fatalf("%+v %+v", sum, res)
+			}
+			if res[0].Outcome != customer.ImportCreated || res[1].Outcome != customer.ImportRefused ||
+				!strings.Contains(res[1].Reason, "addresses[0].id is taken") || res[2].Outcome != customer.ImportCreated {
+				t.Fatalf("results: %+v", res)
+			}
+			if _, err := f.store.GetAccountByEmail(ctx, "shop", "a2@example.com"); !errors.Is(err, identity.ErrNotFound) {
+				t.Errorf("the refused line's customer: %v", err)
+			}
+			a1, err := f.svc.Account(ctx, "shop", res[0].CustomerID)
+			if err != nil || len(a1.Addresses) != 1 || a1.Addresses[0].ID != "addr-x" || a1.Addresses[0].Street != "One" {
+				t.Errorf("a1: %+v %v", a1, err)
+			}
+			a3, err := f.svc.Account(ctx, "shop", res[2].CustomerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a3.FirstName != `Back\slash` || string(a3.Attributes) != `[{"v":"tab\there\nnewline \\ \"q\""}]` ||
+				len(a3.Addresses) != 1 || a3.Addresses[0].Street != `Three\3` || len(a3.Memberships) != 1 {
+				t.Errorf("a3: %+v %s", a3, a3.Attributes)
+			}
+			// Against stored owners: an address id or an identity of another customer refuses
+			// the line; the customer's own are fine.
+			sum, res = f.importLines(t, `{"email":"a4@example.com","identities":[{"issuer":"https://idp.example","subject":"s-3","connectorId":"idp"}]}
+{"email":"a5@example.com","addresses":[{"id":"addr-x","street":"Five","zipCode":"5","city":"C","country":"DE"}]}
+{"email":"a3@example.com","identities":[{"issuer":"https://idp.example","subject":"s-3","connectorId":"idp"}]}
+{"email":"a1@example.com","addresses":[{"id":"addr-x","street":"One again","zipCode":"1","city":"C","country":"DE"}]}
+`, customer.ImportOptions{})
+			if sum.Refused != 2 || sum.Updated != 2 || !strings.Contains(res[0].Reason, "identities[0] is linked to another customer") ||
+				!strings.Contains(res[1].Reason, "addresses[0].id is taken by another customer") {
+				t.Errorf("stored owners: %+v %+v", sum, res)
+			}
+		})
+	}
+}
+
+// failingReader yields its text and then an error, as a dropped upload does.
+type failingReader struct{ r io.Reader }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, errors.New("connection reset")
+	}
+	return n, err
+}
+
+// TestImportReadError: a read error stops the import with the line it happened on; the
+// batches completed before it stay, the one it cut is not written.
+func TestImportReadError(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixture(t, b, noLimits())
+			var sb strings.Builder
+			for i := range 5 {
+				fmt.Fprintf(&sb, "{\"email\":\"r%d@example.com\"}\n", i)
+			}
+			var reported []customer.ImportResult
+			sum, err := f.svc.Import(context.Background(), "shop", &failingReader{strings.NewReader(sb.String())},
+				customer.ImportOptions{BatchSize: 2, Report: func(r customer.ImportResult) error { reported = append(reported, r); return nil }})
+			if err == nil || !strings.Contains(err.Error(), "read import line 6") || !strings.Contains(err.Error(), "connection reset") {
+				t.Fatalf("error: %v", err)
+			}
+			if sum.Created != 4 || len(reported) != 4 {
+				t.Errorf("summary %+v, reported %+v", sum, reported)
+			}
+			if _, err := f.store.GetAccountByEmail(context.Background(), "shop", "r4@example.com"); !errors.Is(err, identity.ErrNotFound) {
+				t.Errorf("the cut batch was written: %v", err)
+			}
+		})
 	}
 }
