@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	fositestorage "github.com/ory/fosite/storage"
+	"github.com/ory/fosite/token/jwt"
 
 	"github.com/custodian-id/custodian/customer"
 	"github.com/custodian-id/custodian/identity"
@@ -275,6 +276,10 @@ func (g *directGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		sess.Subject = fmt.Sprint(pr.CustomerID)
 		sess.AMR = pr.AMR
 		sess.DeviceID = pr.DeviceID
+		// What an ID token of this family says, when a refresh issues one (openid).
+		now := g.p.now().UTC().Truncate(time.Second)
+		sess.Claims = &jwt.IDTokenClaims{Subject: sess.Subject, AuthTime: now, RequestedAt: now,
+			AuthenticationMethodsReferences: pr.AMR, AuthenticationContextClassReference: acrFor(pr.AMR)}
 	case identity.GrantTokenExchange:
 		form := ar.GetRequestForm()
 		if tt := form.Get("subject_token_type"); tt != TokenTypeIDToken && tt != TokenTypeJWT {

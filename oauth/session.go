@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
 )
 
 // Session is the fosite session of every token Custodian issues. It travels with the
@@ -95,6 +96,19 @@ func exactNumbers(v any) any {
 // NewSession returns an empty session for fosite to hydrate.
 func NewSession() *Session {
 	return &Session{DefaultSession: openid.NewDefaultSession()}
+}
+
+// IDTokenClaims implements openid.Session. A family that began without the login page
+// (the password grant, and families stored before it set the claims) may hold no ID
+// token subject; fosite's refresh handler builds the ID token only after the rotation
+// committed, and would answer 500 with the presented refresh token already spent. The
+// token's own subject is the ID token's.
+func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
+	c := s.DefaultSession.IDTokenClaims()
+	if c.Subject == "" {
+		c.Subject = s.Subject
+	}
+	return c
 }
 
 // Clone implements fosite.Session with a deep copy.
