@@ -80,7 +80,7 @@ type Config struct {
 	// ignored.
 	TrustedProxies []netip.Prefix
 	// PasswordHashConcurrency bounds the password hashes (argon2id, 19 MiB each) that
-	// requests run at once on this node (zero: 2 × GOMAXPROCS); the others wait in a
+	// requests run at once on this node (zero: GOMAXPROCS); the others wait in a
 	// queue up to PasswordHashWait (zero: 10s) and are then answered 503 with
 	// Retry-After, so memory under a login or sign-up flood stays flat.
 	PasswordHashConcurrency int

@@ -21,7 +21,8 @@ import (
 
 // HashLimits configure a HashLimiter; zero fields take the defaults.
 type HashLimits struct {
-	// Concurrent is how many hashes run at once (default: 2 × GOMAXPROCS).
+	// Concurrent is how many hashes run at once (default: GOMAXPROCS: a hash is all
+	// CPU, so more slots than cores add memory and latency, not throughput).
 	Concurrent int
 	// Queue is how many requests may wait for a slot (default: 32 × Concurrent); one
 	// more fails at once.
@@ -42,7 +43,7 @@ type HashLimiter struct {
 // NewHashLimiter builds a limiter; zero limits take the defaults.
 func NewHashLimiter(l HashLimits) *HashLimiter {
 	if l.Concurrent <= 0 {
-		l.Concurrent = 2 * runtime.GOMAXPROCS(0)
+		l.Concurrent = runtime.GOMAXPROCS(0)
 	}
 	if l.Queue <= 0 {
 		l.Queue = 32 * l.Concurrent
