@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/custodian-id/custodian"
+	"github.com/custodian-id/custodian/identity"
 	"github.com/custodian-id/custodian/oauth"
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
@@ -258,6 +259,41 @@ func TestCacheCommandLineSQLite(t *testing.T) {
 		`custodian_cache_invalidations_total{cache="keys"}`, `custodian_cache_entries{cache="tenants"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestCacheSettingsUpdateKeepsOtherWriters: a settings change starts from the database,
+// not from the node's cached tenant. The command line changes one setting behind the
+// server's back (SQLite, no notification, a one-hour TTL), then the server changes
+// another: both must be stored, where writing the cached copy back would undo the first.
+func TestCacheSettingsUpdateKeepsOtherWriters(t *testing.T) {
+	b := storagetest.Backends(t)[0]
+	e := newEnv(t, b, withCacheTTL(time.Hour))
+	ctx := context.Background()
+	if _, err := e.srv.OAuth.GetTenant(ctx, testTenant); err != nil { // now cached
+		t.Fatal(err)
+	}
+	cli, err := custodian.New(ctx, custodian.Config{DatabaseURL: b.URL, PublicURL: e.url,
+		Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.access_ttl": "11m"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.srv.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.id_token_ttl": "7m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := cli.OAuth.GetTenant(ctx, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, s := range map[string]identity.Settings{"answered": got.Settings, "stored": stored.Settings} {
+		if time.Duration(s.AccessTTL) != 11*time.Minute || time.Duration(s.IDTokenTTL) != 7*time.Minute {
+			t.Errorf("%s settings: access %v, id %v; want 11m and 7m", what, time.Duration(s.AccessTTL), time.Duration(s.IDTokenTTL))
 		}
 	}
 }

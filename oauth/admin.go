@@ -67,40 +67,47 @@ func (p *Provider) ListTenants(ctx context.Context) ([]*identity.Tenant, error) 
 }
 
 // UpdateTenantSettings applies KEY=VALUE changes by stable key; either all apply or
-// none does.
+// none does. The settings it changes are read in the transaction that writes them,
+// never from this node's cache: a cached copy may not yet hold a change made a moment
+// ago on another node or by the command line, and writing it back would undo that
+// change.
 func (p *Provider) UpdateTenantSettings(ctx context.Context, name string, set map[string]string) (*identity.Tenant, error) {
-	t, err := p.store.GetTenant(ctx, name)
-	if err != nil {
-		return nil, err
+	// The webhook address is checked (a DNS lookup) before the transaction opens.
+	if u, ok := set["notify.webhook_url"]; ok && strings.TrimSpace(u) != "" {
+		if err := p.egress.CheckURL(ctx, strings.TrimSpace(u)); err != nil {
+			return nil, fmt.Errorf("%w: notify.webhook_url: %w", identity.ErrInvalid, err)
+		}
 	}
 	keys := make([]string, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var errs []error
-	for _, k := range keys {
-		if err := t.Settings.Set(k, set[k]); err != nil {
-			errs = append(errs, err)
+	err := p.store.InTx(ctx, func(ctx context.Context) error {
+		t, err := p.store.GetTenant(ctx, name) // in a transaction: from the database
+		if err != nil {
+			return err
 		}
-	}
-	if len(errs) == 0 {
-		if err := t.Settings.Validate(); err != nil {
-			errs = append(errs, err)
+		var errs []error
+		for _, k := range keys {
+			if err := t.Settings.Set(k, set[k]); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	if u, ok := set["notify.webhook_url"]; ok && len(errs) == 0 && t.Settings.WebhookURL != "" {
-		if err := p.egress.CheckURL(ctx, strings.TrimSpace(u)); err != nil {
-			errs = append(errs, fmt.Errorf("%w: notify.webhook_url: %w", identity.ErrInvalid, err))
+		if len(errs) == 0 {
+			if err := t.Settings.Validate(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := p.sealSettings(name, &t.Settings); err != nil {
-		return nil, err
-	}
-	if err := p.store.UpdateTenantSettings(ctx, name, t.Settings); err != nil {
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		if err := p.sealSettings(name, &t.Settings); err != nil {
+			return err
+		}
+		return p.store.UpdateTenantSettings(ctx, name, t.Settings)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return p.store.GetTenant(ctx, name)
