@@ -269,6 +269,24 @@ func customerToken(b *testing.B, h http.Handler) string {
 	return serveJSON(b, h, req)["access_token"].(string)
 }
 
+// BenchmarkTokenRefreshCustomer is the rotation of a signed-in customer's stored refresh
+// token (the load harness's refresh-customer): each answer's refresh token is the next
+// request's, as a storefront uses them.
+func BenchmarkTokenRefreshCustomer(b *testing.B) {
+	_, h := benchEnv(b)
+	anon := serveGet(b, h, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id="+spaClient)["access_token"].(string)
+	req := httptest.NewRequest(http.MethodPost, "/customer/"+testTenant+"/login",
+		strings.NewReader(`{"email":"`+shopperEmail+`","password":"`+shopperPass+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+anon)
+	rt := serveJSON(b, h, req)["refresh_token"].(string)
+	path := "/oauth2/" + testTenant + "/token"
+	for b.Loop() {
+		out := serveForm(b, h, path, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spaClient}})
+		rt = out["refresh_token"].(string)
+	}
+}
+
 // BenchmarkIntrospect is POST /oauth2/{t}/introspect of a signed-in customer's opaque
 // access token by the backend (HTTP Basic): the stored-token read path.
 func BenchmarkIntrospect(b *testing.B) {
