@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // DefaultCacheTTL is how long a node serves a cached tenant, client or key set
@@ -105,8 +109,16 @@ func (c *readCache[V]) get(ctx context.Context, key string, load func(ctx contex
 		v, _ := r.Val.(V)
 		return v, r.Err
 	case <-ctx.Done():
+		// The request's deadline ran out while the shared load still waits on the
+		// database: as on the uncached path (mapErr), that is the database being
+		// unavailable, never an answer about the row (a client that "does not exist"
+		// would be invalid_client).
 		var zero V
-		return zero, ctx.Err()
+		err := fmt.Errorf("waiting for the %s cache's load: %w", c.name, ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = errors.Join(identity.ErrUnavailable, err)
+		}
+		return zero, err
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/custodian-id/custodian/identity"
 )
 
 // fakeClock is the TTL's clock, moved by hand.
@@ -167,8 +169,17 @@ func TestReadCacheErrorsAndCancel(t *testing.T) {
 	}()
 	time.Sleep(10 * time.Millisecond)
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := <-done; !errors.Is(err, context.Canceled) || errors.Is(err, identity.ErrUnavailable) {
 		t.Errorf("cancelled caller: %v", err)
+	}
+	// A caller whose deadline runs out while the load waits on a database that does not
+	// answer is told the database is unavailable, as the uncached path says (never an
+	// answer about the row, which would become invalid_client).
+	dctx, dcancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer dcancel()
+	if _, err := c.get(dctx, "stuck", func(context.Context) (string, error) { <-release; return "s", nil }); !errors.Is(err, identity.ErrUnavailable) ||
+		!errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller past its deadline: %v", err)
 	}
 	close(release)
 }
