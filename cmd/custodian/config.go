@@ -339,8 +339,8 @@ func (o *options) libraryConfig(log *slog.Logger) custodian.Config {
 		AllowPrivateURLs: must(o.allowPrivateURLs()),
 		TrustedProxies:   trustedProxies(o.TrustedProxies),
 		// An invalid value is reported by problems; until then the default.
-		DatabaseMaxConns: must2(o.dbMaxConns()),
-		CacheTTL:         mustDuration(o.cacheTTL()),
+		DatabaseMaxConns: must(o.dbMaxConns()),
+		CacheTTL:         must(o.cacheTTL()),
 	}
 }
 
@@ -361,8 +361,6 @@ func checkMaxConns(v string) (int, error) {
 	return n, nil
 }
 
-func must2(n int, _ error) int { return n }
-
 // cacheTTL reads CUSTODIAN_CACHE_TTL / --cache-ttl as custodian.Config.CacheTTL: empty
 // is the default (zero), 0 is off (negative).
 func (o *options) cacheTTL() (time.Duration, error) {
@@ -379,8 +377,6 @@ func (o *options) cacheTTL() (time.Duration, error) {
 	return d, nil
 }
 
-func mustDuration(d time.Duration, _ error) time.Duration { return d }
-
 // allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.
 func (o *options) allowPrivateURLs() (bool, error) {
 	if o.AllowPrivateURLs == "" {
@@ -393,7 +389,8 @@ func (o *options) allowPrivateURLs() (bool, error) {
 	return b, nil
 }
 
-func must(b bool, _ error) bool { return b }
+// must is the value of a parse whose error problems reports.
+func must[T any](v T, _ error) T { return v }
 
 // trustedProxies reads CUSTODIAN_TRUSTED_PROXIES / --trusted-proxies; an invalid list
 // is reported by problems and trusts nobody until then.
