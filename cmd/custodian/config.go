@@ -367,14 +367,21 @@ func (o *options) cacheTTL() (time.Duration, error) {
 	if o.CacheTTL == "" {
 		return 0, nil
 	}
-	d, err := time.ParseDuration(o.CacheTTL)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("cache TTL (CUSTODIAN_CACHE_TTL) %q: want a duration such as 1s, or 0 for no cache", o.CacheTTL)
+	if err := checkCacheTTL(o.CacheTTL); err != nil {
+		return 0, fmt.Errorf("cache TTL (CUSTODIAN_CACHE_TTL) %w", err)
 	}
-	if d == 0 {
-		return -1, nil
+	if d, _ := time.ParseDuration(o.CacheTTL); d > 0 {
+		return d, nil
 	}
-	return d, nil
+	return -1, nil
+}
+
+// checkCacheTTL checks the form of a cache TTL: a duration, 0 or more.
+func checkCacheTTL(v string) error {
+	if d, err := time.ParseDuration(v); err != nil || d < 0 {
+		return fmt.Errorf("%q: want a duration such as 1s, or 0 for no cache", v)
+	}
+	return nil
 }
 
 // allowPrivateURLs reads CUSTODIAN_ALLOW_PRIVATE_URLS / --allow-private-urls.

@@ -48,6 +48,7 @@ func configKeys() map[string]*flag.Flag {
 // report it without).
 var valueChecks = map[string]func(string) error{
 	"addr":           checkAddr,
+	"cache-ttl":      checkCacheTTL,
 	"log-format":     checkLogFormat,
 	"log-level":      checkLogLevel,
 	"shutdown-delay": checkShutdownDelay,

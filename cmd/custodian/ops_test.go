@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custodian-id/custodian/storage"
 	"github.com/custodian-id/custodian/storage/storagetest"
@@ -160,6 +161,53 @@ func TestDBMaxConns(t *testing.T) {
 		}
 		if _, err := readConfigFile(writeConfig(t, "db_max_conns: "+bad+"\n")); err == nil {
 			t.Errorf("file %q accepted", bad)
+		}
+	}
+}
+
+// TestCacheTTL: the cache TTL comes from the file, the environment over it, the flag
+// over both; 0 turns the caches off; a value that is no duration of 0 or more is
+// refused wherever it comes from, from the file with its line.
+func TestCacheTTL(t *testing.T) {
+	file := writeConfig(t, "cache_ttl: 30s\n")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want time.Duration
+	}{
+		{"default", nil, nil, 0},
+		{"file", nil, []string{"--config", file}, 30 * time.Second},
+		{"environment over file", map[string]string{"CUSTODIAN_CACHE_TTL": "2s"}, []string{"--config", file}, 2 * time.Second},
+		{"flag over environment", map[string]string{"CUSTODIAN_CACHE_TTL": "2s"}, []string{"--config", file, "--cache-ttl", "0"}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			o := defaultOptions()
+			configFlags(fs, &o, "database", "cache-ttl")
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := resolve(fs, &o, mapEnv(tc.env)); err != nil {
+				t.Fatal(err)
+			}
+			if errs := o.problems(false, false); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if got := o.libraryConfig(nil).CacheTTL; got != tc.want {
+				t.Errorf("CacheTTL %s, want %s", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"-1s", "soon", "5"} {
+		o := defaultOptions()
+		o.CacheTTL = bad // from the environment or a flag
+		if errs := o.problems(false, false); len(errs) != 1 || !strings.Contains(errs[0].Error(), "CUSTODIAN_CACHE_TTL") {
+			t.Errorf("environment %q: %v", bad, errs)
+		}
+		file := writeConfig(t, "cache_ttl: \""+bad+"\"\n")
+		if _, err := readConfigFile(file); err == nil || !strings.Contains(err.Error(), file+":1: cache_ttl: ") {
+			t.Errorf("file %q: %v", bad, err)
 		}
 	}
 }
