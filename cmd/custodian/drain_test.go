@@ -70,7 +70,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startNode starts a node on the database and waits until it listens.
+// startNode starts a node on the database and waits until it listens (the drain
+// tests, TestKill9DuringWrites).
 func startNode(t *testing.T, env map[string]string) *node {
 	t.Helper()
 	n := &node{t: t, exited: make(chan struct{})}

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,55 +15,14 @@ import (
 	"time"
 )
 
-// killChildEnv makes the test binary a `custodian serve` child (TestKillChildServe).
-const killChildEnv = "CUSTODIAN_TEST_KILL_CHILD_DB"
-
-// TestKillChildServe is the child of TestKill9DuringWrites: with killChildEnv set it
-// serves the demo on that SQLite file until it is killed. Without it, it does nothing.
-func TestKillChildServe(t *testing.T) {
-	db := os.Getenv(killChildEnv)
-	if db == "" {
-		return
-	}
-	env := map[string]string{"CUSTODIAN_DATABASE_URL": "sqlite:" + db, "CUSTODIAN_SECRET": strings.Repeat("k", 48),
-		"CUSTODIAN_LOG_LEVEL": "error"}
-	os.Exit(run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--demo"},
-		mapEnv(env), os.Stdout, os.Stderr))
-}
-
 // TestKill9DuringWrites kills a `custodian serve` process with SIGKILL while sign-ups
 // and refreshes run against it on SQLite: the file passes integrity_check and the
 // foreign-key check, and holds no half-written customer, token family or outbox row.
 func TestKill9DuringWrites(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "custodian.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChildServe$")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+db)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	var base string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	if base == "" {
-		t.Fatal("the child never listened")
-	}
-	go func() {
-		for sc.Scan() { // keep the pipe drained
-		}
-	}()
-
+	n := startNode(t, map[string]string{"CUSTODIAN_DATABASE_URL": "sqlite:" + db, "CUSTODIAN_SECRET": strings.Repeat("k", 48),
+		"CUSTODIAN_LOG_LEVEL": "error"})
+	base := n.base
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var signups, refreshes atomic.Int64
@@ -125,10 +80,10 @@ func TestKill9DuringWrites(t *testing.T) {
 		})
 	}
 	time.Sleep(3 * time.Second)
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+	if err := n.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	n.wait()
 	stop()
 	wg.Wait()
 	if refreshes.Load() == 0 {
@@ -159,12 +114,12 @@ func TestKill9DuringWrites(t *testing.T) {
 			(SELECT 1 FROM oauth2_tokens a WHERE a.kind = 'access' AND a.request_id = r.request_id)`},
 		{"outbox rows without a recipient or kind", `SELECT COUNT(*) FROM outbox WHERE recipient = '' OR kind = ''`},
 	} {
-		var n int
-		if err := conn.QueryRow(q.sql).Scan(&n); err != nil {
+		var count int
+		if err := conn.QueryRow(q.sql).Scan(&count); err != nil {
 			t.Fatalf("%s: %v", q.what, err)
 		}
-		if n != 0 {
-			t.Errorf("%d %s after the kill", n, q.what)
+		if count != 0 {
+			t.Errorf("%d %s after the kill", count, q.what)
 		}
 	}
 }
