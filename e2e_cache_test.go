@@ -40,6 +40,19 @@ func near(expiresIn any, want float64) bool {
 
 func withCacheTTL(d time.Duration) envOption { return func(c *custodian.Config) { c.CacheTTL = d } }
 
+// commandLine opens a second Server on e's database as the command line does: its own,
+// without a cache (and so without a LISTEN connection).
+func commandLine(t *testing.T, e *env) *custodian.Server {
+	t.Helper()
+	cli, err := custodian.New(context.Background(), custodian.Config{DatabaseURL: e.backend.URL, PublicURL: e.url,
+		Secret: testServerSecret, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
 // TestCacheTwoNodes runs two nodes on one PostgreSQL database, each caching tenants,
 // clients and keys for an hour, so only LISTEN/NOTIFY can bring them a change: a
 // setting, a key rotation, a rotated client secret and a deleted client made on one
@@ -185,13 +198,7 @@ func TestCacheTwoNodes(t *testing.T) {
 			}
 
 			t.Run("a change by the command line", func(t *testing.T) {
-				// The command line opens its own Server without a cache and writes.
-				cli, err := custodian.New(ctx, custodian.Config{DatabaseURL: b.URL, PublicURL: a.url,
-					Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer cli.Close()
+				cli := commandLine(t, a)
 				if _, err := cli.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.access_ttl": "9m"}); err != nil {
 					t.Fatal(err)
 				}
@@ -238,12 +245,7 @@ func TestCacheCommandLineSQLite(t *testing.T) {
 	if got := expiresIn(); near(got, 660) {
 		t.Fatalf("expires_in is already 660")
 	}
-	cli, err := custodian.New(context.Background(), custodian.Config{DatabaseURL: b.URL, PublicURL: e.url,
-		Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := commandLine(t, e)
 	if _, err := cli.OAuth.UpdateTenantSettings(context.Background(), testTenant, map[string]string{"tokens.access_ttl": "11m"}); err != nil {
 		t.Fatal(err)
 	}
@@ -274,12 +276,7 @@ func TestCacheSettingsUpdateKeepsOtherWriters(t *testing.T) {
 	if _, err := e.srv.OAuth.GetTenant(ctx, testTenant); err != nil { // now cached
 		t.Fatal(err)
 	}
-	cli, err := custodian.New(ctx, custodian.Config{DatabaseURL: b.URL, PublicURL: e.url,
-		Secret: "test-secret-0123456789-0123456789-0123456789", CacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := commandLine(t, e)
 	if _, err := cli.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.access_ttl": "11m"}); err != nil {
 		t.Fatal(err)
 	}
