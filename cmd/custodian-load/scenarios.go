@@ -100,28 +100,11 @@ func scenarios() []scenario {
 			plan: perTenant(http.MethodPost, "/oauth2/%s/token", formHeader(), anonymousForm())},
 		{Name: "introspection", Server: serverCustodian, Floor: floorRead, Goal: goalRead,
 			What: "POST /oauth2/{tenant}/introspect of an anonymous shopper's access token (stateless: signed, no row), HTTP Basic client authentication",
-			plan: func(_ context.Context, f *fixture) (plan, error) {
-				ts := make([]vegeta.Target, len(f.anon))
-				for i, g := range f.anon {
-					h := formHeader()
-					h.Set("Authorization", basicAuth(backendClient, f.secret))
-					ts[i] = vegeta.Target{Method: http.MethodPost, URL: f.custodian + "/oauth2/" + g.Tenant + "/introspect",
-						Header: h, Body: []byte(url.Values{"token": {g.Access}}.Encode())}
-				}
-				return plan{targeter: cycle(ts), check: bodyHas(`"active":true`, "inactive")}, nil
-			}},
+			plan: introspectPlan(func(f *fixture) []grant { return f.anon }, func(g grant) (string, string) { return g.Tenant, g.Access })},
 		{Name: "introspection-customer", Server: serverCustodian, Floor: floorRead, Goal: goalRead,
 			What: "POST /oauth2/{tenant}/introspect of a signed-in customer's stored opaque access token (login API), HTTP Basic client authentication",
-			plan: func(_ context.Context, f *fixture) (plan, error) {
-				ts := make([]vegeta.Target, len(f.customers))
-				for i, c := range f.customers {
-					h := formHeader()
-					h.Set("Authorization", basicAuth(backendClient, f.secret))
-					ts[i] = vegeta.Target{Method: http.MethodPost, URL: f.custodian + "/oauth2/" + c.Tenant + "/introspect",
-						Header: h, Body: []byte(url.Values{"token": {c.Opaque}}.Encode())}
-				}
-				return plan{targeter: cycle(ts), check: bodyHas(`"active":true`, "inactive")}, nil
-			}},
+			plan: introspectPlan(func(f *fixture) []customerTokens { return f.customers },
+				func(c customerTokens) (string, string) { return c.Tenant, c.Opaque })},
 		{Name: "validateauthtoken", Server: serverCustodian, Floor: floorRead, Goal: goalRead,
 			What: "GET /customer/{tenant}/validateauthtoken with a signed-in customer's opaque token",
 			plan: customerGET("/customer/%s/validateauthtoken", func(c customerTokens) string { return c.Opaque })},
@@ -197,6 +180,22 @@ func customerGET(pathf string, tok func(customerTokens) string) func(context.Con
 			ts[i] = vegeta.Target{Method: http.MethodGet, URL: f.custodian + fmt.Sprintf(pathf, c.Tenant), Header: bearer(tok(c))}
 		}
 		return plan{targeter: cycle(ts)}, nil
+	}
+}
+
+// introspectPlan introspects each token of the pool in turn (token gives its tenant
+// and the token), with the backend client's HTTP Basic authentication.
+func introspectPlan[T any](pool func(*fixture) []T, token func(T) (tenant, tok string)) func(context.Context, *fixture) (plan, error) {
+	return func(_ context.Context, f *fixture) (plan, error) {
+		ts := make([]vegeta.Target, len(pool(f)))
+		for i, g := range pool(f) {
+			tenant, tok := token(g)
+			h := formHeader()
+			h.Set("Authorization", basicAuth(backendClient, f.secret))
+			ts[i] = vegeta.Target{Method: http.MethodPost, URL: f.custodian + "/oauth2/" + tenant + "/introspect",
+				Header: h, Body: []byte(url.Values{"token": {tok}}.Encode())}
+		}
+		return plan{targeter: cycle(ts), check: bodyHas(`"active":true`, "inactive")}, nil
 	}
 }
 
