@@ -97,11 +97,7 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 				}
 			}
 			if err != nil {
-				label := db
-				if h.cfg.Flat {
-					label += " " + sizeLabel(size)
-				}
-				rep.Failures = append(rep.Failures, label+": "+err.Error())
+				rep.Failures = append(rep.Failures, h.label(db, size)+": "+err.Error())
 				keep = true // the server logs say why
 			}
 			if ctx.Err() != nil {
@@ -115,15 +111,21 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
+// label names a database's run in the progress lines, notes and failures: with -flat,
+// with its size.
+func (h *harness) label(db string, size dbSize) string {
+	if h.cfg.Flat {
+		return db + " " + sizeLabel(size)
+	}
+	return db
+}
+
 // runDatabase starts the baseline and Custodian on a scratch database, sets Custodian
 // up with size's tenants and seeded tokens, and runs the scenarios. Both processes are
 // stopped, and a PostgreSQL scratch database dropped, before it returns. It stays one function (past the project's ~80
 // lines) so that every process it starts is visibly stopped by a defer beside it.
 func (h *harness) runDatabase(ctx context.Context, db string, size dbSize, sel []scenario) (rows []Row, notes []string, err error) {
-	label := db // in the progress lines and notes
-	if h.cfg.Flat {
-		label += " " + sizeLabel(size)
-	}
+	label := h.label(db, size)
 	dir := filepath.Join(h.dir, db+"-"+sizeLabel(size))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
