@@ -3,10 +3,7 @@ package custodian_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -65,16 +62,8 @@ func TestCacheTwoNodes(t *testing.T) {
 		}
 		t.Run(b.Name, func(t *testing.T) {
 			a := newEnv(t, b, withCacheTTL(time.Hour))
-			nodeB, err := custodian.New(context.Background(), custodian.Config{DatabaseURL: b.URL, PublicURL: a.url,
-				Secret: "test-secret-0123456789-0123456789-0123456789", AdminToken: adminToken, Now: a.clock.Now,
-				CacheTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nodeB.Close()
-			pub := httptest.NewServer(nodeB.Handler())
-			defer pub.Close()
-			issuerB := pub.URL + "/oauth2/" + testTenant
+			nodeB := secondNode(t, a, withCacheTTL(time.Hour))
+			issuerB := nodeB.issuer()
 			ctx := context.Background()
 
 			cc := func(issuer, id, secret string) (int, map[string]any) {
@@ -190,11 +179,11 @@ func TestCacheTwoNodes(t *testing.T) {
 
 			// B served from its cache all along (else nothing above tested invalidation).
 			var hits uint64
-			for _, st := range nodeB.Store().CacheStats() {
+			for _, st := range nodeB.srv.Store().CacheStats() {
 				hits += st.Hits
 			}
 			if hits == 0 {
-				t.Errorf("node B's caches were never hit: %+v", nodeB.Store().CacheStats())
+				t.Errorf("node B's caches were never hit: %+v", nodeB.srv.Store().CacheStats())
 			}
 
 			t.Run("a change by the command line", func(t *testing.T) {
