@@ -2,7 +2,6 @@ package custodian_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,36 +65,17 @@ func TestCacheTwoNodes(t *testing.T) {
 			issuerB := nodeB.issuer()
 			ctx := context.Background()
 
-			cc := func(issuer, id, secret string) (int, map[string]any) {
-				req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader("grant_type=client_credentials"))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth(id, secret)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var out map[string]any
-				_ = json.NewDecoder(resp.Body).Decode(&out)
-				return resp.StatusCode, out
+			cc := func(e *env, id, secret string) (int, map[string]any) {
+				return tokenRequest(t, e, url.Values{"grant_type": {"client_credentials"}}, id, secret)
 			}
 			// backendNow is the backend's secret as the tests rotate it.
 			backendNow := backendSec
-			active := func(issuer, tok string) bool {
-				req, _ := http.NewRequest(http.MethodPost, issuer+"/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth(backendID, backendNow)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var out map[string]any
-				_ = json.NewDecoder(resp.Body).Decode(&out)
+			active := func(e *env, tok string) bool {
+				_, _, out := introspectAs(t, e, tok, "Authorization", basicAuth(backendID, backendNow))
 				return out["active"] == true
 			}
 			// Warm node B's caches: the tenant, the backend client, the keys.
-			if status, body := cc(issuerB, backendID, backendSec); status != http.StatusOK {
+			if status, body := cc(nodeB, backendID, backendSec); status != http.StatusOK {
 				t.Fatalf("client_credentials on B: %d %v", status, body)
 			}
 			_ = jwksKids(t, issuerB)
@@ -105,10 +85,10 @@ func TestCacheTwoNodes(t *testing.T) {
 					t.Fatalf("update settings on A: %d %v", status, body)
 				}
 				if !eventually(time.Second, func() bool {
-					_, body := cc(issuerB, backendID, backendSec)
+					_, body := cc(nodeB, backendID, backendSec)
 					return near(body["expires_in"], 420)
 				}) {
-					_, body := cc(issuerB, backendID, backendSec)
+					_, body := cc(nodeB, backendID, backendSec)
 					t.Errorf("B still issues tokens for %v s a second after the setting changed to 7m", body["expires_in"])
 				}
 			})
@@ -125,13 +105,13 @@ func TestCacheTwoNodes(t *testing.T) {
 				if !eventually(time.Second, func() bool { return strings.Join(jwksKids(t, issuerB), ",") == strings.Join(want, ",") }) {
 					t.Fatalf("B's JWKS a second after the rotation: %v, want %v", jwksKids(t, issuerB), want)
 				}
-				_, tokB := cc(issuerB, backendID, backendSec)
+				_, tokB := cc(nodeB, backendID, backendSec)
 				jwtB, _ := tokB["jwt_access_token"].(string)
 				if kid := jwtKid(t, jwtB); kid != want[0] {
 					t.Errorf("B signs with %q, want the new current key %q", kid, want[0])
 				}
-				_, tokA := cc(a.issuer(), backendID, backendSec)
-				if !active(issuerB, tokA["jwt_access_token"].(string)) || !active(a.issuer(), jwtB) {
+				_, tokA := cc(a, backendID, backendSec)
+				if !active(nodeB, tokA["jwt_access_token"].(string)) || !active(a, jwtB) {
 					t.Errorf("JWTs signed with the new key do not verify on the other node")
 				}
 			})
@@ -142,12 +122,12 @@ func TestCacheTwoNodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !eventually(time.Second, func() bool {
-					old, _ := cc(issuerB, backendID, backendSec)
-					fresh, _ := cc(issuerB, backendID, secret)
+					old, _ := cc(nodeB, backendID, backendSec)
+					fresh, _ := cc(nodeB, backendID, secret)
 					return old == http.StatusUnauthorized && fresh == http.StatusOK
 				}) {
-					old, _ := cc(issuerB, backendID, backendSec)
-					fresh, _ := cc(issuerB, backendID, secret)
+					old, _ := cc(nodeB, backendID, backendSec)
+					fresh, _ := cc(nodeB, backendID, secret)
 					t.Errorf("a second after the rotation on A, B answers %d to the old secret and %d to the new", old, fresh)
 				}
 				backendNow = secret
@@ -159,7 +139,7 @@ func TestCacheTwoNodes(t *testing.T) {
 					GrantTypes: []string{"client_credentials"}}, doomedSecret); err != nil {
 					t.Fatal(err)
 				}
-				status, tok := cc(issuerB, "doomed", doomedSecret)
+				status, tok := cc(nodeB, "doomed", doomedSecret)
 				if status != http.StatusOK {
 					t.Fatalf("doomed client on B: %d %v", status, tok)
 				}
@@ -168,12 +148,12 @@ func TestCacheTwoNodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !eventually(time.Second, func() bool {
-					status, _ := cc(issuerB, "doomed", doomedSecret)
-					return status == http.StatusUnauthorized && !active(issuerB, opaque)
+					status, _ := cc(nodeB, "doomed", doomedSecret)
+					return status == http.StatusUnauthorized && !active(nodeB, opaque)
 				}) {
-					status, _ := cc(issuerB, "doomed", doomedSecret)
+					status, _ := cc(nodeB, "doomed", doomedSecret)
 					t.Errorf("a second after deleting the client on A, B answers %d to its credentials; its token active: %v",
-						status, active(issuerB, opaque))
+						status, active(nodeB, opaque))
 				}
 			})
 
@@ -191,9 +171,9 @@ func TestCacheTwoNodes(t *testing.T) {
 				if _, err := cli.OAuth.UpdateTenantSettings(ctx, testTenant, map[string]string{"tokens.access_ttl": "9m"}); err != nil {
 					t.Fatal(err)
 				}
-				for name, issuer := range map[string]string{"A": a.issuer(), "B": issuerB} {
+				for name, node := range map[string]*env{"A": a, "B": nodeB} {
 					if !eventually(time.Second, func() bool {
-						_, body := cc(issuer, backendID, backendNow)
+						_, body := cc(node, backendID, backendNow)
 						return near(body["expires_in"], 540)
 					}) {
 						t.Errorf("node %s does not apply the command line's setting within a second", name)
@@ -203,10 +183,10 @@ func TestCacheTwoNodes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for name, issuer := range map[string]string{"A": a.issuer(), "B": issuerB} {
+				for name, node := range map[string]*env{"A": a, "B": nodeB} {
 					if !eventually(time.Second, func() bool {
-						old, _ := cc(issuer, backendID, backendNow)
-						fresh, _ := cc(issuer, backendID, secret)
+						old, _ := cc(node, backendID, backendNow)
+						fresh, _ := cc(node, backendID, secret)
 						return old == http.StatusUnauthorized && fresh == http.StatusOK
 					}) {
 						t.Errorf("node %s does not apply the command line's secret rotation within a second", name)
