@@ -46,7 +46,6 @@ func TestStorageErrorsAreUnavailable(t *testing.T) {
 				return e.url + "/customer/" + testTenant + "/refreshauthtoken?" + url.Values{"refreshToken": {rt}, "client_id": {spaClient}}.Encode()
 			}
 			type check struct {
-				name  string
 				call  func() (int, map[string]any, time.Duration)
 				shape func(map[string]any) bool
 			}
