@@ -257,16 +257,17 @@ func serveGet(b *testing.B, h http.Handler, path string) map[string]any {
 	return out
 }
 
-// customerToken signs the test shopper in through the login API and returns the
-// opaque access token (one argon2id verification, before the timer).
-func customerToken(b *testing.B, h http.Handler) string {
+// customerSignIn signs the test shopper in through the login API and returns its
+// answer: the opaque access token and the stored refresh token (one argon2id
+// verification, before the timer).
+func customerSignIn(b *testing.B, h http.Handler) map[string]any {
 	b.Helper()
 	anon := serveGet(b, h, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id="+spaClient)["access_token"].(string)
 	req := httptest.NewRequest(http.MethodPost, "/customer/"+testTenant+"/login",
 		strings.NewReader(`{"email":"`+shopperEmail+`","password":"`+shopperPass+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+anon)
-	return serveJSON(b, h, req)["access_token"].(string)
+	return serveJSON(b, h, req)
 }
 
 // BenchmarkTokenRefreshCustomer is the rotation of a signed-in customer's stored refresh
@@ -274,12 +275,7 @@ func customerToken(b *testing.B, h http.Handler) string {
 // request's, as a storefront uses them.
 func BenchmarkTokenRefreshCustomer(b *testing.B) {
 	_, h := benchEnv(b)
-	anon := serveGet(b, h, "/customerlogin/auth/anonymous/login?tenant="+testTenant+"&client_id="+spaClient)["access_token"].(string)
-	req := httptest.NewRequest(http.MethodPost, "/customer/"+testTenant+"/login",
-		strings.NewReader(`{"email":"`+shopperEmail+`","password":"`+shopperPass+`"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+anon)
-	rt := serveJSON(b, h, req)["refresh_token"].(string)
+	rt := customerSignIn(b, h)["refresh_token"].(string)
 	path := "/oauth2/" + testTenant + "/token"
 	for b.Loop() {
 		out := serveForm(b, h, path, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {spaClient}})
@@ -291,7 +287,7 @@ func BenchmarkTokenRefreshCustomer(b *testing.B) {
 // access token by the backend (HTTP Basic): the stored-token read path.
 func BenchmarkIntrospect(b *testing.B) {
 	_, h := benchEnv(b)
-	form := url.Values{"token": {customerToken(b, h)}}
+	form := url.Values{"token": {customerSignIn(b, h)["access_token"].(string)}}
 	for b.Loop() {
 		if out := serveForm(b, h, "/oauth2/"+testTenant+"/introspect", form, backendID, backendSec); out["active"] != true {
 			b.Fatalf("inactive: %v", out)
@@ -305,7 +301,7 @@ func BenchmarkCustomerRead(b *testing.B) {
 	for _, path := range []string{"validateauthtoken", "me"} {
 		b.Run(path, func(b *testing.B) {
 			_, h := benchEnv(b)
-			tok := customerToken(b, h)
+			tok := customerSignIn(b, h)["access_token"].(string)
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodGet, "/customer/"+testTenant+"/"+path, nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
