@@ -349,14 +349,18 @@ func (o *options) dbMaxConns() (int, error) {
 	if o.DBMaxConns == "" {
 		return 0, nil
 	}
-	return checkMaxConns(o.DBMaxConns)
+	n, err := checkMaxConns(o.DBMaxConns)
+	if err != nil {
+		return 0, fmt.Errorf("database max connections (CUSTODIAN_DB_MAX_CONNS) %w", err)
+	}
+	return n, nil
 }
 
 // checkMaxConns reads a pool size: a whole number from 1 to 1000.
 func checkMaxConns(v string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 1 || n > 1000 {
-		return 0, fmt.Errorf("database max connections (CUSTODIAN_DB_MAX_CONNS) %q: want a whole number from 1 to 1000", v)
+		return 0, fmt.Errorf("%q: want a whole number from 1 to 1000", v)
 	}
 	return n, nil
 }
