@@ -34,12 +34,23 @@ func (s *Server) AdminHandler() http.Handler {
 // or RegisterAdmin answers them itself.
 func (s *Server) unmatched(r *mux.Router) {
 	wrap := func(h http.Handler) http.Handler {
-		return s.closeWhenDraining(s.recoverer(s.requestContext(s.metrics.middleware(h))))
+		mw := s.outer()
+		for i := len(mw) - 1; i >= 0; i-- {
+			h = mw[i](h)
+		}
+		return h
 	}
 	r.NotFoundHandler = wrap(http.NotFoundHandler())
 	r.MethodNotAllowedHandler = wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 	}))
+}
+
+// outer are the middlewares of every answer of both surfaces, the first outermost:
+// the drain's Connection: close, the last-resort recoverer, the request id and log
+// line, the metrics.
+func (s *Server) outer() []mux.MiddlewareFunc {
+	return []mux.MiddlewareFunc{s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware}
 }
 
 // Register mounts Custodian's public routes on a host program's router. Mount it at the
@@ -49,7 +60,7 @@ func (s *Server) unmatched(r *mux.Router) {
 // metrics and the admin API are RegisterAdmin's.
 func (s *Server) Register(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	outer := []mux.MiddlewareFunc{s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware}
+	outer := s.outer()
 	sub.Use(append(outer, s.deadline)...)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	s.OAuth.Register(sub, outer...)
@@ -63,7 +74,7 @@ func (s *Server) Register(r *mux.Router) {
 // API's admin status switch. It must not be the router of the public surface.
 func (s *Server) RegisterAdmin(r *mux.Router) {
 	sub := r.NewRoute().Subrouter()
-	sub.Use(s.closeWhenDraining, s.recoverer, s.requestContext, s.metrics.middleware)
+	sub.Use(s.outer()...)
 	sub.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	sub.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	sub.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet).Name("metrics")

@@ -82,19 +82,13 @@ func (s *Service) Get(ctx context.Context, tenant string, id int64) (*Account, e
 	return s.store.GetAccount(ctx, tenant, id)
 }
 
-// Account returns an account with its memberships and addresses.
+// Account returns an account with its memberships, identities and addresses.
 func (s *Service) Account(ctx context.Context, tenant string, id int64) (*Account, error) {
 	a, err := s.store.GetAccount(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	if a.Memberships, err = s.store.ListMemberships(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	if a.Addresses, err = s.store.ListAddresses(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	if a.Identities, err = s.store.ListIdentities(ctx, tenant, id); err != nil {
+	if err := s.WithProfile(ctx, tenant, a, true); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -147,11 +147,11 @@ type TokenRevoker interface {
 	RevokeSubjectExcept(ctx context.Context, tenant, subject, keepSessionID string) error
 }
 
-// tenantOf returns the ctx tenant when it is the one named, else loads it.
 // CheckSecrets opens a stored authenticator-app secret with the configured server
 // secret (twofactor.Service.CheckSecret); the server calls it at start.
 func (s *Service) CheckSecrets(ctx context.Context) error { return s.tf.CheckSecret(ctx) }
 
+// tenantOf returns the ctx tenant when it is the one named, else loads it.
 func (s *Service) tenantOf(ctx context.Context, tenant string) (*identity.Tenant, error) {
 	if t := identity.TenantFromContext(ctx); t != nil && t.Name == tenant {
 		return t, nil

@@ -67,7 +67,7 @@ func (p *Provider) ValidateAccessToken(ctx context.Context, token string) (*Acce
 	if strings.Count(token, ".") == 2 {
 		return p.validateJWT(ctx, t.Name, token)
 	}
-	return p.opaqueToken(ctx, t.Name, token, UseAccessToken)
+	return p.opaqueAccessToken(ctx, t.Name, token)
 }
 
 // InspectToken finds a live token of the tenant in every form Custodian issues: the
@@ -91,12 +91,12 @@ func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*Acces
 	if strings.Count(token, ".") == 2 {
 		return p.validateJWT(ctx, t.Name, token)
 	}
-	uses := []string{UseAccessToken, UseRefreshToken}
+	lookups := []func(context.Context, string, string) (*AccessInfo, error){p.opaqueAccessToken, p.opaqueRefreshToken}
 	if hint == UseRefreshToken {
-		uses[0], uses[1] = uses[1], uses[0]
+		lookups[0], lookups[1] = lookups[1], lookups[0]
 	}
-	for _, use := range uses {
-		info, err := p.opaqueToken(ctx, t.Name, token, use)
+	for _, lookup := range lookups {
+		info, err := lookup(ctx, t.Name, token)
 		if !errors.Is(err, ErrInvalidToken) {
 			return info, err
 		}
@@ -104,59 +104,67 @@ func (p *Provider) InspectToken(ctx context.Context, token, hint string) (*Acces
 	return nil, fmt.Errorf("%w: unknown token", ErrInvalidToken)
 }
 
-// opaqueToken looks up an opaque access or refresh token by its HMAC signature and
-// checks it as fosite's validators do (signature, expiry), and its expiry against the
+// opaqueRefreshToken looks up an opaque refresh token by its HMAC signature and
+// checks it as fosite's validator does (signature, expiry), and its expiry against the
 // server's clock as well, as for the JWT form.
-func (p *Provider) opaqueToken(ctx context.Context, tenant, token, use string) (*AccessInfo, error) {
-	if use == UseAccessToken {
-		return p.opaqueAccessToken(ctx, tenant, token)
-	}
+func (p *Provider) opaqueRefreshToken(ctx context.Context, tenant, token string) (*AccessInfo, error) {
 	sess := NewSession()
 	ar, err := p.store.GetRefreshTokenSession(ctx, p.hmac.RefreshTokenSignature(ctx, token), sess)
-	switch {
-	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	case err != nil:
-		return nil, fmt.Errorf("look up %s: %w", use, err)
+	if err != nil {
+		return nil, lookupError(UseRefreshToken, err)
 	}
 	if err := p.hmac.ValidateRefreshToken(ctx, ar, token); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	exp := sess.GetExpiresAt(fosite.RefreshToken)
-	if !exp.IsZero() && !p.now().Before(exp) {
-		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
+	if err := p.checkExpiry(sess.GetExpiresAt(fosite.RefreshToken)); err != nil {
+		return nil, err
 	}
 	info, err := accessInfoOf(tenant, ar, fosite.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
-	info.Use = use
+	info.Use = UseRefreshToken
 	return info, nil
 }
 
-// opaqueAccessToken is opaqueToken of an access token, the path of every validation,
+// opaqueAccessToken looks up an opaque access token, the path of every validation,
 // introspection, /me and userinfo: the store answers what the token says from its
 // columns (AccessTokenInfo) without decoding the stored request, then the token is
 // checked as fosite's validator checks it (its HMAC, which the lookup by signature does
 // not prove, and its expiry) and against the server's clock as well.
 func (p *Provider) opaqueAccessToken(ctx context.Context, tenant, token string) (*AccessInfo, error) {
 	info, err := p.store.AccessTokenInfo(ctx, p.hmac.AccessTokenSignature(ctx, token))
-	switch {
-	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	case err != nil:
-		return nil, fmt.Errorf("look up %s: %w", UseAccessToken, err)
+	if err != nil {
+		return nil, lookupError(UseAccessToken, err)
 	}
 	stored := &fosite.Request{RequestedAt: info.IssuedAt,
 		Session: &fosite.DefaultSession{ExpiresAt: map[fosite.TokenType]time.Time{fosite.AccessToken: info.ExpiresAt}}}
 	if err := p.hmac.ValidateAccessToken(ctx, stored, token); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if !info.ExpiresAt.IsZero() && !p.now().Before(info.ExpiresAt) {
-		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
+	if err := p.checkExpiry(info.ExpiresAt); err != nil {
+		return nil, err
 	}
 	info.Tenant, info.Use = tenant, UseAccessToken
 	return info, nil
+}
+
+// lookupError is the error of a failed lookup of an opaque token: ErrInvalidToken when
+// the store has no live token of that signature, else the storage failure.
+func lookupError(use string, err error) error {
+	if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken) {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return fmt.Errorf("look up %s: %w", use, err)
+}
+
+// checkExpiry is ErrInvalidToken when a stored token's expiry (zero: none) has passed
+// on the server's clock.
+func (p *Provider) checkExpiry(exp time.Time) error {
+	if !exp.IsZero() && !p.now().Before(exp) {
+		return fmt.Errorf("%w: expired", ErrInvalidToken)
+	}
+	return nil
 }
 
 // accessInfoOf describes a stored token request; kind picks the expiry.

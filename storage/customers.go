@@ -269,11 +269,11 @@ func (s *Store) AddMembership(ctx context.Context, tenant string, id int64, m cu
 	return nil
 }
 
-// ListMemberships returns a customer's B2B memberships.
 // qListMemberships is hot (prepared.go): validateauthtoken and /me read it.
 const qListMemberships = `SELECT account_id, name, contact_assignment_id FROM customer_memberships
 		WHERE tenant = ? AND customer_id = ? ORDER BY created_at, account_id`
 
+// ListMemberships returns a customer's B2B memberships.
 func (s *Store) ListMemberships(ctx context.Context, tenant string, id int64) ([]customer.Membership, error) {
 	var rows []struct {
 		AccountID           string `db:"account_id"`

@@ -141,6 +141,11 @@ type totpRow struct {
 	CreatedAt   time.Time    `db:"created_at"`
 }
 
+func (r totpRow) totp() *twofactor.TOTP {
+	return &twofactor.TOTP{Tenant: r.Tenant, CustomerID: r.CustomerID, Secret: r.Secret, ConfirmedAt: timePtr(r.ConfirmedAt),
+		LastStep: r.LastStep, CreatedAt: r.CreatedAt.UTC()}
+}
+
 // GetTOTP loads a customer's authenticator-app enrollment.
 func (s *Store) GetTOTP(ctx context.Context, tenant string, customerID int64) (*twofactor.TOTP, error) {
 	var r totpRow
@@ -152,8 +157,7 @@ func (s *Store) GetTOTP(ctx context.Context, tenant string, customerID int64) (*
 	if err != nil {
 		return nil, fmt.Errorf("get totp: %w", err)
 	}
-	return &twofactor.TOTP{Tenant: r.Tenant, CustomerID: r.CustomerID, Secret: r.Secret, ConfirmedAt: timePtr(r.ConfirmedAt),
-		LastStep: r.LastStep, CreatedAt: r.CreatedAt.UTC()}, nil
+	return r.totp(), nil
 }
 
 // NewestTOTP loads the enrollment of the highest customer id (the primary key's last).
@@ -167,8 +171,7 @@ func (s *Store) NewestTOTP(ctx context.Context) (*twofactor.TOTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("newest totp: %w", err)
 	}
-	return &twofactor.TOTP{Tenant: r.Tenant, CustomerID: r.CustomerID, Secret: r.Secret, ConfirmedAt: timePtr(r.ConfirmedAt),
-		LastStep: r.LastStep, CreatedAt: r.CreatedAt.UTC()}, nil
+	return r.totp(), nil
 }
 
 // PutPendingTOTP stores an unconfirmed enrollment, replacing an unconfirmed one; a
