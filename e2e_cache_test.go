@@ -14,20 +14,6 @@ import (
 	"github.com/custodian-id/custodian/storage/storagetest"
 )
 
-// eventually polls cond every 10ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // near: a token's expires_in is want seconds, give or take the second it took.
 func near(expiresIn any, want float64) bool {
 	v, _ := expiresIn.(float64)
@@ -84,7 +70,7 @@ func TestCacheTwoNodes(t *testing.T) {
 				if status, body := adminDo(t, a, http.MethodPatch, "/admin/tenants/"+testTenant+"/settings", `{"tokens.access_ttl":"7m"}`); status != http.StatusOK {
 					t.Fatalf("update settings on A: %d %v", status, body)
 				}
-				if !eventually(time.Second, func() bool {
+				if !storagetest.Eventually(time.Second, func() bool {
 					_, body := cc(nodeB, backendID, backendSec)
 					return near(body["expires_in"], 420)
 				}) {
@@ -102,7 +88,7 @@ func TestCacheTwoNodes(t *testing.T) {
 				if want[0] == before[0] {
 					t.Fatalf("A's current key did not change: %v", want)
 				}
-				if !eventually(time.Second, func() bool { return strings.Join(jwksKids(t, issuerB), ",") == strings.Join(want, ",") }) {
+				if !storagetest.Eventually(time.Second, func() bool { return strings.Join(jwksKids(t, issuerB), ",") == strings.Join(want, ",") }) {
 					t.Fatalf("B's JWKS a second after the rotation: %v, want %v", jwksKids(t, issuerB), want)
 				}
 				_, tokB := cc(nodeB, backendID, backendSec)
@@ -121,7 +107,7 @@ func TestCacheTwoNodes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !eventually(time.Second, func() bool {
+				if !storagetest.Eventually(time.Second, func() bool {
 					old, _ := cc(nodeB, backendID, backendSec)
 					fresh, _ := cc(nodeB, backendID, secret)
 					return old == http.StatusUnauthorized && fresh == http.StatusOK
@@ -147,7 +133,7 @@ func TestCacheTwoNodes(t *testing.T) {
 				if err := a.srv.OAuth.DeleteClient(ctx, testTenant, "doomed"); err != nil {
 					t.Fatal(err)
 				}
-				if !eventually(time.Second, func() bool {
+				if !storagetest.Eventually(time.Second, func() bool {
 					status, _ := cc(nodeB, "doomed", doomedSecret)
 					return status == http.StatusUnauthorized && !active(nodeB, opaque)
 				}) {
@@ -172,7 +158,7 @@ func TestCacheTwoNodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				for name, node := range map[string]*env{"A": a, "B": nodeB} {
-					if !eventually(time.Second, func() bool {
+					if !storagetest.Eventually(time.Second, func() bool {
 						_, body := cc(node, backendID, backendNow)
 						return near(body["expires_in"], 540)
 					}) {
@@ -184,7 +170,7 @@ func TestCacheTwoNodes(t *testing.T) {
 					t.Fatal(err)
 				}
 				for name, node := range map[string]*env{"A": a, "B": nodeB} {
-					if !eventually(time.Second, func() bool {
+					if !storagetest.Eventually(time.Second, func() bool {
 						old, _ := cc(node, backendID, backendNow)
 						fresh, _ := cc(node, backendID, secret)
 						return old == http.StatusUnauthorized && fresh == http.StatusOK
@@ -218,7 +204,7 @@ func TestCacheCommandLineSQLite(t *testing.T) {
 	if _, err := cli.OAuth.UpdateTenantSettings(context.Background(), testTenant, map[string]string{"tokens.access_ttl": "11m"}); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(time.Second, func() bool { return near(expiresIn(), 660) }) {
+	if !storagetest.Eventually(time.Second, func() bool { return near(expiresIn(), 660) }) {
 		t.Errorf("a setting written by another process does not apply within a second with a 300ms TTL: %v", expiresIn())
 	}
 	resp, err := http.Get(e.admin + "/metrics")

@@ -270,7 +270,7 @@ func TestOutgoingCallsStayOutside(t *testing.T) {
 			}
 			// The first node caches the tenant and hears of the other's change within a
 			// second (PostgreSQL: NOTIFY; SQLite: the cache TTL).
-			if !eventually(2*time.Second, func() bool {
+			if !storagetest.Eventually(2*time.Second, func() bool {
 				tn, err := e.srv.OAuth.GetTenant(ctx, testTenant)
 				return err == nil && tn.Settings.WebhookURL == hook.srv.URL
 			}) {

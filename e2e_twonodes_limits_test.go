@@ -44,7 +44,7 @@ func setTenantOn(t *testing.T, nodes []*env, kv ...string) {
 	t.Helper()
 	setTenant(t, nodes[0], kv...)
 	for i, e := range nodes {
-		if !eventually(2*time.Second, func() bool {
+		if !storagetest.Eventually(2*time.Second, func() bool {
 			tn, err := e.srv.OAuth.GetTenant(context.Background(), testTenant)
 			if err != nil {
 				return false

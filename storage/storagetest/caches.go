@@ -11,8 +11,9 @@ import (
 	"github.com/custodian-id/custodian/storage"
 )
 
-// within polls cond until it holds or the deadline passes.
-func within(d time.Duration, cond func() bool) bool {
+// Eventually polls cond every 5ms until it holds (true) or d has passed (false): the
+// wait for a change on another node or process to arrive, without a fixed sleep.
+func Eventually(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if cond() {
@@ -158,14 +159,14 @@ func RunCaches(t *testing.T, b Backend) {
 		return lockout(node) == 8 && secret(node) == "hash-3" && current(node) == tn+"-k2"
 	}
 	if node.Dialect() == storage.Postgres {
-		if !within(time.Second, changed) {
+		if !Eventually(time.Second, changed) {
 			t.Fatalf("another writer's changes did not reach the node within 1s: lockout %d, secret %s, key %s",
 				lockout(node), secret(node), current(node))
 		}
 		if err := other.DeleteClient(ctx, tn, "backend"); err != nil {
 			t.Fatal(err)
 		}
-		if !within(time.Second, func() bool { return secret(node) == "(deleted)" }) {
+		if !Eventually(time.Second, func() bool { return secret(node) == "(deleted)" }) {
 			t.Errorf("a client deleted by another writer is still served after 1s")
 		}
 	} else {
@@ -181,7 +182,7 @@ func RunCaches(t *testing.T, b Backend) {
 		if err := other.DeleteClient(ctx, tn, "backend"); err != nil {
 			t.Fatal(err)
 		}
-		if !within(time.Second, func() bool { return secret(fresh) == "(deleted)" }) {
+		if !Eventually(time.Second, func() bool { return secret(fresh) == "(deleted)" }) {
 			t.Errorf("with a 50ms TTL a client deleted by another process is still served after 1s")
 		}
 	}
