@@ -94,15 +94,7 @@ mail_from: ""    # empty: the default
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			o := defaultOptions()
-			configFlags(fs, &o, "database", "addr", "public-url", "mail-from")
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := resolve(fs, &o, mapEnv(tt.env)); err != nil {
-				t.Fatal(err)
-			}
+			o := resolved(t, tt.env, tt.args, "database", "addr", "public-url", "mail-from")
 			cfg := o.libraryConfig(nil)
 			if cfg.DatabaseURL != tt.wantDB || o.Addr != tt.wantAddr || cfg.PublicURL != tt.wantPublicURL || o.LogFormat != tt.wantFormat || o.MailFrom != "" {
 				t.Errorf("got database %q, addr %q, public URL %q, log format %q, mail from %q; want %q, %q, %q, %q, \"\"",
@@ -129,15 +121,7 @@ func TestDBMaxConns(t *testing.T) {
 		{"flag over environment", map[string]string{"CUSTODIAN_DB_MAX_CONNS": "20"}, []string{"--config", file, "--db-max-conns", "6"}, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			o := defaultOptions()
-			configFlags(fs, &o, "database", "db-max-conns")
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := resolve(fs, &o, mapEnv(tc.env)); err != nil {
-				t.Fatal(err)
-			}
+			o := resolved(t, tc.env, tc.args, "database", "db-max-conns")
 			if errs := o.problems(false, false); len(errs) > 0 {
 				t.Fatal(errs)
 			}
@@ -182,15 +166,7 @@ func TestCacheTTL(t *testing.T) {
 		{"flag over environment", map[string]string{"CUSTODIAN_CACHE_TTL": "2s"}, []string{"--config", file, "--cache-ttl", "0"}, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			o := defaultOptions()
-			configFlags(fs, &o, "database", "cache-ttl")
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := resolve(fs, &o, mapEnv(tc.env)); err != nil {
-				t.Fatal(err)
-			}
+			o := resolved(t, tc.env, tc.args, "database", "cache-ttl")
 			if errs := o.problems(false, false); len(errs) > 0 {
 				t.Fatal(errs)
 			}
@@ -531,4 +507,20 @@ func TestMigrateUsage(t *testing.T) {
 	if out := c.ok("--help"); !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, "  migrate status ") }) {
 		t.Errorf("help does not list migrate status:\n%s", out)
 	}
+}
+
+// resolved is the options serve would run with: args parsed for the named flags, over
+// the configuration file they name, the environment env and the defaults.
+func resolved(t *testing.T, env map[string]string, args []string, flags ...string) options {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	o := defaultOptions()
+	configFlags(fs, &o, flags...)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := resolve(fs, &o, mapEnv(env)); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
